@@ -1,0 +1,44 @@
+//! veilleur — e-reputation monitoring and bad-buzz alerting.
+//!
+//! The pipeline, one way through:
+//!
+//! ```text
+//! rules/*.toml ─────────────┐ (watches, alert rules)
+//!                           ▼
+//! source ─► Mention ─► enrich ─► rules::matcher ─► store ─► detect ─► notify
+//! (feed)    mention.rs  lang,     which watches     index,    windows,   outbox →
+//!           normalize   sentiment  match            state     alerts     email, webhook
+//! ```
+//!
+//! * [`mention`] and [`alert`] hold the types that flow; every stage imports
+//!   them and no stage imports a later one.
+//! * [`source`] only fetches and parses; [`enrich`] only reads a mention's
+//!   text; [`rules`] decides which watches a mention belongs to; [`store`]
+//!   persists; [`detect`] is pure (time is passed in) and shared by `run` and
+//!   `backtest`; [`notify`] delivers through a durable outbox.
+//! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
+//!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
+
+pub mod alert;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod daemon;
+pub mod detect;
+pub mod diag;
+pub mod enrich;
+pub mod http;
+pub mod mention;
+pub mod normalize;
+pub mod notify;
+pub mod rules;
+pub mod source;
+pub mod store;
+pub mod telemetry;
+pub mod text;
+
+/// Installs rustls' `ring` crypto provider as the process default. Called by
+/// `main` and by tests before any TLS client is built; calling it twice is fine.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

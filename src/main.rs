@@ -1,0 +1,4 @@
+fn main() -> std::process::ExitCode {
+    veilleur::install_crypto_provider();
+    veilleur::cli::main()
+}

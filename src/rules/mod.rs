@@ -1,0 +1,463 @@
+//! Rule files: one watch per TOML file in `rules_dir`, with its alert rules.
+//!
+//! This module owns the rule file format (DESIGN.md), its validation and the
+//! [`RuleSet`] that the matcher and detection are built from. Validation
+//! returns every problem as a [`Diagnostic`] at file:line:col — TOML syntax,
+//! unknown keys, unknown alert kinds, bad durations, unknown channels, query
+//! syntax. It does not match or detect anything itself.
+
+pub mod matcher;
+pub mod query;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::parse_duration;
+use crate::diag::{self, Diagnostic};
+pub use query::{Query, QueryError};
+
+/// Every watch of a rules directory, in file-name order.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub watches: Vec<Watch>,
+}
+
+/// One watch: what to look for, and when to alert.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub name: String,
+    pub query: Query,
+    pub exclude: Option<Query>,
+    /// Languages kept (ISO 639-1); empty keeps all.
+    pub languages: Vec<String>,
+    /// Source names kept; empty keeps all.
+    pub sources: Vec<String>,
+    pub tags: Vec<String>,
+    pub alerts: Vec<AlertRule>,
+    /// The rule file it came from.
+    pub path: PathBuf,
+}
+
+/// Kinds of alert rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// The volume in a window is far above what history predicts.
+    VolumeSpike,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::VolumeSpike => "volume_spike",
+        }
+    }
+}
+
+/// One alert rule of a watch. Every field but `name` and `kind` has a default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    pub name: String,
+    pub kind: AlertKind,
+    /// Width of the sliding window whose volume is tested.
+    pub window: Duration,
+    /// Fewest mentions in the window for the alert to fire.
+    pub min_mentions: u64,
+    /// How many times the expected volume the window must reach.
+    pub factor: f64,
+    /// When set, the window's share of negative mentions must reach it too.
+    pub negative_share: Option<f64>,
+    pub severity: String,
+    /// Channel names to notify; empty records the alert only.
+    pub notify: Vec<String>,
+    /// After firing, no new firing of this rule before this much time.
+    pub cooldown: Duration,
+}
+
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+pub const DEFAULT_MIN_MENTIONS: u64 = 20;
+pub const DEFAULT_FACTOR: f64 = 3.0;
+pub const DEFAULT_SEVERITY: &str = "warning";
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
+const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuleFile {
+    watch: RawWatch,
+    #[serde(default, rename = "alert")]
+    alerts: Vec<RawAlert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    name: Spanned<String>,
+    query: Spanned<String>,
+    exclude: Option<Spanned<String>>,
+    #[serde(default)]
+    languages: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    window: Option<Spanned<String>>,
+    min_mentions: Option<u64>,
+    factor: Option<Spanned<f64>>,
+    negative_share: Option<Spanned<f64>>,
+    severity: Option<Spanned<String>>,
+    #[serde(default)]
+    notify: Vec<Spanned<String>>,
+    cooldown: Option<Spanned<String>>,
+}
+
+struct FileChecker<'a> {
+    path: &'a Path,
+    source: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl FileChecker<'_> {
+    fn err<T>(&mut self, at: &Spanned<T>, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::at(self.path, self.source, at.span().start, msg));
+    }
+
+    fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
+        match v {
+            None => default,
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if d.is_zero() => {
+                    self.err(s, "duration must be more than zero");
+                    default
+                }
+                Ok(d) => d,
+                Err(e) => {
+                    self.err(s, e);
+                    default
+                }
+            },
+        }
+    }
+
+    /// Parses a query string value, mapping the parser's offset (within the
+    /// string) back to the file.
+    fn query(&mut self, v: &Spanned<String>) -> Option<Query> {
+        match query::parse(v.get_ref()) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                let start = v.span().start;
+                let raw = &self.source[start..v.span().end.min(self.source.len())];
+                let quote = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+                    3
+                } else {
+                    1
+                };
+                self.diags.push(Diagnostic::at(
+                    self.path,
+                    self.source,
+                    start + quote + e.offset,
+                    e.to_string(),
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// Parses and validates one rule file's text. `channels` are the channel
+/// names the config defines; `None` skips that check (backtests).
+pub fn parse_rule_file(
+    path: &Path,
+    source: &str,
+    channels: Option<&HashSet<String>>,
+) -> Result<Watch, Vec<Diagnostic>> {
+    let raw: RawRuleFile =
+        toml::from_str(source).map_err(|e| vec![diag::from_toml(path, source, &e)])?;
+    let mut c = FileChecker {
+        path,
+        source,
+        diags: Vec::new(),
+    };
+    let w = &raw.watch;
+    if w.name.get_ref().trim().is_empty() {
+        c.err(&w.name, "watch name must not be empty");
+    }
+    let query = c.query(&w.query);
+    let exclude = w.exclude.as_ref().and_then(|e| c.query(e));
+
+    let mut alerts = Vec::new();
+    let mut names = HashSet::new();
+    for a in &raw.alerts {
+        if !names.insert(a.name.get_ref().clone()) {
+            c.err(
+                &a.name,
+                format!("duplicate alert name `{}` in this watch", a.name.get_ref()),
+            );
+        }
+        let kind = match a.kind.get_ref().as_str() {
+            "volume_spike" => Some(AlertKind::VolumeSpike),
+            other => {
+                c.err(
+                    &a.kind,
+                    format!("unknown alert kind `{other}`: expected volume_spike"),
+                );
+                None
+            }
+        };
+        let window = c.duration(&a.window, DEFAULT_WINDOW);
+        let cooldown = c.duration(&a.cooldown, DEFAULT_COOLDOWN);
+        let factor = match &a.factor {
+            Some(f) if !(*f.get_ref() > 0.0 && f.get_ref().is_finite()) => {
+                c.err(f, "factor must be a positive number, e.g. 3.0");
+                DEFAULT_FACTOR
+            }
+            Some(f) => *f.get_ref(),
+            None => DEFAULT_FACTOR,
+        };
+        let negative_share = match &a.negative_share {
+            Some(s) if !(0.0..=1.0).contains(s.get_ref()) => {
+                c.err(s, "negative_share must be between 0.0 and 1.0");
+                None
+            }
+            s => s.as_ref().map(|s| *s.get_ref()),
+        };
+        let severity = match &a.severity {
+            Some(s) if !SEVERITIES.contains(&s.get_ref().as_str()) => {
+                c.err(
+                    s,
+                    format!(
+                        "unknown severity `{}`: expected info, warning or critical",
+                        s.get_ref()
+                    ),
+                );
+                DEFAULT_SEVERITY.to_string()
+            }
+            Some(s) => s.get_ref().clone(),
+            None => DEFAULT_SEVERITY.to_string(),
+        };
+        if let Some(known) = channels {
+            for n in &a.notify {
+                if !known.contains(n.get_ref()) {
+                    let mut list: Vec<&str> = known.iter().map(String::as_str).collect();
+                    list.sort_unstable();
+                    let hint = if list.is_empty() {
+                        "the config defines no [[channel]]".to_string()
+                    } else {
+                        format!("the config defines {}", list.join(", "))
+                    };
+                    c.err(n, format!("unknown channel `{}`: {hint}", n.get_ref()));
+                }
+            }
+        }
+        if let Some(kind) = kind {
+            alerts.push(AlertRule {
+                name: a.name.get_ref().clone(),
+                kind,
+                window,
+                min_mentions: a.min_mentions.unwrap_or(DEFAULT_MIN_MENTIONS),
+                factor,
+                negative_share,
+                severity,
+                notify: a.notify.iter().map(|n| n.get_ref().clone()).collect(),
+                cooldown,
+            });
+        }
+    }
+    match (query, c.diags.is_empty()) {
+        (Some(query), true) => Ok(Watch {
+            name: w.name.get_ref().clone(),
+            query,
+            exclude,
+            languages: w.languages.iter().map(|l| l.to_lowercase()).collect(),
+            sources: w.sources.clone(),
+            tags: w.tags.clone(),
+            alerts,
+            path: path.to_path_buf(),
+        }),
+        _ => Err(c.diags),
+    }
+}
+
+/// Loads every `*.toml` file of `dir`. Returns the rule set, or every
+/// diagnostic of every file (including duplicate watch names across files).
+pub fn load_dir(
+    dir: &Path,
+    channels: Option<&HashSet<String>>,
+) -> Result<RuleSet, Vec<Diagnostic>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![Diagnostic::file(
+            dir,
+            format!("cannot read rules directory: {e} (set daemon.rules_dir)"),
+        )]
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    paths.sort();
+    let mut diags = Vec::new();
+    let mut watches: Vec<Watch> = Vec::new();
+    for path in paths {
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.push(Diagnostic::file(
+                    &path,
+                    format!("cannot read rule file: {e}"),
+                ));
+                continue;
+            }
+        };
+        match parse_rule_file(&path, &source, channels) {
+            Ok(w) => {
+                if let Some(first) = watches.iter().find(|o| o.name == w.name) {
+                    diags.push(Diagnostic::file(
+                        &path,
+                        format!(
+                            "duplicate watch name `{}`: also defined in {}",
+                            w.name,
+                            first.path.display()
+                        ),
+                    ));
+                } else {
+                    watches.push(w);
+                }
+            }
+            Err(mut d) => diags.append(&mut d),
+        }
+    }
+    if diags.is_empty() {
+        Ok(RuleSet { watches })
+    } else {
+        Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channels() -> HashSet<String> {
+        ["mail".to_string(), "slack".to_string()]
+            .into_iter()
+            .collect()
+    }
+
+    fn check(src: &str) -> Result<Watch, Vec<String>> {
+        parse_rule_file(Path::new("r.toml"), src, Some(&channels()))
+            .map_err(|d| d.iter().map(|d| d.to_string()).collect())
+    }
+
+    const GOOD: &str = r#"
+[watch]
+name = "acme"
+query = '"acme" OR "acme corp"'
+exclude = '"acme road runner"'
+languages = ["fr", "en"]
+tags = ["brand"]
+
+[[alert]]
+name = "bad-buzz"
+kind = "volume_spike"
+window = "1h"
+min_mentions = 20
+factor = 3.0
+negative_share = 0.4
+severity = "critical"
+notify = ["mail", "slack"]
+cooldown = "2h"
+"#;
+
+    #[test]
+    fn design_example_is_valid() {
+        let w = check(GOOD).unwrap();
+        assert_eq!(w.name, "acme");
+        assert!(w.exclude.is_some());
+        assert_eq!(w.alerts[0].negative_share, Some(0.4));
+        assert_eq!(w.alerts[0].notify, vec!["mail", "slack"]);
+    }
+
+    #[test]
+    fn name_and_kind_alone_get_defaults() {
+        let w =
+            check("[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='x'\nkind='volume_spike'\n")
+                .unwrap();
+        let a = &w.alerts[0];
+        assert_eq!(a.window, DEFAULT_WINDOW);
+        assert_eq!(a.min_mentions, DEFAULT_MIN_MENTIONS);
+        assert_eq!(a.factor, DEFAULT_FACTOR);
+        assert_eq!(a.cooldown, DEFAULT_COOLDOWN);
+        assert_eq!(a.severity, DEFAULT_SEVERITY);
+        assert!(a.notify.is_empty());
+    }
+
+    /// One bad file per validation rule, with the line:col it must report.
+    #[test]
+    fn bad_files_are_rejected_at_their_line() {
+        let cases = [
+            (
+                "[watch]\nname='a'\nquery='\"acme'\n",
+                "r.toml:3:8:",
+                "quote",
+            ),
+            ("[watch]\nname='a'\nquery='acme OR'\n", "r.toml:3:", "OR"),
+            (
+                "[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='x'\nkind='telepathy'\n",
+                "r.toml:6:6:",
+                "unknown alert kind `telepathy`",
+            ),
+            (
+                "[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='x'\nkind='volume_spike'\nwindow='1 hour'\n",
+                "r.toml:7:8:",
+                "bad duration",
+            ),
+            (
+                "[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='x'\nkind='volume_spike'\nnotify=['mail','pager']\n",
+                "r.toml:7:16:",
+                "unknown channel `pager`",
+            ),
+            ("[watch]\nname='a'\nquery='acme\n", "r.toml:3:", ""),
+            (
+                "[watch]\nname='a'\nquery='acme'\ncolour='red'\n",
+                "r.toml:4:",
+                "colour",
+            ),
+            (
+                "[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='x'\nkind='volume_spike'\nseverity='apocalyptic'\n",
+                "r.toml:7:",
+                "unknown severity",
+            ),
+        ];
+        for (src, at, what) in cases {
+            let errs = check(src).expect_err(src);
+            assert!(
+                errs.iter().any(|e| e.starts_with(at) && e.contains(what)),
+                "{src:?}: expected {at} … {what}, got {errs:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_dir_reports_duplicates_and_all_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), "[watch]\nname='a'\nquery='x'\n").unwrap();
+        std::fs::write(dir.path().join("b.toml"), "[watch]\nname='a'\nquery='y'\n").unwrap();
+        std::fs::write(dir.path().join("c.toml"), "[watch\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let errs = load_dir(dir.path(), None).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].to_string().contains("duplicate watch name `a`"));
+        assert!(errs[1].path.ends_with("c.toml"));
+    }
+}

@@ -1,0 +1,288 @@
+//! Metrics and operational log events.
+//!
+//! One function per operational event writes the log line and bumps the
+//! counter, so they can't disagree. Labels carry only configured names
+//! (source, watch, rule, channel) and closed sets (outcome, reason, severity),
+//! never a URL or an author. Also sets up the tracing subscriber.
+
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tracing::{info, warn};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabel {
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceReasonLabels {
+    pub source: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    pub rule: String,
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelOutcomeLabels {
+    pub channel: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabel {
+    pub watch: String,
+}
+
+/// Every metric the daemon exposes on `/metrics`.
+pub struct Metrics {
+    pub registry: Registry,
+    pub mentions_ingested: Family<SourceLabel, Counter>,
+    pub mentions_duplicate: Family<SourceLabel, Counter>,
+    pub fetch_errors: Family<SourceLabel, Counter>,
+    pub fetch_errors_by_reason: Family<SourceReasonLabels, Counter>,
+    pub fetch_duration: Family<SourceLabel, Histogram>,
+    pub watch_matches: Family<WatchLabel, Counter>,
+    pub alerts: Family<AlertLabels, Counter>,
+    pub notifications: Family<ChannelOutcomeLabels, Counter>,
+    pub outbox_pending: Gauge<i64, AtomicI64>,
+    pub index_documents: Gauge<i64, AtomicI64>,
+    pub index_commits: Counter,
+    pub rules_reload_errors: Counter,
+}
+
+fn fetch_histogram() -> Histogram {
+    Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("veilleur");
+        let m = Metrics {
+            mentions_ingested: Family::default(),
+            mentions_duplicate: Family::default(),
+            fetch_errors: Family::default(),
+            fetch_errors_by_reason: Family::default(),
+            fetch_duration: Family::new_with_constructor(fetch_histogram),
+            watch_matches: Family::default(),
+            alerts: Family::default(),
+            notifications: Family::default(),
+            outbox_pending: Gauge::default(),
+            index_documents: Gauge::default(),
+            index_commits: Counter::default(),
+            rules_reload_errors: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "mentions_ingested",
+            "New mentions stored, by source",
+            m.mentions_ingested.clone(),
+        );
+        registry.register(
+            "mentions_duplicate",
+            "Mentions skipped because already seen, by source",
+            m.mentions_duplicate.clone(),
+        );
+        registry.register(
+            "fetch_errors",
+            "Failed fetches or parses, by source",
+            m.fetch_errors.clone(),
+        );
+        registry.register(
+            "fetch_errors_by_reason",
+            "Failed fetches or parses, by source and reason",
+            m.fetch_errors_by_reason.clone(),
+        );
+        registry.register(
+            "fetch_duration_seconds",
+            "Time to fetch and parse a source",
+            m.fetch_duration.clone(),
+        );
+        registry.register(
+            "watch_matches",
+            "Mentions matched, by watch",
+            m.watch_matches.clone(),
+        );
+        registry.register(
+            "alerts",
+            "Alert events fired, by rule and severity",
+            m.alerts.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Notification attempts, by channel and outcome (sent, retry, failed)",
+            m.notifications.clone(),
+        );
+        registry.register(
+            "outbox_pending",
+            "Notifications waiting in the outbox",
+            m.outbox_pending.clone(),
+        );
+        registry.register(
+            "index_documents",
+            "Documents in the search index",
+            m.index_documents.clone(),
+        );
+        registry.register("index_commits", "Index commits", m.index_commits.clone());
+        registry.register(
+            "rules_reload_errors",
+            "Rule reloads rejected because a rule file is invalid",
+            m.rules_reload_errors.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    /// A fetch or parse of `source` failed for `reason` (a short fixed word).
+    pub fn fetch_failed(
+        &self,
+        source: &str,
+        reason: &'static str,
+        error: &dyn std::fmt::Display,
+        retry_in: std::time::Duration,
+    ) {
+        warn!(
+            source,
+            reason,
+            error = %error,
+            retry_in = %crate::config::format_duration(retry_in),
+            "fetch failed"
+        );
+        self.fetch_errors
+            .get_or_create(&SourceLabel {
+                source: source.to_string(),
+            })
+            .inc();
+        self.fetch_errors_by_reason
+            .get_or_create(&SourceReasonLabels {
+                source: source.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// A fetch of `source` finished (well or not) after `secs`.
+    pub fn fetch_finished(&self, source: &str, secs: f64) {
+        self.fetch_duration
+            .get_or_create(&SourceLabel {
+                source: source.to_string(),
+            })
+            .observe(secs);
+    }
+
+    /// New and duplicate mentions from one batch of `source`.
+    pub fn mentions_stored(&self, source: &str, new: u64, duplicate: u64) {
+        let l = SourceLabel {
+            source: source.to_string(),
+        };
+        self.mentions_ingested.get_or_create(&l).inc_by(new);
+        self.mentions_duplicate.get_or_create(&l).inc_by(duplicate);
+        if new > 0 {
+            tracing::debug!(source, new, duplicate, "mentions stored");
+        }
+    }
+
+    /// An alert event was recorded.
+    pub fn alert_fired(&self, ev: &crate::alert::AlertEvent) {
+        info!(
+            watch = %ev.watch,
+            rule = %ev.rule,
+            state = ev.state.as_str(),
+            severity = %ev.severity,
+            observed = ev.observed,
+            expected = ev.expected,
+            "{}", ev.summary
+        );
+        self.alerts
+            .get_or_create(&AlertLabels {
+                rule: ev.rule.clone(),
+                severity: ev.severity.clone(),
+            })
+            .inc();
+    }
+
+    /// A notification attempt ended with `outcome` (`sent`, `retry`, `failed`).
+    pub fn notification(&self, channel: &str, outcome: &'static str) {
+        self.notifications
+            .get_or_create(&ChannelOutcomeLabels {
+                channel: channel.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the global tracing subscriber, writing to stderr. `RUST_LOG`
+/// overrides the default `info` level. Safe to call twice (the second call
+/// does nothing), which tests rely on.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_the_design_metric_names() {
+        let m = Metrics::new();
+        m.mentions_stored("feed-a", 3, 1);
+        m.fetch_failed(
+            "feed-b",
+            "status",
+            &"500",
+            std::time::Duration::from_secs(1),
+        );
+        m.fetch_finished("feed-a", 0.2);
+        m.notification("mail", "sent");
+        let text = m.encode();
+        for needle in [
+            "veilleur_mentions_ingested_total{source=\"feed-a\"} 3",
+            "veilleur_fetch_errors_total{source=\"feed-b\"} 1",
+            "veilleur_fetch_duration_seconds_bucket{le=\"0.25\",source=\"feed-a\"} 1",
+            "veilleur_notifications_total{channel=\"mail\",outcome=\"sent\"} 1",
+            "veilleur_index_documents 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}
