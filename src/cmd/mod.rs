@@ -1,1 +1,4 @@
-//! (in progress)
+//! One file per subcommand.
+
+pub mod eval_sentiment;
+pub mod sentiment;
