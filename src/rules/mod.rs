@@ -73,6 +73,9 @@ pub struct AlertRule {
     pub severity: String,
     /// Channel names to notify; empty records the alert only.
     pub notify: Vec<String>,
+    /// Also notify when the alert resolves (default false: resolutions are
+    /// recorded and logged only).
+    pub notify_resolved: bool,
     /// After firing, no new firing of this rule before this much time.
     pub cooldown: Duration,
 }
@@ -118,6 +121,8 @@ struct RawAlert {
     severity: Option<Spanned<String>>,
     #[serde(default)]
     notify: Vec<Spanned<String>>,
+    #[serde(default)]
+    notify_resolved: bool,
     cooldown: Option<Spanned<String>>,
 }
 
@@ -270,6 +275,7 @@ pub fn parse_rule_file(
                 negative_share,
                 severity,
                 notify: a.notify.iter().map(|n| n.get_ref().clone()).collect(),
+                notify_resolved: a.notify_resolved,
                 cooldown,
             });
         }
