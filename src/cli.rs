@@ -1,4 +1,130 @@
-//! (placeholder)
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! Command-line interface: the clap definitions and the dispatch to `cmd/`.
+//!
+//! Errors reach the user as one readable chain (`error: …: …`), never as a
+//! debug dump; the exit code is 1 on any error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+/// veilleur — e-reputation monitoring and bad-buzz alerting.
+#[derive(Debug, Parser)]
+#[command(name = "veilleur", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate the config and every rule file; exit 1 on any error.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Search the index with the rule query language, newest first.
+    Search {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only mentions published within this duration (e.g. 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// One mention JSON object a line.
+        #[arg(long)]
+        json: bool,
+        /// The query, e.g. '"acme" AND (panne OR arnaque)'.
+        query: String,
+    },
+    /// Replay mentions through match and detect; print the alerts that would fire.
+    Backtest {
+        /// Directory of rule files.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Mentions, one JSON object a line.
+        #[arg(long)]
+        mentions: PathBuf,
+        /// One alert event JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load historical mentions (JSON lines) into the index.
+    Import {
+        #[arg(long, short)]
+        config: PathBuf,
+        file: PathBuf,
+    },
+    /// Score sentiment of JSON lines {"id","text"[,"lang"]} read on stdin.
+    Sentiment,
+    /// Evaluate sentiment scoring on labelled TSV files (id, lang, label, text).
+    EvalSentiment {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run the whole daemon on a bundled crisis scenario served on loopback.
+    Demo {
+        /// Keep the demo's data directory here instead of a temporary one.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Speed of the scenario: 1.0 plays it in about a minute.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+}
+
+/// Parses the arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init_logging(cli.log_format);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
+    use crate::cmd;
+    match cmd {
+        Command::Run { config } => cmd::run::run(&config),
+        Command::Check { config } => cmd::check::run(&config),
+        Command::Search {
+            config,
+            since,
+            limit,
+            json,
+            query,
+        } => cmd::search::run(&config, since.as_deref(), limit, json, &query),
+        Command::Backtest {
+            rules,
+            mentions,
+            json,
+        } => cmd::backtest::run(&rules, &mentions, json),
+        Command::Import { config, file } => cmd::import::run(&config, &file),
+        Command::Sentiment => {
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::stdout().lock();
+            let ok = cmd::sentiment::run(stdin, stdout, std::io::stderr())?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::EvalSentiment { files } => {
+            cmd::eval_sentiment::run(&files, std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { data_dir, speed } => cmd::demo::run(data_dir, speed),
+    }
 }

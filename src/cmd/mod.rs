@@ -1,4 +1,33 @@
-//! One file per subcommand.
+//! One file per subcommand. Each turns arguments into a call to the library
+//! and its result into output for a person (or JSON lines with `--json`).
 
+pub mod backtest;
+pub mod check;
+pub mod demo;
 pub mod eval_sentiment;
+pub mod import;
+pub mod run;
+pub mod search;
 pub mod sentiment;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::config::Config;
+
+/// Loads a config, turning its diagnostics into one readable error.
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|diags| {
+        let text: Vec<String> = diags.iter().map(|d| d.render()).collect();
+        anyhow::anyhow!("invalid config:\n{}", text.join("\n"))
+    })
+}
+
+/// A multi-threaded tokio runtime for commands that need one.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

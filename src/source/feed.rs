@@ -1,1 +1,503 @@
-//! (in progress)
+//! Feed parsing: RSS 0.9x/1.0/2.0, Atom and JSON Feed bytes → [`Mention`]s.
+//!
+//! Owns the leniency real feeds need before and around `feed-rs`:
+//!
+//! * **encoding**: the body is decoded to UTF-8 here (BOM, then the XML
+//!   declaration, then the HTTP charset, then UTF-8 if valid, else a guess
+//!   with `chardetng`), and the XML declaration is removed so the parser
+//!   doesn't decode a second time; junk before the root (whitespace, BOM,
+//!   comments, a stray declaration) is tolerated;
+//! * **entities**: a bare `&` (`AT&T`) becomes `&amp;`, and numeric
+//!   references to characters XML forbids become U+FFFD, instead of failing the
+//!   whole feed; HTML named entities undefined in XML (`&eacute;`) are kept by
+//!   feed-rs as text and decoded by [`html_to_text`];
+//! * **mapping**: the entry's link (resolved against `xml:base` and the feed
+//!   URL, Google redirects unwrapped, tracking parameters dropped) gives the
+//!   id, so the same article from two feeds deduplicates; title and text go
+//!   through [`html_to_text`]; `published` falls back to `updated`, then to
+//!   the fetch time, and is never later than the fetch time.
+//!
+//! Deliberately not here: fetching (`http.rs`), language and sentiment
+//! (`enrich/`), deciding what is new (the store).
+//!
+//! Invariants: pure (the fetch time is passed in), never panics on any input,
+//! linear in the body size, and a malformed feed is a [`FeedError`], not a
+//! partial result.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use encoding_rs::{Encoding, UTF_8};
+use url::Url;
+
+use crate::mention::{Mention, id_for};
+use crate::normalize::{canonical_url, html_to_text};
+
+/// Why a feed body could not be turned into mentions.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The body is not a feed we can read; `detail` is what the parser said.
+    #[error("cannot parse feed {url}: {detail}")]
+    Parse { url: Url, detail: String },
+}
+
+impl FeedError {
+    /// A short fixed label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FeedError::Parse { .. } => "parse",
+        }
+    }
+}
+
+/// Parses RSS 0.9x/1.0/2.0, Atom or JSON Feed bytes into mentions of
+/// `source`, as [`parse_feed_with_content_type`] without an HTTP charset.
+pub fn parse_feed(
+    source: &str,
+    feed_url: &Url,
+    body: &[u8],
+    fetched_at: DateTime<Utc>,
+) -> Result<Vec<Mention>, FeedError> {
+    parse_feed_with_content_type(source, feed_url, body, None, fetched_at)
+}
+
+/// Parses a feed body into mentions of `source`.
+///
+/// Links are resolved against `xml:base` and `feed_url` and canonicalised;
+/// the id is [`id_for`] of the canonical URL, or of title and text for an
+/// entry without link. `published` is the entry's published date, else its
+/// updated date, else `fetched_at`, and never later than `fetched_at`. Title
+/// and text (content, else summary, else media description) are plain text.
+/// `author` is the first non-empty author name. `lang` and
+/// `author_followers` are left `None`. Entries with neither link, title nor
+/// text are skipped, and an id seen twice in one feed is kept once.
+///
+/// `content_type` is the HTTP `Content-Type`; its charset is used only when
+/// the body has no BOM and no usable XML encoding declaration.
+pub fn parse_feed_with_content_type(
+    source: &str,
+    feed_url: &Url,
+    body: &[u8],
+    content_type: Option<&str>,
+    fetched_at: DateTime<Utc>,
+) -> Result<Vec<Mention>, FeedError> {
+    let err = |detail: String| FeedError::Parse {
+        url: feed_url.clone(),
+        detail,
+    };
+    let text = decode(body, content_type.and_then(charset_of));
+    let prepared = match first_significant_char(&text) {
+        None => return Err(err("empty body".into())),
+        Some('{') => text.into_owned(),
+        Some('<') => prepare_xml(&text),
+        Some(_) => {
+            return Err(err(
+                "not a feed: the body is neither XML nor JSON".into(),
+            ));
+        }
+    };
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(feed_url.as_str()))
+        .build();
+    let feed = parser
+        .parse(prepared.as_bytes())
+        .map_err(|e| err(describe_parse_error(&e, &prepared)))?;
+
+    let mut seen = HashSet::new();
+    let mut mentions = Vec::with_capacity(feed.entries.len());
+    for entry in feed.entries {
+        let Some(m) = entry_to_mention(source, feed_url, entry, fetched_at) else {
+            continue;
+        };
+        if seen.insert(m.id.clone()) {
+            mentions.push(m);
+        }
+    }
+    Ok(mentions)
+}
+
+fn entry_to_mention(
+    source: &str,
+    feed_url: &Url,
+    entry: feed_rs::model::Entry,
+    fetched_at: DateTime<Utc>,
+) -> Option<Mention> {
+    let base = entry
+        .base
+        .as_deref()
+        .and_then(|b| feed_url.join(b).ok())
+        .unwrap_or_else(|| feed_url.clone());
+    let url = entry_link(&entry, &base).unwrap_or_default();
+    let title = entry
+        .title
+        .as_ref()
+        .map(|t| html_to_text(&t.content))
+        .unwrap_or_default();
+    let body = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| {
+            entry
+                .summary
+                .as_ref()
+                .map(|s| s.content.as_str())
+                .filter(|s| !s.trim().is_empty())
+        })
+        .or_else(|| {
+            entry
+                .media
+                .iter()
+                .filter_map(|m| m.description.as_ref())
+                .map(|d| d.content.as_str())
+                .find(|d| !d.trim().is_empty())
+        });
+    let text = body.map(html_to_text).unwrap_or_default();
+    if url.is_empty() && title.is_empty() && text.is_empty() {
+        return None;
+    }
+    let author = entry
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref())
+        .map(html_to_text)
+        .find(|n| !n.is_empty())
+        .unwrap_or_default();
+    let published = entry
+        .published
+        .or(entry.updated)
+        .unwrap_or(fetched_at)
+        .min(fetched_at);
+    Some(Mention {
+        id: id_for(&url, &title, &text),
+        source: source.to_string(),
+        url,
+        title,
+        text,
+        author,
+        author_followers: None,
+        published,
+        lang: None,
+        sentiment: None,
+        watches: Vec::new(),
+    })
+}
+
+/// The entry's canonical link: the first `alternate` (or rel-less) link, else
+/// any link that is not an enclosure, self, edit or replies link, else the
+/// entry id when it is an http(s) URL (RSS `guid isPermaLink`).
+fn entry_link(entry: &feed_rs::model::Entry, base: &Url) -> Option<String> {
+    let canon = |href: &str| canonical_url(href, Some(base));
+    let is_alternate = |rel: &Option<String>| {
+        rel.as_deref()
+            .is_none_or(|r| r.trim().is_empty() || r.eq_ignore_ascii_case("alternate"))
+    };
+    let is_other = |rel: &Option<String>| {
+        !rel.as_deref().is_some_and(|r| {
+            ["enclosure", "self", "edit", "replies", "hub", "license", "payment"]
+                .iter()
+                .any(|x| r.eq_ignore_ascii_case(x))
+        })
+    };
+    entry
+        .links
+        .iter()
+        .filter(|l| is_alternate(&l.rel))
+        .chain(entry.links.iter().filter(|l| is_other(&l.rel)))
+        .find_map(|l| canon(&l.href))
+        .or_else(|| {
+            let id = entry.id.trim();
+            (id.starts_with("http://") || id.starts_with("https://"))
+                .then(|| canon(id))
+                .flatten()
+        })
+}
+
+/// The first character that is not whitespace or a BOM.
+fn first_significant_char(s: &str) -> Option<char> {
+    s.chars().find(|c| !c.is_whitespace() && *c != '\u{feff}')
+}
+
+/// The `charset` parameter of a Content-Type header value.
+fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches(['"', '\'']))
+    })
+}
+
+/// How many leading bytes are searched for the XML declaration.
+const DECL_WINDOW: usize = 1024;
+
+/// The encoding label in the XML declaration, read as ASCII.
+fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
+    let head = &body[..body.len().min(DECL_WINDOW)];
+    let start = find(head, b"<?xml")?;
+    let end = start + find(&head[start..], b"?>")?;
+    let decl = &head[start..end];
+    let at = find(decl, b"encoding")? + "encoding".len();
+    let rest = &decl[at..];
+    let rest = &rest[rest.iter().position(|b| *b == b'=')? + 1..];
+    let rest = rest.trim_ascii_start();
+    let quote = *rest.first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let len = rest[1..].iter().position(|b| *b == quote)?;
+    Encoding::for_label(&rest[1..1 + len])
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decodes a feed body to UTF-8: BOM, else the XML declaration, else the HTTP
+/// charset, else UTF-8 when the bytes are valid UTF-8, else a statistical
+/// guess. A declared UTF-16 without a BOM is ignored (we could read the
+/// declaration as ASCII, so it is not UTF-16). Undecodable bytes become U+FFFD.
+fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+    if let Some((enc, bom_len)) = Encoding::for_bom(body) {
+        return enc.decode_without_bom_handling(&body[bom_len..]).0;
+    }
+    let not_utf16 = |e: &&'static Encoding| *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE;
+    let declared = declared_encoding(body)
+        .filter(not_utf16)
+        .or_else(|| {
+            http_charset
+                .and_then(|c| Encoding::for_label(c.as_bytes()))
+                .filter(not_utf16)
+        });
+    let enc = match declared {
+        // "utf-8" is also what servers and generators write by default; when
+        // the bytes disagree, believe the bytes.
+        Some(enc) if enc != UTF_8 || std::str::from_utf8(body).is_ok() => enc,
+        _ if std::str::from_utf8(body).is_ok() => UTF_8,
+        _ => {
+            // Only reached with invalid UTF-8, so UTF-8 is not a candidate.
+            let mut detector =
+                chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+            detector.feed(body, true);
+            detector.guess(None, chardetng::Utf8Detection::Deny)
+        }
+    };
+    enc.decode_without_bom_handling(body).0
+}
+
+/// Makes decoded XML digestible for a strict parser: drops everything before
+/// the first element except comments and processing instructions (the XML
+/// declaration included, since the text is UTF-8 now), escapes bare `&`, and
+/// replaces numeric references to characters XML forbids. CDATA sections,
+/// comments and processing instructions are copied as they are.
+fn prepare_xml(text: &str) -> String {
+    let text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    // Prolog: keep comments, PIs and the doctype, drop the XML declaration.
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with("<?xml") && rest[5..].starts_with(|c: char| c.is_whitespace() || c == '?') {
+            match rest.find("?>") {
+                Some(end) => rest = &rest[end + 2..],
+                None => break,
+            }
+        } else if let Some(after) = rest.strip_prefix("<!--") {
+            match after.find("-->") {
+                Some(end) => rest = &after[end + 3..],
+                None => break,
+            }
+        } else if rest.starts_with("<?") {
+            match rest.find("?>") {
+                Some(end) => {
+                    out.push_str(&rest[..end + 2]);
+                    rest = &rest[end + 2..];
+                }
+                None => break,
+            }
+        } else if rest.starts_with("<!DOCTYPE") || rest.starts_with("<!doctype") {
+            // Copied whole, internal subset included (`[ … ]>`).
+            let end = match (rest.find('['), rest.find('>')) {
+                (Some(open), Some(close)) if open < close => rest.find("]>").map(|i| i + 2),
+                (_, close) => close.map(|i| i + 1),
+            };
+            match end {
+                Some(end) => {
+                    out.push_str(&rest[..end]);
+                    rest = &rest[end..];
+                }
+                None => break,
+            }
+        } else {
+            break;
+        }
+    }
+    // `<rss>` without `version` is common in the wild; feed-rs only
+    // recognises RSS 2.0 by it.
+    if let Some(after) = rest.strip_prefix("<rss")
+        && after.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        && !after[..after.find('>').unwrap_or(after.len())].contains("version")
+    {
+        out.push_str("<rss version=\"2.0\"");
+        rest = after;
+    }
+    while let Some(pos) = rest.find(['&', '<']) {
+        out.push_str(&rest[..pos]);
+        rest = &rest[pos..];
+        if rest.starts_with('<') {
+            let verbatim = [("<![CDATA[", "]]>"), ("<!--", "-->"), ("<?", "?>")]
+                .iter()
+                .find(|(open, _)| rest.starts_with(open));
+            match verbatim {
+                Some((open, close)) => {
+                    // An unterminated section is copied whole: the parser
+                    // reports it.
+                    let end = rest[open.len()..]
+                        .find(close)
+                        .map_or(rest.len(), |i| open.len() + i + close.len());
+                    out.push_str(&rest[..end]);
+                    rest = &rest[end..];
+                }
+                None => {
+                    out.push('<');
+                    rest = &rest[1..];
+                }
+            }
+        } else {
+            let consumed = push_reference(&mut out, rest);
+            rest = &rest[consumed..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Copies the reference at the start of `s` (which starts with `&`) into
+/// `out`, repaired if needed, and returns how many bytes of `s` it consumed.
+fn push_reference(out: &mut String, s: &str) -> usize {
+    const MAX_NAME: usize = 32;
+    let body = &s[1..];
+    let end = body
+        .char_indices()
+        .take(MAX_NAME + 1)
+        .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '#' | '_' | '-' | '.' | ':')))
+        .filter(|(_, c)| *c == ';')
+        .map(|(i, _)| i);
+    let Some(end) = end else {
+        out.push_str("&amp;");
+        return 1;
+    };
+    let name = &body[..end];
+    let numeric = name.strip_prefix('#').map(|n| match n.strip_prefix(['x', 'X']) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => n.parse::<u32>().ok(),
+    });
+    match numeric {
+        Some(None) => {
+            out.push_str("&amp;");
+            return 1;
+        }
+        Some(Some(code)) => {
+            let ok = char::from_u32(code)
+                .is_some_and(|c| matches!(c, '\t' | '\n' | '\r') || c >= ' ');
+            if ok {
+                out.push_str(&s[..end + 2]);
+            } else {
+                out.push('\u{fffd}');
+            }
+        }
+        None if name.is_empty() || !name.starts_with(|c: char| c.is_alphabetic() || c == '_') => {
+            out.push_str("&amp;");
+            return 1;
+        }
+        // Named: the five XML ones resolve, others are kept as text by
+        // feed-rs and decoded later as HTML.
+        None => out.push_str(&s[..end + 2]),
+    }
+    end + 2
+}
+
+/// Turns a feed-rs error into a message that says what to look at.
+fn describe_parse_error(e: &feed_rs::parser::ParseFeedError, body: &str) -> String {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    if let ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) = e {
+        let head: String = body.chars().take(256).collect::<String>().to_ascii_lowercase();
+        if head.contains("<html") || head.contains("<!doctype html") {
+            return "not a feed: the server sent an HTML page (check the source URL)".into();
+        }
+        if head.contains("<rss") {
+            return "not a feed: an rss document without a channel".into();
+        }
+        return "not a feed: no rss, rdf, atom or json feed root element".into();
+    }
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(prepare_xml(input), expected, "prepare_xml({input:?})");
+    }
+
+    #[test]
+    fn xml_is_repaired_before_parsing() {
+        let table = [
+            ("<rss/>", "<rss version=\"2.0\"/>"),
+            ("<feed/>", "<feed/>"),
+            ("\n\n  <?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<feed/>", "<feed/>"),
+            ("\u{feff}<?xml version='1.0'?><feed/>", "<feed/>"),
+            ("<!-- hi --><?xml version='1.0'?><feed/>", "<feed/>"),
+            (
+                "<?xml version='1.0'?><?xml-stylesheet href='a.xsl'?><feed/>",
+                "<?xml-stylesheet href='a.xsl'?><feed/>",
+            ),
+            ("<t>AT&T &amp; R&D</t>", "<t>AT&amp;T &amp; R&amp;D</t>"),
+            ("<t>a & b &&</t>", "<t>a &amp; b &amp;&amp;</t>"),
+            ("<t>caf&eacute;</t>", "<t>caf&eacute;</t>"),
+            ("<t>&#233;&#xE9;&#0;&#x1;&#xD800;&#99999999;</t>", "<t>&#233;&#xE9;\u{fffd}\u{fffd}\u{fffd}\u{fffd}</t>"),
+            ("<a href=\"/x?a=1&b=2\"/>", "<a href=\"/x?a=1&amp;b=2\"/>"),
+            ("<t><![CDATA[a & b &amp;]]></t>", "<t><![CDATA[a & b &amp;]]></t>"),
+            ("<t><!-- & --></t>", "<t><!-- & --></t>"),
+            ("<t><![CD", "<t><![CD"),
+            ("<t><![CDATA[never closed", "<t><![CDATA[never closed"),
+            ("<t>&;&#;&1x;</t>", "<t>&amp;;&amp;#;&amp;1x;</t>"),
+            ("<!-- c -->\n<rss>\n</rss>", "<rss version=\"2.0\">\n</rss>"),
+            ("<rss xmlns:dc=\"x\"/>", "<rss version=\"2.0\" xmlns:dc=\"x\"/>"),
+            ("<rss version=\"0.91\">", "<rss version=\"0.91\">"),
+            ("<rssfeed>", "<rssfeed>"),
+            (
+                "<!DOCTYPE rss [<!ENTITY a \"b\">]><rss>",
+                "<!DOCTYPE rss [<!ENTITY a \"b\">]><rss version=\"2.0\">",
+            ),
+        ];
+        for (input, expected) in table {
+            check(input, expected);
+        }
+    }
+
+    #[test]
+    fn encodings_are_detected() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>\xe9t\xe9</t>";
+        assert!(decode(latin1, None).contains("été"));
+        // Declared UTF-8 but Latin-1 bytes: the bytes win.
+        let lying = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>caf\xe9 cr\xe8me br\xfbl\xe9e</t>";
+        assert!(decode(lying, None).contains("café"));
+        // No declaration, HTTP charset.
+        assert!(decode(b"<t>\xe9</t>", Some("iso-8859-1")).contains('é'));
+        // Bogus label: ignored.
+        let bogus = "<?xml version=\"1.0\" encoding=\"bogus\"?><t>été</t>";
+        assert!(decode(bogus.as_bytes(), None).contains("été"));
+        // UTF-16LE with BOM.
+        let mut utf16 = vec![0xff, 0xfe];
+        for u in "<t>été</t>".encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(decode(&utf16, None), "<t>été</t>");
+        assert_eq!(charset_of("text/xml; charset=\"ISO-8859-1\""), Some("ISO-8859-1"));
+        assert_eq!(charset_of("application/rss+xml"), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! `veilleur check --config FILE`: validates the config and every rule file,
+//! printing each problem as `file:line:col: message` with the offending line.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
+    let mut errors = 0usize;
+    let cfg = match Config::load(config) {
+        Ok(c) => Some(c),
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{}", d.render());
+            }
+            errors += diags.len();
+            None
+        }
+    };
+    if let Some(cfg) = &cfg {
+        match crate::rules::load_dir(&cfg.daemon.rules_dir, Some(&cfg.channel_names())) {
+            Ok(rules) => {
+                let alerts: usize = rules.watches.iter().map(|w| w.alerts.len()).sum();
+                println!(
+                    "{}: ok — {} sources, {} channels, {} watches, {} alert rules in {}",
+                    config.display(),
+                    cfg.sources.len(),
+                    cfg.channels.len(),
+                    rules.watches.len(),
+                    alerts,
+                    cfg.daemon.rules_dir.display()
+                );
+            }
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{}", d.render());
+                }
+                errors += diags.len();
+            }
+        }
+    }
+    if errors > 0 {
+        eprintln!("{errors} error{}", if errors == 1 { "" } else { "s" });
+        Ok(ExitCode::FAILURE)
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

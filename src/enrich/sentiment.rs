@@ -1,0 +1,755 @@
+//! Lexicon- and rule-based sentiment for French and English social text.
+//!
+//! [`score`] tokenizes a text (folded: case- and accent-insensitive), looks
+//! words and phrases up in the lexicons of [`super::lexicon`] (longest match
+//! first, so `pas terrible`, `fuite de données` or `never again` win over
+//! their words), and sums valences with VADER-like rules:
+//!
+//! * negation with a scope of a few words, cut by punctuation or contrast
+//!   (`pas du tout satisfait`, `ne … plus`, `sans`, `not bad`); `ne … que`
+//!   ("only") is not a negation;
+//! * intensifiers and diminishers (`très`, `trop`, `un peu`, `so`, `barely`);
+//! * contrast: before `mais`/`but` weighs half, after weighs 1.5×; a
+//!   concessive clause (`bien que`, `although`) weighs half;
+//! * emphasis: a word in CAPS amid lowercase, an elongated word (`nuuuul`,
+//!   `sooo`), and up to four `!`;
+//! * emojis and emoticons; hashtags (`#arnaque`, `#BadBuzz`, `#arnaquetotale`)
+//!   split into lexicon words where possible; URLs and `@handles` are skipped.
+//!
+//! The sum `x` is squashed as VADER does (`x / sqrt(x² + 15)`), then mapped
+//! piecewise-linearly so that the label boundaries fall on ±0.05, the
+//! [`crate::mention::NEGATIVE_THRESHOLD`] the detector uses. Scoring is pure
+//! and allocation-free after a thread's first call (scratch buffers are
+//! thread-local).
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+
+use super::fold::{is_apostrophe, push_folded};
+use super::lexicon::{LEXICONS, LangLexicon, Lexicons, Modifier, Term};
+
+/// Sentiment class of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    Neg,
+    Neu,
+    Pos,
+}
+
+impl Label {
+    /// `neg`, `neu` or `pos`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Neg => "neg",
+            Label::Neu => "neu",
+            Label::Pos => "pos",
+        }
+    }
+
+    /// Parses `neg`, `neu` or `pos`.
+    pub fn parse(s: &str) -> Option<Label> {
+        match s {
+            "neg" => Some(Label::Neg),
+            "neu" => Some(Label::Neu),
+            "pos" => Some(Label::Pos),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The sentiment of one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sentiment {
+    /// In [-1, 1]; `neg` at or under -0.05, `pos` at or over 0.05.
+    pub score: f32,
+    pub label: Label,
+}
+
+/// Score boundary of the labels, equal to the detector's negative threshold.
+pub const LABEL_THRESHOLD: f32 = 0.05;
+
+/// Raw compound magnitude under which a text is neutral (tuned on the dev
+/// files for the whole set, not per source; see `eval-sentiment`).
+const NEUTRAL_BAND_NEG: f32 = 0.20;
+const NEUTRAL_BAND_POS: f32 = 0.30;
+
+/// Multiplier of a negated valence (VADER's N_SCALAR).
+const NEGATION: f32 = -0.74;
+/// Added to |valence| for a word in CAPS amid lowercase (VADER's C_INCR).
+const CAPS: f32 = 0.733;
+/// Added to |valence| for an elongated word (`nuuuul`).
+const ELONGATION: f32 = 0.4;
+/// Added to the sum per `!`, at most four times (VADER).
+const EXCLAMATION: f32 = 0.292;
+/// Weights around a contrast word.
+const BEFORE_CONTRAST: f32 = 0.5;
+const AFTER_CONTRAST: f32 = 1.5;
+const CONCESSIVE: f32 = 0.5;
+/// VADER's normalisation constant.
+const ALPHA: f32 = 15.0;
+
+/// Scores `text` written in `lang` (`fr`, `en`; any other code, `und`
+/// included, is scored with both lexicons and the one that recognises more
+/// words wins).
+pub fn score(text: &str, lang: &str) -> Sentiment {
+    score_parts_slice(&[text], lang)
+}
+
+/// Scores a title and a text together, as if separated by a full stop.
+pub fn score_parts(title: &str, text: &str, lang: &str) -> Sentiment {
+    score_parts_slice(&[title, text], lang)
+}
+
+fn score_parts_slice(text: &[&str], lang: &str) -> Sentiment {
+    let lex = &*LEXICONS;
+    let raw = SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        match lang {
+            "fr" => analyse(text, &lex.fr, lex, s).sum,
+            "en" => analyse(text, &lex.en, lex, s).sum,
+            _ => {
+                let en = analyse(text, &lex.en, lex, s);
+                let fr = analyse(text, &lex.fr, lex, s);
+                if fr.hits > en.hits { fr.sum } else { en.sum }
+            }
+        }
+    });
+    from_raw(raw)
+}
+
+/// Maps a raw valence sum to the public score and label.
+fn from_raw(sum: f32) -> Sentiment {
+    let c = if sum == 0.0 {
+        0.0
+    } else {
+        (sum / (sum * sum + ALPHA).sqrt()).clamp(-1.0, 1.0)
+    };
+    let band = if c < 0.0 {
+        NEUTRAL_BAND_NEG
+    } else {
+        NEUTRAL_BAND_POS
+    };
+    let m = c.abs();
+    let mapped = if m < band {
+        m / band * LABEL_THRESHOLD
+    } else {
+        LABEL_THRESHOLD + (m - band) / (1.0 - band) * (1.0 - LABEL_THRESHOLD)
+    };
+    let score = (mapped * c.signum()).clamp(-1.0, 1.0);
+    let label = if score <= -LABEL_THRESHOLD {
+        Label::Neg
+    } else if score >= LABEL_THRESHOLD {
+        Label::Pos
+    } else {
+        Label::Neu
+    };
+    Sentiment { score, label }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Word,
+    /// An emoji or emoticon with its valence.
+    Emo(f32),
+    /// Clause punctuation: ends negation and booster scope.
+    Break,
+}
+
+/// One token; words point into `Scratch::buf`.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: u32,
+    end: u32,
+    kind: Kind,
+    caps: bool,
+    elongated: bool,
+}
+
+#[derive(Default)]
+struct Scratch {
+    /// Folded words, concatenated.
+    buf: String,
+    toks: Vec<Tok>,
+    /// Phrase look-up key.
+    key: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Result of one pass over a text with one language's lexicon.
+#[derive(Debug, Clone, Copy, Default)]
+struct Analysis {
+    sum: f32,
+    /// Lexicon terms (sentiment or modifier) recognised.
+    hits: u32,
+}
+
+/// Tokenizer state for the word being read.
+struct WordState {
+    start: usize,
+    letters: u32,
+    upper: u32,
+    prev_lower: bool,
+}
+
+fn tokenize(parts: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -> u32 {
+    s.buf.clear();
+    s.toks.clear();
+    let mut exclamations = 0u32;
+    for (n, chunk) in parts
+        .iter()
+        .enumerate()
+        .flat_map(|(n, p)| p.split_whitespace().map(move |c| (n, c)))
+    {
+        if n > 0
+            && s.toks.last().is_some_and(|t| t.kind != Kind::Break)
+            && chunk_starts_part(parts, n, chunk)
+        {
+            s.toks.push(brk());
+        }
+        if chunk.starts_with("http") || chunk.starts_with("www.") || chunk.starts_with('@') {
+            continue;
+        }
+        if let Some(&v) = lex.emoticons.get(chunk) {
+            s.toks.push(emo(v));
+            continue;
+        }
+        let mut hashtag = false;
+        let mut word: Option<WordState> = None;
+        for c in chunk.chars() {
+            if c.is_alphanumeric() {
+                let upper = c.is_uppercase();
+                if let Some(w) = &word {
+                    // `#BadBuzz` → `bad` `buzz`.
+                    if hashtag && upper && w.prev_lower {
+                        end_word(&mut word, hashtag, lang, s);
+                    }
+                }
+                let w = word.get_or_insert(WordState {
+                    start: s.buf.len(),
+                    letters: 0,
+                    upper: 0,
+                    prev_lower: false,
+                });
+                if c.is_alphabetic() {
+                    w.letters += 1;
+                    w.upper += u32::from(upper);
+                }
+                w.prev_lower = c.is_lowercase();
+                push_folded(c, &mut s.buf);
+                continue;
+            }
+            if is_apostrophe(c) && word.is_some() && !lang.split_apostrophes {
+                continue; // `don't` → `dont`
+            }
+            end_word(&mut word, hashtag, lang, s);
+            match c {
+                '#' => hashtag = true,
+                '!' => {
+                    exclamations += 1;
+                    s.toks.push(brk());
+                }
+                '.' | ',' | ';' | ':' | '?' | '(' | ')' | '[' | ']' | '"' | '«' | '»' | '…'
+                | '|' | '/' | '–' | '—' => s.toks.push(brk()),
+                _ if !c.is_ascii() => {
+                    if let Some(&v) = lex.emoji.get(&c) {
+                        s.toks.push(emo(v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        end_word(&mut word, hashtag, lang, s);
+    }
+    exclamations
+}
+
+/// Whether `chunk` is the first chunk of part `n`.
+fn chunk_starts_part(parts: &[&str], n: usize, chunk: &str) -> bool {
+    parts[n].trim_start().as_ptr() == chunk.as_ptr()
+}
+
+fn emo(v: f32) -> Tok {
+    Tok {
+        start: 0,
+        end: 0,
+        kind: Kind::Emo(v),
+        caps: false,
+        elongated: false,
+    }
+}
+
+fn brk() -> Tok {
+    Tok {
+        start: 0,
+        end: 0,
+        kind: Kind::Break,
+        caps: false,
+        elongated: false,
+    }
+}
+
+/// Closes the word being read: collapses elongations (`nuuuul` → `nuul`,
+/// retried as `nul` at look-up) and splits unknown hashtags.
+fn end_word(word: &mut Option<WordState>, hashtag: bool, lang: &LangLexicon, s: &mut Scratch) {
+    let Some(w) = word.take() else { return };
+    let elongated = collapse_runs(&mut s.buf, w.start);
+    let end = s.buf.len();
+    let tok = Tok {
+        start: w.start as u32,
+        end: end as u32,
+        kind: Kind::Word,
+        caps: w.letters >= 2 && w.upper == w.letters,
+        elongated,
+    };
+    if hashtag && lang.get(&s.buf[w.start..end]).is_none() && split_hashtag(tok, lang, s) {
+        return;
+    }
+    s.toks.push(tok);
+}
+
+/// Rewrites runs of 3+ identical characters from `start` on to 2; returns
+/// whether any was found.
+fn collapse_runs(buf: &mut String, start: usize) -> bool {
+    let b = &buf.as_bytes()[start..];
+    if !b.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+        return false;
+    }
+    let word: String = buf[start..].to_owned();
+    buf.truncate(start);
+    let (mut prev, mut run) = ('\0', 0);
+    for c in word.chars() {
+        run = if c == prev { run + 1 } else { 1 };
+        prev = c;
+        if run <= 2 {
+            buf.push(c);
+        }
+    }
+    true
+}
+
+/// Splits a hashtag unknown to the lexicon into two known terms
+/// (`#arnaquetotale` → `arnaque` `totale`), or keeps its longest known
+/// sentiment-bearing prefix or suffix. Returns whether tokens were pushed.
+fn split_hashtag(tok: Tok, lang: &LangLexicon, s: &mut Scratch) -> bool {
+    let (start, end) = (tok.start as usize, tok.end as usize);
+    let word = &s.buf[start..end];
+    if word.len() < 6 || !word.is_ascii() {
+        return false;
+    }
+    let known = |w: &str| lang.get(w).is_some();
+    let sentiment = |w: &str| w.len() >= 4 && lang.valence(w).is_some();
+    let mut best: Option<(usize, usize)> = None;
+    for k in (3..=word.len() - 3).rev() {
+        let (a, b) = word.split_at(k);
+        if known(a) && known(b) && (sentiment(a) || sentiment(b) || lang.valence(a).is_some()) {
+            s.toks.push(Tok {
+                end: (start + k) as u32,
+                ..tok
+            });
+            s.toks.push(Tok {
+                start: (start + k) as u32,
+                ..tok
+            });
+            return true;
+        }
+        if best.is_none() && sentiment(a) {
+            best = Some((start, start + k));
+        }
+        if best.is_none() && sentiment(b) {
+            best = Some((start + k, end));
+        }
+    }
+    match best {
+        Some((a, b)) => {
+            s.toks.push(Tok {
+                start: a as u32,
+                end: b as u32,
+                ..tok
+            });
+            true
+        }
+        None => false,
+    }
+}
+
+fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -> Analysis {
+    let exclamations = tokenize(text, lang, lex, s);
+    let Scratch { buf, toks, key } = s;
+    let word = |t: &Tok| &buf[t.start as usize..t.end as usize];
+
+    // CAPS only emphasises when the rest is not shouting too.
+    let (mut words, mut caps) = (0u32, 0u32);
+    for t in toks.iter().filter(|t| t.kind == Kind::Word) {
+        words += 1;
+        caps += u32::from(t.caps);
+    }
+    let caps_emphasis = caps > 0 && caps < words;
+
+    let mut out = Analysis::default();
+    let mut neg_scope = 0u8;
+    let mut ne_only = false; // scope opened by a bare `ne`, cancelled by `que`
+    let mut boost = 0.0f32;
+    let mut boost_left = 0u8;
+    let mut weight = 1.0f32;
+    let mut concessive = false;
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        match t.kind {
+            Kind::Break => {
+                neg_scope = 0;
+                boost_left = 0;
+                if concessive {
+                    concessive = false;
+                    weight = AFTER_CONTRAST;
+                }
+                i += 1;
+                continue;
+            }
+            Kind::Emo(v) => {
+                out.sum += v * weight;
+                out.hits += 1;
+                i += 1;
+                continue;
+            }
+            Kind::Word => {}
+        }
+        let (term, len) = longest_match(i, toks, buf, key, lang);
+        let next = i + len;
+        let Some(term) = term else {
+            if ne_only && matches!(word(&t), "que" | "qu") {
+                neg_scope = 0;
+                ne_only = false;
+            }
+            neg_scope = neg_scope.saturating_sub(1);
+            boost_left = boost_left.saturating_sub(1);
+            i = next;
+            continue;
+        };
+        out.hits += 1;
+        // A word both modifier and sentiment (`super`, `no`, `grave`) modifies
+        // only when a sentiment word follows.
+        let modifier = match (term.modifier, term.valence) {
+            (Some(m), Some(_)) => {
+                let follows = toks
+                    .get(next)
+                    .is_some_and(|n| n.kind == Kind::Word && lang.valence(word(n)).is_some());
+                follows.then_some(m)
+            }
+            (m, _) => m,
+        };
+        match (modifier, term.valence) {
+            (Some(Modifier::Negator { scope }), _) => {
+                let bare_ne = len == 1 && matches!(word(&t), "ne" | "n");
+                ne_only = bare_ne && (neg_scope == 0 || ne_only);
+                neg_scope = scope + len as u8; // the decrement below is for this term
+            }
+            (Some(Modifier::Booster { delta }), _) => {
+                boost += delta;
+                boost_left = 2 + 1;
+            }
+            (Some(Modifier::Contrast { concessive: c }), _) => {
+                neg_scope = 0;
+                boost_left = 0;
+                if c {
+                    concessive = true;
+                    weight = CONCESSIVE;
+                } else {
+                    out.sum *= BEFORE_CONTRAST;
+                    weight = AFTER_CONTRAST;
+                }
+                i = next;
+                continue;
+            }
+            (None, Some(v)) => {
+                let sign = v.signum();
+                let mut m = v.abs();
+                if caps_emphasis && t.caps {
+                    m += CAPS;
+                }
+                if t.elongated {
+                    m += ELONGATION;
+                }
+                if boost_left > 0 {
+                    m = (m + boost).max(m * 0.3);
+                }
+                let mut v = sign * m;
+                if neg_scope > 0 {
+                    v *= NEGATION;
+                }
+                out.sum += v * weight;
+                boost = 0.0;
+                boost_left = 0;
+            }
+            (None, None) => {}
+        }
+        if boost_left == 0 {
+            boost = 0.0;
+        }
+        neg_scope = neg_scope.saturating_sub(len as u8);
+        boost_left = boost_left.saturating_sub(1);
+        i = next;
+    }
+    if out.sum != 0.0 {
+        out.sum += out.sum.signum() * EXCLAMATION * exclamations.min(4) as f32;
+    }
+    out
+}
+
+/// The longest lexicon term starting at word `i` and how many words it
+/// covers (1 when nothing matches). An elongated word is retried with its
+/// runs collapsed to one letter (`nuul` → `nul`).
+fn longest_match<'l>(
+    i: usize,
+    toks: &[Tok],
+    buf: &str,
+    key: &mut String,
+    lang: &'l LangLexicon,
+) -> (Option<&'l Term>, usize) {
+    let t = toks[i];
+    let first = &buf[t.start as usize..t.end as usize];
+    let mut best = lang.get(first).map(|term| (term, 1));
+    if best.is_none() && t.elongated {
+        key.clear();
+        let mut prev = '\0';
+        for c in first.chars() {
+            if c != prev {
+                key.push(c);
+            }
+            prev = c;
+        }
+        best = lang.get(key).map(|term| (term, 1));
+    }
+    if lang.is_prefix(first) {
+        key.clear();
+        key.push_str(first);
+        let mut j = i;
+        while lang.is_prefix(key) {
+            j += 1;
+            let Some(n) = toks.get(j).filter(|n| n.kind == Kind::Word) else {
+                break;
+            };
+            key.push(' ');
+            key.push_str(&buf[n.start as usize..n.end as usize]);
+            if let Some(term) = lang.get(key) {
+                best = Some((term, j - i + 1));
+            }
+        }
+    }
+    match best {
+        Some((term, len)) => (Some(term), len),
+        None => (None, 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(lang: &str, text: &str, expected: Label) {
+        let s = score(text, lang);
+        assert_eq!(s.label, expected, "{lang} {text:?} scored {}", s.score);
+    }
+
+    fn raw(lang: &str, text: &str) -> f32 {
+        score(text, lang).score
+    }
+
+    #[test]
+    fn plain_words_in_both_languages() {
+        check("fr", "J'adore ce produit", Label::Pos);
+        check("fr", "c'est nul", Label::Neg);
+        check("fr", "Le colis est arrivé mardi", Label::Neu);
+        check("en", "I love this product", Label::Pos);
+        check("en", "this is awful", Label::Neg);
+        check("en", "The parcel arrived on Tuesday", Label::Neu);
+    }
+
+    #[test]
+    fn negation_with_scope_french() {
+        check("fr", "pas terrible", Label::Neg);
+        check("fr", "je ne suis pas du tout satisfait", Label::Neg);
+        check("fr", "jamais plus je ne commanderai chez eux", Label::Neg);
+        check("fr", "je ne l'aime plus", Label::Neg);
+        check("fr", "livraison sans problème", Label::Pos);
+        check("fr", "pas mal du tout", Label::Pos);
+        check("fr", "ce n'est pas génial", Label::Neg);
+        // `ne … que` means "only": not a negation.
+        check("fr", "je n'ai que des éloges, excellent", Label::Pos);
+        // Punctuation ends the scope.
+        check("fr", "pas reçu, mais le service est excellent", Label::Pos);
+    }
+
+    #[test]
+    fn negation_with_scope_english() {
+        check("en", "not bad", Label::Pos);
+        check("en", "never again", Label::Neg);
+        check("en", "I don't like it", Label::Neg);
+        check("en", "this isn't good at all", Label::Neg);
+        check("en", "no problem at all", Label::Pos);
+        check("en", "not at all happy", Label::Neg);
+    }
+
+    #[test]
+    fn intensifiers_and_diminishers() {
+        assert!(raw("fr", "très bon") > raw("fr", "bon"));
+        assert!(raw("fr", "vraiment nul") < raw("fr", "nul"));
+        assert!(raw("fr", "trop cher") < raw("fr", "cher"));
+        assert!(raw("fr", "un peu déçu") > raw("fr", "déçu"));
+        assert!(raw("fr", "un peu déçu") < 0.0);
+        assert!(raw("en", "so good") > raw("en", "good"));
+        assert!(raw("en", "barely good") < raw("en", "good"));
+        assert!(raw("en", "barely good") > 0.0);
+    }
+
+    #[test]
+    fn contrast_favours_the_clause_after() {
+        check(
+            "fr",
+            "le produit est bien mais le service client est nul",
+            Label::Neg,
+        );
+        check(
+            "fr",
+            "livraison lente, pourtant le produit est excellent",
+            Label::Pos,
+        );
+        check(
+            "en",
+            "the food was good but the service was terrible",
+            Label::Neg,
+        );
+        check("en", "it was expensive, however it works great", Label::Pos);
+        check(
+            "en",
+            "although the staff was nice, the room was horrible",
+            Label::Neg,
+        );
+    }
+
+    #[test]
+    fn emojis_and_emoticons() {
+        check("fr", "Ma commande 😡", Label::Neg);
+        check("fr", "reçu aujourd'hui 😍", Label::Pos);
+        check("en", "my order :(", Label::Neg);
+        check("en", "got it today :)", Label::Pos);
+        check("en", "delivery 👍", Label::Pos);
+    }
+
+    #[test]
+    fn caps_and_exclamations_emphasise() {
+        assert!(raw("fr", "c'est NUL") < raw("fr", "c'est nul"));
+        assert!(raw("fr", "c'est nul !!!") < raw("fr", "c'est nul"));
+        assert!(raw("en", "this is GREAT") > raw("en", "this is great"));
+        assert!(raw("en", "this is great!!!") > raw("en", "this is great"));
+    }
+
+    #[test]
+    fn elongations_are_recognised_and_emphasise() {
+        check("fr", "nuuuul", Label::Neg);
+        assert!(raw("fr", "c'est nuuuul") < raw("fr", "c'est nul"));
+        check("en", "sooo good", Label::Pos);
+        assert!(raw("en", "goooood") > 0.0);
+    }
+
+    #[test]
+    fn french_elision_and_contractions() {
+        check("fr", "j'adore", Label::Pos);
+        check("fr", "c'est nul", Label::Neg);
+        check("fr", "n'importe quoi ce service", Label::Neg);
+        check("fr", "l'arnaque du siècle", Label::Neg);
+        check("fr", "qu’ils aillent au diable, c’est honteux", Label::Neg);
+        check("en", "I can't stand it", Label::Neg);
+        check("en", "it's wonderful", Label::Pos);
+    }
+
+    #[test]
+    fn hashtags_are_split_into_words() {
+        check("fr", "#arnaque", Label::Neg);
+        check("fr", "encore une #ArnaqueTotale", Label::Neg);
+        check("fr", "#arnaquetotale", Label::Neg);
+        check("en", "#scam", Label::Neg);
+        check("en", "#BestDayEver", Label::Pos);
+    }
+
+    #[test]
+    fn e_reputation_vocabulary_french() {
+        for text in [
+            "Acme, c'est une arnaque",
+            "escroquerie totale",
+            "j'attends toujours mon remboursement",
+            "boycott Acme",
+            "quel scandale",
+            "c'est honteux",
+            "rappel de produit chez Acme",
+            "encore une panne",
+            "fuite de données chez Acme",
+            "je vais porter plainte",
+            "service client injoignable",
+        ] {
+            check("fr", text, Label::Neg);
+        }
+    }
+
+    #[test]
+    fn e_reputation_vocabulary_english() {
+        for text in [
+            "Acme is a scam",
+            "still waiting for my refund",
+            "another product recall",
+            "major outage today",
+            "Acme data breach",
+            "class action lawsuit against Acme",
+            "unreachable support",
+            "boycott Acme",
+        ] {
+            check("en", text, Label::Neg);
+        }
+    }
+
+    #[test]
+    fn case_and_accent_insensitive() {
+        assert_eq!(raw("fr", "DÉÇU"), raw("fr", "DECU"));
+        assert_eq!(raw("fr", "décevant"), raw("fr", "decevant"));
+        assert_eq!(raw("fr", "Génial"), raw("fr", "génial"));
+    }
+
+    #[test]
+    fn unknown_language_uses_the_better_lexicon() {
+        check("und", "c'est une arnaque", Label::Neg);
+        check("und", "great stuff", Label::Pos);
+        check("de", "", Label::Neu);
+    }
+
+    #[test]
+    fn urls_and_handles_are_ignored() {
+        check("en", "@terrible http://awful.example", Label::Neu);
+    }
+
+    #[test]
+    fn score_stays_in_range() {
+        let s = score(&"nul ".repeat(500), "fr");
+        assert!((-1.0..=1.0).contains(&s.score));
+        let s = score(&"génial! 😍 ".repeat(500), "fr");
+        assert!((-1.0..=1.0).contains(&s.score));
+        assert_eq!(score("", "fr").score, 0.0);
+    }
+
+    #[test]
+    fn labels_serialise_lowercase() {
+        assert_eq!(serde_json::to_string(&Label::Neg).unwrap(), "\"neg\"");
+        assert_eq!(Label::parse("pos"), Some(Label::Pos));
+    }
+}

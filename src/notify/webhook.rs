@@ -1,0 +1,450 @@
+//! The webhook channel: one HTTP `POST` (JSON) per alert event.
+//!
+//! Owns: the payload of each [`WebhookFormat`], the request headers and
+//! signature, and classifying the response. It does not retry: the outbox
+//! does.
+//!
+//! Payloads:
+//! * `json`: the [`AlertEvent`] JSON exactly as documented in DESIGN.md;
+//! * `slack`: `{"text": …}` in Slack `mrkdwn`;
+//! * `mattermost`: `{"text": …}` in Markdown;
+//! * `teams`: a message with one Adaptive Card (Teams Workflows webhooks);
+//! * `discord`: `{"content": …, "embeds": [ … ]}` within Discord's limits
+//!   (content 2000 characters, embed title 256, description 4096).
+//!
+//! Headers sent with every request:
+//! * `Content-Type: application/json`, `User-Agent` from the daemon config;
+//! * `Idempotency-Key`: the event's idempotency key, identical on every retry
+//!   (bytes outside visible ASCII are percent-encoded);
+//! * when the channel has a secret: `X-Veilleur-Timestamp` (Unix seconds) and
+//!   `X-Veilleur-Signature: sha256=<hex>`, where `<hex>` is the lowercase hex
+//!   HMAC-SHA256, keyed with the secret, of the timestamp, a `.`, and the raw
+//!   request body. A receiver recomputes it over the exact bytes it received,
+//!   compares in constant time, and rejects timestamps too far from its clock
+//!   (five minutes is usual) to stop replays.
+//!
+//! Responses: 2xx is delivered; 408, 429, 5xx and transport errors are
+//! retryable (a `Retry-After` is passed on to the outbox); redirects and other
+//! 4xx are permanent.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{KeyInit, Mac};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use serde_json::{Value, json};
+
+use super::render::{self, Labels, Markup};
+use super::{NotifyError, error_chain};
+use crate::alert::{AlertEvent, AlertState};
+use crate::config::{WebhookConfig, WebhookFormat};
+
+/// Time allowed for one request, response headers included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Header carrying the HMAC signature.
+pub const SIGNATURE_HEADER: &str = "x-veilleur-signature";
+/// Header carrying the Unix time (seconds) the signature covers.
+pub const TIMESTAMP_HEADER: &str = "x-veilleur-timestamp";
+/// Header carrying the idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// How much of an error response body goes into the log.
+const ERROR_BODY_BYTES: usize = 512;
+/// Longest `Retry-After` honoured; the outbox caps it further.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+const DISCORD_CONTENT_MAX: usize = 2000;
+const DISCORD_TITLE_MAX: usize = 256;
+const DISCORD_DESCRIPTION_MAX: usize = 4096;
+
+/// Posts alert events to one URL.
+pub struct WebhookNotifier {
+    client: reqwest::Client,
+    url: url::Url,
+    format: WebhookFormat,
+    secret: Option<Vec<u8>>,
+}
+
+impl WebhookNotifier {
+    /// Builds the notifier; `secret` was resolved from the channel's
+    /// `secret_env` / `secret_file`.
+    pub fn new(
+        channel: &str,
+        cfg: &WebhookConfig,
+        secret: Option<String>,
+        user_agent: &str,
+    ) -> Result<WebhookNotifier, NotifyError> {
+        Self::with_timeout(channel, cfg, secret, user_agent, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`WebhookNotifier::new`] with a chosen request timeout.
+    pub fn with_timeout(
+        channel: &str,
+        cfg: &WebhookConfig,
+        secret: Option<String>,
+        user_agent: &str,
+        timeout: Duration,
+    ) -> Result<WebhookNotifier, NotifyError> {
+        if secret.as_deref() == Some("") {
+            return Err(NotifyError::Config {
+                channel: channel.to_string(),
+                message: "the webhook secret is empty: set a non-empty secret or remove secret_env/secret_file".into(),
+            });
+        }
+        // reqwest is built without a default crypto provider and panics when
+        // none is installed; installing the same one `main` does is harmless.
+        crate::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // A redirected POST becomes a GET; a webhook URL that redirects is
+            // a configuration problem to surface, not to follow.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| NotifyError::Config {
+                channel: channel.to_string(),
+                message: format!("cannot build the HTTP client: {}", error_chain(&e)),
+            })?;
+        Ok(WebhookNotifier {
+            client,
+            url: cfg.url.clone(),
+            format: cfg.format,
+            secret: secret.map(String::into_bytes),
+        })
+    }
+
+    /// Posts `ev`; see the module doc for headers and outcomes.
+    pub async fn send(&self, ev: &AlertEvent, key: &str) -> Result<(), NotifyError> {
+        let body = payload(ev, self.format)?;
+        let mut req = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(IDEMPOTENCY_HEADER, header_safe(key));
+        if let Some(secret) = &self.secret {
+            let ts = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            req = req
+                .header(TIMESTAMP_HEADER, ts.to_string())
+                .header(SIGNATURE_HEADER, signature(secret, ts, &body));
+        }
+        let mut resp = req.body(body).send().await.map_err(|e| NotifyError::Http {
+            message: error_chain(&e),
+            // Builder errors (a bad header, say) will not fix themselves.
+            retryable: !e.is_builder(),
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let mut snippet = Vec::new();
+        // Best effort: the status says enough when the body cannot be read.
+        while snippet.len() < ERROR_BODY_BYTES {
+            match resp.chunk().await {
+                Ok(Some(c)) => snippet.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+        snippet.truncate(ERROR_BODY_BYTES);
+        let body = String::from_utf8_lossy(&snippet)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .trim()
+            .to_string();
+        Err(NotifyError::Status {
+            status: status.as_u16(),
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// `sha256=<hex hmac-sha256(secret, "{ts}." + body)>`.
+pub fn signature(secret: &[u8], ts: u64, body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
+        .expect("hmac accepts any key length");
+    mac.update(ts.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The key as a header value: visible ASCII kept, other bytes `%XX`.
+fn header_safe(key: &str) -> HeaderValue {
+    let mut s = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if (0x21..0x7f).contains(&b) && b != b'%' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // Only visible ASCII is left, which is always a valid header value.
+    HeaderValue::from_str(&s).expect("visible ASCII is a valid header value")
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let d = if let Ok(secs) = v.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(d.min(MAX_RETRY_AFTER))
+}
+
+/// The request body for `format`.
+pub fn payload(ev: &AlertEvent, format: WebhookFormat) -> Result<Vec<u8>, NotifyError> {
+    let l = &Labels::EN;
+    let v = match format {
+        WebhookFormat::Json => return Ok(serde_json::to_vec(ev)?),
+        WebhookFormat::Slack => json!({ "text": render::chat_text_in(ev, Markup::Slack, l) }),
+        WebhookFormat::Mattermost => {
+            json!({ "text": render::chat_text_in(ev, Markup::Markdown, l) })
+        }
+        WebhookFormat::Teams => teams_card(ev, l),
+        WebhookFormat::Discord => discord(ev, l),
+    };
+    Ok(serde_json::to_vec(&v)?)
+}
+
+fn colour(ev: &AlertEvent) -> (u32, &'static str) {
+    match ev.state {
+        AlertState::Firing => (0xB0_0020, "Attention"),
+        AlertState::Resolved => (0x1B_7F3B, "Good"),
+    }
+}
+
+/// A Teams message holding one Adaptive Card: headline, summary, facts, then
+/// the top mentions as links.
+/// <https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using>
+fn teams_card(ev: &AlertEvent, l: &Labels) -> Value {
+    let mut body = vec![json!({
+        "type": "TextBlock",
+        "text": render::title_in(ev, l),
+        "weight": "Bolder",
+        "size": "Medium",
+        "color": colour(ev).1,
+        "wrap": true,
+    })];
+    if !ev.summary.trim().is_empty() {
+        body.push(json!({ "type": "TextBlock", "text": ev.summary.trim(), "wrap": true }));
+    }
+    let facts: Vec<Value> = render::facts(ev, l)
+        .into_iter()
+        .map(|(k, v)| json!({ "title": k, "value": v }))
+        .collect();
+    body.push(json!({ "type": "FactSet", "facts": facts }));
+    if !ev.top_mentions.is_empty() {
+        body.push(json!({
+            "type": "TextBlock",
+            "text": l.top_mentions,
+            "weight": "Bolder",
+            "wrap": true,
+        }));
+        for line in render::mention_lines(ev, Markup::Markdown, l) {
+            body.push(json!({ "type": "TextBlock", "text": line, "wrap": true }));
+        }
+    }
+    json!({
+        "type": "message",
+        "summary": render::subject_in(ev, l),
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "msteams": { "width": "Full" },
+                "body": body,
+            },
+        }],
+    })
+}
+
+/// Discord: the subject as content, the details as one embed, truncated to
+/// Discord's limits. <https://discord.com/developers/docs/resources/message#embed-object-embed-limits>
+fn discord(ev: &AlertEvent, l: &Labels) -> Value {
+    let mut description = String::new();
+    if !ev.summary.trim().is_empty() {
+        description.push_str(ev.summary.trim());
+        description.push_str("\n\n");
+    }
+    for (k, v) in render::facts(ev, l) {
+        description.push_str(&format!("**{k}:** {v}\n"));
+    }
+    let lines = render::mention_lines(ev, Markup::Markdown, l);
+    if !lines.is_empty() {
+        description.push_str(&format!("\n**{}**\n", l.top_mentions));
+        for line in lines {
+            description.push_str(&line);
+            description.push('\n');
+        }
+    }
+    json!({
+        "content": truncate(&render::subject_in(ev, l), DISCORD_CONTENT_MAX),
+        "embeds": [{
+            "title": truncate(&render::title_in(ev, l), DISCORD_TITLE_MAX),
+            "description": truncate(&description, DISCORD_DESCRIPTION_MAX),
+            "color": colour(ev).0,
+            "timestamp": ev.at.to_rfc3339(),
+        }],
+        // Alerts must not ping @everyone because a post title says so.
+        "allowed_mentions": { "parse": [] },
+    })
+}
+
+/// At most `max` characters, ending with `…` when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::TopMention;
+
+    fn event() -> AlertEvent {
+        super::super::render::tests::event()
+    }
+
+    fn check(format: WebhookFormat, paths: &[(&str, &str)]) -> Value {
+        let v: Value = serde_json::from_slice(&payload(&event(), format).unwrap()).unwrap();
+        for (ptr, needle) in paths {
+            let got = v
+                .pointer(ptr)
+                .unwrap_or_else(|| panic!("{format:?}: no {ptr} in {v:#}"));
+            let text = got.as_str().map_or_else(|| got.to_string(), str::to_string);
+            assert!(text.contains(needle), "{format:?} {ptr}: {text:?} lacks {needle:?}");
+        }
+        v
+    }
+
+    #[test]
+    fn json_payload_is_the_event() {
+        let ev = event();
+        assert_eq!(
+            payload(&ev, WebhookFormat::Json).unwrap(),
+            serde_json::to_vec(&ev).unwrap()
+        );
+    }
+
+    #[test]
+    fn chat_payload_shapes() {
+        check(
+            WebhookFormat::Slack,
+            &[
+                ("/text", "*[veilleur] CRITICAL acme: bad-buzz"),
+                ("/text", "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;"),
+            ],
+        );
+        check(
+            WebhookFormat::Mattermost,
+            &[
+                ("/text", "**[veilleur] CRITICAL acme"),
+                ("/text", "](<https://ex.org/post/1?a=b&c=d>)"),
+            ],
+        );
+        check(
+            WebhookFormat::Teams,
+            &[
+                ("/type", "message"),
+                (
+                    "/attachments/0/contentType",
+                    "application/vnd.microsoft.card.adaptive",
+                ),
+                ("/attachments/0/content/type", "AdaptiveCard"),
+                ("/attachments/0/content/body/0/text", "CRITICAL acme: bad-buzz"),
+                ("/attachments/0/content/body/2/facts/0/value", "acme"),
+            ],
+        );
+        check(
+            WebhookFormat::Discord,
+            &[
+                ("/content", "[veilleur] CRITICAL acme"),
+                ("/embeds/0/title", "CRITICAL acme"),
+                ("/embeds/0/description", "https://ex.org/post/1"),
+                ("/embeds/0/timestamp", "2026-01-01T10:00:00"),
+            ],
+        );
+    }
+
+    #[test]
+    fn discord_respects_limits() {
+        let mut ev = event();
+        ev.watch = "w".repeat(3000);
+        ev.top_mentions = (0..100)
+            .map(|i| TopMention {
+                url: format!("https://ex.org/{i}"),
+                title: "t".repeat(200),
+                author: "a".into(),
+                reach: i,
+                sentiment: -0.5,
+            })
+            .collect();
+        let v: Value = serde_json::from_slice(&payload(&ev, WebhookFormat::Discord).unwrap()).unwrap();
+        let len = |p: &str| v.pointer(p).unwrap().as_str().unwrap().chars().count();
+        assert_eq!(len("/content"), DISCORD_CONTENT_MAX);
+        assert_eq!(len("/embeds/0/title"), DISCORD_TITLE_MAX);
+        assert_eq!(len("/embeds/0/description"), DISCORD_DESCRIPTION_MAX);
+    }
+
+    #[test]
+    fn signature_is_hmac_of_timestamp_dot_body() {
+        // Reference computed with:
+        // printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac secret
+        assert_eq!(
+            signature(b"secret", 1_700_000_000, br#"{"a":1}"#),
+            "sha256=".to_string() + &reference_hmac(b"secret", b"1700000000.{\"a\":1}")
+        );
+        assert_ne!(
+            signature(b"secret", 1_700_000_001, br#"{"a":1}"#),
+            signature(b"secret", 1_700_000_000, br#"{"a":1}"#)
+        );
+    }
+
+    /// HMAC-SHA256 written out from RFC 2104, to check the `hmac` crate use.
+    fn reference_hmac(key: &[u8], msg: &[u8]) -> String {
+        use sha2::Digest;
+        let mut k = [0u8; 64];
+        k[..key.len()].copy_from_slice(key);
+        let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+        let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+        let inner = sha2::Sha256::digest([ipad.as_slice(), msg].concat());
+        hex::encode(sha2::Sha256::digest([opad.as_slice(), inner.as_slice()].concat()))
+    }
+
+    #[test]
+    fn idempotency_key_header_is_ascii() {
+        assert_eq!(header_safe("acme/bad-buzz/firing/1"), "acme/bad-buzz/firing/1");
+        assert_eq!(header_safe("santé 1%"), "sant%C3%A9%201%25");
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

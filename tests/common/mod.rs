@@ -1,0 +1,203 @@
+//! Real servers on loopback for integration tests: a feed/API server whose
+//! answers a test changes between polls, a real SMTP server (mailin-embedded)
+//! and a webhook receiver. Each binds port 0 and is started by the test.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+/// One mail as the SMTP server received it.
+#[derive(Debug, Clone, Default)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+#[derive(Clone)]
+struct SmtpHandler {
+    current: Mail,
+    inbox: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl mailin_embedded::Handler for SmtpHandler {
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.current = Mail {
+            from: from.to_string(),
+            to: to.to_vec(),
+            data: String::new(),
+        };
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.push_str(&String::from_utf8_lossy(buf));
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.inbox.lock().unwrap().push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server on a given listener (port 0 for a free one). It runs
+/// on its own threads until the test process ends.
+pub fn smtp_server_on(listener: std::net::TcpListener) -> Arc<Mutex<Vec<Mail>>> {
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let handler = SmtpHandler {
+        current: Mail::default(),
+        inbox: inbox.clone(),
+    };
+    let mut server = mailin_embedded::Server::new(handler);
+    server.with_name("test.local").with_num_threads(2).with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    inbox
+}
+
+/// Starts a real SMTP server on a free loopback port.
+pub fn smtp_server() -> (SocketAddr, Arc<Mutex<Vec<Mail>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    (addr, smtp_server_on(listener))
+}
+
+/// One request the webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+async fn hook(State(s): State<Arc<Mutex<Vec<Hook>>>>, Path(path): Path<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    s.lock().unwrap().push(Hook {
+        path,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: body.to_vec(),
+    });
+    StatusCode::OK
+}
+
+/// A webhook receiver answering 200 to POST /hooks/{anything}.
+pub async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<Hook>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route("/hooks/{*path}", post(hook))
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, got)
+}
+
+/// What the feed server answers for one path.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Page {
+    pub fn ok(content_type: &str, body: impl Into<String>) -> Page {
+        Page {
+            status: 200,
+            content_type: content_type.to_string(),
+            body: body.into(),
+        }
+    }
+}
+
+/// A feed/API server whose pages the test changes between polls, counting
+/// the requests per path.
+#[derive(Clone, Default)]
+pub struct FeedServer {
+    pages: Arc<Mutex<HashMap<String, Page>>>,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+async fn page(State(s): State<FeedServer>, Path(path): Path<String>) -> impl IntoResponse {
+    *s.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let p = s.pages.lock().unwrap().get(&path).cloned();
+    match p {
+        Some(p) => (
+            StatusCode::from_u16(p.status).unwrap(),
+            [(header::CONTENT_TYPE, p.content_type)],
+            p.body,
+        ),
+        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain".to_string())], "not found".to_string()),
+    }
+}
+
+impl FeedServer {
+    /// Starts the server; returns it and its base URL (`http://127.0.0.1:port`).
+    pub async fn start() -> (FeedServer, String) {
+        let s = FeedServer::default();
+        let app = Router::new().route("/{*path}", get(page)).with_state(s.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (s, format!("http://{addr}"))
+    }
+
+    pub fn set(&self, path: &str, page: Page) {
+        self.pages.lock().unwrap().insert(path.trim_start_matches('/').to_string(), page);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path.trim_start_matches('/')).copied().unwrap_or(0)
+    }
+}
+
+/// Polls `cond` every 50 ms until it holds or `timeout` passes; returns
+/// whether it held.
+pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An RSS 2.0 document with `(guid, title, description, pubDate)` items.
+pub fn rss(items: &[(String, String, String, chrono::DateTime<chrono::Utc>)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title><link>http://example.org/</link><description>d</description>\n",
+    );
+    for (id, title, desc, date) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>http://example.org/posts/{id}</link><guid>http://example.org/posts/{id}</guid><description>{desc}</description><author>{id}@example.org (auteur {id})</author><pubDate>{}</pubDate></item>\n",
+            date.to_rfc2822()
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// The value of a Prometheus sample line `name{labels} value`, if present.
+pub fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
