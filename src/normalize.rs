@@ -293,12 +293,12 @@ impl TokenSink for TextSink {
                         return TokenSinkResult::Continue;
                     }
                 }
-                let foreign =
-                    matches!(tag.name, local_name!("svg") | local_name!("math"));
+                let foreign = matches!(tag.name, local_name!("svg") | local_name!("math"));
                 match tag.kind {
                     TagKind::StartTag => {
                         if foreign && !tag.self_closing {
-                            self.foreign_depth.set(self.foreign_depth.get().saturating_add(1));
+                            self.foreign_depth
+                                .set(self.foreign_depth.get().saturating_add(1));
                         }
                         if is_break(&tag.name) || foreign {
                             self.push_break();
@@ -315,7 +315,8 @@ impl TokenSink for TextSink {
                     }
                     TagKind::EndTag => {
                         if foreign {
-                            self.foreign_depth.set(self.foreign_depth.get().saturating_sub(1));
+                            self.foreign_depth
+                                .set(self.foreign_depth.get().saturating_sub(1));
                         }
                         if is_break(&tag.name) || foreign {
                             self.push_break();
@@ -355,11 +356,20 @@ mod tests {
     fn canonical_urls() {
         let table: &[(&str, Option<&str>)] = &[
             ("https://example.org/a", Some("https://example.org/a")),
-            ("HTTPS://WWW.Example.ORG/Path/A", Some("https://www.example.org/Path/A")),
+            (
+                "HTTPS://WWW.Example.ORG/Path/A",
+                Some("https://www.example.org/Path/A"),
+            ),
             ("http://example.org:80/a", Some("http://example.org/a")),
             ("https://example.org:443/a", Some("https://example.org/a")),
-            ("https://example.org:8443/a", Some("https://example.org:8443/a")),
-            ("https://example.org/a#comments", Some("https://example.org/a")),
+            (
+                "https://example.org:8443/a",
+                Some("https://example.org:8443/a"),
+            ),
+            (
+                "https://example.org/a#comments",
+                Some("https://example.org/a"),
+            ),
             ("https://example.org", Some("https://example.org/")),
             (
                 "https://example.org/a?utm_source=rss&utm_medium=feed&id=3&fbclid=x#top",
@@ -369,12 +379,21 @@ mod tests {
                 "https://example.org/a?b=2&gclid=1&a=1&mc_cid=x&mc_eid=y&igshid=z&UTM_Campaign=q",
                 Some("https://example.org/a?b=2&a=1"),
             ),
-            ("https://example.org/a?utm_source=x", Some("https://example.org/a")),
+            (
+                "https://example.org/a?utm_source=x",
+                Some("https://example.org/a"),
+            ),
             ("https://example.org/a?", Some("https://example.org/a")),
-            ("https://example.org/a?q=caf%C3%A9&&x", Some("https://example.org/a?q=caf%C3%A9&x")),
+            (
+                "https://example.org/a?q=caf%C3%A9&&x",
+                Some("https://example.org/a?q=caf%C3%A9&x"),
+            ),
             ("  https://example.org/a  ", Some("https://example.org/a")),
             ("/2026/01/acme", Some("https://example.org/2026/01/acme")),
-            ("article.html", Some("https://example.org/blog/article.html")),
+            (
+                "article.html",
+                Some("https://example.org/blog/article.html"),
+            ),
             ("//cdn.example.net/x", Some("https://cdn.example.net/x")),
             (
                 "https://www.google.com/url?rct=j&sa=t&url=https://www.lemonde.fr/eco/article.html%3Futm_source%3Dga%26p%3D2&ct=ga&cd=CAE&usg=AF",
@@ -384,9 +403,15 @@ mod tests {
                 "http://news.google.com/news/url?sa=t&fd=R&usg=AF&url=http%3A%2F%2Fwww.bbc.co.uk%2Fnews%2Fworld-17287581",
                 Some("http://www.bbc.co.uk/news/world-17287581"),
             ),
-            ("https://www.google.fr/url?q=https://acme.example/x&sa=U", Some("https://acme.example/x")),
+            (
+                "https://www.google.fr/url?q=https://acme.example/x&sa=U",
+                Some("https://acme.example/x"),
+            ),
             // A Google page that is not a redirect stays as it is.
-            ("https://www.google.com/search?q=acme", Some("https://www.google.com/search?q=acme")),
+            (
+                "https://www.google.com/search?q=acme",
+                Some("https://www.google.com/search?q=acme"),
+            ),
             // A redirect to a non-web URL is not followed.
             (
                 "https://www.google.com/url?url=javascript:alert(1)",

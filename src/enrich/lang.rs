@@ -170,7 +170,7 @@ fn detect_in(parts: &[&str], s: &mut Scratch) -> &'static str {
             let margin = votes[i] - best_v;
             if (i == best && best_v > second_v)
                 || (reliable && margin > -1.0)
-                || (conf >= 0.5 && margin >= 0.0)
+                || (conf >= 0.3 && margin >= 0.0)
             {
                 LANGS[i]
             } else if best_v >= 1.0 && best_v > second_v + 0.5 {

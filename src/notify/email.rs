@@ -24,9 +24,11 @@ use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::OnceCell;
 
 use super::{NotifyError, error_chain, key_digest, render};
 use crate::alert::AlertEvent;
@@ -75,7 +77,10 @@ impl SmtpEndpoint {
             .filter(|h| !h.is_empty())
             .ok_or_else(|| "the smtp URL has no host: write smtp://host[:port]".to_string())?;
         // IPv6 literals come bracketed; lettre wants the bare address.
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let mut security = if implicit {
             SmtpSecurity::Implicit
         } else {
@@ -98,7 +103,9 @@ impl SmtpEndpoint {
                     ));
                 }
                 (other, _) => {
-                    return Err(format!("unknown smtp URL parameter `{other}`: only tls is known"));
+                    return Err(format!(
+                        "unknown smtp URL parameter `{other}`: only tls is known"
+                    ));
                 }
             }
         }
@@ -196,8 +203,15 @@ pub(crate) fn mailbox(channel: &str, what: &str, s: &str) -> Result<Mailbox, Not
 }
 
 /// Sends alert emails through one SMTP server (connections are pooled).
+///
+/// Building one needs no Tokio runtime: lettre's pooled transport spawns a
+/// task when created, so it is created on the first send, inside the
+/// runtime. It also spawns one when dropped; dropping the notifier outside a
+/// runtime leaks the pool instead of panicking.
 pub struct EmailNotifier {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    // Boxed: it is large and only read once, on the first send.
+    builder: Box<AsyncSmtpTransportBuilder>,
+    transport: OnceCell<AsyncSmtpTransport<Tokio1Executor>>,
     endpoint: SmtpEndpoint,
     from: Mailbox,
     to: Vec<Mailbox>,
@@ -272,7 +286,8 @@ impl EmailNotifier {
             return Err(config_err("`to` needs at least one address".into()));
         }
         Ok(EmailNotifier {
-            transport: builder.build(),
+            builder: Box::new(builder),
+            transport: OnceCell::new(),
             endpoint,
             from,
             to,
@@ -296,10 +311,26 @@ impl EmailNotifier {
             SystemTime::now(),
             &self.user_agent,
         )?;
-        match tokio::time::timeout(self.timeout, self.transport.send(msg)).await {
+        let transport = self
+            .transport
+            .get_or_init(|| async { (*self.builder).clone().build() })
+            .await;
+        match tokio::time::timeout(self.timeout, transport.send(msg)).await {
             Err(_) => Err(NotifyError::Timeout(self.timeout)),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(classify(&e)),
+        }
+    }
+}
+
+impl Drop for EmailNotifier {
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(t) = self.transport.take()
+        {
+            // lettre's pool spawns its shutdown on drop, which panics without
+            // a runtime; at that point the process is ending anyway.
+            std::mem::forget(t);
         }
     }
 }
@@ -335,29 +366,40 @@ mod tests {
 
     #[test]
     fn smtp_urls() {
-        use SmtpSecurity::*;
+        use SmtpSecurity as S;
         check(
             "smtp://mail.example.org",
-            Ok(("mail.example.org", 25, Opportunistic, None)),
+            Ok(("mail.example.org", 25, S::Opportunistic, None)),
         );
         check(
             "smtp://mail.example.org:587?tls=required",
-            Ok(("mail.example.org", 587, Required, None)),
+            Ok(("mail.example.org", 587, S::Required, None)),
         );
         check(
             "smtp://127.0.0.1:2525?tls=none",
-            Ok(("127.0.0.1", 2525, None, None)),
+            Ok(("127.0.0.1", 2525, S::None, None)),
         );
         check(
             "smtp://h?tls=opportunistic",
-            Ok(("h", 25, Opportunistic, None)),
+            Ok(("h", 25, S::Opportunistic, None)),
         );
-        check("smtps://mail.example.org", Ok(("mail.example.org", 465, Implicit, None)));
+        check(
+            "smtps://mail.example.org",
+            Ok(("mail.example.org", 465, S::Implicit, None)),
+        );
         check(
             "smtps://veille%40acme.fr@mail.example.org:2465",
-            Ok(("mail.example.org", 2465, Implicit, Some("veille@acme.fr"))),
+            Ok((
+                "mail.example.org",
+                2465,
+                S::Implicit,
+                Some("veille@acme.fr"),
+            )),
         );
-        check("smtp://bob@[::1]:25", Ok(("::1", 25, Opportunistic, Some("bob"))));
+        check(
+            "smtp://bob@[::1]:25",
+            Ok(("::1", 25, S::Opportunistic, Some("bob"))),
+        );
         check("smtp://h?tls=maybe", Err("unknown tls mode `maybe`"));
         check("smtps://h?tls=none", Err("smtps:// is always TLS"));
         check("smtp://h?port=1", Err("unknown smtp URL parameter `port`"));
@@ -397,7 +439,10 @@ mod tests {
         assert!(e.contains("no user"), "{e}");
         let mut bad = cfg("smtp://h");
         bad.from = "not an address".into();
-        let e = EmailNotifier::new("m", &bad, None, "ua").err().unwrap().to_string();
+        let e = EmailNotifier::new("m", &bad, None, "ua")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("invalid from address"), "{e}");
     }
 
@@ -408,11 +453,18 @@ mod tests {
         let from: Mailbox = "veilleur@example.org".parse().unwrap();
         let to: Vec<Mailbox> = vec!["comms@example.org".parse().unwrap()];
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_261_600);
-        let a = build_message(&ev, &key, &from, &to, t, "ua").unwrap().formatted();
-        let b = build_message(&ev, &key, &from, &to, t, "ua").unwrap().formatted();
+        let a = build_message(&ev, &key, &from, &to, t, "ua")
+            .unwrap()
+            .formatted();
+        let b = build_message(&ev, &key, &from, &to, t, "ua")
+            .unwrap()
+            .formatted();
         assert_eq!(a, b, "same event, same bytes");
         let text = String::from_utf8(a).unwrap();
-        assert!(text.contains(&format!("Message-ID: {}", message_id(&key))), "{text}");
+        assert!(
+            text.contains(&format!("Message-ID: {}", message_id(&key))),
+            "{text}"
+        );
         assert!(text.contains("multipart/alternative"), "{text}");
         assert!(text.contains("text/plain"), "{text}");
         assert!(text.contains("text/html"), "{text}");

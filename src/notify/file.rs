@@ -54,7 +54,14 @@ impl FileNotifier {
         let from: Mailbox = email::mailbox("file", "from", FROM)?;
         let to: Mailbox = email::mailbox("file", "to", TO)?;
         let date = SystemTime::from(ev.at);
-        let msg = email::build_message(ev, key, &from, &[to], date, crate::config::DEFAULT_USER_AGENT)?;
+        let msg = email::build_message(
+            ev,
+            key,
+            &from,
+            &[to],
+            date,
+            crate::config::DEFAULT_USER_AGENT,
+        )?;
         let bytes = msg.formatted();
         let dir = self.dir.clone();
         let path = self.path_for(key);

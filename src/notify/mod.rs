@@ -156,9 +156,7 @@ impl NotifyError {
     /// Whether trying again later may succeed without an operator acting.
     pub fn is_retryable(&self) -> bool {
         match self {
-            NotifyError::Smtp { retryable, .. } | NotifyError::Http { retryable, .. } => {
-                *retryable
-            }
+            NotifyError::Smtp { retryable, .. } | NotifyError::Http { retryable, .. } => *retryable,
             NotifyError::Status { status, .. } => {
                 *status == 408 || *status == 429 || (500..600).contains(status)
             }

@@ -124,6 +124,15 @@ fn volume_line(ev: &AlertEvent, l: &Labels) -> String {
     s
 }
 
+/// "64, expected 5.2 (×12.3)": the volume under a "Mentions" label.
+fn volume_value(ev: &AlertEvent, l: &Labels) -> String {
+    let mut s = format!("{}, {} {:.1}", ev.observed, l.expected, ev.expected);
+    if let Some(f) = factor(ev) {
+        let _ = write!(s, " (×{f:.1})");
+    }
+    s
+}
+
 fn percent(share: f64) -> String {
     format!("{:.0}%", (share * 100.0).clamp(0.0, 100.0))
 }
@@ -229,7 +238,12 @@ pub fn text_body_in(ev: &AlertEvent, l: &Labels) -> String {
     }
     s.push('\n');
     let rows = facts(ev, l);
-    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0) + 1;
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
     for (k, v) in &rows {
         let _ = writeln!(
             s,
@@ -259,7 +273,7 @@ pub fn facts(ev: &AlertEvent, l: &Labels) -> [(String, String); 7] {
         (l.rule.to_string(), format!("{} ({})", ev.rule, ev.kind)),
         (l.severity.to_string(), ev.severity.clone()),
         (l.when.to_string(), when(ev)),
-        (capitalise(l.mentions), volume_line(ev, l)),
+        (capitalise(l.mentions), volume_value(ev, l)),
         (l.negative.to_string(), percent(ev.negative_share)),
         (l.top_terms.to_string(), terms(ev, l)),
     ]
@@ -399,7 +413,7 @@ pub fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
         Markup::Slack => format!("*{s}*"),
     };
     let mut s = String::new();
-    let _ = writeln!(s, "{}", bold(&esc(&subject_in(ev, l))));
+    let _ = writeln!(s, "{}", bold(&esc(&title_in(ev, l))));
     if !ev.summary.trim().is_empty() {
         let _ = writeln!(s, "{}", esc(ev.summary.trim()));
     }
@@ -541,7 +555,7 @@ pub(crate) mod tests {
                 "Watch:",
                 "bad-buzz (volume_spike)",
                 "2026-01-01 10:00 UTC",
-                "64 mentions, expected 5.2 (×12.3)",
+                "Mentions:  64, expected 5.2 (×12.3)",
                 "Negative:",
                 "58%",
                 "panne, remboursement",
@@ -555,7 +569,15 @@ pub(crate) mod tests {
         r.state = AlertState::Resolved;
         assert!(text_body(&r).starts_with("RESOLVED — acme / bad-buzz"));
         let fr = text_body_in(&event(), &Labels::FR);
-        check(&fr, &["ALERTE — acme", "Veille:", "attendu", "Mentions principales:"]);
+        check(
+            &fr,
+            &[
+                "ALERTE — acme",
+                "Veille:",
+                "attendu",
+                "Mentions principales:",
+            ],
+        );
     }
 
     #[test]
@@ -581,7 +603,7 @@ pub(crate) mod tests {
         check(
             &md,
             &[
-                "**[veilleur] CRITICAL acme: bad-buzz",
+                "**CRITICAL acme: bad-buzz — 64 mentions",
                 "[Acme \\<script\\>alert(1)\\</script\\> panne générale](<https://ex.org/post/1?a=b&c=d>)",
                 "javascript:alert(1)",
             ],
@@ -590,7 +612,7 @@ pub(crate) mod tests {
         check(
             &slack,
             &[
-                "*[veilleur] CRITICAL",
+                "*CRITICAL acme: bad-buzz",
                 "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
             ],
         );

@@ -332,7 +332,10 @@ mod tests {
                 .pointer(ptr)
                 .unwrap_or_else(|| panic!("{format:?}: no {ptr} in {v:#}"));
             let text = got.as_str().map_or_else(|| got.to_string(), str::to_string);
-            assert!(text.contains(needle), "{format:?} {ptr}: {text:?} lacks {needle:?}");
+            assert!(
+                text.contains(needle),
+                "{format:?} {ptr}: {text:?} lacks {needle:?}"
+            );
         }
         v
     }
@@ -351,14 +354,17 @@ mod tests {
         check(
             WebhookFormat::Slack,
             &[
-                ("/text", "*[veilleur] CRITICAL acme: bad-buzz"),
-                ("/text", "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;"),
+                ("/text", "*CRITICAL acme: bad-buzz"),
+                (
+                    "/text",
+                    "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
+                ),
             ],
         );
         check(
             WebhookFormat::Mattermost,
             &[
-                ("/text", "**[veilleur] CRITICAL acme"),
+                ("/text", "**CRITICAL acme"),
                 ("/text", "](<https://ex.org/post/1?a=b&c=d>)"),
             ],
         );
@@ -371,7 +377,10 @@ mod tests {
                     "application/vnd.microsoft.card.adaptive",
                 ),
                 ("/attachments/0/content/type", "AdaptiveCard"),
-                ("/attachments/0/content/body/0/text", "CRITICAL acme: bad-buzz"),
+                (
+                    "/attachments/0/content/body/0/text",
+                    "CRITICAL acme: bad-buzz",
+                ),
                 ("/attachments/0/content/body/2/facts/0/value", "acme"),
             ],
         );
@@ -399,7 +408,8 @@ mod tests {
                 sentiment: -0.5,
             })
             .collect();
-        let v: Value = serde_json::from_slice(&payload(&ev, WebhookFormat::Discord).unwrap()).unwrap();
+        let v: Value =
+            serde_json::from_slice(&payload(&ev, WebhookFormat::Discord).unwrap()).unwrap();
         let len = |p: &str| v.pointer(p).unwrap().as_str().unwrap().chars().count();
         assert_eq!(len("/content"), DISCORD_CONTENT_MAX);
         assert_eq!(len("/embeds/0/title"), DISCORD_TITLE_MAX);
@@ -428,12 +438,17 @@ mod tests {
         let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
         let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
         let inner = sha2::Sha256::digest([ipad.as_slice(), msg].concat());
-        hex::encode(sha2::Sha256::digest([opad.as_slice(), inner.as_slice()].concat()))
+        hex::encode(sha2::Sha256::digest(
+            [opad.as_slice(), inner.as_slice()].concat(),
+        ))
     }
 
     #[test]
     fn idempotency_key_header_is_ascii() {
-        assert_eq!(header_safe("acme/bad-buzz/firing/1"), "acme/bad-buzz/firing/1");
+        assert_eq!(
+            header_safe("acme/bad-buzz/firing/1"),
+            "acme/bad-buzz/firing/1"
+        );
         assert_eq!(header_safe("santé 1%"), "sant%C3%A9%201%25");
     }
 

@@ -384,3 +384,201 @@ fn collect_spans(q: &Query, t: &Tokens, out: &mut Vec<(u32, u32)>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::rules::Watch;
+
+    fn mention(title: &str, text: &str) -> Mention {
+        Mention {
+            id: "1".into(),
+            source: "Reddit".into(),
+            url: "https://www.News.example.org/2026/acme?x=1".into(),
+            title: title.into(),
+            text: text.into(),
+            author: "Jean Dupont @jdupont".into(),
+            author_followers: None,
+            published: "2026-01-01T00:00:00Z".parse().unwrap(),
+            lang: Some("fr".into()),
+            sentiment: None,
+            watches: Vec::new(),
+        }
+    }
+
+    /// `query` against a mention whose text is `text` (title empty).
+    fn check(query: &str, text: &str, expected: bool) {
+        let q = query::parse(query).unwrap_or_else(|e| panic!("{query:?}: {e}"));
+        assert_eq!(
+            query_matches(&q, &mention("", text)),
+            expected,
+            "{query:?} on {text:?}"
+        );
+    }
+
+    fn watch(name: &str, query: &str) -> Watch {
+        Watch {
+            name: name.into(),
+            query: query::parse(query).unwrap(),
+            exclude: None,
+            languages: Vec::new(),
+            sources: Vec::new(),
+            tags: Vec::new(),
+            alerts: Vec::new(),
+            path: PathBuf::from(format!("{name}.toml")),
+        }
+    }
+
+    #[test]
+    fn words_fold_case_accents_and_elision() {
+        check(
+            "réclamation",
+            r#"Ma RECLAMATION est restée sans réponse"#,
+            true,
+        );
+        check("reclamation", r#"ma réclamation"#, true);
+        check("Acmé", r#"j'adore ACME"#, true);
+        check("arnaque", r#"c'est l'arnaque du siècle"#, true);
+        check("acme", r#"le service d’Acme"#, true);
+        check("ils", r#"qu'ils remboursent"#, true);
+        check("l'arnaque", r#"quelle arnaque"#, true);
+        check("acme", r#"acmecorp rachète tout"#, false);
+        check("scam", r#"this is a SCAM"#, true);
+        check("scam", r#"scammers everywhere"#, false);
+    }
+
+    #[test]
+    fn phrases_are_consecutive_and_elision_takes_no_position() {
+        check(r#""service client""#, r#"Le Service Client d'Acme"#, true);
+        check(r#""service client""#, r#"le client du service"#, false);
+        check(r#""arnaque acme""#, r#"l'arnaque d'Acme"#, true);
+        check(
+            r#""customer service""#,
+            r#"Worst customer-service ever"#,
+            true,
+        );
+        check("acme-corp", r#"Acme Corp is down"#, true);
+    }
+
+    #[test]
+    fn booleans_follow_precedence() {
+        let text = r#"Acme : panne générale, le service client ne répond pas"#;
+        check("acme panne", text, true);
+        check("acme AND remboursement", text, false);
+        check("remboursement OR panne", text, true);
+        check("acme NOT panne", text, false);
+        check("NOT remboursement", text, true);
+        check("remboursement acme OR panne", text, true);
+        check("remboursement (acme OR panne)", text, false);
+        check("NOT (acme AND remboursement)", text, true);
+    }
+
+    #[test]
+    fn prefixes_near_tags_emojis() {
+        check("arnaq*", r#"Des arnaqueurs !"#, true);
+        check("rembours*", r#"jamais remboursé"#, true);
+        check("rembours*", r#"rien"#, false);
+        check("acme NEAR/3 arnaque", r#"Acme est une vraie arnaque"#, true);
+        check(
+            "acme NEAR/2 arnaque",
+            r#"Acme est une vraie arnaque"#,
+            false,
+        );
+        check("arnaque NEAR/3 acme", r#"Acme est une vraie arnaque"#, true);
+        check(
+            "arnaque ONEAR/3 acme",
+            r#"Acme est une vraie arnaque"#,
+            false,
+        );
+        check(
+            "acme ONEAR/3 arnaque",
+            r#"Acme est une vraie arnaque"#,
+            true,
+        );
+        check(
+            r#"(acme OR "acme corp") NEAR/0 (scam* OR fraud)"#,
+            r#"the Acme Corp scammers"#,
+            true,
+        );
+        check("acme NEAR/5 acme", r#"acme only once"#, false);
+        check("acme NEAR/5 acme", r#"acme and acme"#, true);
+        check("#boycottacme", r#"#BoycottAcmé maintenant"#, true);
+        check("boycottacme", r#"#BoycottAcme"#, false);
+        check("#boycott", r#"boycott Acme"#, false);
+        check("#boycott*", r#"#BoycottAcme"#, true);
+        check("@acme", r#"merci @Acme"#, true);
+        check("@acme", r#"contact@acme.fr"#, false);
+        check("😡", r#"Acme 😡😡"#, true);
+        check("acme 👍", r#"acme 👍🏽"#, true);
+    }
+
+    #[test]
+    fn fields_scope_the_search() {
+        let m = mention("Panne chez Acme", "tout va bien");
+        let yes = |q: &str| query_matches(&query::parse(q).unwrap(), &m);
+        assert!(yes("title:panne"));
+        assert!(!yes("text:panne"));
+        assert!(yes("panne"));
+        assert!(
+            !yes(r#""acme tout""#),
+            "a phrase does not span title and text"
+        );
+        assert!(yes("author:dupont author:@jdupont"));
+        assert!(!yes("dupont"), "unfielded terms do not search the author");
+        assert!(yes("source:reddit"));
+        assert!(yes("lang:FR") && !yes("lang:en"));
+        assert!(yes("url:example.org") && yes("url:news.example.org") && yes("url:org"));
+        assert!(!yes("url:ample.org") && !yes("url:other.org"));
+        assert!(yes("url:http://news.example.org/2026/"));
+        assert!(!yes("url:news.example.org/2025"));
+        let mut und = m.clone();
+        und.lang = None;
+        assert!(query_matches(&query::parse("lang:und").unwrap(), &und));
+    }
+
+    #[test]
+    fn matcher_applies_exclude_languages_and_sources() {
+        let mut a = watch("acme", r#"acme OR #acme"#);
+        a.exclude = Some(query::parse(r#""acme road runner""#).unwrap());
+        let mut fr = watch("fr", "acme");
+        fr.languages = vec!["fr".into()];
+        let mut en = watch("en", "acme");
+        en.languages = vec!["en".into()];
+        let mut und = watch("und", "acme");
+        und.languages = vec!["fr".into(), "und".into()];
+        let mut rss = watch("rss", "acme");
+        rss.sources = vec!["rss".into()];
+        let not = watch("not", "NOT acme");
+        let rules = RuleSet {
+            watches: vec![a, fr, en, und, rss, not],
+        };
+        let matcher = Matcher::new(&rules);
+        let mut m = mention("", "Acme, encore en panne");
+        assert_eq!(matcher.matches(&m), vec![0, 1, 3]);
+        m.text = "the acme road runner show".into();
+        assert_eq!(matcher.matches(&m), vec![1, 3]);
+        m.lang = Some("und".into());
+        assert_eq!(matcher.matches(&m), vec![3]);
+        m.lang = Some("fr-CA".into());
+        m.source = "rss".into();
+        m.text = "rien à voir".into();
+        assert_eq!(matcher.matches(&m), vec![5]);
+    }
+
+    #[test]
+    fn triggers_cover_what_can_match() {
+        let t = |q: &str| triggers(&query::parse(q).unwrap());
+        assert_eq!(t("acme"), Some(vec![Literal::Token("acme".into())]));
+        assert_eq!(
+            t(r#""service client" panne"#),
+            Some(vec![Literal::Token("service".into())])
+        );
+        assert_eq!(t("NOT acme"), None);
+        assert_eq!(t("acme OR NOT b"), None);
+        assert_eq!(t("lang:fr"), None);
+        assert_eq!(t("lang:fr acme"), Some(vec![Literal::Token("acme".into())]));
+        assert_eq!(t("arn* OR x").map(|l| l.len()), Some(2));
+    }
+}

@@ -37,17 +37,29 @@ use crate::normalize::{canonical_url, html_to_text};
 /// Why a feed body could not be turned into mentions.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    /// The body is not a feed we can read; `detail` is what the parser said.
+    /// The body is a broken feed (cut short, not well-formed, empty);
+    /// `detail` is what the parser said.
     #[error("cannot parse feed {url}: {detail}")]
     Parse { url: Url, detail: String },
+    /// The body is something else (an HTML page, plain text, XML of another
+    /// kind): the source URL is probably wrong.
+    #[error("cannot parse feed {url}: not a feed: {detail}")]
+    NotAFeed { url: Url, detail: String },
 }
 
 impl FeedError {
     /// A short fixed label for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
-            FeedError::Parse { .. } => "parse",
+            FeedError::Parse { .. } | FeedError::NotAFeed { .. } => "parse",
         }
+    }
+
+    /// Whether the next poll may succeed: a broken feed is often a
+    /// half-written or truncated one; something that is not a feed at all
+    /// will stay so until the configuration changes.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, FeedError::Parse { .. })
     }
 }
 
@@ -92,9 +104,10 @@ pub fn parse_feed_with_content_type(
         Some('{') => text.into_owned(),
         Some('<') => prepare_xml(&text),
         Some(_) => {
-            return Err(err(
-                "not a feed: the body is neither XML nor JSON".into(),
-            ));
+            return Err(FeedError::NotAFeed {
+                url: feed_url.clone(),
+                detail: "the body is neither XML nor JSON".into(),
+            });
         }
     };
     let parser = feed_rs::parser::Builder::new()
@@ -102,7 +115,7 @@ pub fn parse_feed_with_content_type(
         .build();
     let feed = parser
         .parse(prepared.as_bytes())
-        .map_err(|e| err(describe_parse_error(&e, &prepared)))?;
+        .map_err(|e| describe_parse_error(feed_url, &e, &prepared))?;
 
     let mut seen = HashSet::new();
     let mut mentions = Vec::with_capacity(feed.entries.len());
@@ -196,9 +209,17 @@ fn entry_link(entry: &feed_rs::model::Entry, base: &Url) -> Option<String> {
     };
     let is_other = |rel: &Option<String>| {
         !rel.as_deref().is_some_and(|r| {
-            ["enclosure", "self", "edit", "replies", "hub", "license", "payment"]
-                .iter()
-                .any(|x| r.eq_ignore_ascii_case(x))
+            [
+                "enclosure",
+                "self",
+                "edit",
+                "replies",
+                "hub",
+                "license",
+                "payment",
+            ]
+            .iter()
+            .any(|x| r.eq_ignore_ascii_case(x))
         })
     };
     entry
@@ -263,14 +284,13 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = Encoding::for_bom(body) {
         return enc.decode_without_bom_handling(&body[bom_len..]).0;
     }
-    let not_utf16 = |e: &&'static Encoding| *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE;
-    let declared = declared_encoding(body)
-        .filter(not_utf16)
-        .or_else(|| {
-            http_charset
-                .and_then(|c| Encoding::for_label(c.as_bytes()))
-                .filter(not_utf16)
-        });
+    let not_utf16 =
+        |e: &&'static Encoding| *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE;
+    let declared = declared_encoding(body).filter(not_utf16).or_else(|| {
+        http_charset
+            .and_then(|c| Encoding::for_label(c.as_bytes()))
+            .filter(not_utf16)
+    });
     let enc = match declared {
         // "utf-8" is also what servers and generators write by default; when
         // the bytes disagree, believe the bytes.
@@ -299,7 +319,9 @@ fn prepare_xml(text: &str) -> String {
     // Prolog: keep comments, PIs and the doctype, drop the XML declaration.
     loop {
         rest = rest.trim_start();
-        if rest.starts_with("<?xml") && rest[5..].starts_with(|c: char| c.is_whitespace() || c == '?') {
+        if rest.starts_with("<?xml")
+            && rest[5..].starts_with(|c: char| c.is_whitespace() || c == '?')
+        {
             match rest.find("?>") {
                 Some(end) => rest = &rest[end + 2..],
                 None => break,
@@ -390,18 +412,20 @@ fn push_reference(out: &mut String, s: &str) -> usize {
         return 1;
     };
     let name = &body[..end];
-    let numeric = name.strip_prefix('#').map(|n| match n.strip_prefix(['x', 'X']) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => n.parse::<u32>().ok(),
-    });
+    let numeric = name
+        .strip_prefix('#')
+        .map(|n| match n.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => n.parse::<u32>().ok(),
+        });
     match numeric {
         Some(None) => {
             out.push_str("&amp;");
             return 1;
         }
         Some(Some(code)) => {
-            let ok = char::from_u32(code)
-                .is_some_and(|c| matches!(c, '\t' | '\n' | '\r') || c >= ' ');
+            let ok =
+                char::from_u32(code).is_some_and(|c| matches!(c, '\t' | '\n' | '\r') || c >= ' ');
             if ok {
                 out.push_str(&s[..end + 2]);
             } else {
@@ -420,19 +444,30 @@ fn push_reference(out: &mut String, s: &str) -> usize {
 }
 
 /// Turns a feed-rs error into a message that says what to look at.
-fn describe_parse_error(e: &feed_rs::parser::ParseFeedError, body: &str) -> String {
+fn describe_parse_error(url: &Url, e: &feed_rs::parser::ParseFeedError, body: &str) -> FeedError {
     use feed_rs::parser::{ParseErrorKind, ParseFeedError};
     if let ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) = e {
-        let head: String = body.chars().take(256).collect::<String>().to_ascii_lowercase();
-        if head.contains("<html") || head.contains("<!doctype html") {
-            return "not a feed: the server sent an HTML page (check the source URL)".into();
-        }
-        if head.contains("<rss") {
-            return "not a feed: an rss document without a channel".into();
-        }
-        return "not a feed: no rss, rdf, atom or json feed root element".into();
+        let head: String = body
+            .chars()
+            .take(256)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let detail = if head.contains("<html") || head.contains("<!doctype html") {
+            "the server sent an HTML page (check the source URL)"
+        } else if head.contains("<rss") {
+            "an rss document without a channel"
+        } else {
+            "no rss, rdf, atom or json feed root element"
+        };
+        return FeedError::NotAFeed {
+            url: url.clone(),
+            detail: detail.into(),
+        };
     }
-    e.to_string()
+    FeedError::Parse {
+        url: url.clone(),
+        detail: e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -448,7 +483,10 @@ mod tests {
         let table = [
             ("<rss/>", "<rss version=\"2.0\"/>"),
             ("<feed/>", "<feed/>"),
-            ("\n\n  <?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<feed/>", "<feed/>"),
+            (
+                "\n\n  <?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<feed/>",
+                "<feed/>",
+            ),
             ("\u{feff}<?xml version='1.0'?><feed/>", "<feed/>"),
             ("<!-- hi --><?xml version='1.0'?><feed/>", "<feed/>"),
             (
@@ -458,15 +496,24 @@ mod tests {
             ("<t>AT&T &amp; R&D</t>", "<t>AT&amp;T &amp; R&amp;D</t>"),
             ("<t>a & b &&</t>", "<t>a &amp; b &amp;&amp;</t>"),
             ("<t>caf&eacute;</t>", "<t>caf&eacute;</t>"),
-            ("<t>&#233;&#xE9;&#0;&#x1;&#xD800;&#99999999;</t>", "<t>&#233;&#xE9;\u{fffd}\u{fffd}\u{fffd}\u{fffd}</t>"),
+            (
+                "<t>&#233;&#xE9;&#0;&#x1;&#xD800;&#99999999;</t>",
+                "<t>&#233;&#xE9;\u{fffd}\u{fffd}\u{fffd}\u{fffd}</t>",
+            ),
             ("<a href=\"/x?a=1&b=2\"/>", "<a href=\"/x?a=1&amp;b=2\"/>"),
-            ("<t><![CDATA[a & b &amp;]]></t>", "<t><![CDATA[a & b &amp;]]></t>"),
+            (
+                "<t><![CDATA[a & b &amp;]]></t>",
+                "<t><![CDATA[a & b &amp;]]></t>",
+            ),
             ("<t><!-- & --></t>", "<t><!-- & --></t>"),
             ("<t><![CD", "<t><![CD"),
             ("<t><![CDATA[never closed", "<t><![CDATA[never closed"),
             ("<t>&;&#;&1x;</t>", "<t>&amp;;&amp;#;&amp;1x;</t>"),
             ("<!-- c -->\n<rss>\n</rss>", "<rss version=\"2.0\">\n</rss>"),
-            ("<rss xmlns:dc=\"x\"/>", "<rss version=\"2.0\" xmlns:dc=\"x\"/>"),
+            (
+                "<rss xmlns:dc=\"x\"/>",
+                "<rss version=\"2.0\" xmlns:dc=\"x\"/>",
+            ),
             ("<rss version=\"0.91\">", "<rss version=\"0.91\">"),
             ("<rssfeed>", "<rssfeed>"),
             (
@@ -484,7 +531,8 @@ mod tests {
         let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>\xe9t\xe9</t>";
         assert!(decode(latin1, None).contains("été"));
         // Declared UTF-8 but Latin-1 bytes: the bytes win.
-        let lying = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>caf\xe9 cr\xe8me br\xfbl\xe9e</t>";
+        let lying =
+            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>caf\xe9 cr\xe8me br\xfbl\xe9e</t>";
         assert!(decode(lying, None).contains("café"));
         // No declaration, HTTP charset.
         assert!(decode(b"<t>\xe9</t>", Some("iso-8859-1")).contains('é'));
@@ -497,7 +545,10 @@ mod tests {
             utf16.extend_from_slice(&u.to_le_bytes());
         }
         assert_eq!(decode(&utf16, None), "<t>été</t>");
-        assert_eq!(charset_of("text/xml; charset=\"ISO-8859-1\""), Some("ISO-8859-1"));
+        assert_eq!(
+            charset_of("text/xml; charset=\"ISO-8859-1\""),
+            Some("ISO-8859-1")
+        );
         assert_eq!(charset_of("application/rss+xml"), None);
     }
 }

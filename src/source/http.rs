@@ -114,7 +114,9 @@ pub enum FetchError {
         retry_after: Option<Duration>,
     },
     /// The body is larger than the source's `max_body_bytes`.
-    #[error("GET {url}: body larger than the {limit}-byte limit (raise max_body_bytes if the feed is legitimately this big)")]
+    #[error(
+        "GET {url}: body larger than the {limit}-byte limit (raise max_body_bytes if the feed is legitimately this big)"
+    )]
     TooLarge { url: Url, limit: u64 },
     /// The connection broke or the body could not be decompressed.
     #[error("GET {url}: cannot read the body: {detail}")]
@@ -250,8 +252,11 @@ impl HttpClient {
         let limit = self.host_limit(url);
         // The semaphore is never closed, so acquiring only waits.
         let _permit = limit.acquire_owned().await.ok();
-        match tokio::time::timeout(timeout, self.fetch_inner(url, validators, timeout, max_body_bytes))
-            .await
+        match tokio::time::timeout(
+            timeout,
+            self.fetch_inner(url, validators, timeout, max_body_bytes),
+        )
+        .await
         {
             Ok(result) => result,
             Err(_elapsed) => Err(FetchError::Timeout {
@@ -279,10 +284,7 @@ impl HttpClient {
         if let Some(lm) = &validators.last_modified {
             req = req.header(header::IF_MODIFIED_SINCE, lm);
         }
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| classify(url, timeout, &e))?;
+        let mut resp = req.send().await.map_err(|e| classify(url, timeout, &e))?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -316,11 +318,7 @@ impl HttpClient {
         let new_validators = Validators::from_headers(resp.headers());
         let final_url = resp.url().clone();
         let mut bytes = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| classify(url, timeout, &e))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, timeout, &e))? {
             if (bytes.len() + chunk.len()) as u64 > max_body_bytes {
                 return Err(too_large());
             }
@@ -360,7 +358,9 @@ fn error_chain(e: &reqwest::Error) -> String {
     let mut cur = std::error::Error::source(e);
     while let Some(err) = cur {
         let msg = err.to_string();
-        if parts.last() != Some(&msg) {
+        // hyper-util's wrapper ("client error (Connect)") says nothing the
+        // variant doesn't.
+        if !msg.starts_with("client error (") && parts.last() != Some(&msg) {
             parts.push(msg);
         }
         cur = err.source();
@@ -382,7 +382,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let d = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
-        let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc2822(value)
+            .ok()?
+            .with_timezone(&Utc);
         (at - now).to_std().unwrap_or(Duration::ZERO)
     };
     Some(d.min(MAX_RETRY_AFTER))

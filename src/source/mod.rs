@@ -59,13 +59,14 @@ impl SourceError {
         }
     }
 
-    /// Whether trying again soon may help (see [`FetchError::is_retryable`]);
-    /// a malformed feed is retried too: feeds are often served half-written
-    /// or cut by a proxy, and the next poll usually gets a whole one.
+    /// Whether trying again soon may help (see [`FetchError::is_retryable`]
+    /// and [`FeedError::is_retryable`]: a malformed feed is retried, since
+    /// feeds are often served half-written or cut by a proxy; an HTML page
+    /// is not).
     pub fn is_retryable(&self) -> bool {
         match self {
             SourceError::Fetch(e) => e.is_retryable(),
-            SourceError::Feed(_) => true,
+            SourceError::Feed(e) => e.is_retryable(),
         }
     }
 
@@ -172,7 +173,9 @@ pub fn next_delay(
         0.5
     };
     let spread = base.mul_f64(1.0 - JITTER + 2.0 * JITTER * jitter);
-    spread.max(retry_after.unwrap_or(Duration::ZERO)).max(MIN_DELAY)
+    spread
+        .max(retry_after.unwrap_or(Duration::ZERO))
+        .max(MIN_DELAY)
 }
 
 #[cfg(test)]
@@ -183,7 +186,13 @@ mod tests {
     const M: u64 = 60;
     const H: u64 = 3600;
 
-    fn check(interval: u64, failures: u32, retry_after: Option<u64>, jitter: f64, expected_ms: u64) {
+    fn check(
+        interval: u64,
+        failures: u32,
+        retry_after: Option<u64>,
+        jitter: f64,
+        expected_ms: u64,
+    ) {
         let got = next_delay(
             Duration::from_secs(interval),
             failures,
@@ -240,9 +249,20 @@ mod tests {
         .into();
         assert_eq!(parse.reason(), "parse");
         assert!(parse.is_retryable());
+        let html: SourceError = FeedError::NotAFeed {
+            url: url.clone(),
+            detail: "an HTML page".into(),
+        }
+        .into();
+        assert_eq!(html.reason(), "parse");
+        assert!(!html.is_retryable());
         let too_large: SourceError = FetchError::TooLarge { url, limit: 10 }.into();
         assert_eq!(too_large.reason(), "too_large");
         assert!(!too_large.is_retryable());
-        assert!(too_large.to_string().starts_with("GET https://example.org/feed: body larger"));
+        assert!(
+            too_large
+                .to_string()
+                .starts_with("GET https://example.org/feed: body larger")
+        );
     }
 }

@@ -36,15 +36,17 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, EnableScoring, Explanation, Occur, PhraseQuery, Query as TQuery,
+    RangeQuery, RegexQuery, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{
-    Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, TantivyError, Term,
+    DocId, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SeekDangerResult,
+    SegmentReader, TERMINATED, TantivyDocument, TantivyError, Term,
 };
 
 use crate::mention::Mention;
@@ -142,7 +144,6 @@ fn schema() -> Schema {
             .set_fast()
             .set_precision(DateTimePrecision::Nanoseconds),
     );
-    let _ = INDEXED;
     b.build()
 }
 
@@ -438,9 +439,9 @@ impl MentionIndex {
             ),
             Query::Phrase { scope, words } => (
                 per_field(*scope, &|fl| {
-                    Ok(Box::new(PhraseQuery::new(
+                    Ok(Box::new(SafePhrase(PhraseQuery::new(
                         words.iter().map(|w| Term::from_field_text(fl, w)).collect(),
-                    )))
+                    ))))
                 })?,
                 true,
             ),
@@ -522,6 +523,81 @@ fn to_tantivy_date(t: DateTime<Utc>) -> tantivy::DateTime {
     tantivy::DateTime::from_timestamp_nanos(nanos)
 }
 
+/// A [`PhraseQuery`] whose scorer never receives `seek_danger` below its
+/// current document. Tantivy 0.27's `PhraseScorer::seek_danger` asserts
+/// `target >= doc()` in debug builds, but exclusions (`MustNot`) and
+/// intersections legitimately call it after a `SeekLowerBound` left it ahead
+/// ("acme OR NOT \"acme corp\"" panicked in tests/query_agreement.rs). The
+/// wrapper answers those calls from its own, always valid, position.
+#[derive(Debug, Clone)]
+struct SafePhrase(PhraseQuery);
+
+impl TQuery for SafePhrase {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(SafePhraseWeight(self.0.weight(scoring)?)))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.0.query_terms(visitor)
+    }
+}
+
+struct SafePhraseWeight(Box<dyn Weight>);
+
+impl Weight for SafePhraseWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        Ok(Box::new(SafePhraseScorer(self.0.scorer(reader, boost)?)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.0.explain(reader, doc)
+    }
+}
+
+struct SafePhraseScorer(Box<dyn Scorer>);
+
+impl DocSet for SafePhraseScorer {
+    fn advance(&mut self) -> DocId {
+        self.0.advance()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if target <= self.0.doc() {
+            return self.0.doc();
+        }
+        self.0.seek(target)
+    }
+
+    fn seek_danger(&mut self, target: DocId) -> SeekDangerResult {
+        let doc = self.seek(target);
+        if doc == target && doc != TERMINATED {
+            SeekDangerResult::Found
+        } else {
+            // `doc` is the first match at or after `target`, so a valid bound;
+            // when we were already past `target`, `doc > target` holds too.
+            SeekDangerResult::SeekLowerBound(doc)
+        }
+    }
+
+    fn doc(&self) -> DocId {
+        self.0.doc()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.0.size_hint()
+    }
+
+    fn cost(&self) -> u64 {
+        self.0.cost()
+    }
+}
+
+impl Scorer for SafePhraseScorer {
+    fn score(&mut self) -> Score {
+        self.0.score()
+    }
+}
+
 /// [`crate::text`] as a tantivy tokenizer.
 #[derive(Debug, Clone, Copy, Default)]
 struct Analyzer;
@@ -597,5 +673,173 @@ impl Tokenizer for Keyword {
             tokens: tokens.into_iter(),
             current: Token::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mention(id: &str, published: &str, title: &str, text: &str) -> Mention {
+        Mention {
+            id: id.into(),
+            source: "Google-Alerts".into(),
+            url: format!("https://www.example.org/blog/{id}"),
+            title: title.into(),
+            text: text.into(),
+            author: "Jean Dupont".into(),
+            author_followers: Some(1200),
+            published: published.parse().unwrap(),
+            lang: Some("fr".into()),
+            sentiment: Some(-0.25),
+            watches: vec!["acme".into(), "sector".into()],
+        }
+    }
+
+    fn ids(index: &MentionIndex, q: &str) -> Vec<String> {
+        let q = query::parse(q).unwrap();
+        index
+            .search(&q, None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
+    fn fixture() -> (tempfile::TempDir, MentionIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = MentionIndex::open(dir.path()).unwrap();
+        let docs = [
+            mention(
+                "a",
+                "2026-01-01T10:00:00.123456789Z",
+                "Panne chez Acmé",
+                r#"C'est l'arnaque d'Acme, #BoycottAcme 😡"#,
+            ),
+            mention(
+                "b",
+                "2026-01-02T10:00:00Z",
+                "Acme recrute",
+                r#"Acme est une vraie réussite"#,
+            ),
+            mention(
+                "c",
+                "2026-01-03T10:00:00Z",
+                "Rien à voir",
+                r#"the customer service of Acme Corp is a scam"#,
+            ),
+        ];
+        for d in &docs {
+            index.add(d).unwrap();
+        }
+        index.commit().unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn round_trips_every_field() {
+        let (_dir, index) = fixture();
+        let got = index
+            .search(&query::parse("panne").unwrap(), None, 10)
+            .unwrap();
+        let want = mention(
+            "a",
+            "2026-01-01T10:00:00.123456789Z",
+            "Panne chez Acmé",
+            r#"C'est l'arnaque d'Acme, #BoycottAcme 😡"#,
+        );
+        assert_eq!(got, vec![want]);
+        let mut bare = mention("z", "2026-01-04T00:00:00Z", "", "zzz");
+        bare.author_followers = None;
+        bare.lang = None;
+        bare.sentiment = None;
+        bare.watches.clear();
+        index.add(&bare).unwrap();
+        index.commit().unwrap();
+        let got = index
+            .search(&query::parse("zzz").unwrap(), None, 10)
+            .unwrap();
+        assert_eq!(got, vec![bare]);
+        assert_eq!(ids(&index, "lang:und"), vec!["z"]);
+    }
+
+    #[test]
+    fn searches_newest_first_with_since_and_limit() {
+        let (_dir, index) = fixture();
+        assert_eq!(ids(&index, "acme"), vec!["c", "b", "a"]);
+        let q = query::parse("acme").unwrap();
+        let since = "2026-01-02T10:00:00Z".parse().unwrap();
+        let got: Vec<_> = index
+            .search(&q, Some(since), 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(got, vec!["c", "b"]);
+        assert_eq!(index.search(&q, None, 1).unwrap().len(), 1);
+        assert!(index.search(&q, None, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn add_upserts_by_id() {
+        let (_dir, index) = fixture();
+        index
+            .add(&mention("a", "2026-01-05T00:00:00Z", "corrigé", "rien"))
+            .unwrap();
+        index.commit().unwrap();
+        assert_eq!(index.num_docs(), 3);
+        assert!(ids(&index, "panne").is_empty());
+        assert_eq!(ids(&index, "corrige"), vec!["a"]);
+    }
+
+    #[test]
+    fn every_construct_translates() {
+        let (_dir, index) = fixture();
+        let cases: [(&str, &[&str]); 18] = [
+            ("reclamation OR arnaque", &["a"]),
+            (r#""l'arnaque d'Acme""#, &["a"]),
+            (r#""acme corp""#, &["c"]),
+            ("acme NOT panne", &["c", "b"]),
+            ("NOT acme", &[]),
+            ("NOT recrute", &["c", "a"]),
+            ("#boycottacme", &["a"]),
+            ("#boycott*", &["a"]),
+            ("boycottacme", &[]),
+            ("😡", &["a"]),
+            ("arnaq*", &["a"]),
+            ("title:acme", &["b", "a"]),
+            ("acme NEAR/3 reussite", &["b"]),
+            ("reussite ONEAR/3 acme", &[]),
+            ("NOT (acme NEAR/0 corp)", &["b", "a"]),
+            (
+                "author:dupont source:google-alerts lang:fr",
+                &["c", "b", "a"],
+            ),
+            ("url:example.org url:www.example.org/blog/b", &["b"]),
+            (r#"url:"https://example.org/BLOG/""#, &["c", "b", "a"]),
+        ];
+        for (q, want) in cases {
+            assert_eq!(ids(&index, q), want, "{q}");
+        }
+    }
+
+    #[test]
+    fn read_only_opens_beside_the_writer_and_writer_is_exclusive() {
+        let (dir, index) = fixture();
+        let ro = MentionIndex::open_read_only(dir.path()).unwrap();
+        assert_eq!(ro.num_docs(), 3);
+        assert!(matches!(
+            ro.add(&mention("x", "2026-01-01T00:00:00Z", "", "")),
+            Err(IndexError::ReadOnly)
+        ));
+        let err = MentionIndex::open(dir.path()).unwrap_err();
+        assert!(matches!(err, IndexError::Locked(_)), "{err}");
+        assert!(err.to_string().contains("already running"));
+        drop(index);
+        let missing = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            MentionIndex::open_read_only(&missing.path().join("nope")),
+            Err(IndexError::Missing(_))
+        ));
     }
 }
