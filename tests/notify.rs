@@ -459,8 +459,12 @@ async fn email_waits_for_a_down_smtp_server_then_delivers() {
         notifiers(&[email_channel("mail", &format!("smtp://127.0.0.1:{port}"))]),
         fast(),
     );
-    wait_for("a failed attempt", || {
+    wait_for("a failed attempt recorded", || {
         count(&lp.metrics, "mail", "retry") >= 1
+            && state.outbox_due(i64::MAX, 10).unwrap()[0]
+                .1
+                .last_error
+                .is_some()
     })
     .await;
     assert_eq!(state.outbox_len().unwrap(), 1, "kept for later");

@@ -247,6 +247,9 @@ fn matcher_and_index_agree_on_every_document() {
         .unwrap_or(300);
     println!("query_agreement: VEILLEUR_AGREEMENT_SEED={seed} VEILLEUR_AGREEMENT_CASES={cases}");
     let mut total = 0;
+    // Cases whose answer is neither "no document" nor "every document": the
+    // generator must exercise real distinctions, not only trivial answers.
+    let nontrivial = std::cell::Cell::new(0usize);
     for corpus in 0..CORPORA {
         // The corpus: drawn from the seed, indexed once.
         let mut runner = TestRunner::new_with_rng(Config::default(), rng(seed, corpus as u64));
@@ -305,6 +308,9 @@ fn matcher_and_index_agree_on_every_document() {
                 src,
                 q
             );
+            if !by_eval.is_empty() && by_eval.len() < docs.len() {
+                nontrivial.set(nontrivial.get() + 1);
+            }
             queries.borrow_mut().push(q);
             Ok(())
         });
@@ -338,4 +344,13 @@ fn matcher_and_index_agree_on_every_document() {
         }
     }
     assert!(total >= 1_000 || cases < 250, "only {total} cases ran");
+    println!(
+        "query_agreement: {total} cases, {} with a non-trivial answer",
+        nontrivial.get()
+    );
+    assert!(
+        nontrivial.get() * 3 >= total,
+        "too few non-trivial cases: {}",
+        nontrivial.get()
+    );
 }
