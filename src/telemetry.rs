@@ -28,6 +28,7 @@ pub struct SourceReasonLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlertLabels {
+    pub watch: String,
     pub rule: String,
     pub severity: String,
 }
@@ -120,7 +121,7 @@ impl Metrics {
         );
         registry.register(
             "alerts",
-            "Alert events fired, by rule and severity",
+            "Alert events recorded, by watch, rule and severity",
             m.alerts.clone(),
         );
         registry.register(
@@ -217,6 +218,7 @@ impl Metrics {
         );
         self.alerts
             .get_or_create(&AlertLabels {
+                watch: ev.watch.clone(),
                 rule: ev.rule.clone(),
                 severity: ev.severity.clone(),
             })
