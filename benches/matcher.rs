@@ -305,12 +305,16 @@ pub mod corpus {
         let fr = rng.below(10) < 6;
         let news = rng.below(100) < 15;
         let (title, text) = if news {
-            let body: Vec<String> = (0..3 + rng.below(5))
-                .map(|_| sentence(rng, 12 + rng.below(20), fr))
-                .collect();
-            (sentence(rng, 6 + rng.below(6), fr), body.join(" "))
+            let mut body = Vec::new();
+            for _ in 0..3 + rng.below(5) {
+                let n = 12 + rng.below(20);
+                body.push(sentence(rng, n, fr));
+            }
+            let n = 6 + rng.below(6);
+            (sentence(rng, n, fr), body.join(" "))
         } else {
-            (String::new(), sentence(rng, 8 + rng.below(30), fr))
+            let n = 8 + rng.below(30);
+            (String::new(), sentence(rng, n, fr))
         };
         let published: DateTime<Utc> =
             DateTime::<Utc>::UNIX_EPOCH + Duration::seconds(1_760_000_000 + i as i64 * 7);

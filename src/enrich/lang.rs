@@ -155,14 +155,14 @@ fn detect_in(parts: &[&str], s: &mut Scratch) -> &'static str {
         return UND;
     }
     let (best, best_v, second_v) = top2(&votes);
-    let trigram = DETECTOR.detect(&s.cleaned).and_then(|info| {
-        let i = LANGS.iter().position(|&l| l == iso639_1(info.lang()))?;
-        Some((i, info.confidence() as f32, info.is_reliable()))
-    });
     // Function words clearly in favour: trust them.
     if best_v >= 2.0 && best_v >= 2.0 * second_v {
         return LANGS[best];
     }
+    let trigram = DETECTOR.detect(&s.cleaned).and_then(|info| {
+        let i = LANGS.iter().position(|&l| l == iso639_1(info.lang()))?;
+        Some((i, info.confidence() as f32, info.is_reliable()))
+    });
     match trigram {
         // Trigrams agree with the leading function words, or are confident
         // and function words do not contradict them.

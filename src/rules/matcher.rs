@@ -385,6 +385,12 @@ fn collect_spans(q: &Query, t: &Tokens, out: &mut Vec<(u32, u32)>) {
     }
 }
 
+// The daemon shares one `Matcher` between tasks behind an `Arc`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Matcher>();
+};
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

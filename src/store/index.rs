@@ -676,6 +676,12 @@ impl Tokenizer for Keyword {
     }
 }
 
+// The daemon shares one `MentionIndex` between tasks behind an `Arc`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<MentionIndex>();
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
