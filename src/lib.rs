@@ -20,12 +20,9 @@
 //!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
 
 pub mod alert;
-#[cfg(any())] // WIP: enabled once its dependencies land
 pub mod cli;
-#[cfg(any())] // WIP: enabled once its dependencies land
 pub mod cmd;
 pub mod config;
-#[cfg(any())] // WIP: enabled once its dependencies land
 pub mod daemon;
 pub mod detect;
 pub mod diag;

@@ -1,4 +1,4 @@
 fn main() -> std::process::ExitCode {
     veilleur::install_crypto_provider();
-    std::process::ExitCode::SUCCESS
+    veilleur::cli::main()
 }
