@@ -24,6 +24,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration: write e.g. 90s, 5m, 1h or 7d".into());
     }
+    if s.contains(char::is_whitespace) {
+        return Err(format!(
+            "bad duration `{s}`: write it without spaces, e.g. 90s, 5m, 1h or 7d"
+        ));
+    }
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
