@@ -82,7 +82,7 @@ pub mod corpus {
             Rng(seed.max(1))
         }
 
-        pub fn next(&mut self) -> u64 {
+        pub fn next_u64(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
@@ -90,7 +90,7 @@ pub mod corpus {
         }
 
         pub fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
 
         pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
@@ -99,7 +99,7 @@ pub mod corpus {
 
         /// Zipf-like index in 0..n: small indices much more likely.
         pub fn zipf(&mut self, n: usize) -> usize {
-            let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+            let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
         }
     }
@@ -361,7 +361,7 @@ pub mod corpus {
             name: format!("w{i}"),
             query: query::parse(&q).unwrap_or_else(|e| panic!("{q}: {e}")),
             exclude: exclude.map(|x| query::parse(&x).unwrap_or_else(|e| panic!("{x}: {e}"))),
-            languages: if i % 3 == 0 {
+            languages: if i.is_multiple_of(3) {
                 vec!["fr".into()]
             } else {
                 Vec::new()

@@ -119,7 +119,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::stdout().lock();
             let ok = cmd::sentiment::run(stdin, stdout, std::io::stderr())?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::EvalSentiment { files } => {
             cmd::eval_sentiment::run(&files, std::io::stdout().lock())?;

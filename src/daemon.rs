@@ -78,7 +78,11 @@ fn diagnostics(diags: Vec<crate::diag::Diagnostic>) -> anyhow::Error {
 }
 
 /// Runs the daemon with observers.
-pub async fn run_with(config: Config, shutdown: CancellationToken, hooks: Hooks) -> anyhow::Result<()> {
+pub async fn run_with(
+    config: Config,
+    shutdown: CancellationToken,
+    hooks: Hooks,
+) -> anyhow::Result<()> {
     let d = &config.daemon;
     std::fs::create_dir_all(&d.data_dir)
         .with_context(|| format!("cannot create data_dir {}", d.data_dir.display()))?;
@@ -227,7 +231,10 @@ async fn source_task(
         }
     };
     // Spread the first polls so that sources don't all start at once.
-    let first = cfg.interval.min(Duration::from_secs(10)).mul_f64(rand::random::<f64>() * 0.1);
+    let first = cfg
+        .interval
+        .min(Duration::from_secs(10))
+        .mul_f64(rand::random::<f64>() * 0.1);
     tokio::select! {
         _ = tokio::time::sleep(first) => {}
         _ = stop.cancelled() => return,
@@ -246,7 +253,10 @@ async fn source_task(
                 failures = 0;
                 debug!(source = %cfg.name, "not modified");
             }
-            Ok(Poll::Items { mentions, validators: v }) => {
+            Ok(Poll::Items {
+                mentions,
+                validators: v,
+            }) => {
                 failures = 0;
                 debug!(source = %cfg.name, items = mentions.len(), "fetched");
                 validators = v.clone();
@@ -312,7 +322,11 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    async fn run(&mut self, mut rx: mpsc::Receiver<Batch>, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    async fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Batch>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_rules_check = Instant::now();
@@ -389,7 +403,9 @@ impl Pipeline {
     }
 
     fn due(&self) -> bool {
-        !self.pending.seen.is_empty() || !self.pending.validators.is_empty() || self.pending_docs > 0
+        !self.pending.seen.is_empty()
+            || !self.pending.validators.is_empty()
+            || self.pending_docs > 0
     }
 
     async fn ingest(&mut self, b: Batch) -> anyhow::Result<()> {
@@ -402,7 +418,9 @@ impl Pipeline {
             .mentions
             .into_iter()
             .zip(unseen)
-            .filter(|(m, unseen)| *unseen && !self.pending_seen.contains(&m.id) && batch_ids.insert(m.id.clone()))
+            .filter(|(m, unseen)| {
+                *unseen && !self.pending_seen.contains(&m.id) && batch_ids.insert(m.id.clone())
+            })
             .map(|(mut m, _)| {
                 if m.published > now {
                     m.published = now;
@@ -439,7 +457,9 @@ impl Pipeline {
         let mut buckets: HashMap<(usize, i64), (u64, u64)> = HashMap::new();
         let mut touched = Vec::new();
         for (m, idx) in fresh.iter().zip(&matched) {
-            self.pending.seen.push((m.id.clone(), m.published.timestamp()));
+            self.pending
+                .seen
+                .push((m.id.clone(), m.published.timestamp()));
             self.pending_seen.insert(m.id.clone());
             for &i in idx {
                 self.detector.observe(i, m);
@@ -452,7 +472,9 @@ impl Pipeline {
                 if let Some(w) = self.rules.watches.get(i) {
                     self.metrics
                         .watch_matches
-                        .get_or_create(&crate::telemetry::WatchLabel { watch: w.name.clone() })
+                        .get_or_create(&crate::telemetry::WatchLabel {
+                            watch: w.name.clone(),
+                        })
                         .inc();
                 }
             }
@@ -467,7 +489,9 @@ impl Pipeline {
         touched.dedup();
         let ts = self.detector.evaluate_watches(&touched, now);
         self.record(ts, now)?;
-        if self.pending_docs >= self.commit_docs || self.last_commit.elapsed() >= self.commit_interval {
+        if self.pending_docs >= self.commit_docs
+            || self.last_commit.elapsed() >= self.commit_interval
+        {
             self.commit().await?;
         }
         Ok(())
@@ -495,7 +519,9 @@ impl Pipeline {
             }
         }
         self.state.commit_alerts(&records, &entries)?;
-        self.metrics.outbox_pending.set(self.state.outbox_len()? as i64);
+        self.metrics
+            .outbox_pending
+            .set(self.state.outbox_len()? as i64);
         for t in ts {
             self.metrics.alert_fired(&t.event);
             if let Some(tx) = &self.alerts {
@@ -517,7 +543,9 @@ impl Pipeline {
             let index = self.index.clone();
             tokio::task::spawn_blocking(move || index.commit()).await??;
             self.metrics.index_commits.inc();
-            self.metrics.index_documents.set(self.index.num_docs() as i64);
+            self.metrics
+                .index_documents
+                .set(self.index.num_docs() as i64);
         }
         let pending = std::mem::take(&mut self.pending);
         let state = self.state.clone();

@@ -57,7 +57,10 @@ pub async fn bind(
     addr: SocketAddr,
     state: HttpState,
     shutdown: CancellationToken,
-) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>>,
+)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let fut = async move {

@@ -1,7 +1,6 @@
 //! The binary as a user runs it: `check` on good and bad files, and `run`
 //! stopped by SIGTERM.
 
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,19 +58,52 @@ fn check_accepts_a_good_setup() {
     let dir = setup(GOOD);
     let (code, out, err) = check(&dir);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("1 watches") || out.contains("1 watch"), "{out}");
+    assert!(
+        out.contains("1 watches") || out.contains("1 watch"),
+        "{out}"
+    );
 }
 
 /// One bad rule file per validation rule: the message and the line it must name.
 #[test]
 fn check_rejects_each_bad_rule_file_with_file_and_line() {
     let cases = [
-        ("unclosed quote", GOOD.replace(r#"'"acme" OR"#, r#"'"acme OR"#), "acme.toml:3:", "quote"),
-        ("dangling operator", GOOD.replace("OR acmé'", "OR'"), "acme.toml:3:", "OR"),
-        ("unknown alert kind", GOOD.replace("volume_spike", "telepathy"), "acme.toml:8:", "unknown alert kind"),
-        ("bad duration", GOOD.replace("\"1h\"", "\"1 hour\""), "acme.toml:9:", "bad duration"),
-        ("unknown channel", GOOD.replace("[\"mail\"]", "[\"mail\", \"pager\"]"), "acme.toml:10:", "unknown channel `pager`"),
-        ("broken TOML", GOOD.replace("[[alert]]", "[[alert]"), "acme.toml:6:", ""),
+        (
+            "unclosed quote",
+            GOOD.replace(r#"'"acme" OR"#, r#"'"acme OR"#),
+            "acme.toml:3:",
+            "quote",
+        ),
+        (
+            "dangling operator",
+            GOOD.replace("OR acmé'", "OR'"),
+            "acme.toml:3:",
+            "OR",
+        ),
+        (
+            "unknown alert kind",
+            GOOD.replace("volume_spike", "telepathy"),
+            "acme.toml:8:",
+            "unknown alert kind",
+        ),
+        (
+            "bad duration",
+            GOOD.replace("\"1h\"", "\"1 hour\""),
+            "acme.toml:9:",
+            "bad duration",
+        ),
+        (
+            "unknown channel",
+            GOOD.replace("[\"mail\"]", "[\"mail\", \"pager\"]"),
+            "acme.toml:10:",
+            "unknown channel `pager`",
+        ),
+        (
+            "broken TOML",
+            GOOD.replace("[[alert]]", "[[alert]"),
+            "acme.toml:6:",
+            "",
+        ),
     ];
     for (what, rule, at, msg) in cases {
         let dir = setup(&rule);
@@ -81,7 +113,10 @@ fn check_rejects_each_bad_rule_file_with_file_and_line() {
             err.lines().any(|l| l.contains(at) && l.contains(msg)),
             "{what}: expected `{at}` … `{msg}` in:\n{err}"
         );
-        assert!(!err.contains("Diagnostic {"), "{what}: debug dump in:\n{err}");
+        assert!(
+            !err.contains("Diagnostic {"),
+            "{what}: debug dump in:\n{err}"
+        );
     }
 }
 
@@ -101,14 +136,20 @@ fn run_exits_zero_on_sigterm_within_ten_seconds() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let t = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();

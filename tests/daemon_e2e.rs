@@ -33,7 +33,12 @@ cooldown = "1h"
 
 type Item = (String, String, String, chrono::DateTime<Utc>);
 
-fn write_setup(dir: &std::path::Path, base: &str, smtp: std::net::SocketAddr, hook: std::net::SocketAddr) -> std::path::PathBuf {
+fn write_setup(
+    dir: &std::path::Path,
+    base: &str,
+    smtp: std::net::SocketAddr,
+    hook: std::net::SocketAddr,
+) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("rules")).unwrap();
     std::fs::write(dir.join("rules/acme.toml"), RULE).unwrap();
     let config = format!(
@@ -108,7 +113,12 @@ async fn start(config: &std::path::Path) -> Running {
 
 impl Running {
     async fn metrics(&self) -> String {
-        reqwest::get(&self.metrics_url).await.unwrap().text().await.unwrap()
+        reqwest::get(&self.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Stops the daemon and checks it exits cleanly within 10 s.
@@ -144,7 +154,10 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
         })
         .collect();
     feeds.set("brand.xml", Page::ok("application/rss+xml", rss(&items)));
-    feeds.set("malformed.xml", Page::ok("application/rss+xml", "<rss><channel><item><title>cut here"));
+    feeds.set(
+        "malformed.xml",
+        Page::ok("application/rss+xml", "<rss><channel><item><title>cut here"),
+    );
     feeds.set(
         "broken.xml",
         Page {
@@ -160,8 +173,10 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
     for _ in 0..200 {
         text = d.metrics().await;
         if metric(&text, "veilleur_mentions_ingested_total{source=\"brand\"}") == Some(504.0)
-            && metric(&text, "veilleur_fetch_errors_total{source=\"malformed\"}").is_some_and(|v| v >= 1.0)
-            && metric(&text, "veilleur_fetch_errors_total{source=\"broken\"}").is_some_and(|v| v >= 1.0)
+            && metric(&text, "veilleur_fetch_errors_total{source=\"malformed\"}")
+                .is_some_and(|v| v >= 1.0)
+            && metric(&text, "veilleur_fetch_errors_total{source=\"broken\"}")
+                .is_some_and(|v| v >= 1.0)
         {
             break;
         }
@@ -172,12 +187,28 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
         Some(504.0),
         "{text}"
     );
-    assert!(metric(&text, "veilleur_fetch_errors_total{source=\"malformed\"}").unwrap_or(0.0) >= 1.0, "{text}");
-    assert!(metric(&text, "veilleur_fetch_errors_total{source=\"broken\"}").unwrap_or(0.0) >= 1.0, "{text}");
+    assert!(
+        metric(&text, "veilleur_fetch_errors_total{source=\"malformed\"}").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "veilleur_fetch_errors_total{source=\"broken\"}").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
     let polled = feeds.hits("brand.xml");
-    assert!(wait_for(Duration::from_secs(10), || feeds.hits("brand.xml") >= polled + 2).await);
-    assert!(inbox.lock().unwrap().is_empty(), "quiet phase sent an email");
-    assert!(hooks.lock().unwrap().is_empty(), "quiet phase called the webhook");
+    assert!(
+        wait_for(Duration::from_secs(10), || feeds.hits("brand.xml")
+            >= polled + 2)
+        .await
+    );
+    assert!(
+        inbox.lock().unwrap().is_empty(),
+        "quiet phase sent an email"
+    );
+    assert!(
+        hooks.lock().unwrap().is_empty(),
+        "quiet phase called the webhook"
+    );
 
     // The spike: 15 complaints in the last 15 seconds.
     let spike_at = Utc::now();
@@ -191,12 +222,21 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
     }));
     feeds.set("brand.xml", Page::ok("application/rss+xml", rss(&items)));
     assert!(
-        wait_for(Duration::from_secs(20), || !inbox.lock().unwrap().is_empty() && !hooks.lock().unwrap().is_empty()).await,
+        wait_for(Duration::from_secs(20), || !inbox
+            .lock()
+            .unwrap()
+            .is_empty()
+            && !hooks.lock().unwrap().is_empty())
+        .await,
         "no alert delivered after the spike"
     );
     // Keep polling a while: still exactly one of each.
     let polled = feeds.hits("brand.xml");
-    assert!(wait_for(Duration::from_secs(10), || feeds.hits("brand.xml") >= polled + 3).await);
+    assert!(
+        wait_for(Duration::from_secs(10), || feeds.hits("brand.xml")
+            >= polled + 3)
+        .await
+    );
     d.stop().await;
 
     {
@@ -206,9 +246,15 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
             .parse(mails[0].data.as_bytes())
             .expect("a parsable email");
         let subject = msg.subject().unwrap_or_default();
-        assert!(subject.contains("acme"), "watch name in the subject: {subject}");
+        assert!(
+            subject.contains("acme"),
+            "watch name in the subject: {subject}"
+        );
         let body = msg.body_text(0).unwrap_or_default();
-        assert!(body.contains("http://example.org/posts/new"), "a mention link in the body:\n{body}");
+        assert!(
+            body.contains("http://example.org/posts/new"),
+            "a mention link in the body:\n{body}"
+        );
         assert!(msg.body_html(0).is_some(), "an HTML part");
     }
     {
@@ -220,16 +266,26 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
         assert_eq!(ev.state, AlertState::Firing);
         assert!(ev.observed >= 8, "{ev:?}");
         assert!(ev.expected < 1.0, "{ev:?}");
-        assert!(ev.top_mentions.iter().any(|m| m.url.contains("/posts/new")), "{ev:?}");
+        assert!(
+            ev.top_mentions.iter().any(|m| m.url.contains("/posts/new")),
+            "{ev:?}"
+        );
         // The event time is that of a spike mention, not of the delivery.
-        assert!(ev.at <= spike_at && ev.at > spike_at - chrono::Duration::seconds(20), "{ev:?}");
+        assert!(
+            ev.at <= spike_at && ev.at > spike_at - chrono::Duration::seconds(20),
+            "{ev:?}"
+        );
         assert!(got[0].headers.contains_key("idempotency-key"));
     }
 
     // Restart on the same data_dir: nothing more is sent.
     let d = start(&config).await;
     let polled = feeds.hits("brand.xml");
-    assert!(wait_for(Duration::from_secs(10), || feeds.hits("brand.xml") >= polled + 3).await);
+    assert!(
+        wait_for(Duration::from_secs(10), || feeds.hits("brand.xml")
+            >= polled + 3)
+        .await
+    );
     let text = d.metrics().await;
     d.stop().await;
     assert_eq!(inbox.lock().unwrap().len(), 1, "restart re-sent an email");

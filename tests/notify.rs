@@ -343,8 +343,7 @@ fn subject_of(raw: &str) -> String {
         }
     }
     // lettre encodes word by word, so the spaces between are the text's.
-    let out = words.join(" ");
-    out
+    words.join(" ")
 }
 
 // ----------------------------------------------------------------------- tests

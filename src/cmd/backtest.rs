@@ -84,14 +84,25 @@ pub fn run(rules_dir: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode
                 AlertState::Firing => "FIRING  ",
                 AlertState::Resolved => "resolved",
             };
-            writeln!(out, "{}  {mark} {:<8} {}", ev.at.to_rfc3339(), ev.severity, ev.summary)?;
+            writeln!(
+                out,
+                "{}  {mark} {:<8} {}",
+                ev.at.to_rfc3339(),
+                ev.severity,
+                ev.summary
+            )?;
         }
         if ev.state == AlertState::Firing {
-            *per_rule.entry(format!("{}/{}", ev.watch, ev.rule)).or_default() += 1;
+            *per_rule
+                .entry(format!("{}/{}", ev.watch, ev.rule))
+                .or_default() += 1;
         }
     }
     if !json {
-        writeln!(out, "\n{count} mentions replayed in {secs:.2}s; firings per rule:")?;
+        writeln!(
+            out,
+            "\n{count} mentions replayed in {secs:.2}s; firings per rule:"
+        )?;
         for (rule, n) in &per_rule {
             writeln!(out, "  {rule}: {n}")?;
         }
@@ -99,5 +110,9 @@ pub fn run(rules_dir: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode
             writeln!(out, "  none")?;
         }
     }
-    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

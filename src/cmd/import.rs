@@ -62,5 +62,9 @@ pub fn run(config: &Path, file: &Path) -> anyhow::Result<ExitCode> {
         file.display(),
         index.num_docs()
     );
-    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

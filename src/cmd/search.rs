@@ -9,7 +9,13 @@ use anyhow::Context;
 
 use crate::store::index::MentionIndex;
 
-pub fn run(config: &Path, since: Option<&str>, limit: usize, json: bool, query: &str) -> anyhow::Result<ExitCode> {
+pub fn run(
+    config: &Path,
+    since: Option<&str>,
+    limit: usize,
+    json: bool,
+    query: &str,
+) -> anyhow::Result<ExitCode> {
     let cfg = super::load_config(config)?;
     let q = crate::rules::query::parse(query).map_err(|e| {
         anyhow::anyhow!(
@@ -34,7 +40,11 @@ pub fn run(config: &Path, since: Option<&str>, limit: usize, json: bool, query: 
         if json {
             writeln!(out, "{}", serde_json::to_string(m)?)?;
         } else {
-            let title = if m.title.is_empty() { &m.text } else { &m.title };
+            let title = if m.title.is_empty() {
+                &m.text
+            } else {
+                &m.title
+            };
             let title: String = title.chars().take(100).collect();
             writeln!(
                 out,
@@ -47,7 +57,12 @@ pub fn run(config: &Path, since: Option<&str>, limit: usize, json: bool, query: 
         }
     }
     if !json {
-        writeln!(out, "{} mention{}", hits.len(), if hits.len() == 1 { "" } else { "s" })?;
+        writeln!(
+            out,
+            "{} mention{}",
+            hits.len(),
+            if hits.len() == 1 { "" } else { "s" }
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@
 //! Keeps a bounded sample of each watch's recent mentions (counts come from
 //! the series, not from here, so the cap never skews a decision).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::alert::TopMention;
 use crate::mention::Mention;
@@ -16,11 +16,12 @@ const TOP_MENTIONS: usize = 5;
 
 /// Words too common to explain anything (French and English).
 const STOPWORDS: &[&str] = &[
-    "the", "and", "for", "with", "that", "this", "are", "was", "from", "have", "has", "not",
-    "but", "you", "your", "our", "all", "its", "they", "their", "will", "can", "about", "more",
-    "les", "des", "une", "est", "pour", "dans", "par", "sur", "pas", "que", "qui", "avec",
-    "son", "ses", "aux", "plus", "mais", "nous", "vous", "ils", "elle", "cette", "tout",
-    "ont", "été", "sont", "leur", "http", "https", "www", "com",
+    "the", "and", "for", "with", "that", "this", "are", "was", "from", "have", "has", "not", "but",
+    "you", "your", "our", "all", "its", "they", "their", "will", "can", "about", "more", "les",
+    "des", "une", "est", "pour", "dans", "par", "sur", "pas", "que", "qui", "avec", "son", "ses",
+    "aux", "plus", "mais", "nous", "vous", "ils", "elle", "cette", "tout", "ont", "été", "sont",
+    "leur", "chez", "depuis", "comme", "aussi", "encore", "très", "fait", "être", "avoir", "just",
+    "been", "were", "what", "when", "who", "how", "out", "now", "http", "https", "www", "com",
 ];
 
 struct Item {
@@ -33,6 +34,8 @@ struct Item {
 #[derive(Default)]
 pub struct Recent {
     items: VecDeque<Item>,
+    /// Folded words of the watch's own query: they say nothing new.
+    known: HashSet<String>,
 }
 
 fn terms(text: &str) -> Vec<String> {
@@ -48,6 +51,12 @@ fn terms(text: &str) -> Vec<String> {
 }
 
 impl Recent {
+    /// Sets the words (in any form: they are folded by the shared analyzer)
+    /// that top terms leave out, typically the watch query's own words.
+    pub fn set_known(&mut self, query_text: &str) {
+        self.known = crate::text::words(query_text).into_iter().collect();
+    }
+
     /// Adds a mention published at `t`, dropping those older than `keep`
     /// seconds before the newest, and the oldest beyond the cap.
     pub fn push(&mut self, t: i64, m: &Mention, keep: i64) {
@@ -63,7 +72,11 @@ impl Recent {
             terms: terms(&format!("{} {}", m.title, m.text)),
         };
         // Mostly in order: insert from the back.
-        let pos = self.items.iter().rposition(|i| i.t <= t).map_or(0, |p| p + 1);
+        let pos = self
+            .items
+            .iter()
+            .rposition(|i| i.t <= t)
+            .map_or(0, |p| p + 1);
         self.items.insert(pos, item);
         let newest = self.items.back().map_or(t, |i| i.t);
         while self.items.front().is_some_and(|i| i.t < newest - keep) || self.items.len() > CAP {
@@ -81,7 +94,11 @@ impl Recent {
     /// Top terms and top mentions of the window `(from, to]`. Mentions rank
     /// by reach, then by negativity.
     pub fn explain(&self, from: i64, to: i64) -> (Vec<String>, Vec<TopMention>) {
-        let window: Vec<&Item> = self.items.iter().filter(|i| i.t > from && i.t <= to).collect();
+        let window: Vec<&Item> = self
+            .items
+            .iter()
+            .filter(|i| i.t > from && i.t <= to)
+            .collect();
         let mut freq: HashMap<&str, usize> = HashMap::new();
         for i in &window {
             for t in &i.terms {
@@ -90,7 +107,12 @@ impl Recent {
         }
         let mut terms: Vec<(&str, usize)> = freq.into_iter().collect();
         terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let top_terms = terms.iter().take(TOP_TERMS).map(|(t, _)| t.to_string()).collect();
+        let top_terms = terms
+            .iter()
+            .filter(|(t, _)| !crate::text::words(t).iter().any(|w| self.known.contains(w)))
+            .take(TOP_TERMS)
+            .map(|(t, _)| t.to_string())
+            .collect();
         let mut ms: Vec<&TopMention> = window.iter().map(|i| &i.top).collect();
         ms.sort_by(|a, b| {
             b.reach
@@ -99,7 +121,10 @@ impl Recent {
                 .then(a.url.cmp(&b.url))
         });
         ms.dedup_by(|a, b| a.url == b.url);
-        (top_terms, ms.into_iter().take(TOP_MENTIONS).cloned().collect())
+        (
+            top_terms,
+            ms.into_iter().take(TOP_MENTIONS).cloned().collect(),
+        )
     }
 }
 

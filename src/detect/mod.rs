@@ -97,8 +97,11 @@ impl Detector {
     /// Adopts a new rule set; series and records of watches that keep their
     /// name are kept.
     pub fn reload(&mut self, rules: &RuleSet) {
-        let mut old: HashMap<String, WatchState> =
-            self.watches.drain(..).map(|w| (w.name.clone(), w)).collect();
+        let mut old: HashMap<String, WatchState> = self
+            .watches
+            .drain(..)
+            .map(|w| (w.name.clone(), w))
+            .collect();
         self.watches = rules
             .watches
             .iter()
@@ -111,6 +114,7 @@ impl Detector {
                     last: None,
                 });
                 st.alerts = w.alerts.clone();
+                st.recent.set_known(&w.query.to_string());
                 st
             })
             .collect();
@@ -162,7 +166,12 @@ impl Detector {
         let t = m.published.timestamp();
         w.series.add(t, m.is_negative());
         w.last = Some(w.last.map_or(t, |l| l.max(t)));
-        let keep = w.alerts.iter().map(|a| secs(a.window)).max().unwrap_or(3600);
+        let keep = w
+            .alerts
+            .iter()
+            .map(|a| secs(a.window))
+            .max()
+            .unwrap_or(3600);
         w.recent.push(t, m, keep);
     }
 
@@ -188,7 +197,9 @@ impl Detector {
         todo.sort_unstable();
         todo.dedup();
         for i in todo {
-            let Some(w) = self.watches.get(i) else { continue };
+            let Some(w) = self.watches.get(i) else {
+                continue;
+            };
             for rule in &w.alerts {
                 let key = record_key(&w.name, &rule.name);
                 let rec = self.records.get(&key).cloned().unwrap_or_default();
@@ -205,7 +216,12 @@ impl Detector {
     pub fn prune(&mut self, now: DateTime<Utc>) {
         let now_s = now.timestamp();
         for w in &mut self.watches {
-            let max_window = w.alerts.iter().map(|a| secs(a.window)).max().unwrap_or(3600);
+            let max_window = w
+                .alerts
+                .iter()
+                .map(|a| secs(a.window))
+                .max()
+                .unwrap_or(3600);
             let keep_secs = (2 * max_window).max(3600) + 120;
             w.series
                 .prune(now_s - keep_secs, (now_s - secs(RETENTION)).div_euclid(60));
@@ -247,7 +263,12 @@ fn measure(w: &WatchState, rule: &AlertRule, now_s: i64) -> Measure {
     }
 }
 
-fn step(w: &WatchState, rule: &AlertRule, rec: &AlertRecord, now: DateTime<Utc>) -> Option<Transition> {
+fn step(
+    w: &WatchState,
+    rule: &AlertRule,
+    rec: &AlertRecord,
+    now: DateTime<Utc>,
+) -> Option<Transition> {
     match rule.kind {
         AlertKind::VolumeSpike => {}
     }
@@ -424,7 +445,16 @@ mod tests {
         assert!(ev.negative_share > 0.5);
         assert_eq!(fired[0].notify, vec!["mail"]);
         assert!(!ev.top_mentions.is_empty());
-        assert!(ev.top_terms.iter().any(|t| t == "panne"), "{:?}", ev.top_terms);
+        assert!(
+            ev.top_terms.iter().any(|t| t == "panne"),
+            "{:?}",
+            ev.top_terms
+        );
+        assert!(
+            !ev.top_terms.iter().any(|t| t == "acme"),
+            "the query's own word: {:?}",
+            ev.top_terms
+        );
         // `at` is the event time of the mention that made it fire.
         assert!(ev.at <= at(300) && ev.at > at(0));
     }
@@ -461,7 +491,10 @@ mod tests {
         evs.extend(d.evaluate(at(1200)));
         assert_eq!(evs.len(), 2);
         assert_eq!(evs[1].event.state, AlertState::Resolved);
-        assert!(evs[1].notify.is_empty(), "resolved is not notified by default");
+        assert!(
+            evs[1].notify.is_empty(),
+            "resolved is not notified by default"
+        );
         // A second spike inside the cooldown does not fire.
         for s in 1..=60 {
             d.observe(0, &mention(1200 + s * 5, true));

@@ -125,10 +125,22 @@ mod tests {
         for t in [0, 59, 60, 61, 120] {
             s.add(t, t == 60);
         }
-        assert_eq!(s.window(0, 60), Counts { total: 2, negative: 1 });
+        assert_eq!(
+            s.window(0, 60),
+            Counts {
+                total: 2,
+                negative: 1
+            }
+        );
         assert_eq!(s.window(-1, 200).total, 5);
         assert_eq!(s.history(0, 1).total, 2);
-        assert_eq!(s.history(0, 2), Counts { total: 4, negative: 1 });
+        assert_eq!(
+            s.history(0, 2),
+            Counts {
+                total: 4,
+                negative: 1
+            }
+        );
         assert_eq!(s.first(), Some(0));
         assert_eq!(s.range(0, 60).total, 2);
         assert_eq!(s.range(59, 61).total, 2);

@@ -30,7 +30,13 @@ struct SmtpHandler {
 }
 
 impl mailin_embedded::Handler for SmtpHandler {
-    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
         self.current = Mail {
             from: from.to_string(),
             to: to.to_vec(),
@@ -45,7 +51,10 @@ impl mailin_embedded::Handler for SmtpHandler {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
-        self.inbox.lock().unwrap().push(std::mem::take(&mut self.current));
+        self.inbox
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
         mailin_embedded::response::OK
     }
 }
@@ -59,7 +68,10 @@ pub fn smtp_server_on(listener: std::net::TcpListener) -> Arc<Mutex<Vec<Mail>>> 
         inbox: inbox.clone(),
     };
     let mut server = mailin_embedded::Server::new(handler);
-    server.with_name("test.local").with_num_threads(2).with_tcp_listener(listener);
+    server
+        .with_name("test.local")
+        .with_num_threads(2)
+        .with_tcp_listener(listener);
     std::thread::spawn(move || {
         let _ = server.serve();
     });
@@ -81,7 +93,12 @@ pub struct Hook {
     pub body: Vec<u8>,
 }
 
-async fn hook(State(s): State<Arc<Mutex<Vec<Hook>>>>, Path(path): Path<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn hook(
+    State(s): State<Arc<Mutex<Vec<Hook>>>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     s.lock().unwrap().push(Hook {
         path,
         headers: headers
@@ -140,7 +157,11 @@ async fn page(State(s): State<FeedServer>, Path(path): Path<String>) -> impl Int
             [(header::CONTENT_TYPE, p.content_type)],
             p.body,
         ),
-        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain".to_string())], "not found".to_string()),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain".to_string())],
+            "not found".to_string(),
+        ),
     }
 }
 
@@ -148,7 +169,9 @@ impl FeedServer {
     /// Starts the server; returns it and its base URL (`http://127.0.0.1:port`).
     pub async fn start() -> (FeedServer, String) {
         let s = FeedServer::default();
-        let app = Router::new().route("/{*path}", get(page)).with_state(s.clone());
+        let app = Router::new()
+            .route("/{*path}", get(page))
+            .with_state(s.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -156,11 +179,19 @@ impl FeedServer {
     }
 
     pub fn set(&self, path: &str, page: Page) {
-        self.pages.lock().unwrap().insert(path.trim_start_matches('/').to_string(), page);
+        self.pages
+            .lock()
+            .unwrap()
+            .insert(path.trim_start_matches('/').to_string(), page);
     }
 
     pub fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path.trim_start_matches('/')).copied().unwrap_or(0)
+        self.hits
+            .lock()
+            .unwrap()
+            .get(path.trim_start_matches('/'))
+            .copied()
+            .unwrap_or(0)
     }
 }
 

@@ -154,7 +154,11 @@ dir = "outbox"
     stop.cancel();
 
     let emails = std::fs::read_dir(&outbox_dir)
-        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
         .unwrap_or(0);
     println!(
         "\ndemo finished: {fired} alert{} fired, {emails} email{} written to {}",

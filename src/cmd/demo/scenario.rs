@@ -27,28 +27,80 @@ const BUZZ_ITEMS: usize = 120;
 const FEED_LEN: usize = 60;
 
 const QUIET: &[(&str, &str)] = &[
-    ("Nouvelle offre fibre chez Acme Télécom", "Acme Télécom présente sa nouvelle offre fibre pour décembre, avec un débit doublé."),
-    ("Acme Télécom ouvre une boutique à Lyon", "La boutique Acme de la Part-Dieu ouvre ses portes samedi."),
-    ("J'adore ma nouvelle box Acme", "Installation en dix minutes, wifi parfait. Merci @acme !"),
-    ("Acme Telecom announces 5G coverage in Bordeaux", "Acme Telecom says its 5G network now covers the Bordeaux area."),
-    ("Comparatif des box internet", "Acme bien placé dans notre comparatif des box internet de l'automne."),
-    ("Great support from Acme today", "Quick and friendly help from @acme support, problem solved."),
+    (
+        "Nouvelle offre fibre chez Acme Télécom",
+        "Acme Télécom présente sa nouvelle offre fibre pour décembre, avec un débit doublé.",
+    ),
+    (
+        "Acme Télécom ouvre une boutique à Lyon",
+        "La boutique Acme de la Part-Dieu ouvre ses portes samedi.",
+    ),
+    (
+        "J'adore ma nouvelle box Acme",
+        "Installation en dix minutes, wifi parfait. Merci @acme !",
+    ),
+    (
+        "Acme Telecom announces 5G coverage in Bordeaux",
+        "Acme Telecom says its 5G network now covers the Bordeaux area.",
+    ),
+    (
+        "Comparatif des box internet",
+        "Acme bien placé dans notre comparatif des box internet de l'automne.",
+    ),
+    (
+        "Great support from Acme today",
+        "Quick and friendly help from @acme support, problem solved.",
+    ),
 ];
 
 const BUZZ: &[(&str, &str)] = &[
-    ("Panne géante chez Acme Télécom", "Des milliers de clients Acme privés d'internet depuis ce matin, aucune explication."),
-    ("Fuite de données chez Acme", "Les coordonnées bancaires de clients Acme exposées après une fuite de données. Scandale."),
-    ("Service client Acme injoignable", "Impossible de joindre le service client Acme depuis trois heures, c'est honteux #boycottacme"),
-    ("Acme Telecom data breach", "Acme customers' bank details leaked in a data breach, support unreachable. Terrible."),
-    ("Encore une panne Acme", "Encore une panne Acme, c'est une arnaque, je résilie et je demande un remboursement."),
-    ("Acme outage enters second hour", "Angry Acme customers report a massive outage, awful communication, a total scam."),
-    ("Scandale Acme : silence sur la fuite", "Acme ne dit rien sur la fuite de données, les clients portent plainte. Lamentable."),
-    ("#boycottacme", "Les clients Acme furieux réclament un remboursement après la panne et la fuite de données."),
+    (
+        "Panne géante chez Acme Télécom",
+        "Des milliers de clients Acme privés d'internet depuis ce matin, aucune explication.",
+    ),
+    (
+        "Fuite de données chez Acme",
+        "Les coordonnées bancaires de clients Acme exposées après une fuite de données. Scandale.",
+    ),
+    (
+        "Service client Acme injoignable",
+        "Impossible de joindre le service client Acme depuis trois heures, c'est honteux #boycottacme",
+    ),
+    (
+        "Acme Telecom data breach",
+        "Acme customers' bank details leaked in a data breach, support unreachable. Terrible.",
+    ),
+    (
+        "Encore une panne Acme",
+        "Encore une panne Acme, c'est une arnaque, je résilie et je demande un remboursement.",
+    ),
+    (
+        "Acme outage enters second hour",
+        "Angry Acme customers report a massive outage, awful communication, a total scam.",
+    ),
+    (
+        "Scandale Acme : silence sur la fuite",
+        "Acme ne dit rien sur la fuite de données, les clients portent plainte. Lamentable.",
+    ),
+    (
+        "#boycottacme",
+        "Les clients Acme furieux réclament un remboursement après la panne et la fuite de données.",
+    ),
 ];
 
 const AUTHORS: &[&str] = &[
-    "camille_b", "jdupont", "marie.l", "techwatch", "alex_r", "sophie92", "le_geek", "nina_k",
-    "paulo", "fibre_info", "lucas.m", "clara_dev",
+    "camille_b",
+    "jdupont",
+    "marie.l",
+    "techwatch",
+    "alex_r",
+    "sophie92",
+    "le_geek",
+    "nina_k",
+    "paulo",
+    "fibre_info",
+    "lucas.m",
+    "clara_dev",
 ];
 
 /// One post of the scenario.
@@ -116,9 +168,17 @@ impl Scenario {
     /// A line describing the current phase, for progress output.
     pub fn phase(&self, elapsed: Duration) -> String {
         let t = elapsed.as_secs_f64() * self.speed;
-        let live = self.items.iter().filter(|i| i.offset >= 0.0 && i.offset <= elapsed.as_secs_f64()).count();
-        let phase = if t < BUZZ_START { "quiet" } else { "bad buzz growing" };
-        format!("{phase:<17} {live} live posts published so far")
+        let live = self
+            .items
+            .iter()
+            .filter(|i| i.offset >= 0.0 && i.offset <= elapsed.as_secs_f64())
+            .count();
+        let phase = if t < BUZZ_START {
+            "quiet"
+        } else {
+            "bad buzz growing"
+        };
+        format!("{phase:<17} posts published since start: {live}")
     }
 
     fn published(&self, i: &Item) -> DateTime<Utc> {
@@ -140,7 +200,10 @@ impl Scenario {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn news(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
@@ -148,9 +211,9 @@ async fn news(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>Actu Télécoms</title><link>http://news.example/</link><description>demo</description>\n",
     );
     for i in s.visible(0) {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<item><title>{}</title><link>http://news.example/articles/{}</link><description>{}</description><dc:creator>{}</dc:creator><pubDate>{}</pubDate></item>\n",
+            "<item><title>{}</title><link>http://news.example/articles/{}</link><description>{}</description><dc:creator>{}</dc:creator><pubDate>{}</pubDate></item>",
             xml_escape(i.title),
             i.n,
             xml_escape(i.text),
@@ -159,7 +222,10 @@ async fn news(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
         );
     }
     out.push_str("</channel></rss>\n");
-    ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], out)
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+        out,
+    )
 }
 
 async fn forum(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
@@ -168,9 +234,9 @@ async fn forum(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
     );
     for i in s.visible(1) {
         let t = s.published(i).to_rfc3339();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<entry><title>{}</title><id>urn:demo:forum:{}</id><link href=\"http://forum.example/t/{}\"/><published>{t}</published><updated>{t}</updated><author><name>{}</name></author><content type=\"html\">&lt;p&gt;{}&lt;/p&gt;</content></entry>\n",
+            "<entry><title>{}</title><id>urn:demo:forum:{}</id><link href=\"http://forum.example/t/{}\"/><published>{t}</published><updated>{t}</updated><author><name>{}</name></author><content type=\"html\">&lt;p&gt;{}&lt;/p&gt;</content></entry>",
             xml_escape(i.title),
             i.n,
             i.n,
@@ -179,7 +245,10 @@ async fn forum(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
         );
     }
     out.push_str("</feed>\n");
-    ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], out)
+    (
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        out,
+    )
 }
 
 async fn social(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
@@ -202,7 +271,10 @@ async fn social(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
         "title": "Réseau social (démo)",
         "items": items,
     });
-    ([(header::CONTENT_TYPE, "application/feed+json")], feed.to_string())
+    (
+        [(header::CONTENT_TYPE, "application/feed+json")],
+        feed.to_string(),
+    )
 }
 
 pub fn router(s: Arc<Scenario>) -> Router {
