@@ -62,6 +62,30 @@ pub struct AlertEvent {
 }
 
 impl AlertEvent {
+    /// A realistic firing event, for documentation and tests.
+    pub fn example() -> AlertEvent {
+        AlertEvent {
+            rule: "bad-buzz".into(),
+            watch: "acme".into(),
+            kind: "volume_spike".into(),
+            state: AlertState::Firing,
+            at: DateTime::from_timestamp(1_767_261_600, 0).unwrap_or_default(),
+            severity: "critical".into(),
+            summary: "acme: 64 mentions in 1h, 12.3× the 5.2 expected, 58% negative".into(),
+            observed: 64,
+            expected: 5.2,
+            negative_share: 0.58,
+            top_terms: vec!["panne".into(), "remboursement".into()],
+            top_mentions: vec![TopMention {
+                url: "https://forum.example.org/t/acme-panne?page=2".into(),
+                title: "Acme en panne depuis ce matin, réclamation ignorée".into(),
+                author: "@jdoe".into(),
+                reach: 12_000,
+                sentiment: -0.8,
+            }],
+        }
+    }
+
     /// Key that identifies this event across retries and restarts: receivers
     /// deduplicate on it (webhook `Idempotency-Key`, email `Message-ID`).
     pub fn idempotency_key(&self) -> String {
@@ -81,26 +105,7 @@ mod tests {
 
     #[test]
     fn json_shape_matches_design() {
-        let ev = AlertEvent {
-            rule: "bad-buzz".into(),
-            watch: "acme".into(),
-            kind: "volume_spike".into(),
-            state: AlertState::Firing,
-            at: "2026-01-01T10:00:00Z".parse().unwrap(),
-            severity: "critical".into(),
-            summary: "s".into(),
-            observed: 42,
-            expected: 3.5,
-            negative_share: 0.5,
-            top_terms: vec!["panne".into()],
-            top_mentions: vec![TopMention {
-                url: "https://ex.org/1".into(),
-                title: "t".into(),
-                author: "a".into(),
-                reach: 10,
-                sentiment: -0.5,
-            }],
-        };
+        let ev = AlertEvent::example();
         let v: serde_json::Value = serde_json::to_value(&ev).unwrap();
         for key in [
             "rule",
@@ -120,7 +125,7 @@ mod tests {
         }
         assert_eq!(v["state"], "firing");
         assert_eq!(v["at"], "2026-01-01T10:00:00Z");
-        assert_eq!(v["top_mentions"][0]["reach"], 10);
+        assert_eq!(v["top_mentions"][0]["reach"], 12_000);
         assert_eq!(ev.idempotency_key(), "acme/bad-buzz/firing/1767261600000");
     }
 }

@@ -25,26 +25,7 @@ use veilleur::store::state::{OutboxEntry, StateStore};
 use veilleur::telemetry::{ChannelOutcomeLabels, Metrics};
 
 fn event() -> AlertEvent {
-    AlertEvent {
-        rule: "bad-buzz".into(),
-        watch: "acme".into(),
-        kind: "volume_spike".into(),
-        state: AlertState::Firing,
-        at: "2026-01-01T10:00:00Z".parse().unwrap(),
-        severity: "critical".into(),
-        summary: "64 mentions of acme in 1h, 12x the usual volume".into(),
-        observed: 64,
-        expected: 5.2,
-        negative_share: 0.58,
-        top_terms: vec!["panne".into(), "remboursement".into()],
-        top_mentions: vec![TopMention {
-            url: "https://forum.example.org/t/acme-panne?page=2".into(),
-            title: "Acme en panne depuis ce matin, réclamation ignorée".into(),
-            author: "@jdoe".into(),
-            reach: 12_000,
-            sentiment: -0.8,
-        }],
-    }
+    AlertEvent::example()
 }
 
 fn store() -> (tempfile::TempDir, Arc<StateStore>) {

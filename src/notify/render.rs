@@ -486,36 +486,27 @@ pub fn mention_lines(ev: &AlertEvent, markup: Markup, l: &Labels) -> Vec<String>
 pub(crate) mod tests {
     use super::*;
 
+    /// The example event with hostile mentions, for escaping tests.
     pub(crate) fn event() -> AlertEvent {
-        AlertEvent {
-            rule: "bad-buzz".into(),
-            watch: "acme".into(),
-            kind: "volume_spike".into(),
-            state: AlertState::Firing,
-            at: "2026-01-01T10:00:00Z".parse().unwrap(),
-            severity: "critical".into(),
-            summary: "64 mentions of acme in 1h, 12x the usual volume".into(),
-            observed: 64,
-            expected: 5.2,
-            negative_share: 0.58,
-            top_terms: vec!["panne".into(), "remboursement".into()],
-            top_mentions: vec![
-                TopMention {
-                    url: "https://ex.org/post/1?a=b&c=d".into(),
-                    title: "Acme <script>alert(1)</script> panne générale".into(),
-                    author: "@jdoe".into(),
-                    reach: 12000,
-                    sentiment: -0.8,
-                },
-                TopMention {
-                    url: "javascript:alert(1)".into(),
-                    title: "".into(),
-                    author: "".into(),
-                    reach: 3,
-                    sentiment: 0.1,
-                },
-            ],
-        }
+        let mut ev = AlertEvent::example();
+        ev.summary = "64 mentions of acme in 1h, 12x the usual volume".into();
+        ev.top_mentions = vec![
+            TopMention {
+                url: "https://ex.org/post/1?a=b&c=d".into(),
+                title: "Acme <script>alert(1)</script> panne générale".into(),
+                author: "@jdoe".into(),
+                reach: 12000,
+                sentiment: -0.8,
+            },
+            TopMention {
+                url: "javascript:alert(1)".into(),
+                title: "".into(),
+                author: "".into(),
+                reach: 3,
+                sentiment: 0.1,
+            },
+        ];
+        ev
     }
 
     fn check(haystack: &str, needles: &[&str]) {

@@ -309,24 +309,6 @@ fn sent_key(key: &str, channel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::AlertState;
-
-    fn event() -> AlertEvent {
-        AlertEvent {
-            rule: "r".into(),
-            watch: "w".into(),
-            kind: "volume_spike".into(),
-            state: AlertState::Firing,
-            at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            severity: "critical".into(),
-            summary: "s".into(),
-            observed: 1,
-            expected: 0.0,
-            negative_share: 0.0,
-            top_terms: vec![],
-            top_mentions: vec![],
-        }
-    }
 
     #[test]
     fn ingest_survives_reopen_and_buckets_add_up() {
@@ -355,7 +337,7 @@ mod tests {
     fn outbox_lifecycle() {
         let dir = tempfile::tempdir().unwrap();
         let s = StateStore::open(&dir.path().join("state")).unwrap();
-        let ev = event();
+        let ev = AlertEvent::example();
         let e = OutboxEntry {
             key: ev.idempotency_key(),
             channel: "mail".into(),
