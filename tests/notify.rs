@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use hmac::{KeyInit, Mac};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use veilleur::alert::{AlertEvent, AlertState, TopMention};
+use veilleur::alert::{AlertEvent, AlertState};
 use veilleur::config::{ChannelConfig, ChannelKind, EmailConfig, WebhookConfig, WebhookFormat};
 use veilleur::notify::outbox::{OutboxOptions, run_with_options};
 use veilleur::notify::{Notifier, email};
