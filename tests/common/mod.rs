@@ -141,27 +141,47 @@ impl Page {
 }
 
 /// A feed/API server whose pages the test changes between polls, counting
-/// the requests per path.
+/// the requests per path. Successful pages carry an ETag (a hash of the
+/// body) and a matching `If-None-Match` gets 304 Not Modified.
 #[derive(Clone, Default)]
 pub struct FeedServer {
     pages: Arc<Mutex<HashMap<String, Page>>>,
     hits: Arc<Mutex<HashMap<String, usize>>>,
+    unmodified: Arc<Mutex<HashMap<String, usize>>>,
 }
 
-async fn page(State(s): State<FeedServer>, Path(path): Path<String>) -> impl IntoResponse {
+fn etag(body: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:x}\"", h.finish())
+}
+
+async fn page(
+    State(s): State<FeedServer>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
     *s.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     let p = s.pages.lock().unwrap().get(&path).cloned();
     match p {
-        Some(p) => (
-            StatusCode::from_u16(p.status).unwrap(),
-            [(header::CONTENT_TYPE, p.content_type)],
-            p.body,
-        ),
-        None => (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/plain".to_string())],
-            "not found".to_string(),
-        ),
+        Some(p) if p.status == 200 => {
+            let tag = etag(&p.body);
+            let asked = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            if asked == Some(tag.as_str()) {
+                *s.unmodified.lock().unwrap().entry(path).or_default() += 1;
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+            }
+            let h = [(header::CONTENT_TYPE, p.content_type), (header::ETAG, tag)];
+            (StatusCode::OK, h, p.body).into_response()
+        }
+        Some(p) => {
+            let h = [(header::CONTENT_TYPE, p.content_type)];
+            (StatusCode::from_u16(p.status).unwrap(), h, p.body).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
 
@@ -183,6 +203,16 @@ impl FeedServer {
             .lock()
             .unwrap()
             .insert(path.trim_start_matches('/').to_string(), page);
+    }
+
+    /// How many requests to `path` were answered 304 Not Modified.
+    pub fn not_modified(&self, path: &str) -> usize {
+        self.unmodified
+            .lock()
+            .unwrap()
+            .get(path.trim_start_matches('/'))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn hits(&self, path: &str) -> usize {
