@@ -520,6 +520,32 @@ mod tests {
         check("acme 👍", r#"acme 👍🏽"#, true);
     }
 
+    /// The same constructs on English text, matches and non-matches.
+    #[test]
+    fn english_constructs() {
+        let cases = [
+            ("refund", "Still waiting for my REFUND", true),
+            ("refund", "refunds are slow", false),
+            ("refund*", "refunds are slow", true),
+            (r#""data breach""#, "Acme confirms a data-breach", true),
+            (r#""data breach""#, "a breach of data rules", false),
+            ("acme AND (outage OR recall)", "Acme recall announced", true),
+            ("acme AND (outage OR recall)", "Acme recalls nothing", false),
+            ("acme NOT roadrunner", "acme anvil for the roadrunner", false),
+            ("acme lawsuit", "lawsuit against Acme filed", true),
+            ("support NEAR/2 unreachable", "support is totally unreachable", true),
+            ("support NEAR/1 unreachable", "support is totally unreachable", false),
+            ("unreachable ONEAR/3 support", "support is unreachable", false),
+            ("#AcmeFail", "so much #acmefail today", true),
+            ("acmefail", "so much #acmefail today", false),
+            ("@AcmeHelp", "@acmehelp why no answer?", true),
+            ("🤬 AND acme", "acme again 🤬", true),
+        ];
+        for (q, text, expected) in cases {
+            check(q, text, expected);
+        }
+    }
+
     #[test]
     fn fields_scope_the_search() {
         let m = mention("Panne chez Acme", "tout va bien");
