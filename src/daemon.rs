@@ -92,8 +92,7 @@ pub async fn run_with(
     let rules = crate::rules::load_dir(&d.rules_dir, Some(&channels)).map_err(diagnostics)?;
     let mut notifiers = HashMap::new();
     for ch in &config.channels {
-        let n = Notifier::from_config(ch, &d.user_agent)
-            .with_context(|| format!("channel `{}`", ch.name))?;
+        let n = Notifier::from_config(ch, &d.user_agent)?;
         notifiers.insert(ch.name.clone(), n);
     }
     let metrics = Arc::new(Metrics::new());

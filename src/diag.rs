@@ -33,12 +33,13 @@ impl Diagnostic {
         }
     }
 
-    /// A diagnostic about a whole file (it can't be read, say).
+    /// A diagnostic about a whole file (it can't be read, say): line and
+    /// column 0, and displayed as `path: message`.
     pub fn file(path: &Path, message: impl Into<String>) -> Self {
         Diagnostic {
             path: path.to_path_buf(),
-            line: 1,
-            col: 1,
+            line: 0,
+            col: 0,
             message: message.into(),
             snippet: None,
         }
@@ -55,6 +56,9 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.path.display(), self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",
@@ -111,5 +115,7 @@ mod tests {
         let d = Diagnostic::at(Path::new("r.toml"), "a\nbad = 1\n", 6, "oops");
         assert_eq!(d.to_string(), "r.toml:2:5: oops");
         assert!(d.render().contains("bad = 1\n        ^"));
+        let whole = Diagnostic::file(Path::new("r.toml"), "cannot read rule file");
+        assert_eq!(whole.to_string(), "r.toml: cannot read rule file");
     }
 }
