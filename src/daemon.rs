@@ -270,7 +270,10 @@ async fn source_task(
                 }
             }
             Err(e) => {
-                failures += 1;
+                // Transient errors back off; a permanent one (404, not a
+                // feed) is retried at the normal interval, since polling
+                // it faster or slower changes nothing until someone fixes it.
+                failures = if e.is_retryable() { failures + 1 } else { 0 };
                 retry_after = e.retry_after();
                 let delay = source::next_delay(cfg.interval, failures, retry_after, 0.5);
                 metrics.fetch_failed(&cfg.name, e.reason(), &e, delay);
