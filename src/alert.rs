@@ -34,7 +34,69 @@ pub struct TopMention {
     pub sentiment: f32,
 }
 
+/// Why a firing event was sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The rule's condition was crossed (or, for a resolved event, left).
+    #[default]
+    Threshold,
+    /// Sustained acceleration before the threshold: severity `warning`.
+    EarlyWarning,
+    /// A firing alert's volume doubled again since it was last notified.
+    Escalation,
+    /// A firing alert is still firing after `repeat_interval`.
+    Repeat,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Threshold => "threshold",
+            Stage::EarlyWarning => "early_warning",
+            Stage::Escalation => "escalation",
+            Stage::Repeat => "repeat",
+        }
+    }
+}
+
+/// A word or hashtag whose frequency in the window jumps against the
+/// watch's baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergingTerm {
+    pub term: String,
+    /// Mentions of the window holding it.
+    pub count: u64,
+    /// Its share of the window's mentions over its usual share.
+    pub lift: f64,
+}
+
+/// How many of the window's mentions came from one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceCount {
+    pub source: String,
+    pub count: u64,
+}
+
+/// Another alert of the same watch that changed state in the same
+/// evaluation, notified together with this one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelatedAlert {
+    pub rule: String,
+    pub kind: String,
+    pub state: AlertState,
+    pub severity: String,
+    pub summary: String,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 /// A change of an alert's state, with what explains it.
+///
+/// The fields after `top_mentions` were added by issue 4; they are optional
+/// in JSON (a consumer of the first version reads events unchanged).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
     /// Alert rule name, unique within its watch.
@@ -59,6 +121,30 @@ pub struct AlertEvent {
     pub top_terms: Vec<String>,
     /// Mentions that drive the alert, by reach then negativity.
     pub top_mentions: Vec<TopMention>,
+    /// Why this firing event was sent.
+    #[serde(default)]
+    pub stage: Stage,
+    /// Width of the window `observed` counts, in seconds.
+    #[serde(default)]
+    pub window_secs: u64,
+    /// `observed / expected` (0 when nothing was expected).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub factor: f64,
+    /// Probability of at least `observed` under the baseline (spike kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_probability: Option<f64>,
+    /// The watch's usual share of negative mentions, in [0, 1].
+    #[serde(default)]
+    pub negative_share_usual: f64,
+    /// Terms whose frequency in the window jumps against the baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emerging_terms: Vec<EmergingTerm>,
+    /// The window's mentions by source, most first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceCount>,
+    /// Other alerts of the watch notified with this one (grouping).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<RelatedAlert>,
 }
 
 impl AlertEvent {
@@ -83,19 +169,47 @@ impl AlertEvent {
                 reach: 12_000,
                 sentiment: -0.8,
             }],
+            stage: Stage::Threshold,
+            window_secs: 3600,
+            factor: 12.31,
+            tail_probability: Some(3.2e-21),
+            negative_share_usual: 0.12,
+            emerging_terms: vec![EmergingTerm {
+                term: "panne".into(),
+                count: 31,
+                lift: 14.5,
+            }],
+            sources: vec![
+                SourceCount {
+                    source: "forum".into(),
+                    count: 40,
+                },
+                SourceCount {
+                    source: "mastodon".into(),
+                    count: 24,
+                },
+            ],
+            related: Vec::new(),
         }
     }
 
     /// Key that identifies this event across retries and restarts: receivers
     /// deduplicate on it (webhook `Idempotency-Key`, email `Message-ID`).
+    /// Events of a stage other than `threshold` carry it as a suffix, so an
+    /// early warning and its escalation never share a key.
     pub fn idempotency_key(&self) -> String {
-        format!(
+        let mut k = format!(
             "{}/{}/{}/{}",
             self.watch,
             self.rule,
             self.state.as_str(),
             self.at.timestamp_millis()
-        )
+        );
+        if self.stage != Stage::Threshold {
+            k.push('/');
+            k.push_str(self.stage.as_str());
+        }
+        k
     }
 }
 
@@ -127,5 +241,27 @@ mod tests {
         assert_eq!(v["at"], "2026-01-01T10:00:00Z");
         assert_eq!(v["top_mentions"][0]["reach"], 12_000);
         assert_eq!(ev.idempotency_key(), "acme/bad-buzz/firing/1767261600000");
+        assert_eq!(v["stage"], "threshold");
+        assert_eq!(v["emerging_terms"][0]["term"], "panne");
+    }
+
+    #[test]
+    fn first_version_events_still_parse() {
+        let mut v: serde_json::Value = serde_json::to_value(AlertEvent::example()).unwrap();
+        for k in [
+            "stage",
+            "window_secs",
+            "factor",
+            "tail_probability",
+            "negative_share_usual",
+            "emerging_terms",
+            "sources",
+            "related",
+        ] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        let ev: AlertEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(ev.stage, Stage::Threshold);
+        assert!(ev.related.is_empty());
     }
 }

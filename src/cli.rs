@@ -73,6 +73,15 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Score the volume_spike defaults on NAB Twitter volume series (a
+    /// directory of Twitter_volume_*.csv and labels.json).
+    EvalNab {
+        dir: PathBuf,
+        /// Measure an alternative: a TOML `key = value` added to the rule
+        /// (e.g. --set 'window = "30m"'); the reported figures use none.
+        #[arg(long = "set")]
+        overrides: Vec<String>,
+    },
     /// Run the whole daemon on a bundled crisis scenario served on loopback.
     Demo {
         /// Keep the demo's data directory here instead of a temporary one.
@@ -128,6 +137,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::EvalSentiment { files } => {
             cmd::eval_sentiment::run(&files, std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::EvalNab { dir, overrides } => {
+            cmd::eval_nab::run(&dir, &overrides, &mut std::io::stdout().lock())
         }
         Command::Demo { data_dir, speed } => cmd::demo::run(data_dir, speed),
     }

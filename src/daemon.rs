@@ -32,7 +32,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::alert::AlertEvent;
 use crate::config::{Config, SourceConfig};
-use crate::detect::{Detector, RETENTION, Transition};
+use crate::detect::{Detector, LATENESS, RETENTION, Transition};
 use crate::mention::Mention;
 use crate::notify::Notifier;
 use crate::rules::RuleSet;
@@ -352,7 +352,10 @@ impl Pipeline {
                         self.commit().await?;
                     }
                     let now = Utc::now();
-                    let ts = self.detector.evaluate_watches(&[], now);
+                    // Pending and firing alerts move on with the clock, a
+                    // little behind it so that a poll's mentions are in.
+                    let grid = now - chrono::Duration::from_std(LATENESS).unwrap_or_default();
+                    let ts = self.detector.advance(grid);
                     self.record(ts, now)?;
                     if last_rules_check.elapsed() >= RULES_CHECK {
                         last_rules_check = Instant::now();
@@ -457,20 +460,19 @@ impl Pipeline {
         fresh = fresh_back;
 
         let mut buckets: HashMap<(usize, i64), (u64, u64)> = HashMap::new();
-        let mut touched = Vec::new();
+        let mut observed: Vec<(usize, &Mention)> = Vec::new();
         for (m, idx) in fresh.iter().zip(&matched) {
             self.pending
                 .seen
                 .push((m.id.clone(), m.published.timestamp()));
             self.pending_seen.insert(m.id.clone());
             for &i in idx {
-                self.detector.observe(i, m);
+                observed.push((i, m));
                 let e = buckets
                     .entry((i, m.published.timestamp().div_euclid(60)))
                     .or_default();
                 e.0 += 1;
                 e.1 += u64::from(m.is_negative());
-                touched.push(i);
                 if let Some(w) = self.rules.watches.get(i) {
                     self.metrics
                         .watch_matches
@@ -487,9 +489,9 @@ impl Pipeline {
             }
         }
         self.pending_docs += fresh.len();
-        touched.sort_unstable();
-        touched.dedup();
-        let ts = self.detector.evaluate_watches(&touched, now);
+        // The same detection path as `backtest`: publication order, each
+        // watch evaluated at the publication time of its mentions.
+        let ts = self.detector.ingest(&observed);
         self.record(ts, now)?;
         if self.pending_docs >= self.commit_docs
             || self.last_commit.elapsed() >= self.commit_interval

@@ -32,16 +32,16 @@ pub fn replay(rules: &RuleSet, mut mentions: Vec<Mention>) -> Vec<AlertEvent> {
                 m.sentiment = keep;
             }
         }
-        let idx = matcher.matches(m);
-        for &i in &idx {
-            detector.observe(i, m);
-        }
-        events.extend(
-            detector
-                .evaluate_watches(&idx, m.published)
-                .into_iter()
-                .map(|t| t.event),
-        );
+    }
+    let matched: Vec<Vec<usize>> = mentions.iter().map(|m| matcher.matches(m)).collect();
+    let items: Vec<(usize, &Mention)> = mentions
+        .iter()
+        .zip(&matched)
+        .flat_map(|(m, idx)| idx.iter().map(move |&i| (i, m)))
+        .collect();
+    events.extend(detector.ingest(&items).into_iter().map(|t| t.event));
+    if let Some(last) = mentions.last() {
+        events.extend(detector.advance(last.published).into_iter().map(|t| t.event));
     }
     events
 }

@@ -1,11 +1,20 @@
 //! Per-watch mention counts by publication time.
 //!
-//! Two resolutions: one-second buckets for the recent span (what sliding
-//! windows sum over, so a `10s` window is exact) and one-minute buckets for
-//! the baseline history (what the state store persists). Pure data: no clock,
-//! no I/O.
+//! Two resolutions, both bounded:
+//! * one-second buckets with running totals for the recent span (what
+//!   sliding windows sum over, so a `10s` window is exact and a window sum is
+//!   two binary searches, whatever its width);
+//! * hourly buckets for the baseline horizon ([`HORIZON_HOURS`], 28 days):
+//!   what the expected-volume model learns from. The state store persists
+//!   minute buckets; [`Series::restore_minute`] folds them back in.
+//!
+//! Pure data: no clock, no I/O. Mentions older than the one-second span only
+//! reach the hourly buckets: no window that is still evaluated can hold them.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
+
+/// Hourly buckets kept: the baseline horizon.
+pub const HORIZON_HOURS: i64 = 28 * 24;
 
 /// Mention counts in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,103 +24,191 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, o: Counts) {
+    pub fn add(&mut self, o: Counts) {
         self.total += o.total;
         self.negative += o.negative;
     }
+
+    fn minus(self, o: Counts) -> Counts {
+        Counts {
+            total: self.total.saturating_sub(o.total),
+            negative: self.negative.saturating_sub(o.negative),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sec {
+    t: i64,
+    count: Counts,
+    /// Running total up to and including this second.
+    cum: Counts,
 }
 
 /// Counts of one watch.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
-    seconds: BTreeMap<i64, Counts>,
-    minutes: BTreeMap<i64, Counts>,
-    /// Earliest publication second ever recorded (history start).
+    secs: VecDeque<Sec>,
+    hours: VecDeque<Counts>,
+    /// Hour index (unix hour) of `hours[0]`.
+    hour0: i64,
+    /// Earliest second with data still within the horizon.
     first: Option<i64>,
 }
 
 impl Series {
-    /// Records one mention published at unix second `t`.
-    pub fn add(&mut self, t: i64, negative: bool) {
-        let c = Counts {
-            total: 1,
-            negative: u64::from(negative),
-        };
-        self.seconds.entry(t).or_default().add(c);
-        self.minutes.entry(t.div_euclid(60)).or_default().add(c);
+    /// Records `c` mentions published at unix second `t`.
+    pub fn add(&mut self, t: i64, c: Counts) {
+        if c.total == 0 {
+            return;
+        }
+        if !self.add_hour(t.div_euclid(3600), c) {
+            return;
+        }
         self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.add_second(t, c);
     }
 
-    /// Restores a persisted minute bucket. The recent one-second view gets
-    /// the count at the minute's first second: after a restart, windows
-    /// shorter than a minute are approximate for the minutes before it.
+    /// Restores a persisted minute bucket. The one-second view gets the
+    /// count at the minute's first second: after a restart, windows shorter
+    /// than a minute are approximate for the minutes before it.
     pub fn restore_minute(&mut self, minute: i64, c: Counts) {
-        self.minutes.entry(minute).or_default().add(c);
-        self.seconds.entry(minute * 60).or_default().add(c);
-        let t = minute * 60;
-        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.add(minute * 60, c);
     }
 
-    /// Counts published in the half-open second range `(from, to]`.
+    fn add_second(&mut self, t: i64, c: Counts) {
+        match self.secs.back() {
+            None => self.secs.push_back(Sec {
+                t,
+                count: c,
+                cum: c,
+            }),
+            Some(b) if b.t < t => {
+                let mut cum = b.cum;
+                cum.add(c);
+                self.secs.push_back(Sec { t, count: c, cum });
+            }
+            Some(_) => {
+                // Late: older than the newest second. Insert, then shift the
+                // running totals after it (bounded by the span).
+                let i = self.secs.partition_point(|s| s.t < t);
+                if self.secs[i].t == t {
+                    self.secs[i].count.add(c);
+                    self.secs[i].cum.add(c);
+                } else {
+                    let mut cum = if i == 0 {
+                        self.secs[0].cum.minus(self.secs[0].count)
+                    } else {
+                        self.secs[i - 1].cum
+                    };
+                    cum.add(c);
+                    self.secs.insert(i, Sec { t, count: c, cum });
+                }
+                for s in self.secs.iter_mut().skip(i + 1) {
+                    s.cum.add(c);
+                }
+            }
+        }
+    }
+
+    /// Adds to the hour bucket; false when the hour is beyond the horizon.
+    fn add_hour(&mut self, h: i64, c: Counts) -> bool {
+        if self.hours.is_empty() {
+            self.hour0 = h;
+            self.hours.push_back(c);
+            return true;
+        }
+        let newest = self.hour0 + self.hours.len() as i64 - 1;
+        if h < newest - HORIZON_HOURS {
+            return false;
+        }
+        while h < self.hour0 {
+            self.hours.push_front(Counts::default());
+            self.hour0 -= 1;
+        }
+        while h > self.hour0 + self.hours.len() as i64 - 1 {
+            self.hours.push_back(Counts::default());
+        }
+        self.hours[(h - self.hour0) as usize].add(c);
+        while self.hours.len() as i64 > HORIZON_HOURS + 1 {
+            self.hours.pop_front();
+            self.hour0 += 1;
+        }
+        let horizon_start = self.hour0 * 3600;
+        if self.first.is_some_and(|f| f < horizon_start) {
+            self.first = Some(horizon_start);
+        }
+        true
+    }
+
+    /// Running total of the seconds at or before `t`, relative to the span.
+    fn cum_at(&self, t: i64) -> Counts {
+        let i = self.secs.partition_point(|s| s.t <= t);
+        if i == 0 {
+            self.secs
+                .front()
+                .map_or(Counts::default(), |f| f.cum.minus(f.count))
+        } else {
+            self.secs[i - 1].cum
+        }
+    }
+
+    /// Counts published in the half-open second range `(from, to]`. Exact
+    /// while `from` is within the one-second span (see [`Series::prune`]).
     pub fn window(&self, from: i64, to: i64) -> Counts {
-        let mut c = Counts::default();
-        if from >= to {
-            return c;
+        if from >= to || self.secs.is_empty() {
+            return Counts::default();
         }
-        for (_, v) in self.seconds.range(from + 1..=to) {
-            c.add(*v);
-        }
-        c
+        self.cum_at(to).minus(self.cum_at(from))
     }
 
-    /// Counts of whole minutes in `[from_minute, to_minute)`.
-    pub fn history(&self, from_minute: i64, to_minute: i64) -> Counts {
-        let mut c = Counts::default();
-        if from_minute >= to_minute {
-            return c;
+    /// Counts of the unix hour `h` (zero outside the horizon).
+    pub fn hour(&self, h: i64) -> Counts {
+        if h < self.hour0 {
+            return Counts::default();
         }
-        for (_, v) in self.minutes.range(from_minute..to_minute) {
-            c.add(*v);
-        }
-        c
+        self.hours
+            .get((h - self.hour0) as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
-    /// Counts published in `[from, to)`: whole minutes from the minute
-    /// buckets, the partial minutes at either end from the one-second
-    /// buckets (which exist only for the recent span).
+    /// Counts published in `[from, to)`, from the hourly buckets for whole
+    /// hours and the one-second span for the rest (approximate for partial
+    /// hours older than the span).
     pub fn range(&self, from: i64, to: i64) -> Counts {
         let mut c = Counts::default();
         if from >= to {
             return c;
         }
-        let m_from = (from + 59).div_euclid(60);
-        let m_to = to.div_euclid(60);
-        if m_from >= m_to {
-            for (_, v) in self.seconds.range(from..to) {
-                c.add(*v);
-            }
-            return c;
+        let h_from = (from + 3599).div_euclid(3600);
+        let h_to = to.div_euclid(3600);
+        if h_from >= h_to {
+            return self.window(from - 1, to - 1);
         }
-        c.add(self.history(m_from, m_to));
-        for (_, v) in self.seconds.range(from..m_from * 60) {
-            c.add(*v);
+        for h in h_from..h_to {
+            c.add(self.hour(h));
         }
-        for (_, v) in self.seconds.range(m_to * 60..to) {
-            c.add(*v);
-        }
+        c.add(self.window(from - 1, h_from * 3600 - 1));
+        c.add(self.window(h_to * 3600 - 1, to - 1));
         c
     }
 
-    /// The earliest second with data, if any.
+    /// The earliest second with data within the horizon, if any.
     pub fn first(&self) -> Option<i64> {
         self.first
     }
 
-    /// Drops one-second buckets at or before `before_sec` and minute buckets
-    /// before `before_minute`.
-    pub fn prune(&mut self, before_sec: i64, before_minute: i64) {
-        self.seconds = self.seconds.split_off(&(before_sec + 1));
-        self.minutes = self.minutes.split_off(&before_minute);
+    /// Drops one-second buckets at or before `before_sec`.
+    pub fn prune(&mut self, before_sec: i64) {
+        while self.secs.front().is_some_and(|s| s.t <= before_sec) {
+            self.secs.pop_front();
+        }
+    }
+
+    /// One-second buckets held (for tests and bounds).
+    pub fn span_len(&self) -> usize {
+        self.secs.len()
     }
 }
 
@@ -119,35 +216,61 @@ impl Series {
 mod tests {
     use super::*;
 
-    #[test]
-    fn windows_and_history_sum_the_right_buckets() {
-        let mut s = Series::default();
-        for t in [0, 59, 60, 61, 120] {
-            s.add(t, t == 60);
+    fn one(neg: bool) -> Counts {
+        Counts {
+            total: 1,
+            negative: u64::from(neg),
         }
-        assert_eq!(
-            s.window(0, 60),
-            Counts {
-                total: 2,
-                negative: 1
-            }
-        );
-        assert_eq!(s.window(-1, 200).total, 5);
-        assert_eq!(s.history(0, 1).total, 2);
-        assert_eq!(
-            s.history(0, 2),
-            Counts {
-                total: 4,
-                negative: 1
-            }
-        );
+    }
+
+    #[test]
+    fn windows_and_hours_sum_the_right_buckets() {
+        let mut s = Series::default();
+        for t in [0, 59, 60, 61, 3600] {
+            s.add(t, one(t == 60));
+        }
+        let check = |s: &Series, from, to, total| assert_eq!(s.window(from, to).total, total);
+        check(&s, -1, 59, 2);
+        check(&s, 0, 60, 2);
+        assert_eq!(s.window(0, 60).negative, 1);
+        check(&s, -1, 5000, 5);
+        check(&s, 61, 3599, 0);
+        assert_eq!(s.hour(0).total, 4);
+        assert_eq!(s.hour(1).total, 1);
         assert_eq!(s.first(), Some(0));
-        assert_eq!(s.range(0, 60).total, 2);
-        assert_eq!(s.range(59, 61).total, 2);
-        assert_eq!(s.range(1, 121).total, 4);
-        assert_eq!(s.range(0, 121).total, 5);
-        s.prune(60, 1);
-        assert_eq!(s.window(-1, 200).total, 2);
-        assert_eq!(s.history(0, 10).total, 3);
+        assert_eq!(s.range(0, 3601).total, 5);
+        assert_eq!(s.range(60, 3600).total, 2);
+        s.prune(59);
+        check(&s, 59, 5000, 3);
+    }
+
+    #[test]
+    fn late_mentions_shift_later_running_totals() {
+        let mut s = Series::default();
+        for t in [10, 20, 30] {
+            s.add(t, one(false));
+        }
+        s.add(15, one(true));
+        s.add(20, one(false));
+        assert_eq!(s.window(9, 30).total, 5);
+        assert_eq!(s.window(14, 20).total, 3);
+        assert_eq!(s.window(15, 30).total, 3);
+        assert_eq!(s.window(10, 15).negative, 1);
+        s.prune(12);
+        s.add(5, one(false));
+        assert_eq!(s.window(12, 30).total, 4);
+        assert_eq!(s.window(4, 30).total, 5);
+        assert_eq!(s.hour(0).total, 6);
+    }
+
+    #[test]
+    fn hours_beyond_the_horizon_are_dropped() {
+        let mut s = Series::default();
+        s.add(0, one(false));
+        s.add((HORIZON_HOURS + 10) * 3600, one(false));
+        assert_eq!(s.hour(0).total, 0);
+        assert_eq!(s.first(), Some(9 * 3600));
+        s.add(3600, one(false));
+        assert_eq!(s.hour(1).total, 0, "too old to count");
     }
 }

@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 
 use super::fold::fold;
 
+const EN_AFINN: &str = include_str!("../../lexicons/en-afinn.tsv");
 const EN_VADER: &str = include_str!("../../lexicons/en-vader.tsv");
 const EN_EXTRA: &str = include_str!("../../lexicons/en-extra.tsv");
 const FR_VADER: &str = include_str!("../../lexicons/fr-vader.tsv");
@@ -64,6 +65,25 @@ pub enum Modifier {
     /// Contrast: what follows weighs more (`but`) or, when `concessive`,
     /// the clause it opens weighs less (`although`).
     Contrast { concessive: bool },
+    /// Excess (`too`): boosts a following sentiment word by `delta` like an
+    /// intensifier, and makes a following content word outside the lexicon
+    /// mildly negative (`too long`, `too late`, `too much`).
+    Excess { delta: f32 },
+}
+
+/// How a word missing from the lexicon is retried with a related form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backoff {
+    /// No retry.
+    #[default]
+    None,
+    /// English `-ly` adverbs retried as their adjective (`poorly` → `poor`,
+    /// `happily` → `happy`, `horribly` → `horrible`).
+    English,
+    /// French plurals and regular feminines retried as the masculine
+    /// singular (`catastrophiques` → `catastrophique`, `boostée` → `boosté`,
+    /// `créative` → `créatif`, `trompeuse` → `trompeur`/`trompeux`).
+    French,
 }
 
 /// One lexicon entry: a valence in -4..4, a modifier, or both (`super`, `no`).
@@ -79,6 +99,8 @@ pub struct LangLexicon {
     /// Whether apostrophes separate words (French elision) rather than
     /// vanish (English contractions: `don't` → `dont`).
     pub split_apostrophes: bool,
+    /// How an unknown word is retried (see [`Backoff`]).
+    pub backoff: Backoff,
     /// Folded term (words joined by one space) → entry.
     pub terms: FxMap<Box<str>, Term>,
     /// Every proper word-prefix of a multi-word term.
@@ -187,9 +209,13 @@ pub fn rows(data: &str) -> impl Iterator<Item = Result<(&str, f32), &str>> {
 
 fn load() -> Lexicons {
     let mut lex = Lexicons {
-        en: LangLexicon::default(),
+        en: LangLexicon {
+            backoff: Backoff::English,
+            ..LangLexicon::default()
+        },
         fr: LangLexicon {
             split_apostrophes: true,
+            backoff: Backoff::French,
             ..LangLexicon::default()
         },
         emoji: FxMap::default(),
@@ -197,6 +223,12 @@ fn load() -> Lexicons {
     };
     // A malformed line is a data bug caught by `all_lexicon_lines_parse`; at
     // run time it is skipped rather than taking the daemon down.
+    // AFINN rates on -5..5; 0.8 brings it to VADER's -4..4. Lowest precedence.
+    for (t, v) in rows(EN_AFINN).flatten() {
+        if !is_emoticon(t) {
+            lex.en.set_valence(t, v * 0.8);
+        }
+    }
     for (t, v) in rows(EN_VADER).flatten() {
         if is_emoticon(t) {
             lex.emoticons.insert(t.into(), v);
@@ -242,6 +274,7 @@ fn load() -> Lexicons {
             },
             "inc" => Modifier::Booster { delta: value },
             "dec" => Modifier::Booster { delta: -value },
+            "exc" => Modifier::Excess { delta: value },
             "but" => Modifier::Contrast {
                 concessive: value < 0.0,
             },
@@ -272,7 +305,7 @@ mod tests {
 
     #[test]
     fn all_lexicon_lines_parse() {
-        for data in [EN_VADER, EN_EXTRA, FR_VADER, FR_PATTERN, FR_EXTRA, EMOJI] {
+        for data in [EN_AFINN, EN_VADER, EN_EXTRA, FR_VADER, FR_PATTERN, FR_EXTRA, EMOJI] {
             let bad: Vec<_> = rows(data).filter_map(Result::err).collect();
             assert!(bad.is_empty(), "bad lines: {bad:?}");
         }

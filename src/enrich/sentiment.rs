@@ -6,11 +6,21 @@
 //! their words), and sums valences with VADER-like rules:
 //!
 //! * negation with a scope of a few words, cut by punctuation or contrast
-//!   (`pas du tout satisfait`, `ne … plus`, `sans`, `not bad`); `ne … que`
-//!   ("only") is not a negation;
+//!   (`pas du tout satisfait`, `ne … plus`, `sans`, `faute de`, `loin d'être`,
+//!   `not bad`, `far from`); `ne … que` ("only") is not a negation;
+//!   counterfactual modals negate too (`could have been better`,
+//!   `aurait pu être mieux`: what they introduce did not happen);
 //! * intensifiers and diminishers (`très`, `trop`, `un peu`, `so`, `barely`);
+//!   excess: `too` before a word outside the lexicon makes it mildly
+//!   negative (`too long`, `too late`), as `trop` does in French;
 //! * contrast: before `mais`/`but` weighs half, after weighs 1.5×; a
-//!   concessive clause (`bien que`, `although`) weighs half;
+//!   concessive or conditional clause (`bien que`, `although`, `if`) weighs
+//!   half;
+//! * words missing from the lexicon are retried as a related form: French
+//!   plurals and regular feminines (`catastrophiques`, `boostée`), English
+//!   `-ly` adverbs (`poorly`, `superbly`);
+//! * department names are neutral (`customer service` is not praise even
+//!   though `service` or `support` alone may be);
 //! * emphasis: a word in CAPS amid lowercase, an elongated word (`nuuuul`,
 //!   `sooo`), and up to four `!`;
 //! * emojis and emoticons; hashtags (`#arnaque`, `#BadBuzz`, `#arnaquetotale`)
@@ -27,7 +37,7 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 
 use super::fold::{is_apostrophe, push_folded};
-use super::lexicon::{LEXICONS, LangLexicon, Lexicons, Modifier, Term};
+use super::lexicon::{Backoff, LEXICONS, LangLexicon, Lexicons, Modifier, Term};
 
 /// Sentiment class of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,6 +103,14 @@ const EXCLAMATION: f32 = 0.292;
 const BEFORE_CONTRAST: f32 = 0.5;
 const AFTER_CONTRAST: f32 = 1.5;
 const CONCESSIVE: f32 = 0.5;
+/// Valence of a content word outside the lexicon right after an excess
+/// word (`too long`, `too late`).
+const EXCESS: f32 = -1.0;
+/// Words that are not content words for [`EXCESS`] (`I too was`, `me too`).
+const NOT_CONTENT: &[&str] = &[
+    "the", "and", "was", "were", "are", "has", "had", "have", "for", "you", "his", "her", "its",
+    "our", "their", "this", "that", "who", "can", "will", "did", "does", "with",
+];
 /// VADER's normalisation constant.
 const ALPHA: f32 = 15.0;
 
@@ -403,6 +421,8 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
     let mut boost_left = 0u8;
     let mut weight = 1.0f32;
     let mut concessive = false;
+    // Set by an excess word (`too`) for the word right after it.
+    let mut excess_next = false;
     let mut i = 0;
     while i < toks.len() {
         let t = toks[i];
@@ -410,6 +430,7 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
             Kind::Break => {
                 neg_scope = 0;
                 boost_left = 0;
+                excess_next = false;
                 if concessive {
                     concessive = false;
                     weight = AFTER_CONTRAST;
@@ -418,6 +439,7 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
                 continue;
             }
             Kind::Emo(v) => {
+                excess_next = false;
                 out.sum += v * weight;
                 out.hits += 1;
                 i += 1;
@@ -427,7 +449,14 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
         }
         let (term, len) = longest_match(i, toks, buf, key, lang);
         let next = i + len;
+        let excess = std::mem::take(&mut excess_next);
         let Some(term) = term else {
+            let w = word(&t);
+            if excess && w.len() >= 3 && !NOT_CONTENT.contains(&w) {
+                let v = if neg_scope > 0 { EXCESS * NEGATION } else { EXCESS };
+                out.sum += v * weight;
+                out.hits += 1;
+            }
             if ne_only && matches!(word(&t), "que" | "qu") {
                 neg_scope = 0;
                 ne_only = false;
@@ -458,6 +487,11 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
             (Some(Modifier::Booster { delta }), _) => {
                 boost += delta;
                 boost_left = 2 + 1;
+            }
+            (Some(Modifier::Excess { delta }), _) => {
+                boost += delta;
+                boost_left = 2 + 1;
+                excess_next = true;
             }
             (Some(Modifier::Contrast { concessive: c }), _) => {
                 neg_scope = 0;
@@ -532,6 +566,9 @@ fn longest_match<'l>(
         }
         best = lang.get(key).map(|term| (term, 1));
     }
+    if best.is_none() && lang.get(first).is_none() {
+        best = backoff(first, lang, key).map(|term| (term, 1));
+    }
     if lang.is_prefix(first) {
         key.clear();
         key.push_str(first);
@@ -553,6 +590,63 @@ fn longest_match<'l>(
         None => (None, 1),
     }
 }
+
+/// Retries a word missing from the lexicon as a related form that has a
+/// valence (see [`Backoff`]); `key` is scratch space.
+fn backoff<'l>(word: &str, lang: &'l LangLexicon, key: &mut String) -> Option<&'l Term> {
+    let valenced = |k: &str| lang.get(k).filter(|t| t.valence.is_some());
+    if word.len() < 5 || !word.is_ascii() {
+        return None;
+    }
+    match lang.backoff {
+        Backoff::None => None,
+        Backoff::English => {
+            let stem = word.strip_suffix("ly")?;
+            key.clear();
+            if let Some(s) = stem.strip_suffix('i') {
+                key.push_str(s); // happily → happy
+                key.push('y');
+            } else if stem.ends_with("bl") {
+                key.push_str(stem); // horribly → horrible
+                key.push('e');
+            } else {
+                key.push_str(stem); // poorly → poor
+            }
+            valenced(key)
+        }
+        Backoff::French => {
+            let singular = word.strip_suffix(['s', 'x']);
+            if let Some(t) = singular.and_then(valenced) {
+                return Some(t);
+            }
+            let base = singular.unwrap_or(word);
+            for (fem, masc) in FEMININE {
+                if let Some(stem) = base.strip_suffix(fem) {
+                    key.clear();
+                    key.push_str(stem);
+                    key.push_str(masc);
+                    if let Some(t) = valenced(key) {
+                        return Some(t);
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Regular French feminine endings (folded) and their masculine.
+const FEMININE: [(&str, &str); 9] = [
+    ("euse", "eux"),
+    ("euse", "eur"),
+    ("ive", "if"),
+    ("ee", "e"),
+    ("ante", "ant"),
+    ("ente", "ent"),
+    ("elle", "el"),
+    ("ienne", "ien"),
+    ("ite", "it"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -602,6 +696,61 @@ mod tests {
         check("en", "this isn't good at all", Label::Neg);
         check("en", "no problem at all", Label::Pos);
         check("en", "not at all happy", Label::Neg);
+    }
+
+    #[test]
+    fn counterfactual_modals_negate() {
+        check("en", "it could have been better", Label::Neg);
+        check("en", "it should have been great", Label::Neg);
+        check("en", "it could have been worse", Label::Pos);
+        check("en", "far from perfect", Label::Neg);
+        check("fr", "ça aurait pu être mieux", Label::Neg);
+        check("fr", "loin d'être parfait", Label::Neg);
+        check("fr", "faute de succès", Label::Neg);
+    }
+
+    #[test]
+    fn excess_before_an_unknown_word_is_negative() {
+        check("en", "way too long", Label::Neg);
+        check("en", "too late", Label::Neg);
+        check("en", "not too bad", Label::Pos);
+        check("en", "me too", Label::Neu);
+        check("en", "I love it too", Label::Pos);
+        assert!(raw("en", "too expensive") < raw("en", "expensive"));
+        check("fr", "c'est trop long", Label::Neg);
+        check("fr", "trop bien", Label::Pos);
+    }
+
+    #[test]
+    fn inflected_forms_back_off_to_the_lexicon_form() {
+        check("fr", "des résultats catastrophiques", Label::Neg);
+        check("fr", "une équipe boostée", Label::Pos);
+        check("fr", "des réponses décevantes", Label::Neg);
+        check("en", "poorly made", Label::Neg);
+        check("en", "superbly acted", Label::Pos);
+        // An adverb whose adjective means something else is not backed off.
+        check("en", "likely tomorrow", Label::Neu);
+    }
+
+    #[test]
+    fn department_names_are_neutral() {
+        check("en", "I called customer service", Label::Neu);
+        check("en", "customer support was awful", Label::Neg);
+        check("fr", "j'ai appelé le service client", Label::Neu);
+        check("fr", "le service client est nul", Label::Neg);
+    }
+
+    #[test]
+    fn conditional_clause_weighs_less() {
+        assert!(raw("en", "if it is good") < raw("en", "it is good"));
+        assert!(raw("en", "if it is good") > 0.0);
+        check("en", "if you liked the first one, this is awful", Label::Neg);
+    }
+
+    #[test]
+    fn afinn_words_are_known() {
+        check("en", "atrocious", Label::Neg);
+        check("en", "bankruptcy", Label::Neg);
     }
 
     #[test]

@@ -47,12 +47,43 @@ pub struct Watch {
 pub enum AlertKind {
     /// The volume in a window is far above what history predicts.
     VolumeSpike,
+    /// The negative mentions spike, or their share rises well above usual.
+    NegativeSurge,
+    /// A crisis query (the rule's own `query`) matches.
+    Keyword,
+    /// An author with reach at least `min_reach` mentions the watch.
+    Influencer,
 }
 
 impl AlertKind {
+    pub const ALL: [AlertKind; 4] = [
+        AlertKind::VolumeSpike,
+        AlertKind::NegativeSurge,
+        AlertKind::Keyword,
+        AlertKind::Influencer,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::VolumeSpike => "volume_spike",
+            AlertKind::NegativeSurge => "negative_surge",
+            AlertKind::Keyword => "keyword",
+            AlertKind::Influencer => "influencer",
+        }
+    }
+
+    /// Whether the kind tests a volume against a baseline (and so has an
+    /// early warning and a warm-up).
+    pub fn is_spike(self) -> bool {
+        matches!(self, AlertKind::VolumeSpike | AlertKind::NegativeSurge)
+    }
+
+    /// The default `min_mentions` of the kind.
+    pub fn default_min_mentions(self) -> u64 {
+        match self {
+            AlertKind::VolumeSpike => DEFAULT_MIN_MENTIONS,
+            AlertKind::NegativeSurge => DEFAULT_MIN_NEGATIVE,
+            AlertKind::Keyword | AlertKind::Influencer => 1,
         }
     }
 }
@@ -76,8 +107,67 @@ pub struct AlertRule {
     /// Also notify when the alert resolves (default false: resolutions are
     /// recorded and logged only).
     pub notify_resolved: bool,
-    /// After firing, no new firing of this rule before this much time.
+    /// After firing, no new firing of this rule before this much time (for
+    /// `keyword` and `influencer`, the rate limit).
     pub cooldown: Duration,
+    /// Spike kinds: a window is improbable when the tail probability of its
+    /// count under the baseline's negative binomial is at most this.
+    pub significance: f64,
+    /// The condition must hold this long (pending) before the alert fires;
+    /// zero fires at once. TOML key `for`.
+    pub pending_for: Duration,
+    /// A firing alert resolves once its condition has not held for this long.
+    pub resolve_after: Duration,
+    /// A firing alert is notified again after this long.
+    pub repeat_interval: Duration,
+    /// Spike kinds: sustained acceleration fires a `warning` before the
+    /// threshold is crossed.
+    pub early_warning: bool,
+    /// Spike kinds: history needed before the rule may fire; `None` is
+    /// automatic (see [`AlertRule::warmup`]).
+    pub warmup: Option<Duration>,
+    /// `keyword`: the crisis query.
+    pub query: Option<Query>,
+    /// `influencer`: the least reach (author followers) that fires.
+    pub min_reach: u64,
+}
+
+impl AlertRule {
+    /// A rule of `kind` with every default, as a rule file giving only
+    /// `name` and `kind` gets it (`keyword` still needs its `query`).
+    pub fn with_defaults(name: &str, kind: AlertKind) -> AlertRule {
+        AlertRule {
+            name: name.to_string(),
+            kind,
+            window: DEFAULT_WINDOW,
+            min_mentions: kind.default_min_mentions(),
+            factor: DEFAULT_FACTOR,
+            negative_share: None,
+            severity: DEFAULT_SEVERITY.to_string(),
+            notify: Vec::new(),
+            notify_resolved: false,
+            cooldown: DEFAULT_COOLDOWN,
+            significance: DEFAULT_SIGNIFICANCE,
+            pending_for: Duration::ZERO,
+            resolve_after: DEFAULT_RESOLVE_AFTER,
+            repeat_interval: DEFAULT_REPEAT_INTERVAL,
+            early_warning: DEFAULT_EARLY_WARNING,
+            warmup: None,
+            query: None,
+            min_reach: DEFAULT_MIN_REACH,
+        }
+    }
+
+    /// History needed before a spike rule fires: the `warmup` given, or 24
+    /// windows capped at one day (a daily profile needs a day), and never
+    /// less than two windows.
+    pub fn warmup(&self) -> Duration {
+        self.warmup.unwrap_or_else(|| {
+            (self.window * 24)
+                .min(Duration::from_secs(86_400))
+                .max(self.window * 2)
+        })
+    }
 }
 
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
@@ -85,6 +175,13 @@ pub const DEFAULT_MIN_MENTIONS: u64 = 20;
 pub const DEFAULT_FACTOR: f64 = 3.0;
 pub const DEFAULT_SEVERITY: &str = "warning";
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
+/// `negative_surge`'s default `min_mentions`.
+pub const DEFAULT_MIN_NEGATIVE: u64 = 10;
+pub const DEFAULT_SIGNIFICANCE: f64 = 1e-6;
+pub const DEFAULT_RESOLVE_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
+pub const DEFAULT_EARLY_WARNING: bool = true;
+pub const DEFAULT_MIN_REACH: u64 = 50_000;
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 
 #[derive(Deserialize)]
@@ -124,6 +221,15 @@ struct RawAlert {
     #[serde(default)]
     notify_resolved: bool,
     cooldown: Option<Spanned<String>>,
+    significance: Option<Spanned<f64>>,
+    #[serde(rename = "for")]
+    pending_for: Option<Spanned<String>>,
+    resolve_after: Option<Spanned<String>>,
+    repeat_interval: Option<Spanned<String>>,
+    early_warning: Option<bool>,
+    warmup: Option<Spanned<String>>,
+    query: Option<Spanned<String>>,
+    min_reach: Option<Spanned<u64>>,
 }
 
 struct FileChecker<'a> {
@@ -210,18 +316,58 @@ pub fn parse_rule_file(
                 format!("duplicate alert name `{}` in this watch", a.name.get_ref()),
             );
         }
-        let kind = match a.kind.get_ref().as_str() {
-            "volume_spike" => Some(AlertKind::VolumeSpike),
-            other => {
+        let kind = AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == a.kind.get_ref().as_str());
+        if kind.is_none() {
+            c.err(
+                &a.kind,
+                format!(
+                    "unknown alert kind `{}`: expected volume_spike, negative_surge, keyword or influencer",
+                    a.kind.get_ref()
+                ),
+            );
+        }
+        let window = c.duration(&a.window, DEFAULT_WINDOW);
+        let cooldown = c.duration(&a.cooldown, DEFAULT_COOLDOWN);
+        let resolve_after = c.duration(&a.resolve_after, DEFAULT_RESOLVE_AFTER);
+        let repeat_interval = c.duration(&a.repeat_interval, DEFAULT_REPEAT_INTERVAL);
+        let pending_for = match &a.pending_for {
+            Some(s) if s.get_ref().trim() == "0" || s.get_ref().trim() == "0s" => Duration::ZERO,
+            v => c.duration(v, Duration::ZERO),
+        };
+        let warmup = a.warmup.as_ref().map(|w| c.duration(&Some(w.clone()), DEFAULT_WINDOW));
+        let significance = match &a.significance {
+            Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() < 0.5) => {
+                c.err(p, "significance must be a probability between 0 and 0.5, e.g. 1e-6");
+                DEFAULT_SIGNIFICANCE
+            }
+            Some(p) => *p.get_ref(),
+            None => DEFAULT_SIGNIFICANCE,
+        };
+        let query = match (&a.query, kind) {
+            (Some(q), Some(AlertKind::Keyword)) => c.query(q),
+            (Some(q), _) => {
+                c.err(q, "`query` belongs to keyword alerts only");
+                None
+            }
+            (None, Some(AlertKind::Keyword)) => {
                 c.err(
                     &a.kind,
-                    format!("unknown alert kind `{other}`: expected volume_spike"),
+                    "a keyword alert needs its own `query`, e.g. query = 'boycott OR scandale'",
                 );
                 None
             }
+            (None, _) => None,
         };
-        let window = c.duration(&a.window, DEFAULT_WINDOW);
-        let cooldown = c.duration(&a.cooldown, DEFAULT_COOLDOWN);
+        let min_reach = match &a.min_reach {
+            Some(r) if kind != Some(AlertKind::Influencer) => {
+                c.err(r, "`min_reach` belongs to influencer alerts only");
+                DEFAULT_MIN_REACH
+            }
+            Some(r) => *r.get_ref(),
+            None => DEFAULT_MIN_REACH,
+        };
         let factor = match &a.factor {
             Some(f) if !(*f.get_ref() > 0.0 && f.get_ref().is_finite()) => {
                 c.err(f, "factor must be a positive number, e.g. 3.0");
@@ -270,13 +416,21 @@ pub fn parse_rule_file(
                 name: a.name.get_ref().clone(),
                 kind,
                 window,
-                min_mentions: a.min_mentions.unwrap_or(DEFAULT_MIN_MENTIONS),
+                min_mentions: a.min_mentions.unwrap_or(kind.default_min_mentions()),
                 factor,
                 negative_share,
                 severity,
                 notify: a.notify.iter().map(|n| n.get_ref().clone()).collect(),
                 notify_resolved: a.notify_resolved,
                 cooldown,
+                significance,
+                pending_for,
+                resolve_after,
+                repeat_interval,
+                early_warning: a.early_warning.unwrap_or(DEFAULT_EARLY_WARNING),
+                warmup,
+                query,
+                min_reach,
             });
         }
     }

@@ -1,0 +1,368 @@
+//! `veilleur eval-nab DIR`: scores the `volume_spike` defaults on the
+//! Numenta Anomaly Benchmark's Twitter volume series.
+//!
+//! Each `Twitter_volume_*.csv` of `DIR` (rows `timestamp,value`: tweets per
+//! 5 minutes) becomes one watch whose mentions are spread evenly over each
+//! row's 5 minutes and replayed through the detector's count path
+//! ([`Detector::ingest_counts`], the same decisions as mentions: see its
+//! docs), with one `volume_spike` rule that gives only `name` and `kind`:
+//! the defaults users get. Each firing event is a detection at its row;
+//! the rows are scored with NAB's rules (`labels.json` windows, probation,
+//! scaled sigmoid, earliest detection per window, normalisation against the
+//! null and perfect detectors) for the three NAB profiles. Fully online: the
+//! detector only ever sees the past.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+
+use crate::alert::AlertState;
+use crate::detect::Detector;
+use crate::rules::RuleSet;
+
+/// One NAB cost profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Profile {
+    pub name: &'static str,
+    pub tp: f64,
+    pub fp: f64,
+    pub fn_: f64,
+}
+
+/// NAB's `config/profiles.json`.
+pub const PROFILES: [Profile; 3] = [
+    Profile {
+        name: "standard",
+        tp: 1.0,
+        fp: 0.11,
+        fn_: 1.0,
+    },
+    Profile {
+        name: "reward_low_FP_rate",
+        tp: 1.0,
+        fp: 0.22,
+        fn_: 1.0,
+    },
+    Profile {
+        name: "reward_low_FN_rate",
+        tp: 1.0,
+        fp: 0.11,
+        fn_: 2.0,
+    },
+];
+
+/// NAB's scaled sigmoid: 2/(1+e^{5y}) − 1, and −1 beyond y = 3.
+pub fn scaled_sigmoid(y: f64) -> f64 {
+    if y > 3.0 {
+        -1.0
+    } else {
+        2.0 / (1.0 + (5.0 * y).exp()) - 1.0
+    }
+}
+
+/// NAB's probationary period: the first min(⌊0.15 n⌋, 750) rows.
+pub fn probation(n: usize) -> usize {
+    ((0.15 * n as f64).floor() as usize).min(750)
+}
+
+/// Raw score of one file: `windows` are inclusive row ranges, sorted;
+/// `detections` are rows (any order, duplicates allowed). Returns the raw
+/// score, the windows detected and the detections outside windows.
+pub fn score_file(
+    n: usize,
+    windows: &[(usize, usize)],
+    detections: &[usize],
+    p: &Profile,
+) -> (f64, usize, usize) {
+    let prob = probation(n);
+    let windows: Vec<(usize, usize)> = windows.iter().copied().filter(|w| w.0 >= prob).collect();
+    let mut rows: Vec<usize> = detections.iter().copied().filter(|&r| r >= prob && r < n).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let max_tp = scaled_sigmoid(-1.0);
+    let mut best: Vec<Option<f64>> = vec![None; windows.len()];
+    let mut score = 0.0;
+    let mut fps = 0;
+    for &i in &rows {
+        if let Some(k) = windows.iter().position(|&(l, r)| i >= l && i <= r) {
+            let (_, r) = windows[k];
+            let width = (r - windows[k].0 + 1) as f64;
+            let y = -((r - i + 1) as f64) / width;
+            let s = scaled_sigmoid(y) * p.tp / max_tp;
+            if best[k].is_none() {
+                best[k] = Some(s);
+            }
+            continue;
+        }
+        fps += 1;
+        match windows.iter().rev().find(|&&(_, r)| r < i) {
+            None => score -= p.fp,
+            Some(&(l, r)) => {
+                let y = (i - r) as f64 / ((r - l + 1) as f64 - 1.0);
+                score += scaled_sigmoid(y) * p.fp;
+            }
+        }
+    }
+    let mut detected = 0;
+    for b in &best {
+        match b {
+            Some(s) => {
+                score += s;
+                detected += 1;
+            }
+            None => score -= p.fn_,
+        }
+    }
+    (score, detected, fps)
+}
+
+/// NAB's normalisation of a summed raw score over `windows` windows.
+pub fn normalise(raw: f64, windows: usize, p: &Profile) -> f64 {
+    let null = -p.fn_ * windows as f64;
+    let perfect = p.tp * windows as f64;
+    100.0 * (raw - null) / (perfect - null)
+}
+
+/// One series: its timestamps and values.
+pub struct Series {
+    pub name: String,
+    pub times: Vec<i64>,
+    pub values: Vec<u64>,
+}
+
+fn parse_time(s: &str) -> anyhow::Result<i64> {
+    Ok(NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S")
+        .with_context(|| format!("bad timestamp `{s}`"))?
+        .and_utc()
+        .timestamp())
+}
+
+/// Reads a NAB CSV (`timestamp,value`).
+pub fn read_series(path: &Path) -> anyhow::Result<Series> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut times = Vec::new();
+    let mut values = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (t, v) = line
+            .split_once(',')
+            .with_context(|| format!("{}:{}: expected timestamp,value", path.display(), n + 1))?;
+        times.push(parse_time(t)?);
+        values.push(
+            v.trim()
+                .parse::<f64>()
+                .with_context(|| format!("{}:{}: bad value", path.display(), n + 1))?
+                .max(0.0)
+                .round() as u64,
+        );
+    }
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok(Series {
+        name,
+        times,
+        values,
+    })
+}
+
+/// The rule set NAB measures: one watch with one `volume_spike` rule that
+/// gives only `name` and `kind`.
+/// `overrides` (TOML `key = value` lines added to the alert) measure
+/// alternatives to the defaults; the reported figures use none.
+pub fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
+    let mut src = "[watch]\nname = 'ticker'\nquery = 'ticker'\n\n[[alert]]\nname = 'spike'\nkind = 'volume_spike'\n".to_string();
+    for o in overrides {
+        src.push_str(o);
+        src.push('\n');
+    }
+    let w = crate::rules::parse_rule_file(Path::new("nab.toml"), &src, None).map_err(|d| {
+        anyhow::anyhow!(
+            "{}",
+            d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+        )
+    })?;
+    Ok(RuleSet { watches: vec![w] })
+}
+
+/// Replays a series through the detector and returns the rows of its
+/// firing events. Row `i` (at `times[i]`, `values[i]` tweets) spreads its
+/// mentions evenly over the seconds `[times[i], times[i] + step)`.
+pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
+    let mut d = Detector::new(rules);
+    let step = if s.times.len() > 1 {
+        (s.times[1] - s.times[0]).max(1)
+    } else {
+        300
+    };
+    let mut rows = Vec::new();
+    for (i, (&t0, &v)) in s.times.iter().zip(&s.values).enumerate() {
+        let step_u = step as u64;
+        for k in 0..step_u {
+            let n = (k + 1) * v / step_u - k * v / step_u;
+            if n == 0 {
+                continue;
+            }
+            for tr in d.ingest_counts(0, t0 + k as i64, n, 0) {
+                if tr.event.state == AlertState::Firing {
+                    if std::env::var_os("NAB_DEBUG").is_some() {
+                        eprintln!("{} row {i} {:?} obs {} exp {:.1} tail {:?}", s.name, tr.event.stage, tr.event.observed, tr.event.expected, tr.event.tail_probability);
+                    }
+                    rows.push(i);
+                }
+            }
+        }
+        if i % 2048 == 0 {
+            if let Some(at) = chrono::DateTime::from_timestamp(t0, 0) {
+                d.prune(at);
+            }
+        }
+    }
+    rows
+}
+
+/// Reads `labels.json` windows as timestamps.
+fn read_labels(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
+    let path = dir.join("labels.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not NAB windows", path.display()))
+}
+
+pub fn run(dir: &Path, overrides: &[String], out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let labels = read_labels(dir)?;
+    let rules = default_rules(overrides)?;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    anyhow::ensure!(!files.is_empty(), "no .csv series in {}", dir.display());
+    let mut raw = [0.0; 3];
+    let mut total_windows = 0;
+    writeln!(
+        out,
+        "{:<28} {:>6} {:>8} {:>8} {:>5} {:>9} {:>9} {:>9}",
+        "series", "rows", "windows", "detected", "FP", "standard", "low_FP", "low_FN"
+    )?;
+    let started = std::time::Instant::now();
+    let mut mentions = 0u64;
+    for f in &files {
+        let s = read_series(f)?;
+        mentions += s.values.iter().sum::<u64>();
+        let index: BTreeMap<i64, usize> = s.times.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+        let mut windows = Vec::new();
+        for (a, b) in labels.get(&s.name).map(Vec::as_slice).unwrap_or(&[]) {
+            let (a, b) = (parse_time(a)?, parse_time(b)?);
+            let l = *index
+                .get(&a)
+                .with_context(|| format!("{}: window start {a} is not a row", s.name))?;
+            let r = *index
+                .get(&b)
+                .with_context(|| format!("{}: window end {b} is not a row", s.name))?;
+            windows.push((l, r));
+        }
+        windows.sort_unstable();
+        let rows = detect(&rules, &s);
+        let mut cells = Vec::new();
+        let mut detected = 0;
+        let mut fps = 0;
+        for (k, p) in PROFILES.iter().enumerate() {
+            let (sc, d, f) = score_file(s.times.len(), &windows, &rows, p);
+            raw[k] += sc;
+            detected = d;
+            fps = f;
+            let kept = windows.iter().filter(|w| w.0 >= probation(s.times.len())).count();
+            cells.push(normalise(sc, kept, p));
+        }
+        let kept = windows.iter().filter(|w| w.0 >= probation(s.times.len())).count();
+        total_windows += kept;
+        writeln!(
+            out,
+            "{:<28} {:>6} {:>8} {:>8} {:>5} {:>9.2} {:>9.2} {:>9.2}",
+            s.name,
+            s.times.len(),
+            kept,
+            detected,
+            fps,
+            cells[0],
+            cells[1],
+            cells[2]
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<28} {:>6} {:>8} {:>8} {:>5} {:>9.2} {:>9.2} {:>9.2}",
+        "ALL (NAB score)",
+        "",
+        total_windows,
+        "",
+        "",
+        normalise(raw[0], total_windows, &PROFILES[0]),
+        normalise(raw[1], total_windows, &PROFILES[1]),
+        normalise(raw[2], total_windows, &PROFILES[2]),
+    )?;
+    writeln!(
+        out,
+        "\n{mentions} mentions replayed in {:.2}s (volume_spike defaults, fully online)",
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(detections: &[usize], p: &Profile, expected: f64) {
+        // 100 rows: probation 15; windows [20, 29] and [60, 69].
+        let (got, _, _) = score_file(100, &[(20, 29), (60, 69)], detections, p);
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "{detections:?} {}: got {got}, expected {expected}",
+            p.name
+        );
+    }
+
+    #[test]
+    fn toy_scores_match_hand_computation() {
+        let std = &PROFILES[0];
+        let s = |y: f64| 2.0 / (1.0 + (5.0 * y).exp()) - 1.0;
+        let max = s(-1.0);
+        // Nothing: two misses.
+        check(&[], std, -2.0);
+        // In probation: ignored.
+        check(&[3], std, -2.0);
+        // Before the first window: −A_FP.
+        check(&[16], std, -2.0 - 0.11);
+        // Left edge of window 1: y = −(29 − 20 + 1)/10 = −1 → A_TP.
+        check(&[20], std, 1.0 - 1.0);
+        // Only the earliest detection of a window counts.
+        check(&[25, 20, 29], std, 1.0 - 1.0);
+        // Row 25: y = −(29 − 25 + 1)/10 = −0.5.
+        check(&[25], std, s(-0.5) / max - 1.0);
+        // Row 35, after window 1: y = (35 − 29)/(10 − 1), an FP worth σ(y)·A_FP.
+        check(&[35], std, -2.0 + s(6.0 / 9.0) * 0.11);
+        // Far after: y > 3 → −A_FP; low-FN profile doubles the misses.
+        check(&[59], &PROFILES[2], -2.0 * 2.0 - 0.11);
+        assert_eq!(scaled_sigmoid(3.5), -1.0);
+        // Normalisation: perfect 100, null 0.
+        assert_eq!(normalise(2.0, 2, std), 100.0);
+        assert_eq!(normalise(-2.0, 2, std), 0.0);
+    }
+
+    #[test]
+    fn probation_is_capped_at_750() {
+        assert_eq!(probation(100), 15);
+        assert_eq!(probation(15_902), 750);
+    }
+}
