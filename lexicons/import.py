@@ -2,7 +2,7 @@
 """Regenerates the third-party lexicon files of this folder from the packages
 they ship in (see README.md for the exact package versions and checksums).
 
-    pip download --no-deps -d /tmp/lex vaderSentiment==3.3.2 vaderSentiment-fr==1.3.4 textblob-fr==0.2.0
+    pip download --no-deps -d /tmp/lex vaderSentiment==3.3.2 vaderSentiment-fr==1.3.4 textblob-fr==0.2.0 afinn==0.1
     (cd /tmp/lex && for f in *.whl; do unzip -oq "$f"; done && for f in *.tar.gz; do tar xzf "$f"; done)
     python3 lexicons/import.py /tmp/lex lexicons
 
@@ -62,3 +62,16 @@ for form, pols in sorted(acc.items()):
 write("fr-pattern.tsv",
       "# term\tvalence (-4..4) = 4 x mean Pattern polarity. From textblob-fr 0.2.0 (PyPI), textblob_fr/fr-sentiment.xml, PDDL (Tom De Smedt, Walter Daelemans, fabelier.org).\n",
       rows)
+
+# AFINN-165 (ODbL 1.0): term TAB integer valence -5..5, copied as is (the
+# x0.8 scaling to -4..4 happens at load). Its license goes alongside.
+base = next(src.glob("afinn-*/afinn/data"))
+rows = []
+for line in open(base / "AFINN-en-165.txt", encoding="utf-8"):
+    parts = line.rstrip("\n").split("\t")
+    if len(parts) == 2 and parts[0]:
+        rows.append((parts[0], parts[1]))
+write("en-afinn.tsv",
+      "# term\tvalence (-5..5, scaled x0.8 at load). AFINN-en-165.txt from the PyPI package afinn 0.1 (afinn/data/), (c) Finn Årup Nielsen, ODbL 1.0 (see README.md).\n",
+      rows)
+(dst / "en-afinn.LICENSE").write_bytes((base / "LICENSE").read_bytes())

@@ -41,7 +41,12 @@ pub fn replay(rules: &RuleSet, mut mentions: Vec<Mention>) -> Vec<AlertEvent> {
         .collect();
     events.extend(detector.ingest(&items).into_iter().map(|t| t.event));
     if let Some(last) = mentions.last() {
-        events.extend(detector.advance(last.published).into_iter().map(|t| t.event));
+        events.extend(
+            detector
+                .advance(last.published)
+                .into_iter()
+                .map(|t| t.event),
+        );
     }
     events
 }

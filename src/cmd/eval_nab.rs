@@ -80,7 +80,11 @@ pub fn score_file(
 ) -> (f64, usize, usize) {
     let prob = probation(n);
     let windows: Vec<(usize, usize)> = windows.iter().copied().filter(|w| w.0 >= prob).collect();
-    let mut rows: Vec<usize> = detections.iter().copied().filter(|&r| r >= prob && r < n).collect();
+    let mut rows: Vec<usize> = detections
+        .iter()
+        .copied()
+        .filter(|&r| r >= prob && r < n)
+        .collect();
     rows.sort_unstable();
     rows.dedup();
     let max_tp = scaled_sigmoid(-1.0);
@@ -187,7 +191,10 @@ pub fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
     let w = crate::rules::parse_rule_file(Path::new("nab.toml"), &src, None).map_err(|d| {
         anyhow::anyhow!(
             "{}",
-            d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
         )
     })?;
     Ok(RuleSet { watches: vec![w] })
@@ -213,17 +220,14 @@ pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
             }
             for tr in d.ingest_counts(0, t0 + k as i64, n, 0) {
                 if tr.event.state == AlertState::Firing {
-                    if std::env::var_os("NAB_DEBUG").is_some() {
-                        eprintln!("{} row {i} {:?} obs {} exp {:.1} tail {:?}", s.name, tr.event.stage, tr.event.observed, tr.event.expected, tr.event.tail_probability);
-                    }
                     rows.push(i);
                 }
             }
         }
-        if i % 2048 == 0 {
-            if let Some(at) = chrono::DateTime::from_timestamp(t0, 0) {
-                d.prune(at);
-            }
+        if i % 2048 == 0
+            && let Some(at) = chrono::DateTime::from_timestamp(t0, 0)
+        {
+            d.prune(at);
         }
     }
     rows
@@ -232,8 +236,8 @@ pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
 /// Reads `labels.json` windows as timestamps.
 fn read_labels(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
     let path = dir.join("labels.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not NAB windows", path.display()))
 }
 
@@ -259,7 +263,8 @@ pub fn run(dir: &Path, overrides: &[String], out: &mut impl Write) -> anyhow::Re
     for f in &files {
         let s = read_series(f)?;
         mentions += s.values.iter().sum::<u64>();
-        let index: BTreeMap<i64, usize> = s.times.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+        let index: BTreeMap<i64, usize> =
+            s.times.iter().enumerate().map(|(i, &t)| (t, i)).collect();
         let mut windows = Vec::new();
         for (a, b) in labels.get(&s.name).map(Vec::as_slice).unwrap_or(&[]) {
             let (a, b) = (parse_time(a)?, parse_time(b)?);
@@ -281,10 +286,16 @@ pub fn run(dir: &Path, overrides: &[String], out: &mut impl Write) -> anyhow::Re
             raw[k] += sc;
             detected = d;
             fps = f;
-            let kept = windows.iter().filter(|w| w.0 >= probation(s.times.len())).count();
+            let kept = windows
+                .iter()
+                .filter(|w| w.0 >= probation(s.times.len()))
+                .count();
             cells.push(normalise(sc, kept, p));
         }
-        let kept = windows.iter().filter(|w| w.0 >= probation(s.times.len())).count();
+        let kept = windows
+            .iter()
+            .filter(|w| w.0 >= probation(s.times.len()))
+            .count();
         total_windows += kept;
         writeln!(
             out,

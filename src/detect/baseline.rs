@@ -137,7 +137,11 @@ mod tests {
         let mut m = Model::default();
         // Days at 10/hour, with 30/hour from 9 to 17.
         for h in 0..24 * 14 {
-            let c = if (9..17).contains(&(h % 24)) { 30.0 } else { 10.0 };
+            let c = if (9..17).contains(&(h % 24)) {
+                30.0
+            } else {
+                10.0
+            };
             m.learn(h, c);
         }
         check(&m, 24 * 14 + 10, 30.0, 3.0);

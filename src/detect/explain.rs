@@ -124,7 +124,7 @@ impl Recent {
     fn offer_history(&mut self, t: i64, text: String) {
         self.stride = self.stride.max(1);
         self.offered += 1;
-        if self.offered % self.stride != 0 {
+        if !self.offered.is_multiple_of(self.stride) {
             return;
         }
         self.history.push_back((t, text));
@@ -315,7 +315,11 @@ mod tests {
         }
         for t in 0..20 {
             let s = 12_000 + t;
-            r.push(s, &mention(s, "acme panne fibre remboursement", "forum"), 3600);
+            r.push(
+                s,
+                &mention(s, "acme panne fibre remboursement", "forum"),
+                3600,
+            );
         }
         let e = r.explain(11_999, 12_100);
         let names: Vec<&str> = e.emerging_terms.iter().map(|t| t.term.as_str()).collect();

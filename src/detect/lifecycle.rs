@@ -222,7 +222,11 @@ mod tests {
 
     #[test]
     fn fires_at_once_without_for() {
-        let rec = check(&rule(), &[(0, sig(true, false, 30))], &[(0, Firing, Stage::Threshold)]);
+        let rec = check(
+            &rule(),
+            &[(0, sig(true, false, 30))],
+            &[(0, Firing, Stage::Threshold)],
+        );
         assert!(rec.firing && rec.is_active());
     }
 
@@ -230,9 +234,17 @@ mod tests {
     fn pending_for_then_fires_or_clears() {
         let mut r = rule();
         r.pending_for = Duration::from_secs(300);
-        let held = [(0, sig(true, false, 30)), (120, sig(true, false, 30)), (300, sig(true, false, 30))];
+        let held = [
+            (0, sig(true, false, 30)),
+            (120, sig(true, false, 30)),
+            (300, sig(true, false, 30)),
+        ];
         check(&r, &held, &[(300, Firing, Stage::Threshold)]);
-        let cleared = [(0, sig(true, false, 30)), (120, sig(false, false, 3)), (300, sig(true, false, 30))];
+        let cleared = [
+            (0, sig(true, false, 30)),
+            (120, sig(false, false, 3)),
+            (300, sig(true, false, 30)),
+        ];
         let rec = check(&r, &cleared, &[]);
         assert_eq!(rec.pending_since, Some(at(300)), "pending again from 300");
     }
@@ -250,7 +262,10 @@ mod tests {
         let rec = check(
             &rule(),
             &steps,
-            &[(0, Firing, Stage::Threshold), (960, Resolved, Stage::Threshold)],
+            &[
+                (0, Firing, Stage::Threshold),
+                (960, Resolved, Stage::Threshold),
+            ],
         );
         assert!(!rec.firing && !rec.is_active());
     }
@@ -306,18 +321,27 @@ mod tests {
         let rec = check(
             &rule(),
             &steps,
-            &[(0, Firing, Stage::EarlyWarning), (120, Firing, Stage::Threshold)],
+            &[
+                (0, Firing, Stage::EarlyWarning),
+                (120, Firing, Stage::Threshold),
+            ],
         );
         assert!(!rec.early);
-        let (_, c) = step(&AlertRecord::default(), sig(false, true, 12), &rule(), at(0));
+        let (_, c) = step(
+            &AlertRecord::default(),
+            sig(false, true, 12),
+            &rule(),
+            at(0),
+        );
         assert!(c.unwrap().early);
     }
 
     #[test]
     fn old_records_without_new_fields_load() {
-        let r: AlertRecord =
-            serde_json::from_str(r#"{"firing":true,"fired_at":"2026-01-01T00:00:00Z","resolved_at":null}"#)
-                .unwrap();
+        let r: AlertRecord = serde_json::from_str(
+            r#"{"firing":true,"fired_at":"2026-01-01T00:00:00Z","resolved_at":null}"#,
+        )
+        .unwrap();
         assert!(r.firing && r.notified_at.is_none());
     }
 }

@@ -391,7 +391,11 @@ impl Detector {
         let current = t.div_euclid(3600);
         let mut h = w.learned.unwrap_or_else(|| {
             let fh = first.div_euclid(3600);
-            if first.rem_euclid(3600) == 0 { fh } else { fh + 1 }
+            if first.rem_euclid(3600) == 0 {
+                fh
+            } else {
+                fh + 1
+            }
         });
         h = h.max(current - series::HORIZON_HOURS);
         while h < current {
@@ -567,7 +571,13 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64) -> Measure {
         .is_some_and(|f| t - f >= secs(rule.warmup()));
     match rule.kind {
         AlertKind::Keyword | AlertKind::Influencer => {
-            let n = rs.hits.iter().rev().take_while(|(h, _)| *h > t - window).filter(|(h, _)| *h <= t).count() as u64;
+            let n = rs
+                .hits
+                .iter()
+                .rev()
+                .take_while(|(h, _)| *h > t - window)
+                .filter(|(h, _)| *h <= t)
+                .count() as u64;
             m.observed = n;
             m.signal = Signal {
                 holds: n >= rule.min_mentions.max(1),
@@ -640,13 +650,7 @@ fn beats_gate(rs: &RuleState, observed: u64, mu: f64) -> bool {
 /// Early warning: the last three quarter-windows each grew by at least
 /// [`ACCELERATION`], and the last one is already improbable at a looser
 /// significance, with a quarter of `min_mentions` and of `factor`.
-fn accelerating(
-    w: &WatchState,
-    rule: &AlertRule,
-    negative: bool,
-    window: i64,
-    t: i64,
-) -> bool {
+fn accelerating(w: &WatchState, rule: &AlertRule, negative: bool, window: i64, t: i64) -> bool {
     let q = (window / 4).max(1);
     let pick = |c: Counts| if negative { c.negative } else { c.total };
     let q3 = pick(w.series.window(t - q, t));
@@ -655,8 +659,7 @@ fn accelerating(
     }
     let q2 = pick(w.series.window(t - 2 * q, t - q));
     let q1 = pick(w.series.window(t - 3 * q, t - 2 * q));
-    if (q3 as f64) < ACCELERATION * q2 as f64 || (q2 as f64) < ACCELERATION * q1 as f64 || q1 == 0
-    {
+    if (q3 as f64) < ACCELERATION * q2 as f64 || (q2 as f64) < ACCELERATION * q1 as f64 || q1 == 0 {
         return false;
     }
     let Some((mu, phi)) = expectation(w, negative, q, t) else {
@@ -798,7 +801,9 @@ fn severity_rank(s: &str) -> u8 {
 /// most severe firing event is notified to the union of the channels and
 /// lists the others in `related`; the others are recorded only.
 fn group(ts: &mut [Transition]) {
-    let notified: Vec<usize> = (0..ts.len()).filter(|&i| !ts[i].notify.is_empty()).collect();
+    let notified: Vec<usize> = (0..ts.len())
+        .filter(|&i| !ts[i].notify.is_empty())
+        .collect();
     if notified.len() < 2 {
         return;
     }

@@ -269,7 +269,7 @@ mod tests {
         s.add(0, one(false));
         s.add((HORIZON_HOURS + 10) * 3600, one(false));
         assert_eq!(s.hour(0).total, 0);
-        assert_eq!(s.first(), Some(9 * 3600));
+        assert_eq!(s.first(), Some(10 * 3600));
         s.add(3600, one(false));
         assert_eq!(s.hour(1).total, 0, "too old to count");
     }

@@ -139,7 +139,8 @@ impl Scenario {
     pub fn baseline(&self, t: i64) -> f64 {
         let hod = (t.rem_euclid(86_400)) as f64 / 3600.0;
         let day = (t - EPOCH).div_euclid(86_400).rem_euclid(7);
-        let daily = 0.3 + 1.3 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hod - 3.0) / 24.0).cos());
+        let daily =
+            0.3 + 1.3 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hod - 3.0) / 24.0).cos());
         let weekly = if day >= 5 { 0.7 } else { 1.0 };
         self.base_per_hour * daily * weekly
     }

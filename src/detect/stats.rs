@@ -212,7 +212,11 @@ pub fn nb_threshold(mu: f64, phi: f64, alpha: f64) -> u64 {
             lo = mid;
         }
     }
-    if nb_tail(lo, mu, phi) <= alpha { lo } else { hi }
+    if nb_tail(lo, mu, phi) <= alpha {
+        lo
+    } else {
+        hi
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! folded words, and every proper word-prefix of one is recorded so phrase
 //! look-ahead stops as soon as nothing longer can match. Precedence within a
 //! language: the curated `*-extra.tsv` overrides the VADER-derived file, which
-//! overrides the Pattern-derived one. This module does no scoring.
+//! overrides the Pattern-derived one (French) or AFINN (English). Each
+//! language also says how an unknown word is retried ([`Backoff`]). This
+//! module does no scoring.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -305,7 +307,9 @@ mod tests {
 
     #[test]
     fn all_lexicon_lines_parse() {
-        for data in [EN_AFINN, EN_VADER, EN_EXTRA, FR_VADER, FR_PATTERN, FR_EXTRA, EMOJI] {
+        for data in [
+            EN_AFINN, EN_VADER, EN_EXTRA, FR_VADER, FR_PATTERN, FR_EXTRA, EMOJI,
+        ] {
             let bad: Vec<_> = rows(data).filter_map(Result::err).collect();
             assert!(bad.is_empty(), "bad lines: {bad:?}");
         }

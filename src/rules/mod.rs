@@ -170,7 +170,7 @@ impl AlertRule {
     }
 }
 
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_MIN_MENTIONS: u64 = 20;
 pub const DEFAULT_FACTOR: f64 = 3.0;
 pub const DEFAULT_SEVERITY: &str = "warning";
@@ -180,7 +180,7 @@ pub const DEFAULT_MIN_NEGATIVE: u64 = 10;
 pub const DEFAULT_SIGNIFICANCE: f64 = 1e-6;
 pub const DEFAULT_RESOLVE_AFTER: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
-pub const DEFAULT_EARLY_WARNING: bool = true;
+pub const DEFAULT_EARLY_WARNING: bool = false;
 pub const DEFAULT_MIN_REACH: u64 = 50_000;
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 
@@ -336,10 +336,16 @@ pub fn parse_rule_file(
             Some(s) if s.get_ref().trim() == "0" || s.get_ref().trim() == "0s" => Duration::ZERO,
             v => c.duration(v, Duration::ZERO),
         };
-        let warmup = a.warmup.as_ref().map(|w| c.duration(&Some(w.clone()), DEFAULT_WINDOW));
+        let warmup = a
+            .warmup
+            .as_ref()
+            .map(|w| c.duration(&Some(w.clone()), DEFAULT_WINDOW));
         let significance = match &a.significance {
             Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() < 0.5) => {
-                c.err(p, "significance must be a probability between 0 and 0.5, e.g. 1e-6");
+                c.err(
+                    p,
+                    "significance must be a probability between 0 and 0.5, e.g. 1e-6",
+                );
                 DEFAULT_SIGNIFICANCE
             }
             Some(p) => *p.get_ref(),
