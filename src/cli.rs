@@ -81,6 +81,10 @@ pub enum Command {
         /// (e.g. --set 'window = "30m"'); the reported figures use none.
         #[arg(long = "set")]
         overrides: Vec<String>,
+        /// Also list every detection: its row, time, count and whether it
+        /// falls in a labelled window.
+        #[arg(long)]
+        detections: bool,
     },
     /// Run the whole daemon on a bundled crisis scenario served on loopback.
     Demo {
@@ -138,9 +142,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             cmd::eval_sentiment::run(&files, std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::EvalNab { dir, overrides } => {
-            cmd::eval_nab::run(&dir, &overrides, &mut std::io::stdout().lock())
-        }
+        Command::EvalNab {
+            dir,
+            overrides,
+            detections,
+        } => cmd::eval_nab::run(&dir, &overrides, detections, &mut std::io::stdout().lock()),
         Command::Demo { data_dir, speed } => cmd::demo::run(data_dir, speed),
     }
 }

@@ -6,7 +6,9 @@
 //! row's 5 minutes and replayed through the detector's count path
 //! ([`Detector::ingest_counts`], the same decisions as mentions: see its
 //! docs), with one `volume_spike` rule that gives only `name` and `kind`:
-//! the defaults users get. Each firing event is a detection at its row;
+//! the defaults users get. Each alert onset (an event that starts firing;
+//! escalations and repeats of a firing alert are not new detections) is a
+//! detection at its row;
 //! the rows are scored with NAB's rules (`labels.json` windows, probation,
 //! scaled sigmoid, earliest detection per window, normalisation against the
 //! null and perfect detectors) for the three NAB profiles. Fully online: the
@@ -20,7 +22,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::NaiveDateTime;
 
-use crate::alert::AlertState;
+use crate::alert::{AlertState, Stage};
 use crate::detect::Detector;
 use crate::rules::RuleSet;
 
@@ -219,7 +221,7 @@ pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
                 continue;
             }
             for tr in d.ingest_counts(0, t0 + k as i64, n, 0) {
-                if tr.event.state == AlertState::Firing {
+                if is_onset(&tr.event) {
                     rows.push(i);
                 }
             }
@@ -233,6 +235,13 @@ pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
     rows
 }
 
+/// Whether an event is a detection: an alert that starts firing. Follow-up
+/// notifications of an alert already firing (escalation, repeat) report the
+/// same incident again and are not new detections.
+pub fn is_onset(ev: &crate::alert::AlertEvent) -> bool {
+    ev.state == AlertState::Firing && matches!(ev.stage, Stage::Threshold | Stage::EarlyWarning)
+}
+
 /// Reads `labels.json` windows as timestamps.
 fn read_labels(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
     let path = dir.join("labels.json");
@@ -241,7 +250,12 @@ fn read_labels(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Strin
     serde_json::from_str(&text).with_context(|| format!("{}: not NAB windows", path.display()))
 }
 
-pub fn run(dir: &Path, overrides: &[String], out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub fn run(
+    dir: &Path,
+    overrides: &[String],
+    list: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     let labels = read_labels(dir)?;
     let rules = default_rules(overrides)?;
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -278,6 +292,20 @@ pub fn run(dir: &Path, overrides: &[String], out: &mut impl Write) -> anyhow::Re
         }
         windows.sort_unstable();
         let rows = detect(&rules, &s);
+        if list {
+            let prob = probation(s.times.len());
+            for &r in &rows {
+                let verdict = match windows.iter().position(|&(l, h)| r >= l && r <= h) {
+                    Some(k) => format!("window {} (rows {}-{})", k + 1, windows[k].0, windows[k].1),
+                    None if r < prob => "probation".to_string(),
+                    None => "FP".to_string(),
+                };
+                let at = chrono::DateTime::from_timestamp(s.times[r], 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                writeln!(out, "  {:<26} row {r:>6} {at} value {:>6}  {verdict}", s.name, s.values[r])?;
+            }
+        }
         let mut cells = Vec::new();
         let mut detected = 0;
         let mut fps = 0;

@@ -70,7 +70,7 @@ pub const NEGATIVE_SHARE_RISE: f64 = 0.3;
 /// K)`, must reach this many times the median of the last days' largest
 /// surprises. A watch whose volume routinely jumps tenfold every day is not
 /// in crisis when it does so again.
-pub const SURPRISE_GATE: f64 = 1.5;
+pub const SURPRISE_GATE: f64 = 2.0;
 /// Pseudo-count of the surprise ratio, so that a handful of mentions over
 /// nearly nothing is not a large surprise.
 pub const SURPRISE_K: f64 = 5.0;
