@@ -489,9 +489,10 @@ impl Pipeline {
             }
         }
         self.pending_docs += fresh.len();
-        // The same detection path as `backtest`: publication order, each
-        // watch evaluated at the publication time of its mentions.
-        let ts = self.detector.ingest(&observed);
+        // The same detection path as `backtest` (publication order, each
+        // watch evaluated at the publication time of its mentions), except
+        // that mentions already out of every window only fill history.
+        let ts = self.detector.ingest_live(&observed, now);
         self.record(ts, now)?;
         if self.pending_docs >= self.commit_docs
             || self.last_commit.elapsed() >= self.commit_interval

@@ -303,7 +303,11 @@ pub fn run(
                 let at = chrono::DateTime::from_timestamp(s.times[r], 0)
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
-                writeln!(out, "  {:<26} row {r:>6} {at} value {:>6}  {verdict}", s.name, s.values[r])?;
+                writeln!(
+                    out,
+                    "  {:<26} row {r:>6} {at} value {:>6}  {verdict}",
+                    s.name, s.values[r]
+                )?;
             }
         }
         let mut cells = Vec::new();

@@ -311,6 +311,37 @@ impl Detector {
         out
     }
 
+    /// [`Detector::ingest`] for live data arriving at `now`: a mention
+    /// published before the longest window of its watch (ending at `now`)
+    /// can no longer be part of a current alert, so it only fills history —
+    /// a new source's backlog, however bursty, does not raise alerts about
+    /// the past. `backtest` replays history and uses [`Detector::ingest`].
+    pub fn ingest_live(
+        &mut self,
+        items: &[(usize, &Mention)],
+        now: DateTime<Utc>,
+    ) -> Vec<Transition> {
+        let now_s = now.timestamp();
+        let mut fresh = Vec::with_capacity(items.len());
+        for &(w, m) in items {
+            let Some(st) = self.watches.get(w) else {
+                continue;
+            };
+            let longest = st
+                .rules
+                .iter()
+                .map(|r| secs(r.rule.window))
+                .max()
+                .unwrap_or(0);
+            if m.published.timestamp() <= now_s - longest {
+                self.observe(w, m);
+            } else {
+                fresh.push((w, m));
+            }
+        }
+        self.ingest(&fresh)
+    }
+
     /// [`Detector::ingest`] for counts: `total` mentions (`negative` of them
     /// negative) published at second `t`, then one evaluation at `t`.
     pub fn ingest_counts(

@@ -329,3 +329,40 @@ fn ingest_counts_and_mentions_take_the_same_decisions() {
     );
     assert_eq!(by_mention.len(), 1);
 }
+
+#[test]
+fn a_bursty_backlog_fills_history_live_but_a_backtest_sees_its_spike() {
+    // Six quiet hours, a burst, then an hour of quiet: all published before
+    // the data arrives at `now`.
+    let mut backlog: Vec<Mention> = (1..=6 * 60)
+        .rev()
+        .map(|k| mention(-k * 60, false))
+        .collect();
+    backlog.extend(burst(0, 60, 5, true));
+    backlog.extend((1..=60).map(|k| mention(300 + k * 60, false)));
+    let now = at(300 + 61 * 60);
+    let items: Vec<(usize, &Mention)> = backlog.iter().map(|m| (0, m)).collect();
+
+    let mut live = Detector::new(&rules(vec![spike(600, 10, 3600)]));
+    let fired = live.ingest_live(&items, now);
+    assert!(
+        fired.is_empty(),
+        "the daemon alerted about the past: {fired:#?}"
+    );
+
+    let mut replay = Detector::new(&rules(vec![spike(600, 10, 3600)]));
+    let fired = replay.ingest(&items);
+    assert!(
+        fired.iter().any(|t| t.event.state == AlertState::Firing),
+        "the backtest sees the historical spike"
+    );
+
+    // A burst arriving live after the backlog still fires.
+    let fresh = burst(300 + 61 * 60, 60, 5, true);
+    let items: Vec<(usize, &Mention)> = fresh.iter().map(|m| (0, m)).collect();
+    let fired = live.ingest_live(&items, at(300 + 61 * 60 + 300));
+    assert!(
+        fired.iter().any(|t| t.event.state == AlertState::Firing),
+        "{fired:#?}"
+    );
+}
