@@ -38,6 +38,21 @@ const STOPWORDS: &[&str] = &[
     "been", "were", "what", "when", "who", "how", "out", "now", "http", "https", "www", "com",
 ];
 
+/// The mentions that drive an alert: by reach, then the most negative, one
+/// per URL, at most [`TOP_MENTIONS`].
+pub fn top_mentions(mut ms: Vec<TopMention>) -> Vec<TopMention> {
+    ms.sort_by(|a, b| {
+        b.reach
+            .cmp(&a.reach)
+            .then(a.sentiment.total_cmp(&b.sentiment))
+            .then(a.url.cmp(&b.url))
+    });
+    let mut seen = HashSet::new();
+    ms.retain(|m| seen.insert(m.url.clone()));
+    ms.truncate(TOP_MENTIONS);
+    ms
+}
+
 #[derive(Clone)]
 struct Item {
     t: i64,
@@ -231,14 +246,7 @@ impl Recent {
             .collect();
         emerging.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.term.cmp(&b.1.term)));
 
-        let mut ms: Vec<&TopMention> = window.iter().map(|i| &i.top).collect();
-        ms.sort_by(|a, b| {
-            b.reach
-                .cmp(&a.reach)
-                .then(a.sentiment.total_cmp(&b.sentiment))
-                .then(a.url.cmp(&b.url))
-        });
-        ms.dedup_by(|a, b| a.url == b.url);
+        let ms = top_mentions(window.iter().map(|i| i.top.clone()).collect());
 
         let mut by_source: HashMap<&str, u64> = HashMap::new();
         for i in &window {
@@ -261,7 +269,7 @@ impl Recent {
                 .take(TOP_TERMS)
                 .map(|(_, e)| e)
                 .collect(),
-            top_mentions: ms.into_iter().take(TOP_MENTIONS).cloned().collect(),
+            top_mentions: ms,
             sources,
         }
     }

@@ -764,21 +764,13 @@ fn transition(
     let top_mentions = if rule.kind.is_spike() {
         ex.top_mentions
     } else {
-        let mut ms: Vec<TopMention> = rs
-            .hits
-            .iter()
-            .filter(|(h, _)| *h > t - window && *h <= t)
-            .map(|(_, m)| m.clone())
-            .collect();
-        ms.sort_by(|a, b| {
-            b.reach
-                .cmp(&a.reach)
-                .then(a.sentiment.total_cmp(&b.sentiment))
-                .then(a.url.cmp(&b.url))
-        });
-        ms.dedup_by(|a, b| a.url == b.url);
-        ms.truncate(5);
-        ms
+        explain::top_mentions(
+            rs.hits
+                .iter()
+                .filter(|(h, _)| *h > t - window && *h <= t)
+                .map(|(_, m)| m.clone())
+                .collect(),
+        )
     };
     let event = AlertEvent {
         rule: rule.name.clone(),
