@@ -49,13 +49,26 @@ pub enum Command {
         query: String,
     },
     /// Replay mentions through match and detect; print the alerts that would fire.
+    ///
+    /// Either `--rules DIR --mentions FILE.jsonl`, or `--config FILE --from
+    /// WHEN [--to WHEN]` over the daemon's index with its rules.
     Backtest {
         /// Directory of rule files.
-        #[arg(long)]
-        rules: PathBuf,
+        #[arg(long, requires = "mentions", required_unless_present = "config")]
+        rules: Option<PathBuf>,
         /// Mentions, one JSON object a line.
-        #[arg(long)]
-        mentions: PathBuf,
+        #[arg(long, requires = "rules")]
+        mentions: Option<PathBuf>,
+        /// Replay the index of this daemon config, with its rules_dir.
+        #[arg(long, short, conflicts_with_all = ["rules", "mentions"], requires = "from")]
+        config: Option<PathBuf>,
+        /// With --config: the first publication time replayed, as RFC 3339
+        /// (2026-03-01T00:00:00Z) or a duration ago (7d).
+        #[arg(long, requires = "config", conflicts_with_all = ["rules", "mentions"])]
+        from: Option<String>,
+        /// With --config: the last publication time replayed (default: now).
+        #[arg(long, requires = "config", conflicts_with_all = ["rules", "mentions"])]
+        to: Option<String>,
         /// One alert event JSON object a line.
         #[arg(long)]
         json: bool,
@@ -125,8 +138,20 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Backtest {
             rules,
             mentions,
+            config,
+            from,
+            to,
             json,
-        } => cmd::backtest::run(&rules, &mentions, json),
+        } => match (config, from, rules, mentions) {
+            (Some(config), Some(from), _, _) => {
+                cmd::backtest::run_index(&config, &from, to.as_deref(), json)
+            }
+            (None, _, Some(rules), Some(mentions)) => cmd::backtest::run(&rules, &mentions, json),
+            // clap's `requires` and `conflicts_with` rule the others out.
+            _ => anyhow::bail!(
+                "backtest needs --rules DIR --mentions FILE.jsonl, or --config FILE --from WHEN"
+            ),
+        },
         Command::Import { config, file } => cmd::import::run(&config, &file),
         Command::Sentiment => {
             let stdin = std::io::stdin().lock();

@@ -369,8 +369,19 @@ impl Pipeline {
                         last_prune = Instant::now();
                         self.detector.prune(now);
                         let before = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
-                        let n = self.state.prune_buckets(before)?;
-                        debug!(buckets = n, "pruned old buckets");
+                        // Minute rows past a few days only feed the hourly
+                        // baseline: keep one row per hour (issue 4).
+                        const COMPACT_AFTER_SECS: i64 = 3 * 86_400;
+                        let horizon = (now.timestamp() - COMPACT_AFTER_SECS).div_euclid(60);
+                        let state = self.state.clone();
+                        let (n, folded) = tokio::task::spawn_blocking(move || {
+                            Ok::<_, crate::store::state::StateError>((
+                                state.prune_buckets(before)?,
+                                state.compact_buckets(horizon)?,
+                            ))
+                        })
+                        .await??;
+                        debug!(buckets = n, folded, "pruned and compacted old buckets");
                     }
                 }
                 _ = hup.recv() => {
@@ -502,16 +513,25 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Persists alert transitions with their outbox entries, then wakes the
-    /// outbox.
+    /// Persists alert transitions with their outbox entries, and the records
+    /// that changed without one (a rule becoming pending, a firing one
+    /// clearing), in one transaction; then wakes the outbox.
     fn record(&mut self, ts: Vec<Transition>, now: DateTime<Utc>) -> anyhow::Result<()> {
-        if ts.is_empty() {
+        let dirty = self.detector.take_dirty_records();
+        if ts.is_empty() && dirty.is_empty() {
             return Ok(());
         }
         let mut records = Vec::new();
         let mut entries = Vec::new();
+        // Each changed record once, in its current state (a transition's
+        // record may be an older state of the same rule).
+        for (key, r) in &dirty {
+            records.push((key.clone(), serde_json::to_vec(r)?));
+        }
         for t in &ts {
-            records.push((t.record_key.clone(), serde_json::to_vec(&t.record)?));
+            if !dirty.iter().any(|(k, _)| *k == t.record_key) {
+                records.push((t.record_key.clone(), serde_json::to_vec(&t.record)?));
+            }
             for ch in &t.notify {
                 entries.push(OutboxEntry {
                     key: t.event.idempotency_key(),

@@ -37,7 +37,7 @@ pub mod series;
 pub mod sim;
 pub mod stats;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -125,6 +125,8 @@ struct WatchState {
 pub struct Detector {
     watches: Vec<WatchState>,
     records: HashMap<String, AlertRecord>,
+    /// Keys of records changed since [`Detector::take_dirty_records`].
+    dirty: BTreeSet<String>,
 }
 
 /// Key of an alert record: `watch/rule`.
@@ -159,6 +161,7 @@ impl Detector {
         let mut d = Detector {
             watches: Vec::new(),
             records: HashMap::new(),
+            dirty: BTreeSet::new(),
         };
         d.reload(rules);
         d
@@ -490,6 +493,7 @@ impl Detector {
                 out.push(transition(w, rs, &m, c, next.clone(), t));
             }
             if next != rec {
+                self.dirty.insert(rs.key.clone());
                 self.records.insert(rs.key.clone(), next);
             }
         }
@@ -510,6 +514,19 @@ impl Detector {
                 }
             }
         }
+    }
+
+    /// The records changed since the last call, by key, in their current
+    /// state: with a transition (whose `record` may be older when a rule
+    /// changed twice since) or without one — a rule becoming pending (`for`),
+    /// a firing rule whose condition stopped holding (`resolve_after`). The
+    /// daemon persists them with the transitions, so a restart resumes a
+    /// pending or clearing rule where it was instead of starting over.
+    pub fn take_dirty_records(&mut self) -> Vec<(String, AlertRecord)> {
+        std::mem::take(&mut self.dirty)
+            .into_iter()
+            .filter_map(|k| self.records.get(&k).cloned().map(|r| (k, r)))
+            .collect()
     }
 
     /// The current record of an alert rule.

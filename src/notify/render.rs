@@ -8,6 +8,12 @@
 //! * every rendering names the watch, the rule, the kind, the state, the time,
 //!   observed vs expected (with the factor), the negative share, the top terms
 //!   and the top mentions with title, author, reach, sentiment and link;
+//! * the explanation fields detection adds (issue 4) are shown when present:
+//!   the stage (early warning, escalation, reminder) in the headline and as a
+//!   fact, the tail probability, the negative share now vs usual, emerging
+//!   terms with their lift, the breakdown by source and the related alerts
+//!   notified together. They are all [`facts`], so emails, chat messages and
+//!   the webhook cards that list facts show the same things;
 //! * nothing coming from the outside (titles, authors, URLs, terms) reaches
 //!   HTML or chat markup unescaped, and only `http(s)` URLs become links;
 //! * every user-visible word comes from a [`Labels`] table, so adding a
@@ -17,7 +23,7 @@
 
 use std::fmt::Write as _;
 
-use crate::alert::{AlertEvent, AlertState, TopMention};
+use crate::alert::{AlertEvent, AlertState, Stage, TopMention};
 
 /// The words of one language. Numbers are formatted the same way in every
 /// language for now (`5.2`, `58%`).
@@ -40,6 +46,24 @@ pub struct Labels {
     pub negative: &'static str,
     pub top_terms: &'static str,
     pub top_mentions: &'static str,
+    /// "usually" as in "58% (usually 12%)".
+    pub usually: &'static str,
+    /// Row label of the stage of a firing event.
+    pub stage: &'static str,
+    /// Stage words, short (headline) and why (the stage row).
+    pub early_warning: &'static str,
+    pub early_warning_why: &'static str,
+    pub escalation: &'static str,
+    pub escalation_why: &'static str,
+    pub repeat: &'static str,
+    pub repeat_why: &'static str,
+    /// Row label of the tail probability (`p ≈ 3e-9`).
+    pub probability: &'static str,
+    /// What the probability means, after the number.
+    pub probability_why: &'static str,
+    pub emerging_terms: &'static str,
+    pub sources: &'static str,
+    pub related: &'static str,
     pub reach: &'static str,
     pub sentiment: &'static str,
     pub by: &'static str,
@@ -66,6 +90,19 @@ impl Labels {
         negative: "Negative",
         top_terms: "Top terms",
         top_mentions: "Top mentions",
+        usually: "usually",
+        stage: "Stage",
+        early_warning: "early warning",
+        early_warning_why: "the volume is accelerating, the threshold is not crossed yet",
+        escalation: "escalation",
+        escalation_why: "the volume doubled again since the last notification",
+        repeat: "still firing",
+        repeat_why: "reminder: the alert is still firing",
+        probability: "Probability",
+        probability_why: "of this volume or more under the usual level",
+        emerging_terms: "Emerging terms",
+        sources: "Sources",
+        related: "Related alerts",
         reach: "reach",
         sentiment: "sentiment",
         by: "by",
@@ -90,6 +127,19 @@ impl Labels {
         negative: "Négatif",
         top_terms: "Termes principaux",
         top_mentions: "Mentions principales",
+        usually: "d'habitude",
+        stage: "Étape",
+        early_warning: "alerte précoce",
+        early_warning_why: "le volume accélère, le seuil n'est pas encore franchi",
+        escalation: "aggravation",
+        escalation_why: "le volume a encore doublé depuis la dernière notification",
+        repeat: "toujours en cours",
+        repeat_why: "rappel : l'alerte est toujours en cours",
+        probability: "Probabilité",
+        probability_why: "d'un tel volume ou plus au niveau habituel",
+        emerging_terms: "Termes émergents",
+        sources: "Sources",
+        related: "Alertes liées",
         reach: "audience",
         sentiment: "sentiment",
         by: "par",
@@ -107,9 +157,88 @@ fn state_word(ev: &AlertEvent, l: &Labels) -> &'static str {
     }
 }
 
-/// `observed / expected`, when the expectation is meaningful.
+/// `observed / expected`, when the expectation is meaningful: the event's
+/// own `factor` when it carries one, else computed.
 pub fn factor(ev: &AlertEvent) -> Option<f64> {
-    (ev.expected > 0.0 && ev.expected.is_finite()).then(|| ev.observed as f64 / ev.expected)
+    if !(ev.expected > 0.0 && ev.expected.is_finite()) {
+        return None;
+    }
+    if ev.factor > 0.0 && ev.factor.is_finite() {
+        return Some(ev.factor);
+    }
+    Some(ev.observed as f64 / ev.expected)
+}
+
+/// The stage of a firing event other than a plain threshold crossing, as
+/// (short word, why).
+fn stage_words(ev: &AlertEvent, l: &Labels) -> Option<(&'static str, &'static str)> {
+    if ev.state != AlertState::Firing {
+        return None;
+    }
+    match ev.stage {
+        Stage::Threshold => None,
+        Stage::EarlyWarning => Some((l.early_warning, l.early_warning_why)),
+        Stage::Escalation => Some((l.escalation, l.escalation_why)),
+        Stage::Repeat => Some((l.repeat, l.repeat_why)),
+    }
+}
+
+/// `p ≈ 3e-9`: two decimals down to 1 %, then the order of magnitude.
+pub fn probability(p: f64) -> String {
+    if !p.is_finite() || p <= 0.0 {
+        "p ≈ 0".to_string()
+    } else if p >= 0.01 {
+        format!("p ≈ {p:.2}")
+    } else {
+        format!("p ≈ {p:.0e}")
+    }
+}
+
+/// "58%", or "58% (usually 12%)" for events that carry the usual share
+/// (issue 4 events: their `window_secs` is set).
+fn negative_value(ev: &AlertEvent, l: &Labels) -> String {
+    let mut s = percent(ev.negative_share);
+    if ev.window_secs > 0 {
+        let _ = write!(s, " ({} {})", l.usually, percent(ev.negative_share_usual));
+    }
+    s
+}
+
+/// "panne ×14.5 (31), rappel ×6.0 (9)": term, lift, mentions holding it.
+fn emerging_value(ev: &AlertEvent) -> String {
+    ev.emerging_terms
+        .iter()
+        .map(|t| format!("{} ×{:.1} ({})", t.term, t.lift, t.count))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "forum 40, mastodon 24".
+fn sources_value(ev: &AlertEvent) -> String {
+    ev.sources
+        .iter()
+        .map(|s| format!("{} {}", s.source, s.count))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "crisis-words (keyword, FIRING warning): acme: 12 mentions …; …".
+fn related_value(ev: &AlertEvent, l: &Labels) -> String {
+    ev.related
+        .iter()
+        .map(|r| {
+            let state = match r.state {
+                AlertState::Firing => l.firing,
+                AlertState::Resolved => l.resolved,
+            };
+            let mut s = format!("{} ({}, {state} {})", r.rule, r.kind, r.severity);
+            if !r.summary.trim().is_empty() {
+                let _ = write!(s, ": {}", r.summary.trim());
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// "64 mentions, expected 5.2 (×12.3)".
@@ -179,10 +308,13 @@ fn mention_meta(m: &TopMention, l: &Labels) -> String {
 
 /// One line headline, shared by subjects and chat titles:
 /// `CRITICAL acme: bad-buzz — 64 mentions, expected 5.2 (×12.3), 58% negative`.
+/// A stage other than the threshold follows the rule:
+/// `CRITICAL acme: bad-buzz (escalation) — …`.
 fn headline(ev: &AlertEvent, l: &Labels) -> String {
+    let stage = stage_words(ev, l).map_or(String::new(), |(w, _)| format!(" ({w})"));
     match ev.state {
         AlertState::Firing => format!(
-            "{} {}: {} — {}, {} {}",
+            "{} {}: {}{stage} — {}, {} {}",
             ev.severity.to_uppercase(),
             ev.watch,
             ev.rule,
@@ -266,17 +398,47 @@ pub fn text_body_in(ev: &AlertEvent, l: &Labels) -> String {
 }
 
 /// The (label, value) facts every rendering shows: watch, rule and kind,
-/// severity, time, volume, negative share, top terms.
-pub fn facts(ev: &AlertEvent, l: &Labels) -> [(String, String); 7] {
-    [
+/// severity, time, volume, negative share (and its usual level), top terms,
+/// then the [`explanation`]. Values are plain text: each rendering escapes
+/// them.
+pub fn facts(ev: &AlertEvent, l: &Labels) -> Vec<(String, String)> {
+    let mut rows = vec![
         (l.watch.to_string(), ev.watch.clone()),
         (l.rule.to_string(), format!("{} ({})", ev.rule, ev.kind)),
         (l.severity.to_string(), ev.severity.clone()),
         (l.when.to_string(), when(ev)),
         (capitalise(l.mentions), volume_value(ev, l)),
-        (l.negative.to_string(), percent(ev.negative_share)),
+        (l.negative.to_string(), negative_value(ev, l)),
         (l.top_terms.to_string(), terms(ev, l)),
-    ]
+    ];
+    rows.extend(explanation(ev, l));
+    rows
+}
+
+/// The facts of the explanation, each only when the event carries it: the
+/// stage of a firing event other than the threshold, the tail probability,
+/// the emerging terms, the sources and the related alerts.
+pub fn explanation(ev: &AlertEvent, l: &Labels) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    if let Some((word, why)) = stage_words(ev, l) {
+        rows.push((l.stage.to_string(), format!("{word}: {why}")));
+    }
+    if let Some(p) = ev.tail_probability {
+        rows.push((
+            l.probability.to_string(),
+            format!("{} {}", probability(p), l.probability_why),
+        ));
+    }
+    if !ev.emerging_terms.is_empty() {
+        rows.push((l.emerging_terms.to_string(), emerging_value(ev)));
+    }
+    if !ev.sources.is_empty() {
+        rows.push((l.sources.to_string(), sources_value(ev)));
+    }
+    if !ev.related.is_empty() {
+        rows.push((l.related.to_string(), related_value(ev, l)));
+    }
+    rows
 }
 
 fn capitalise(s: &str) -> String {
@@ -401,8 +563,8 @@ pub fn chat_text(ev: &AlertEvent, markup: Markup) -> String {
     chat_text_in(ev, markup, &Labels::EN)
 }
 
-/// Chat message text: a bold headline, the summary, the facts on one line
-/// each, then the top mentions as links.
+/// Chat message text: a bold headline, the summary, the basic facts on two
+/// lines, the explanation one fact a line, then the top mentions as links.
 pub fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
     let esc = |s: &str| match markup {
         Markup::Markdown => md_escape(s),
@@ -433,10 +595,13 @@ pub fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
         "{} · {}: {} · {}: {}",
         esc(&volume_line(ev, l)),
         l.negative,
-        percent(ev.negative_share),
+        esc(&negative_value(ev, l)),
         l.top_terms,
         esc(&terms(ev, l))
     );
+    for (k, v) in explanation(ev, l) {
+        let _ = writeln!(s, "{}: {}", esc(&k), esc(&v));
+    }
     if !ev.top_mentions.is_empty() {
         let _ = writeln!(s, "{}:", bold(l.top_mentions));
         for line in mention_lines(ev, markup, l) {
@@ -546,7 +711,8 @@ pub(crate) mod tests {
                 "Watch:",
                 "bad-buzz (volume_spike)",
                 "2026-01-01 10:00 UTC",
-                "Mentions:  64, expected 5.2 (×12.3)",
+                "Mentions:",
+                " 64, expected 5.2 (×12.3)\n",
                 "Negative:",
                 "58%",
                 "panne, remboursement",
@@ -607,5 +773,136 @@ pub(crate) mod tests {
                 "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
             ],
         );
+    }
+
+    /// The event with every explanation field, and hostile related alerts.
+    fn explained() -> AlertEvent {
+        let mut ev = event();
+        ev.stage = Stage::Escalation;
+        ev.related = vec![crate::alert::RelatedAlert {
+            rule: "crisis-words".into(),
+            kind: "keyword".into(),
+            state: AlertState::Firing,
+            severity: "warning".into(),
+            summary: "acme: 12 mentions of <img src=x onerror=alert(1)> *boycott*".into(),
+        }];
+        ev
+    }
+
+    #[test]
+    fn probability_reads_as_an_order_of_magnitude() {
+        for (p, want) in [
+            (3.2e-21, "p ≈ 3e-21"),
+            (2.6e-9, "p ≈ 3e-9"),
+            (0.004, "p ≈ 4e-3"),
+            (0.5, "p ≈ 0.50"),
+            (0.0, "p ≈ 0"),
+            (f64::NAN, "p ≈ 0"),
+        ] {
+            assert_eq!(probability(p), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn explanation_shows_in_every_rendering() {
+        let ev = explained();
+        assert_eq!(
+            subject(&ev),
+            "[veilleur] CRITICAL acme: bad-buzz (escalation) — 64 mentions, expected 5.2 (×12.3), 58% negative"
+        );
+        let want = [
+            "Stage:",
+            "escalation: the volume doubled again since the last notification",
+            "p ≈ 3e-21 of this volume or more",
+            "58% (usually 12%)",
+            "Emerging terms:",
+            "panne ×14.5 (31)",
+            "Sources:",
+            "forum 40, mastodon 24",
+            "Related alerts:",
+            "crisis-words (keyword, FIRING warning): acme: 12 mentions",
+        ];
+        let text = text_body(&ev);
+        check(&text, &want);
+        check(&text, &["<img src=x"]);
+        let html = html_body(&ev);
+        check(
+            &html,
+            &[
+                "<th align=\"left\">Emerging terms</th><td>panne ×14.5 (31)</td>",
+                "p ≈ 3e-21",
+                "58% (usually 12%)",
+                "forum 40, mastodon 24",
+                "&lt;img src=x onerror=alert(1)&gt;",
+                "bad-buzz (escalation)",
+            ],
+        );
+        assert!(!html.contains("<img"), "{html}");
+        let md = chat_text(&ev, Markup::Markdown);
+        check(
+            &md,
+            &[
+                "bad-buzz (escalation)",
+                "Negative: 58% (usually 12%)",
+                "Probability: p ≈ 3e-21",
+                "Emerging terms: panne ×14.5 (31)",
+                "Sources: forum 40, mastodon 24",
+                "Related alerts: crisis-words (keyword, FIRING warning): acme: 12 mentions of \\<img src=x onerror=alert(1)\\> \\*boycott\\*",
+            ],
+        );
+        let slack = chat_text(&ev, Markup::Slack);
+        check(&slack, &["&lt;img src=x", "Stage: escalation"]);
+        assert!(!slack.contains("<img"), "{slack}");
+        check(&subject_in(&ev, &Labels::FR), &["bad-buzz (aggravation) —"]);
+        let fr = text_body_in(&ev, &Labels::FR);
+        check(
+            &fr,
+            &[
+                "Étape:",
+                "58% (d'habitude 12%)",
+                "Termes émergents:",
+                "Alertes liées:",
+                "crisis-words (keyword, ALERTE warning)",
+            ],
+        );
+    }
+
+    #[test]
+    fn stages_have_their_own_words_and_resolved_has_none() {
+        let mut ev = explained();
+        ev.stage = Stage::EarlyWarning;
+        ev.severity = "warning".into();
+        check(
+            &subject(&ev),
+            &["WARNING acme: bad-buzz (early warning) — 64 mentions"],
+        );
+        check(&text_body(&ev), &["the volume is accelerating"]);
+        ev.stage = Stage::Repeat;
+        check(&subject(&ev), &["bad-buzz (still firing) —"]);
+        check(&text_body(&ev), &["reminder: the alert is still firing"]);
+        ev.state = AlertState::Resolved;
+        assert!(!subject(&ev).contains("still firing"), "{}", subject(&ev));
+        assert!(!text_body(&ev).contains("Stage:"));
+    }
+
+    #[test]
+    fn first_version_events_render_without_explanation() {
+        let mut ev = event();
+        ev.stage = Stage::Threshold;
+        ev.window_secs = 0;
+        ev.factor = 0.0;
+        ev.tail_probability = None;
+        ev.negative_share_usual = 0.0;
+        ev.emerging_terms.clear();
+        ev.sources.clear();
+        ev.related.clear();
+        assert_eq!(facts(&ev, &Labels::EN).len(), 7);
+        assert!(explanation(&ev, &Labels::EN).is_empty());
+        let text = text_body(&ev);
+        for absent in ["usually", "Probability", "Emerging", "Sources", "Stage"] {
+            assert!(!text.contains(absent), "{absent} in\n{text}");
+        }
+        // The factor is computed when the event does not carry it.
+        check(&text, &["(×12.3)"]);
     }
 }

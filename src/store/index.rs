@@ -25,6 +25,10 @@
 //! `sentiment` (f64) and `published` (date, nanosecond precision, indexed and
 //! fast, for `since` and newest-first order).
 //!
+//! [`MentionIndex::between`] streams a time range in publication order (a
+//! range query on `published`, then the stored documents batch by batch),
+//! for `veilleur backtest --config`.
+//!
 //! Invariants: all methods take `&self` (the writer is behind a mutex, the
 //! reader reloads itself); one `id` is at most one live document after a
 //! commit; a read-only index never takes tantivy's writer lock.
@@ -34,7 +38,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use tantivy::collector::TopDocs;
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::columnar::Column;
 use tantivy::query::{
     AllQuery, BooleanQuery, EnableScoring, Explanation, Occur, PhraseQuery, Query as TQuery,
     RangeQuery, RegexQuery, Scorer, TermQuery, Weight,
@@ -45,8 +50,9 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{
-    DocId, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SeekDangerResult,
-    SegmentReader, TERMINATED, TantivyDocument, TantivyError, Term,
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score,
+    Searcher, SeekDangerResult, SegmentOrdinal, SegmentReader, TERMINATED, TantivyDocument,
+    TantivyError, Term,
 };
 
 use crate::mention::Mention;
@@ -499,9 +505,147 @@ impl MentionIndex {
         })
     }
 
+    /// The mentions published in `[from, to]` (both included), in
+    /// publication order, as batches of at most `batch` mentions: what
+    /// `veilleur backtest --config` replays.
+    ///
+    /// Ordering: by `published` (nanoseconds), ties in index order (segment,
+    /// then document), so two calls over the same index agree. Memory: the
+    /// range query's hits are kept as (time, address) pairs, 16 bytes per
+    /// mention; mention bodies are read from the store one batch at a time.
+    /// The batches read the searcher of the call: commits made meanwhile are
+    /// not seen.
+    pub fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        batch: usize,
+    ) -> Result<MentionBatches<'_>, IndexError> {
+        let searcher = self.reader.searcher();
+        let range = RangeQuery::new(
+            Bound::Included(Term::from_field_date(
+                self.fields.published,
+                to_tantivy_date(from),
+            )),
+            Bound::Included(Term::from_field_date(
+                self.fields.published,
+                to_tantivy_date(to),
+            )),
+        );
+        let mut hits = searcher.search(&range, &Published)?;
+        hits.sort_unstable_by_key(|&(t, a)| (t, a.segment_ord, a.doc_id));
+        Ok(MentionBatches {
+            index: self,
+            searcher,
+            hits,
+            next: 0,
+            batch: batch.max(1),
+        })
+    }
+
     /// The underlying tantivy index (for space usage and diagnostics).
     pub fn tantivy(&self) -> &Index {
         &self.index
+    }
+}
+
+/// Batches of mentions in publication order: see [`MentionIndex::between`].
+pub struct MentionBatches<'a> {
+    index: &'a MentionIndex,
+    searcher: Searcher,
+    /// (published nanoseconds, address), sorted.
+    hits: Vec<(i64, DocAddress)>,
+    next: usize,
+    batch: usize,
+}
+
+impl MentionBatches<'_> {
+    /// Number of mentions in the range (read or not).
+    pub fn total(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// Number of mentions already returned.
+    pub fn read(&self) -> usize {
+        self.next
+    }
+}
+
+impl Iterator for MentionBatches<'_> {
+    type Item = Result<Vec<Mention>, IndexError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.hits.len() {
+            return None;
+        }
+        let end = self.hits.len().min(self.next + self.batch);
+        let addrs = &self.hits[self.next..end];
+        self.next = end;
+        Some(
+            addrs
+                .iter()
+                .map(|&(_, a)| {
+                    self.index
+                        .mention(&self.searcher.doc::<TantivyDocument>(a)?)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Collects (published nanoseconds, address) of every live hit, from the
+/// `published` fast column.
+struct Published;
+
+struct PublishedSegment {
+    segment: SegmentOrdinal,
+    column: Column<tantivy::DateTime>,
+    hits: Vec<(i64, DocAddress)>,
+}
+
+impl Collector for Published {
+    type Fruit = Vec<(i64, DocAddress)>;
+    type Child = PublishedSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<PublishedSegment> {
+        Ok(PublishedSegment {
+            segment,
+            column: reader.fast_fields().date("published")?,
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut all = Vec::with_capacity(fruits.iter().map(Vec::len).sum());
+        for f in fruits {
+            all.extend(f);
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for PublishedSegment {
+    type Fruit = Vec<(i64, DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        // Every document has a date (`add` always sets it); one without
+        // would not match the range query in the first place.
+        if let Some(t) = self.column.first(doc) {
+            self.hits
+                .push((t.into_timestamp_nanos(), DocAddress::new(self.segment, doc)));
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.hits
     }
 }
 
@@ -827,6 +971,50 @@ mod tests {
         for (q, want) in cases {
             assert_eq!(ids(&index, q), want, "{q}");
         }
+    }
+
+    #[test]
+    fn between_yields_the_range_in_publication_order_by_batches() {
+        let (_dir, index) = fixture();
+        // A second segment, older than the first, and an upsert that moves
+        // `b` later: order is by time across segments, deleted copies gone.
+        index
+            .add(&mention("d", "2025-12-31T00:00:00Z", "", "avant"))
+            .unwrap();
+        index
+            .add(&mention("b", "2026-01-03T10:00:00Z", "", "déplacé"))
+            .unwrap();
+        index.commit().unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let run = |from: &str, to: &str, batch: usize| {
+            let it = index.between(t(from), t(to), batch).unwrap();
+            let total = it.total();
+            let batches: Vec<Vec<String>> = it
+                .map(|b| b.unwrap().into_iter().map(|m| m.id).collect())
+                .collect();
+            (total, batches)
+        };
+        assert_eq!(
+            run("2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", 2),
+            (
+                4,
+                vec![vec!["d".into(), "a".into()], vec!["c".into(), "b".into()]]
+            )
+        );
+        // Both bounds are included, to the nanosecond.
+        assert_eq!(
+            run("2026-01-01T10:00:00.123456789Z", "2026-01-03T10:00:00Z", 10),
+            (3, vec![vec!["a".into(), "c".into(), "b".into()]])
+        );
+        assert_eq!(
+            run("2026-01-01T10:00:00.123456790Z", "2026-01-03T09:59:59Z", 10),
+            (0, vec![])
+        );
+        let mut it = index
+            .between(t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"), 0)
+            .unwrap();
+        assert_eq!(it.next().unwrap().unwrap().len(), 1, "batch 0 means 1");
+        assert_eq!(it.read(), 1);
     }
 
     #[test]

@@ -179,6 +179,40 @@ impl StateStore {
         Ok(n)
     }
 
+    /// Merges the minute buckets older than `before_minute` into one bucket
+    /// per hour, keyed at the hour's first minute, in one transaction;
+    /// returns how many minute rows were folded away. Totals are preserved,
+    /// buckets at or after `before_minute` are untouched, and running it
+    /// again changes nothing. Detection restores minute and hour rows alike
+    /// (it learns hourly counts); only windows shorter than an hour lose
+    /// their shape, and those only look at recent minutes.
+    pub fn compact_buckets(&self, before_minute: i64) -> Result<u64, StateError> {
+        let tx = self.db.begin_write()?;
+        let mut n = 0;
+        {
+            let mut t = tx.open_table(BUCKETS)?;
+            let mut hours: HashMap<(String, i64), (u64, u64)> = HashMap::new();
+            t.retain(|(watch, minute), (total, neg)| {
+                let hour = minute - minute.rem_euclid(60);
+                if minute >= before_minute || minute == hour {
+                    return true;
+                }
+                let e = hours.entry((watch.to_string(), hour)).or_default();
+                e.0 += total;
+                e.1 += neg;
+                n += 1;
+                false
+            })?;
+            for ((watch, hour), (total, neg)) in hours {
+                let key = (watch.as_str(), hour);
+                let (t0, n0) = t.get(key)?.map_or((0, 0), |v| v.value());
+                t.insert(key, (t0 + total, n0 + neg))?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Every alert record, by key.
     pub fn alert_records(&self) -> Result<HashMap<String, Vec<u8>>, StateError> {
         let tx = self.db.begin_read()?;
@@ -331,6 +365,50 @@ mod tests {
         assert_eq!(s.validators("src").unwrap().unwrap(), b"etag");
         assert_eq!(s.prune_buckets(11).unwrap(), 1);
         assert!(s.buckets_since(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn compaction_folds_old_minutes_into_hours_and_keeps_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(&dir.path().join("state")).unwrap();
+        // Hour 100 (minutes 6000..6060) whole, hour 101 straddling the
+        // horizon at minute 6090, and another watch.
+        let mut rows = Vec::new();
+        for m in [6000, 6001, 6030, 6059, 6060, 6075, 6089, 6090, 6100, 6200] {
+            rows.push(("w".to_string(), m, 2, 1));
+        }
+        rows.push(("v".to_string(), 6001, 5, 0));
+        rows.push(("v".to_string(), -61, 1, 1));
+        s.commit_ingest(&IngestCommit {
+            buckets: rows,
+            ..IngestCommit::default()
+        })
+        .unwrap();
+        let sum =
+            |b: &[(String, i64, u64, u64)]| b.iter().fold((0, 0), |(t, n), r| (t + r.2, n + r.3));
+        let before = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(s.compact_buckets(6090).unwrap(), 7);
+        let after = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(sum(&after), sum(&before));
+        assert_eq!(
+            after,
+            vec![
+                ("v".into(), -120, 1, 1),
+                ("v".into(), 6000, 5, 0),
+                ("w".into(), 6000, 8, 4),
+                ("w".into(), 6060, 6, 3),
+                ("w".into(), 6090, 2, 1),
+                ("w".into(), 6100, 2, 1),
+                ("w".into(), 6200, 2, 1),
+            ]
+        );
+        assert_eq!(s.compact_buckets(6090).unwrap(), 0, "idempotent");
+        assert_eq!(s.buckets_since(i64::MIN).unwrap(), after);
+        // A later horizon folds the rest of hour 101 into its first minute.
+        assert_eq!(s.compact_buckets(6120).unwrap(), 2);
+        let later = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(sum(&later), sum(&before));
+        assert!(later.contains(&("w".into(), 6060, 10, 5)), "{later:?}");
     }
 
     #[test]
