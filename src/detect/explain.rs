@@ -35,11 +35,13 @@ const STOPWORDS: &[&str] = &[
     "des", "une", "est", "pour", "dans", "par", "sur", "pas", "que", "qui", "avec", "son", "ses",
     "aux", "plus", "mais", "nous", "vous", "ils", "elle", "cette", "tout", "ont", "été", "sont",
     "leur", "chez", "depuis", "comme", "aussi", "encore", "très", "fait", "être", "avoir", "just",
-    "been", "were", "what", "when", "who", "how", "out", "now", "http", "https", "www", "com",
+    "après", "avant", "been", "were", "what", "when", "who", "how", "out", "now", "http", "https",
+    "www", "com",
 ];
 
 /// The mentions that drive an alert: by reach, then the most negative, one
-/// per URL, at most [`TOP_MENTIONS`].
+/// per URL and one per title (syndicated copies say the same thing), at
+/// most [`TOP_MENTIONS`].
 pub fn top_mentions(mut ms: Vec<TopMention>) -> Vec<TopMention> {
     ms.sort_by(|a, b| {
         b.reach
@@ -47,8 +49,12 @@ pub fn top_mentions(mut ms: Vec<TopMention>) -> Vec<TopMention> {
             .then(a.sentiment.total_cmp(&b.sentiment))
             .then(a.url.cmp(&b.url))
     });
-    let mut seen = HashSet::new();
-    ms.retain(|m| seen.insert(m.url.clone()));
+    let mut urls = HashSet::new();
+    let mut titles = HashSet::new();
+    ms.retain(|m| {
+        urls.insert(m.url.clone())
+            && (m.title.trim().is_empty() || titles.insert(m.title.trim().to_lowercase()))
+    });
     ms.truncate(TOP_MENTIONS);
     ms
 }
@@ -339,5 +345,25 @@ mod tests {
         assert_eq!(e.sources[0].source, "forum");
         assert_eq!(e.sources[0].count, 20);
         assert_eq!(e.top_mentions[0].reach, 12_019);
+    }
+
+    #[test]
+    fn top_mentions_rank_by_reach_then_negativity_one_per_url_and_title() {
+        let m = |url: &str, title: &str, reach: u64, sentiment: f32| TopMention {
+            url: url.into(),
+            title: title.into(),
+            author: String::new(),
+            reach,
+            sentiment,
+        };
+        let top = top_mentions(vec![
+            m("u1", "Panne Acme", 0, -0.2),
+            m("u2", "Panne Acme", 0, -0.9),
+            m("u3", "Fuite de données", 10, 0.1),
+            m("u3", "Fuite de données (copie)", 10, 0.1),
+            m("u4", "", 0, -0.5),
+        ]);
+        let urls: Vec<&str> = top.iter().map(|t| t.url.as_str()).collect();
+        assert_eq!(urls, vec!["u3", "u2", "u4"]);
     }
 }
