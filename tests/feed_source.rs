@@ -1,6 +1,6 @@
 //! Feed sources end to end: the shared HTTP client against a real HTTP server
 //! on loopback (conditional GET, compression, size cap, timeouts, status
-//! classification), and the feed parser on the fixtures in
+//! classification, robots.txt, Crawl-delay and the per-host rate limit), and the feed parser on the fixtures in
 //! `tests/fixtures/feeds/` (RSS 2.0, Atom, JSON Feed, RSS 1.0, Latin-1,
 //! relative links, malformed).
 
@@ -570,4 +570,235 @@ fn hostile_feeds_neither_panic_nor_hang() {
         "{:?}",
         started.elapsed()
     );
+}
+
+// ---- politeness: robots.txt and the per-host rate limit --------------------
+
+/// A feed server whose robots.txt is `robots` (status and body; `None`: no
+/// route, so 404) and that counts requests per path.
+#[derive(Clone, Default)]
+struct PoliteServer {
+    robots: Option<(StatusCode, &'static str)>,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl PoliteServer {
+    async fn start(robots: Option<(StatusCode, &'static str)>) -> (PoliteServer, Url) {
+        let s = PoliteServer {
+            robots,
+            ..PoliteServer::default()
+        };
+        let app = Router::new().fallback(polite_page).with_state(s.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (s, Url::parse(&format!("http://{addr}/")).unwrap())
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+async fn polite_page(
+    axum::extract::State(s): axum::extract::State<PoliteServer>,
+    uri: axum::http::Uri,
+) -> Response {
+    *s.hits
+        .lock()
+        .unwrap()
+        .entry(uri.path().to_string())
+        .or_default() += 1;
+    match (uri.path(), s.robots) {
+        ("/robots.txt", Some((status, body))) => (status, body).into_response(),
+        ("/robots.txt", None) => StatusCode::NOT_FOUND.into_response(),
+        (p, _) if p.ends_with(".xml") => {
+            ([(header::CONTENT_TYPE, "application/rss+xml")], RSS_FR).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[tokio::test]
+async fn robots_disallow_is_a_robots_error_and_the_feed_is_never_requested() {
+    let robots = "User-agent: *\nAllow: /\n\nUser-agent: veilleur-test\nDisallow: /private/\n";
+    let (server, base) = PoliteServer::start(Some((StatusCode::OK, robots))).await;
+    let http = client();
+    let url = base.join("private/feed.xml?q=acme").unwrap();
+    for _ in 0..2 {
+        let err = http
+            .fetch(&url, &Validators::default(), TIMEOUT, CAP)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+        assert_eq!(err.reason(), "robots");
+        assert!(!err.is_retryable());
+        assert_eq!(err.retry_after(), None);
+        let origin = base.as_str().trim_end_matches('/');
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "robots.txt of {origin} disallows /private/feed.xml?q=acme for veilleur-test; \
+                 ask the site to allow it or remove the source"
+            )
+        );
+    }
+    // Through a poll too, and other paths stay allowed.
+    let err = poll(
+        &source(&base, "private/other.xml"),
+        &http,
+        &Validators::default(),
+        now(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason(), "robots");
+    assert!(!err.is_retryable());
+    let ok = poll(
+        &source(&base, "public.xml"),
+        &http,
+        &Validators::default(),
+        now(),
+    )
+    .await;
+    assert!(matches!(ok, Ok(Poll::Items { .. })), "{ok:?}");
+    assert_eq!(server.hits("/private/feed.xml"), 0);
+    assert_eq!(server.hits("/private/other.xml"), 0);
+    assert_eq!(server.hits("/public.xml"), 1);
+    assert_eq!(server.hits("/robots.txt"), 1);
+}
+
+#[tokio::test]
+async fn robots_404_allows_everything() {
+    let (server, base) = PoliteServer::start(None).await;
+    let got = fetch(&base, "feed.xml").await.unwrap();
+    assert!(matches!(got, Fetched::Body { ref bytes, .. } if bytes == RSS_FR));
+    assert_eq!(server.hits("/robots.txt"), 1);
+    assert_eq!(server.hits("/feed.xml"), 1);
+    // A robots.txt that forbids nothing to us is the same.
+    let (server, base) = PoliteServer::start(Some((
+        StatusCode::OK,
+        "User-agent: otherbot\nDisallow: /\n",
+    )))
+    .await;
+    assert!(fetch(&base, "feed.xml").await.is_ok());
+    assert_eq!(server.hits("/feed.xml"), 1);
+}
+
+#[tokio::test]
+async fn robots_txt_is_read_once_per_origin_for_many_fetches() {
+    let (server, base) =
+        PoliteServer::start(Some((StatusCode::OK, "User-agent: *\nDisallow:\n"))).await;
+    let http = client();
+    // Concurrent fetches on a cold cache wait for one robots.txt read…
+    let urls: Vec<Url> = (0..4)
+        .map(|i| base.join(&format!("f{i}.xml")).unwrap())
+        .collect();
+    const NO_VALIDATORS: Validators = Validators {
+        etag: None,
+        last_modified: None,
+    };
+    let results = futures::future::join_all(
+        urls.iter()
+            .map(|u| http.fetch(u, &NO_VALIDATORS, TIMEOUT, CAP)),
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // …and later ones use the cache, clones of the client included.
+    for u in &urls {
+        http.clone()
+            .fetch(u, &Validators::default(), TIMEOUT, CAP)
+            .await
+            .unwrap();
+    }
+    assert_eq!(server.hits("/robots.txt"), 1);
+    assert_eq!(server.hits("/f0.xml"), 2);
+}
+
+#[tokio::test]
+async fn unreachable_robots_txt_holds_the_feed_with_a_retryable_error() {
+    let (server, base) = PoliteServer::start(Some((StatusCode::SERVICE_UNAVAILABLE, "down"))).await;
+    let http = client();
+    let url = base.join("feed.xml").unwrap();
+    for _ in 0..2 {
+        let err = http
+            .fetch(&url, &Validators::default(), TIMEOUT, CAP)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::RobotsUnreachable { .. }), "{err}");
+        assert_eq!(err.reason(), "status");
+        assert!(err.is_retryable());
+        // Asked again in a minute at the earliest.
+        let wait = err.retry_after().unwrap();
+        assert!(
+            wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("robots.txt"), "{msg}");
+        assert!(msg.contains("503 Service Unavailable"), "{msg}");
+    }
+    // The failure is cached: one robots.txt request, no feed request.
+    assert_eq!(server.hits("/robots.txt"), 1);
+    assert_eq!(server.hits("/feed.xml"), 0);
+}
+
+#[tokio::test]
+async fn crawl_delay_spaces_fetches_and_throttles_past_the_timeout() {
+    let (server, base) =
+        PoliteServer::start(Some((StatusCode::OK, "User-agent: *\nCrawl-delay: 1\n"))).await;
+    let http = client();
+    let url = base.join("feed.xml").unwrap();
+    let started = Instant::now();
+    http.fetch(&url, &Validators::default(), TIMEOUT, CAP)
+        .await
+        .unwrap();
+    let first = started.elapsed();
+    http.fetch(&url, &Validators::default(), TIMEOUT, CAP)
+        .await
+        .unwrap();
+    let both = started.elapsed();
+    // The first fetch comes right after robots.txt; the second one a
+    // Crawl-delay later.
+    assert!(first < Duration::from_millis(500), "{first:?}");
+    assert!(
+        both >= Duration::from_millis(950) && both < Duration::from_secs(3),
+        "{both:?}"
+    );
+    // A fetch whose turn would come after its timeout fails at once,
+    // without a request.
+    let short = Duration::from_millis(200);
+    let started = Instant::now();
+    let err = http
+        .fetch(&url, &Validators::default(), short, CAP)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < short, "{:?}", started.elapsed());
+    assert_eq!(err.reason(), "throttled", "{err}");
+    assert!(err.is_retryable());
+    let wait = err.retry_after().unwrap();
+    assert!(wait > short && wait <= Duration::from_secs(1), "{wait:?}");
+    assert!(err.to_string().contains("Crawl-delay 1.000s"), "{err}");
+    assert_eq!(server.hits("/feed.xml"), 2);
+    assert_eq!(server.hits("/robots.txt"), 1);
+}
+
+#[tokio::test]
+async fn default_rate_limit_lets_a_small_burst_through_at_once() {
+    let (server, base) = PoliteServer::start(None).await;
+    let http = client();
+    let started = Instant::now();
+    // robots.txt and four feeds: within the default burst.
+    for i in 0..4 {
+        let url = base.join(&format!("f{i}.xml")).unwrap();
+        http.fetch(&url, &Validators::default(), TIMEOUT, CAP)
+            .await
+            .unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.hits("/robots.txt"), 1);
 }
