@@ -59,7 +59,7 @@ fn check_accepts_a_good_setup() {
     let (code, out, err) = check(&dir);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("1 watches") || out.contains("1 watch"),
+        out.contains("ok — 0 sources, 1 channels, 1 watches, 1 alert rules"),
         "{out}"
     );
 }

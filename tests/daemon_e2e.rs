@@ -6,12 +6,10 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{FeedServer, Page, metric, rss, smtp_server, wait_for, webhook_receiver};
-use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
+use common::{
+    FeedServer, Page, metric, rss, smtp_server, start_daemon, wait_for, webhook_receiver,
+};
 use veilleur::alert::{AlertEvent, AlertState};
-use veilleur::config::Config;
-use veilleur::daemon::{Hooks, run_with};
 
 const RULE: &str = r#"
 [watch]
@@ -85,53 +83,6 @@ url = "http://{hook}/hooks/acme"
     path
 }
 
-struct Running {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    metrics_url: String,
-}
-
-async fn start(config: &std::path::Path) -> Running {
-    let cfg = Config::load(config).unwrap();
-    let stop = CancellationToken::new();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(run_with(
-        cfg,
-        stop.clone(),
-        Hooks {
-            listening: Some(tx),
-            alerts: None,
-        },
-    ));
-    let addr = rx.await.expect("daemon started listening");
-    Running {
-        stop,
-        task,
-        metrics_url: format!("http://{addr}/metrics"),
-    }
-}
-
-impl Running {
-    async fn metrics(&self) -> String {
-        reqwest::get(&self.metrics_url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Stops the daemon and checks it exits cleanly within 10 s.
-    async fn stop(self) {
-        self.stop.cancel();
-        let res = tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("daemon stops within 10 s")
-            .unwrap();
-        res.expect("daemon exits without error");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_nothing() {
     veilleur::install_crypto_provider();
@@ -167,7 +118,7 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
         },
     );
 
-    let d = start(&config).await;
+    let d = start_daemon(&config, None).await;
     // Quiet phase: the backlog is ingested, errors are counted, nothing is sent.
     let mut text = String::new();
     for _ in 0..200 {
@@ -279,7 +230,7 @@ async fn quiet_week_backlog_is_silent_spike_alerts_once_and_restart_resends_noth
     }
 
     // Restart on the same data_dir: nothing more is sent.
-    let d = start(&config).await;
+    let d = start_daemon(&config, None).await;
     let polled = feeds.hits("brand.xml");
     assert!(
         wait_for(Duration::from_secs(10), || feeds.hits("brand.xml")

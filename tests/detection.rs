@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{FeedServer, Page, rss, wait_for};
-use tokio_util::sync::CancellationToken;
 use veilleur::alert::{AlertEvent, AlertState, Stage};
 use veilleur::detect::{Detector, sim};
 use veilleur::mention::Mention;
@@ -348,17 +347,8 @@ dir = "outbox"
     let total = items.len() as u64;
     feeds.set("brand.xml", Page::ok("application/rss+xml", rss(&items)));
 
-    let cfg = veilleur::config::Config::load(&config).unwrap();
-    let stop = CancellationToken::new();
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let task = tokio::spawn(veilleur::daemon::run_with(
-        cfg,
-        stop.clone(),
-        veilleur::daemon::Hooks {
-            listening: None,
-            alerts: Some(tx),
-        },
-    ));
+    let d = common::start_daemon(&config, Some(tx)).await;
     // Detection and alert recording happen before the index commit that
     // makes a batch searchable: once every mention is visible, its events
     // have been emitted.
@@ -368,12 +358,7 @@ dir = "outbox"
         wait_for(Duration::from_secs(10), indexed).await,
         "the daemon indexes the feed"
     );
-    stop.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .expect("daemon stops within 10 s")
-        .unwrap()
-        .expect("daemon exits without error");
+    d.stop().await;
     let mut daemon = Vec::new();
     while let Ok(e) = rx.try_recv() {
         daemon.push(e);

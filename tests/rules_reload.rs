@@ -3,31 +3,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use chrono::Utc;
-use common::{FeedServer, Page, metric, rss};
-use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
-use veilleur::config::Config;
-use veilleur::daemon::{Hooks, run_with};
-
-async fn metrics(url: &str) -> String {
-    reqwest::get(url).await.unwrap().text().await.unwrap()
-}
-
-/// Polls the metrics until `name` reaches `at_least`; returns the last text.
-async fn until(url: &str, name: &str, at_least: f64) -> String {
-    let mut text = String::new();
-    for _ in 0..300 {
-        text = metrics(url).await;
-        if metric(&text, name).unwrap_or(0.0) >= at_least {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    text
-}
+use common::{FeedServer, Page, metric, rss, start_daemon};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_rule_file_keeps_previous_rules_and_a_fix_is_picked_up() {
@@ -50,24 +27,16 @@ async fn broken_rule_file_keeps_previous_rules_and_a_fix_is_picked_up() {
     let mut items = vec![item("1", "acme one")];
     feeds.set("f.xml", Page::ok("application/rss+xml", rss(&items)));
 
-    let stop = CancellationToken::new();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(run_with(
-        Config::load(&config).unwrap(),
-        stop.clone(),
-        Hooks {
-            listening: Some(tx),
-            alerts: None,
-        },
-    ));
-    let url = format!("http://{}/metrics", rx.await.unwrap());
+    let d = start_daemon(&config, None).await;
     let acme = "veilleur_watch_matches_total{watch=\"acme\"}";
-    let text = until(&url, acme, 1.0).await;
+    let text = d.metrics_until(acme, 1.0).await;
     assert_eq!(metric(&text, acme), Some(1.0), "{text}");
 
     // A broken edit: reported, counted, and the old rules still match.
     std::fs::write(&rule, "[watch]\nname = \"acme\"\nquery = '\"acme'\n").unwrap();
-    let text = until(&url, "veilleur_rules_reload_errors_total", 1.0).await;
+    let text = d
+        .metrics_until("veilleur_rules_reload_errors_total", 1.0)
+        .await;
     assert_eq!(
         metric(&text, "veilleur_rules_reload_errors_total"),
         Some(1.0),
@@ -75,7 +44,7 @@ async fn broken_rule_file_keeps_previous_rules_and_a_fix_is_picked_up() {
     );
     items.push(item("2", "acme two"));
     feeds.set("f.xml", Page::ok("application/rss+xml", rss(&items)));
-    let text = until(&url, acme, 2.0).await;
+    let text = d.metrics_until(acme, 2.0).await;
     assert_eq!(
         metric(&text, acme),
         Some(2.0),
@@ -91,12 +60,12 @@ async fn broken_rule_file_keeps_previous_rules_and_a_fix_is_picked_up() {
         items.push(item(&n.to_string(), "acme again"));
         n += 1;
         feeds.set("f.xml", Page::ok("application/rss+xml", rss(&items)));
-        text = until(
-            &url,
-            "veilleur_mentions_ingested_total{source=\"s\"}",
-            f64::from(n - 1),
-        )
-        .await;
+        text = d
+            .metrics_until(
+                "veilleur_mentions_ingested_total{source=\"s\"}",
+                f64::from(n - 1),
+            )
+            .await;
         if metric(&text, fixed).is_some() {
             break;
         }
@@ -105,6 +74,5 @@ async fn broken_rule_file_keeps_previous_rules_and_a_fix_is_picked_up() {
         metric(&text, fixed).unwrap_or(0.0) >= 1.0,
         "reloaded rules match:\n{text}"
     );
-    stop.cancel();
-    task.await.unwrap().unwrap();
+    d.stop().await;
 }

@@ -168,11 +168,13 @@ pub fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
             "{:<16} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7}",
             "source", "rows", "acc", "macro-F1", "F1 neg", "F1 neu", "F1 pos"
         )?;
-        for (source, c) in by_source
+        // The per-source rows, then the whole file.
+        let groups: Vec<(&str, &Confusion)> = by_source
             .iter()
             .map(|(s, c)| (*s, c))
             .chain(std::iter::once(("all", &all)))
-        {
+            .collect();
+        for &(source, c) in &groups {
             writeln!(
                 out,
                 "{:<16} {:>6} {:>7.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3}",
@@ -185,11 +187,7 @@ pub fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
                 c.f1(Label::Pos)
             )?;
         }
-        for (source, c) in by_source
-            .iter()
-            .map(|(s, c)| (*s, c))
-            .chain(std::iter::once(("all", &all)))
-        {
+        for &(source, c) in &groups {
             writeln!(
                 out,
                 "confusion {source} (rows = gold, columns = predicted neg/neu/pos)"

@@ -262,3 +262,72 @@ pub fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// A daemon started by a test with [`start_daemon`].
+pub struct Daemon {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// `http://127.0.0.1:port/metrics` of this daemon.
+    pub metrics_url: String,
+}
+
+/// Runs the real daemon on `config` (listen on port 0), sending every alert
+/// event it records to `alerts` when given, and waits until it listens.
+pub async fn start_daemon(
+    config: &std::path::Path,
+    alerts: Option<tokio::sync::mpsc::Sender<veilleur::alert::AlertEvent>>,
+) -> Daemon {
+    let cfg = veilleur::config::Config::load(config).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(veilleur::daemon::run_with(
+        cfg,
+        stop.clone(),
+        veilleur::daemon::Hooks {
+            listening: Some(tx),
+            alerts,
+        },
+    ));
+    let addr = rx.await.expect("daemon started listening");
+    Daemon {
+        stop,
+        task,
+        metrics_url: format!("http://{addr}/metrics"),
+    }
+}
+
+impl Daemon {
+    /// The current `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(&self.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `/metrics` until the sample `name` reaches `at_least` (at most
+    /// 30 s); returns the last text.
+    pub async fn metrics_until(&self, name: &str, at_least: f64) -> String {
+        let mut text = String::new();
+        for _ in 0..300 {
+            text = self.metrics().await;
+            if metric(&text, name).unwrap_or(0.0) >= at_least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        text
+    }
+
+    /// Stops the daemon and checks it exits cleanly within 10 s.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("daemon stops within 10 s")
+            .unwrap()
+            .expect("daemon exits without error");
+    }
+}
