@@ -28,6 +28,7 @@ pub mod detect;
 pub mod diag;
 pub mod enrich;
 pub mod http;
+pub mod limits;
 pub mod mention;
 pub mod normalize;
 pub mod notify;

@@ -42,6 +42,7 @@
 //! words; every `Word`/`Prefix`/`Phrase` literal is non-empty analyzer output;
 //! `Near` sides satisfy [`Query::span_scope`].
 
+use crate::limits::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH};
 use std::fmt;
 
 use crate::text;
@@ -118,7 +119,17 @@ impl QueryError {
 
 /// Parses a query string (a watch's `query` or `exclude`, or a search).
 pub fn parse(src: &str) -> Result<Query, QueryError> {
+    if src.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::new(
+            0,
+            format!(
+                "query too long ({} bytes, at most {MAX_QUERY_BYTES}): split it into several watches",
+                src.len()
+            ),
+        ));
+    }
     let toks = lex(src)?;
+    check_depth(&toks)?;
     if toks.is_empty() {
         return Err(QueryError::new(
             0,
@@ -139,6 +150,43 @@ pub fn parse(src: &str) -> Result<Query, QueryError> {
             format!("{} needs something before it", t.name()),
         )),
     }
+}
+
+/// Refuses nesting deeper than [`MAX_QUERY_DEPTH`] before the recursive
+/// descent starts: open parentheses and `NOT`s in a row each add a level.
+fn check_depth(toks: &[(Tok, usize)]) -> Result<(), QueryError> {
+    // The recursion depth at a token: every open parenthesis, plus the
+    // `NOT`s in a row before each of them (their frames stay open until the
+    // group closes), plus the `NOT`s in a row just before this token.
+    let mut open: Vec<usize> = Vec::new();
+    let mut held = 0usize;
+    let mut nots = 0usize;
+    for (t, at) in toks {
+        match t {
+            Tok::Not => nots += 1,
+            Tok::LParen => {
+                open.push(nots);
+                held += nots + 1;
+                nots = 0;
+            }
+            Tok::RParen => {
+                if let Some(n) = open.pop() {
+                    held -= n + 1;
+                }
+                nots = 0;
+            }
+            _ => nots = 0,
+        }
+        if held + nots > MAX_QUERY_DEPTH {
+            return Err(QueryError::new(
+                *at,
+                format!(
+                    "query nested too deeply (more than {MAX_QUERY_DEPTH} levels of parentheses or NOT): simplify it"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Query {
@@ -949,5 +997,25 @@ mod tests {
         check_err("title:", 0, "needs a value");
         check_err("source:(a OR b)", 0, "takes one value");
         check_err("title:(text:a)", 7, "can't be nested");
+    }
+
+    #[test]
+    fn deep_or_long_queries_are_refused_not_overflowing() {
+        let deep = format!("{}acme{}", "(".repeat(10_000), ")".repeat(10_000));
+        check_err(&deep, MAX_QUERY_DEPTH, "nested too deeply");
+        let nots = format!("{}acme", "NOT ".repeat(10_000));
+        check_err(&nots, 4 * MAX_QUERY_DEPTH, "nested too deeply");
+        let mixed = format!("{}a{}", "(NOT ".repeat(40), ")".repeat(40));
+        assert!(parse(&mixed).is_err());
+        let long = "acme OR ".repeat(MAX_QUERY_BYTES / 8) + "acme";
+        check_err(&long, 0, "query too long");
+        // At the limit it parses, and the tree can be printed and reparsed.
+        let ok = format!(
+            "{}acme{}",
+            "(".repeat(MAX_QUERY_DEPTH),
+            ")".repeat(MAX_QUERY_DEPTH)
+        );
+        let q = parse(&ok).unwrap();
+        assert_eq!(parse(&q.to_string()).unwrap(), q);
     }
 }
