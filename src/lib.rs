@@ -29,6 +29,7 @@ pub mod diag;
 pub mod enrich;
 pub mod http;
 pub mod limits;
+pub mod lines;
 pub mod mention;
 pub mod normalize;
 pub mod notify;

@@ -8,6 +8,8 @@
 
 use std::io::{BufRead, Write};
 
+use crate::lines::{Line, Lines};
+
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
@@ -36,8 +38,16 @@ struct Output<'a> {
 pub fn run(input: impl BufRead, output: impl Write, errors: impl Write) -> anyhow::Result<bool> {
     let (mut output, mut errors) = (output, errors);
     let mut all_ok = true;
-    for (n, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("reading line {}", n + 1))?;
+    for (n, line) in Lines::new(input) {
+        let line = match line.with_context(|| format!("reading line {n}"))? {
+            Line::Text(t) => t,
+            bad => {
+                all_ok = false;
+                let problem = bad.problem().unwrap_or_default();
+                writeln!(errors, "line {n}: {problem}").context("writing error")?;
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -47,8 +57,7 @@ pub fn run(input: impl BufRead, output: impl Write, errors: impl Write) -> anyho
                 all_ok = false;
                 writeln!(
                     errors,
-                    "line {}: {e}: expected {{\"id\",\"text\"[,\"lang\"]}}",
-                    n + 1
+                    "line {n}: {e}: expected {{\"id\",\"text\"[,\"lang\"]}}"
                 )
                 .context("writing error")?;
                 continue;
@@ -121,5 +130,19 @@ mod tests {
         assert_eq!(out.lines().count(), 2);
         assert!(err.contains("line 2:"), "{err}");
         assert!(err.contains("line 3:"), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_line_is_reported_and_the_rest_goes_on() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let input: &[u8] = b"{\"id\":\"1\",\"text\":\"great\"}\n{\"id\":\"2\",\"text\":\"caf\xe9\"}\n{\"id\":\"3\",\"text\":\"awful\"}\n";
+        let ok = run(input, &mut out, &mut err).unwrap();
+        let (out, err) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        );
+        assert!(!ok);
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(err.contains("line 2: not valid UTF-8"), "{err}");
     }
 }
