@@ -148,12 +148,19 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The OpenMetrics 1.0 text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+
+    /// The Prometheus text format 0.0.4 exposition, for clients that do not
+    /// ask for OpenMetrics (`curl`, `promtool check metrics`, older
+    /// scrapers): see [`openmetrics_to_text`].
+    pub fn encode_text(&self) -> String {
+        openmetrics_to_text(&self.encode())
     }
 
     /// A fetch or parse of `source` failed for `reason` (a short fixed word).
@@ -264,6 +271,56 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// Turns an OpenMetrics exposition into Prometheus text format 0.0.4.
+///
+/// The two differ in what the metadata names: OpenMetrics names a counter
+/// family `x` and its samples `x_total`, while text format 0.0.4 wants the
+/// `# HELP` and `# TYPE` lines to name `x_total` itself (otherwise every
+/// counter reads as an untyped metric without help). `# UNIT` and `# EOF`
+/// do not exist in 0.0.4; `info` and `stateset` families become gauges.
+pub fn openmetrics_to_text(om: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in om.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+            && kind == "counter"
+        {
+            counters.insert(name.to_string());
+        }
+    }
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let name = if counters.contains(name) && !name.ends_with("_total") {
+                    format!("{name}_total")
+                } else {
+                    name.to_string()
+                };
+                let tail = match (prefix, tail) {
+                    ("# TYPE ", "info" | "stateset" | "gaugehistogram") => "gauge",
+                    ("# TYPE ", "unknown") => "untyped",
+                    _ => tail,
+                };
+                out.push_str(prefix);
+                out.push_str(&name);
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Colour escape codes only on a terminal, and never when `NO_COLOR` is set
 /// to anything non-empty (<https://no-color.org>): journald and log files get
 /// plain text.
@@ -274,6 +331,41 @@ fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_format_names_every_sample_in_its_help_and_type() {
+        let m = Metrics::new();
+        m.mentions_stored("feed-a", 3, 1);
+        m.fetch_finished("feed-a", 0.2);
+        m.notification("mail", "sent");
+        let text = m.encode_text();
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(
+            text.contains("# TYPE veilleur_mentions_ingested_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP veilleur_mentions_ingested_total New mentions"),
+            "{text}"
+        );
+        // Every sample's family has HELP and TYPE lines under 0.0.4 naming.
+        let meta: std::collections::HashSet<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# HELP "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        for sample in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let name = sample.split(['{', ' ']).next().unwrap();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| meta.contains(f)))
+                .unwrap_or(name);
+            assert!(meta.contains(family), "no HELP for {name} in\n{text}");
+        }
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
