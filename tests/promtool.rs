@@ -1,6 +1,7 @@
 //! The daemon as Prometheus sees it: a real scrape of `/metrics` passes
 //! `promtool check metrics`, and the shipped alerting rules pass
-//! `promtool check rules`. promtool comes from Debian's `prometheus` package
+//! `promtool check rules` and their unit tests (`deploy/veilleur-alerts.test.yml`)
+//! `promtool test rules`. promtool comes from Debian's `prometheus` package
 //! (`.ci/run` installs it); where it is missing the tests say so and pass,
 //! except under CI, where they fail.
 
@@ -139,4 +140,17 @@ fn shipped_alerting_rules_pass_promtool_check_rules() {
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/veilleur-alerts.yml");
     let (ok, out) = run_promtool(&["check", "rules", rules], None);
     assert!(ok, "promtool check rules:\n{out}");
+}
+
+#[test]
+fn shipped_alerting_rules_pass_their_unit_tests() {
+    if promtool().is_none() {
+        return;
+    }
+    let tests = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/veilleur-alerts.test.yml"
+    );
+    let (ok, out) = run_promtool(&["test", "rules", tests], None);
+    assert!(ok && out.contains("SUCCESS"), "promtool test rules:\n{out}");
 }
