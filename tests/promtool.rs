@@ -1,9 +1,9 @@
 //! The daemon as Prometheus sees it: a real scrape of `/metrics` passes
 //! `promtool check metrics`, and the shipped alerting rules pass
-//! `promtool check rules` and their unit tests (`deploy/veilleur-alerts.test.yml`)
-//! `promtool test rules`. promtool comes from Debian's `prometheus` package
-//! (`.ci/run` installs it); where it is missing the tests say so and pass,
-//! except under CI, where they fail.
+//! `promtool check rules` and `promtool test rules` (their unit tests are
+//! `deploy/veilleur-alerts.test.yml`). promtool comes from Debian's
+//! `prometheus` package (`.ci/run` installs it); where it is missing the
+//! tests say so and pass, except under CI, where they fail.
 
 mod common;
 
