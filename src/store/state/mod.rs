@@ -113,9 +113,9 @@ impl From<OutboxEntry> for outbox::Entry {
 
 impl From<outbox::Entry> for OutboxEntry {
     fn from(e: outbox::Entry) -> Self {
-        let event = match e.notification {
-            Notification::Alert(ev) => ev,
-        };
+        // Total while alerts are the only notifications; this shim goes
+        // before another variant arrives.
+        let Notification::Alert(event) = e.notification;
         OutboxEntry {
             key: e.key,
             channel: e.channel,
