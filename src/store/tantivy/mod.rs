@@ -200,7 +200,14 @@ impl TantivyIndex {
         let want = req.limit.saturating_add(1);
         // Inexact queries over-fetch and verify; the window grows until
         // enough verified hits or no more candidates.
-        let mut k = if exact { want } else { want.saturating_mul(4) }.min(total);
+        // One more again for exact queries: a full window drops its oldest
+        // time (below), usually one document, and must still fill the page.
+        let mut k = if exact {
+            want.saturating_add(1)
+        } else {
+            want.saturating_mul(4)
+        }
+        .min(total);
         loop {
             let top = searcher.search(
                 &tq,

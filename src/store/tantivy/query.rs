@@ -108,7 +108,7 @@ pub(super) fn translate(f: &Fields, q: &Query) -> Result<(Box<dyn TQuery>, bool)
 }
 
 /// Terms of `field` starting with `prefix`.
-pub(super) fn prefix_query(field: Field, prefix: &str) -> Result<RegexQuery, IndexError> {
+fn prefix_query(field: Field, prefix: &str) -> Result<RegexQuery, IndexError> {
     Ok(RegexQuery::from_pattern(
         &format!("{}(?s:.*)", regex::escape(prefix)),
         field,
