@@ -17,7 +17,7 @@
 //! async callers run them on `spawn_blocking`.
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::{PRUNE_BATCH, StateError, prune_older};
 
@@ -64,7 +64,6 @@ impl Ledger<'_> {
 
     /// Number of seen ids. Blocking read.
     pub fn seen_len(&self) -> Result<u64, StateError> {
-        use redb::ReadableTableMetadata;
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(SEEN)?.len()?)
     }
