@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use matcher_bench::corpus;
 use veilleur::rules::query;
-use veilleur::store::index::MentionIndex;
+use veilleur::store::{self, Backend, SearchRequest};
 
 const RUNS: usize = 200;
 const LIMIT: usize = 50;
@@ -27,14 +27,14 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let index = MentionIndex::open(dir.path()).expect("open index");
+    let index = store::open_index(Backend::Tantivy, dir.path()).expect("open index");
     let mut rng = corpus::Rng::new(0xC0FFEE);
     let start = Instant::now();
     let mut newest = None;
     for i in 0..n {
         let m = corpus::mention(&mut rng, i);
         newest = Some(m.published);
-        index.add(&m).expect("add");
+        index.upsert(&m).expect("add");
         if (i + 1) % 200_000 == 0 {
             index.commit().expect("commit");
         }
@@ -71,12 +71,15 @@ fn main() {
     );
     for src in &queries {
         let q = query::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
-        let hits = index.search(&q, None, LIMIT).expect("search").len();
+        let all = SearchRequest::new(&q, LIMIT);
+        let mut week = all.clone();
+        week.since = since;
+        let hits = index.search(&all).expect("search").mentions.len();
         let (all_med, all_p99) = latency(|| {
-            index.search(&q, None, LIMIT).expect("search");
+            index.search(&all).expect("search");
         });
         let (week_med, week_p99) = latency(|| {
-            index.search(&q, since, LIMIT).expect("search");
+            index.search(&week).expect("search");
         });
         println!(
             "{:<60} {hits:>6} {:>10} {:>10} {:>10} {:>10}",

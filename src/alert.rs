@@ -1,4 +1,5 @@
-//! The alert event: what detection emits and notification delivers.
+//! The alert event: what detection emits and notification delivers; and the
+//! [`Notification`], what the outbox queues for a channel.
 //!
 //! Its JSON shape is a contract (DESIGN.md): backtests print it, the generic
 //! webhook posts it, the API serves it. Detection builds it; notify renders it
@@ -213,6 +214,42 @@ impl AlertEvent {
     }
 }
 
+/// What the outbox queues and delivers to one channel: an alert event
+/// today; digests and other kinds of message are new variants.
+///
+/// Stored as JSON in the state store, externally tagged
+/// (`{"alert": {…event…}}`), so a variant added later never changes how the
+/// existing ones read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notification {
+    /// An alert fired or resolved.
+    Alert(AlertEvent),
+}
+
+impl Notification {
+    /// Key that identifies this notification across retries and restarts;
+    /// receivers deduplicate on it.
+    pub fn idempotency_key(&self) -> String {
+        match self {
+            Notification::Alert(ev) => ev.idempotency_key(),
+        }
+    }
+
+    /// The alert event, when this is one.
+    pub fn as_alert(&self) -> Option<&AlertEvent> {
+        match self {
+            Notification::Alert(ev) => Some(ev),
+        }
+    }
+}
+
+impl From<AlertEvent> for Notification {
+    fn from(ev: AlertEvent) -> Self {
+        Notification::Alert(ev)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +300,16 @@ mod tests {
         let ev: AlertEvent = serde_json::from_value(v).unwrap();
         assert_eq!(ev.stage, Stage::Threshold);
         assert!(ev.related.is_empty());
+    }
+
+    #[test]
+    fn notification_is_tagged_by_kind_and_keyed_by_its_event() {
+        let ev = AlertEvent::example();
+        let n = Notification::from(ev.clone());
+        let v = serde_json::to_value(&n).unwrap();
+        assert_eq!(v["alert"]["watch"], "acme");
+        assert_eq!(serde_json::from_value::<Notification>(v).unwrap(), n);
+        assert_eq!(n.idempotency_key(), ev.idempotency_key());
+        assert_eq!(n.as_alert(), Some(&ev));
     }
 }

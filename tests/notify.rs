@@ -21,7 +21,8 @@ use veilleur::alert::{AlertEvent, AlertState};
 use veilleur::config::{ChannelConfig, ChannelKind, EmailConfig, WebhookConfig, WebhookFormat};
 use veilleur::notify::outbox::{OutboxOptions, run_with_options};
 use veilleur::notify::{Notifier, email};
-use veilleur::store::state::{OutboxEntry, StateStore};
+use veilleur::store::state::StateStore;
+use veilleur::store::state::outbox::Entry;
 use veilleur::telemetry::{ChannelOutcomeLabels, Metrics};
 
 fn event() -> AlertEvent {
@@ -34,16 +35,12 @@ fn store() -> (tempfile::TempDir, Arc<StateStore>) {
     (dir, Arc::new(s))
 }
 
-fn enqueue(state: &StateStore, channel: &str, ev: &AlertEvent) -> OutboxEntry {
-    let e = OutboxEntry {
-        key: ev.idempotency_key(),
-        channel: channel.into(),
-        event: ev.clone(),
-        attempts: 0,
-        next_attempt_ms: 0,
-        last_error: None,
-    };
-    state.commit_alerts(&[], std::slice::from_ref(&e)).unwrap();
+fn enqueue(state: &StateStore, channel: &str, ev: &AlertEvent) -> Entry {
+    let e = Entry::new(ev.clone().into(), channel, 0);
+    state
+        .alerts()
+        .commit(&[], std::slice::from_ref(&e))
+        .unwrap();
     e
 }
 
@@ -387,7 +384,7 @@ async fn webhook_retries_on_503_then_delivers_once() {
         )]),
         fast(),
     );
-    wait_for("delivery", || state.outbox_len().unwrap() == 0).await;
+    wait_for("delivery", || state.outbox().len().unwrap() == 0).await;
 
     let reqs = recv.requests();
     assert_eq!(
@@ -417,7 +414,12 @@ async fn webhook_retries_on_503_then_delivers_once() {
     }
     assert_eq!(count(&lp.metrics, "hook", "retry"), 2);
     assert_eq!(count(&lp.metrics, "hook", "sent"), 1);
-    assert!(state.was_sent(&ev.idempotency_key(), "hook").unwrap());
+    assert!(
+        state
+            .outbox()
+            .was_sent(&ev.idempotency_key(), "hook")
+            .unwrap()
+    );
     wait_for("gauge", || lp.metrics.outbox_pending.get() == 0).await;
     lp.stop().await;
 }
@@ -441,20 +443,20 @@ async fn email_waits_for_a_down_smtp_server_then_delivers() {
     );
     wait_for("a failed attempt recorded", || {
         count(&lp.metrics, "mail", "retry") >= 1
-            && state.outbox_due(i64::MAX, 10).unwrap()[0]
+            && state.outbox().due(i64::MAX, 10).unwrap()[0]
                 .1
                 .last_error
                 .is_some()
     })
     .await;
-    assert_eq!(state.outbox_len().unwrap(), 1, "kept for later");
-    let pending = state.outbox_due(i64::MAX, 10).unwrap();
+    assert_eq!(state.outbox().len().unwrap(), 1, "kept for later");
+    let pending = state.outbox().due(i64::MAX, 10).unwrap();
     let err = pending[0].1.last_error.clone().unwrap();
     assert!(err.starts_with("smtp:"), "{err}");
 
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let mails = smtp_server(listener);
-    wait_for("delivery", || state.outbox_len().unwrap() == 0).await;
+    wait_for("delivery", || state.outbox().len().unwrap() == 0).await;
     assert_eq!(mails.lock().unwrap().len(), 1);
     assert_eq!(count(&lp.metrics, "mail", "sent"), 1);
     assert!(count(&lp.metrics, "mail", "retry") >= 1);
@@ -479,7 +481,7 @@ async fn permanent_400_is_not_retried_in_a_tight_loop() {
     assert_eq!(recv.requests().len(), 1);
     assert_eq!(count(&lp.metrics, "hook", "failed"), 1);
     assert_eq!(count(&lp.metrics, "hook", "retry"), 0);
-    let kept = state.outbox_due(i64::MAX, 10).unwrap();
+    let kept = state.outbox().due(i64::MAX, 10).unwrap();
     assert_eq!(kept.len(), 1, "kept with a long backoff for the operator");
     assert_eq!(kept[0].1.attempts, 1);
     assert!(kept[0].1.last_error.as_deref().unwrap().contains("400"));
@@ -494,8 +496,8 @@ async fn entry_already_in_the_sent_log_is_not_sent_again() {
     let ev = event();
     // A previous run delivered it and recorded the send...
     let first = enqueue(&state, "hook", &ev);
-    let (seq, _) = state.outbox_due(i64::MAX, 1).unwrap().remove(0);
-    state.outbox_delivered(seq, &first, 1).unwrap();
+    let (seq, _) = state.outbox().due(i64::MAX, 1).unwrap().remove(0);
+    state.outbox().delivered(seq, &first, 1).unwrap();
     // ...and the same event is queued again (a replay after a restart).
     enqueue(&state, "hook", &ev);
     let lp = start(
@@ -504,7 +506,7 @@ async fn entry_already_in_the_sent_log_is_not_sent_again() {
         fast(),
     );
     wait_for("the duplicate to leave the outbox", || {
-        state.outbox_len().unwrap() == 0
+        state.outbox().len().unwrap() == 0
     })
     .await;
     assert!(recv.requests().is_empty(), "never sent twice");
@@ -534,8 +536,13 @@ async fn a_slow_channel_does_not_delay_another() {
         slow.requests().is_empty(),
         "the slow one is still in flight"
     );
-    assert!(!state.was_sent(&ev.idempotency_key(), "slow").unwrap());
-    wait_for("the slow channel", || state.outbox_len().unwrap() == 0).await;
+    assert!(
+        !state
+            .outbox()
+            .was_sent(&ev.idempotency_key(), "slow")
+            .unwrap()
+    );
+    wait_for("the slow channel", || state.outbox().len().unwrap() == 0).await;
     lp.stop().await;
 }
 
@@ -554,7 +561,8 @@ async fn unknown_channel_is_dropped_and_new_entries_wake_the_loop() {
         opts,
     );
     wait_for("the drop", || {
-        state.outbox_len().unwrap() == 0 && count(&lp.metrics, "removed-from-config", "failed") == 1
+        state.outbox().len().unwrap() == 0
+            && count(&lp.metrics, "removed-from-config", "failed") == 1
     })
     .await;
 
@@ -591,7 +599,7 @@ async fn shutdown_flushes_due_entries_within_the_deadline() {
     enqueue(&state, "hook", &event());
     lp.stop().await;
     assert_eq!(recv.requests().len(), 1);
-    assert_eq!(state.outbox_len().unwrap(), 0);
+    assert_eq!(state.outbox().len().unwrap(), 0);
 }
 
 #[tokio::test]
@@ -606,7 +614,10 @@ async fn duplicate_entries_of_one_event_are_sent_once() {
         notifiers(&[webhook_channel("hook", &url, WebhookFormat::Json, None)]),
         fast(),
     );
-    wait_for("both entries to leave", || state.outbox_len().unwrap() == 0).await;
+    wait_for("both entries to leave", || {
+        state.outbox().len().unwrap() == 0
+    })
+    .await;
     assert_eq!(recv.requests().len(), 1);
     assert_eq!(count(&lp.metrics, "hook", "sent"), 1);
     lp.stop().await;

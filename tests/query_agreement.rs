@@ -8,7 +8,7 @@
 //! are run through both back ends, and the sets of matching ids must be
 //! equal: `query_matches` (the matcher's evaluator), `Matcher::matches` with
 //! the query as a one-watch rule set (the prefilter path), and
-//! `MentionIndex::search`. At the end, one `Matcher` holding every generated
+//! `MentionSearch::search`. At the end, one `Matcher` holding every generated
 //! query as a watch must give, per mention, exactly the watches whose query
 //! matches (the shared trigger map).
 //!
@@ -34,7 +34,7 @@ use veilleur::mention::Mention;
 use veilleur::rules::matcher::{Matcher, query_matches};
 use veilleur::rules::query::{self, Query};
 use veilleur::rules::{RuleSet, Watch};
-use veilleur::store::index::MentionIndex;
+use veilleur::store::{self, Backend, SearchRequest};
 
 const DEFAULT_SEED: u64 = 0x7665_696c_6c65_7572; // "veilleur"
 const CORPORA: usize = 4;
@@ -261,9 +261,9 @@ fn matcher_and_index_agree_on_every_document() {
             d.id = format!("d{i}");
         }
         let dir = tempfile::tempdir().unwrap();
-        let index = MentionIndex::open(dir.path()).unwrap();
+        let index = store::open_index(Backend::Tantivy, dir.path()).unwrap();
         for d in &docs {
-            index.add(d).unwrap();
+            index.upsert(d).unwrap();
         }
         index.commit().unwrap();
 
@@ -292,8 +292,9 @@ fn matcher_and_index_agree_on_every_document() {
                 .map(|d| d.id.as_str())
                 .collect();
             let hits = index
-                .search(&q, None, usize::MAX)
-                .map_err(|e| TestCaseError::fail(format!("{src:?}: {e}")))?;
+                .search(&SearchRequest::new(&q, usize::MAX))
+                .map_err(|e| TestCaseError::fail(format!("{src:?}: {e}")))?
+                .mentions;
             let by_index: BTreeSet<&str> = hits.iter().map(|m| m.id.as_str()).collect();
             prop_assert_eq!(
                 &by_eval,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::store::index::MentionIndex;
+use crate::store::{self, Backend, SearchRequest};
 
 pub fn run(
     config: &Path,
@@ -32,9 +32,12 @@ pub fn run(
         })
         .transpose()?;
     let dir = cfg.daemon.data_dir.join("index");
-    let index = MentionIndex::open_read_only(&dir)
+    // The back end comes from the config once it has a key for it.
+    let index = store::open_search(Backend::default(), &dir)
         .with_context(|| format!("cannot open the index in {}", dir.display()))?;
-    let hits = index.search(&q, since, limit)?;
+    let mut req = SearchRequest::new(&q, limit);
+    req.since = since;
+    let hits = index.search(&req)?.mentions;
     let mut out = std::io::stdout().lock();
     for m in &hits {
         if json {

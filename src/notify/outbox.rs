@@ -4,14 +4,14 @@
 //! giving up, the `veilleur_notifications_total{channel,outcome}` counter and
 //! the `veilleur_outbox_pending` gauge, with their log lines. It does not
 //! queue notifications (detection commits them with the alert record, see
-//! [`StateStore::commit_alerts`]) and it does not know how a channel speaks
+//! [`AlertLog::commit`](crate::store::state::AlertLog::commit)) and it does not know how a channel speaks
 //! (the [`Notifier`]s do).
 //!
 //! For each due entry, as alertmanager does:
-//! 1. check the notification log ([`StateStore::was_sent`]): an entry already
+//! 1. check the notification log ([`Outbox::was_sent`](crate::store::state::Outbox::was_sent)): an entry already
 //!    delivered (a replay, or a crash after the record) is removed unsent;
 //! 2. send with the channel's notifier;
-//! 3. record the send ([`StateStore::outbox_delivered`]) only after it
+//! 3. record the send ([`Outbox::delivered`](crate::store::state::Outbox::delivered)) only after it
 //!    succeeded: a crash in between means one duplicate, which receivers drop
 //!    thanks to the idempotency key.
 //!
@@ -46,7 +46,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::{Notifier, NotifyError};
-use crate::store::state::{OutboxEntry, StateError, StateStore};
+use crate::alert::Notification;
+use crate::store::state::outbox::Entry;
+use crate::store::state::{StateError, StateStore};
 use crate::telemetry::Metrics;
 
 /// Tuning of the delivery loop. [`Default`] is what the daemon runs.
@@ -217,7 +219,7 @@ impl Dispatcher {
         let opts = &self.ctx.opts;
         let now = now_ms();
         let limit = opts.batch + self.in_flight.len();
-        let due = match blocking(&self.ctx.state, move |s| s.outbox_due(now, limit)).await {
+        let due = match blocking(&self.ctx.state, move |s| s.outbox().due(now, limit)).await {
             Ok(due) => due,
             Err(err) => {
                 error!(error = %err, "cannot read the outbox");
@@ -245,7 +247,7 @@ impl Dispatcher {
             self.in_flight.insert(seq);
             self.in_flight_keys.insert(ck);
         }
-        let next = match blocking(&self.ctx.state, |s| s.outbox_next_due()).await {
+        let next = match blocking(&self.ctx.state, |s| s.outbox().next_due()).await {
             Ok(next) => next,
             Err(err) => {
                 error!(error = %err, "cannot read the outbox");
@@ -290,7 +292,7 @@ impl Dispatcher {
     }
 
     async fn update_gauge(&self) {
-        match blocking(&self.ctx.state, |s| s.outbox_len()).await {
+        match blocking(&self.ctx.state, |s| s.outbox().len()).await {
             Ok(n) => {
                 self.ctx
                     .metrics
@@ -306,13 +308,13 @@ impl Dispatcher {
 async fn deliver(
     ctx: Arc<Ctx>,
     seq: u64,
-    mut e: OutboxEntry,
+    mut e: Entry,
     permanent_failures: u32,
     _slot: OwnedSemaphorePermit,
 ) -> Outcome {
     let opts = &ctx.opts;
     let Some(notifier) = ctx.notifiers.get(&e.channel) else {
-        return match blocking(&ctx.state, move |s| s.outbox_drop(seq)).await {
+        return match blocking(&ctx.state, move |s| s.outbox().drop_entry(seq)).await {
             Ok(()) => {
                 dropped(&ctx.metrics, &e, "channel is no longer configured");
                 Outcome::Done
@@ -322,12 +324,13 @@ async fn deliver(
     };
 
     let (key, channel) = (e.key.clone(), e.channel.clone());
-    match blocking(&ctx.state, move |s| s.was_sent(&key, &channel)).await {
+    match blocking(&ctx.state, move |s| s.outbox().was_sent(&key, &channel)).await {
         Ok(false) => {}
         Ok(true) => {
             let now = now_ms();
             let entry = e.clone();
-            return match blocking(&ctx.state, move |s| s.outbox_delivered(seq, &entry, now)).await {
+            return match blocking(&ctx.state, move |s| s.outbox().delivered(seq, &entry, now)).await
+            {
                 Ok(()) => {
                     info!(channel = %e.channel, key = %e.key, "notification already sent, not sending again");
                     Outcome::Done
@@ -338,18 +341,22 @@ async fn deliver(
         Err(err) => return store_failed(&ctx, &e, &err).await,
     }
 
-    let result =
-        match tokio::time::timeout(opts.send_timeout, notifier.send(&e.event, &e.key)).await {
-            Ok(r) => r,
-            Err(_) => Err(NotifyError::Timeout(opts.send_timeout)),
-        };
+    let result = match tokio::time::timeout(
+        opts.send_timeout,
+        send(notifier, &e.notification, &e.key),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(NotifyError::Timeout(opts.send_timeout)),
+    };
     let now = now_ms();
     match result {
         Ok(()) => {
             sent(&ctx.metrics, &e);
             let entry = e.clone();
             let recorded =
-                blocking(&ctx.state, move |s| s.outbox_delivered(seq, &entry, now)).await;
+                blocking(&ctx.state, move |s| s.outbox().delivered(seq, &entry, now)).await;
             match recorded {
                 Ok(()) => Outcome::Done,
                 Err(err) => {
@@ -385,7 +392,7 @@ async fn deliver(
             e.next_attempt_ms =
                 now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
             let entry = e.clone();
-            match blocking(&ctx.state, move |s| s.outbox_update(seq, &entry)).await {
+            match blocking(&ctx.state, move |s| s.outbox().update(seq, &entry)).await {
                 Ok(()) => outcome,
                 Err(err) => store_failed(&ctx, &e, &err).await,
             }
@@ -393,13 +400,21 @@ async fn deliver(
     }
 }
 
-async fn drop_entry(ctx: &Ctx, seq: u64, e: &OutboxEntry, why: &'static str) -> Outcome {
-    match blocking(&ctx.state, move |s| s.outbox_drop(seq)).await {
+async fn drop_entry(ctx: &Ctx, seq: u64, e: &Entry, why: &'static str) -> Outcome {
+    match blocking(&ctx.state, move |s| s.outbox().drop_entry(seq)).await {
         Ok(()) => {
             dropped(&ctx.metrics, e, why);
             Outcome::Done
         }
         Err(err) => store_failed(ctx, e, &err).await,
+    }
+}
+
+/// Sends one notification with the channel's notifier: alerts are rendered
+/// as before; each new kind of notification gets its arm here.
+async fn send(notifier: &Notifier, n: &Notification, key: &str) -> Result<(), NotifyError> {
+    match n {
+        Notification::Alert(ev) => notifier.send(ev, key).await,
     }
 }
 
@@ -417,12 +432,12 @@ pub fn backoff(opts: &OutboxOptions, attempts: u32) -> Duration {
 
 // One function per operational event: the log line and the counter agree.
 
-fn sent(metrics: &Metrics, e: &OutboxEntry) {
+fn sent(metrics: &Metrics, e: &Entry) {
     info!(channel = %e.channel, key = %e.key, attempts = e.attempts + 1, "notification sent");
     metrics.notification(&e.channel, "sent");
 }
 
-fn retrying(metrics: &Metrics, e: &OutboxEntry, err: &NotifyError, delay: Duration) {
+fn retrying(metrics: &Metrics, e: &Entry, err: &NotifyError, delay: Duration) {
     warn!(
         channel = %e.channel,
         key = %e.key,
@@ -434,7 +449,7 @@ fn retrying(metrics: &Metrics, e: &OutboxEntry, err: &NotifyError, delay: Durati
     metrics.notification(&e.channel, "retry");
 }
 
-fn failed(metrics: &Metrics, e: &OutboxEntry, err: &NotifyError, retry_in: Option<Duration>) {
+fn failed(metrics: &Metrics, e: &Entry, err: &NotifyError, retry_in: Option<Duration>) {
     match retry_in {
         Some(d) => error!(
             channel = %e.channel,
@@ -455,7 +470,7 @@ fn failed(metrics: &Metrics, e: &OutboxEntry, err: &NotifyError, retry_in: Optio
     metrics.notification(&e.channel, "failed");
 }
 
-fn dropped(metrics: &Metrics, e: &OutboxEntry, why: &'static str) {
+fn dropped(metrics: &Metrics, e: &Entry, why: &'static str) {
     error!(
         channel = %e.channel,
         key = %e.key,
@@ -469,7 +484,7 @@ fn dropped(metrics: &Metrics, e: &OutboxEntry, why: &'static str) {
 
 /// Logs a store failure and pauses the task (keeping the entry in flight) so
 /// that a broken store does not turn into a busy loop.
-async fn store_failed(ctx: &Ctx, e: &OutboxEntry, err: &StoreFailure) -> Outcome {
+async fn store_failed(ctx: &Ctx, e: &Entry, err: &StoreFailure) -> Outcome {
     error!(channel = %e.channel, key = %e.key, error = %err, "state store failed during delivery");
     tokio::time::sleep(ctx.opts.store_retry).await;
     Outcome::StoreError

@@ -1,0 +1,588 @@
+//! The embedded transactional state store (redb) under `data_dir/state`,
+//! handed out as named handles.
+//!
+//! [`StateStore`] owns the redb [`Database`] and creates every table at
+//! open; each handle owns its tables and borrows the database:
+//! - [`Ledger`] ([`StateStore::ledger`]): seen mention ids and per-source
+//!   cursors (HTTP validators);
+//! - [`Buckets`] ([`StateStore::buckets`]): per-watch minute counts;
+//! - [`AlertLog`] ([`StateStore::alerts`]): alert lifecycle records, queued
+//!   with their notifications in one transaction;
+//! - [`Outbox`] ([`StateStore::outbox`]): the notification outbox and the
+//!   sent log.
+//!
+//! Every write that matters is one transaction, so a crash leaves either all
+//! of it or none. [`StateStore::commit_ingest`] spans the ledger and the
+//! buckets: a batch's seen ids, counts and cursors move together.
+//!
+//! Every method here and on the handles is a plain blocking function: reads
+//! touch the disk, writes fsync. Async callers run them on `spawn_blocking`.
+//!
+//! It stores detection's alert records and sources' cursors as opaque bytes:
+//! it does not know their types, so the store stays a narrow interface that
+//! another back end can implement.
+//!
+//! The methods on [`StateStore`] after the handles (`unseen`, `validators`,
+//! `buckets_since`, `commit_alerts`, `outbox_*`, …) are the interface from
+//! before the handles, kept while callers move to the handles: each
+//! delegates to one handle.
+
+mod alerts;
+mod buckets;
+mod ledger;
+pub mod outbox;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableTable, TableDefinition};
+
+pub use alerts::AlertLog;
+pub use buckets::Buckets;
+pub use ledger::Ledger;
+pub use outbox::Outbox;
+
+use crate::alert::{AlertEvent, Notification};
+
+/// Most rows one pruning transaction deletes: a prune of months of ids
+/// holds the write lock (and delays an ingest commit) for one batch at a time.
+pub const PRUNE_BATCH: usize = 10_000;
+/// Most rows one pruning transaction reads while looking for old ones, as a
+/// multiple of the batch (bounds a transaction when few rows are old).
+const PRUNE_SCAN_FACTOR: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot open state store {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: redb::DatabaseError,
+    },
+    #[error("state store: {0}")]
+    Store(#[from] redb::Error),
+    #[error("state store holds an unreadable record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StateError {
+            fn from(e: $t) -> Self {
+                StateError::Store(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// An alert notification in the shape from before [`outbox::Entry`] (an
+/// `event` instead of a [`Notification`]), for [`StateStore::commit_alerts`]
+/// and the other `outbox_*` methods. Temporary: callers move to
+/// [`outbox::Entry`] and the handles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// The event's idempotency key.
+    pub key: String,
+    pub channel: String,
+    pub event: AlertEvent,
+    pub attempts: u32,
+    /// Unix milliseconds before which it is not retried.
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+}
+
+impl From<OutboxEntry> for outbox::Entry {
+    fn from(e: OutboxEntry) -> Self {
+        outbox::Entry {
+            key: e.key,
+            channel: e.channel,
+            notification: Notification::Alert(e.event),
+            attempts: e.attempts,
+            next_attempt_ms: e.next_attempt_ms,
+            last_error: e.last_error,
+        }
+    }
+}
+
+impl From<outbox::Entry> for OutboxEntry {
+    fn from(e: outbox::Entry) -> Self {
+        // Total while alerts are the only notifications; this shim goes
+        // before another variant arrives.
+        let Notification::Alert(event) = e.notification;
+        OutboxEntry {
+            key: e.key,
+            channel: e.channel,
+            event,
+            attempts: e.attempts,
+            next_attempt_ms: e.next_attempt_ms,
+            last_error: e.last_error,
+        }
+    }
+}
+
+/// What ingesting one batch changes, committed as one transaction.
+#[derive(Debug, Default)]
+pub struct IngestCommit {
+    /// (id, Unix seconds) of the mentions now seen. The time is what pruning
+    /// compares with the retention horizon: give the ingestion time (`now`;
+    /// see [`Ledger`]).
+    pub seen: Vec<(String, i64)>,
+    /// (watch, minute, total, negative) increments.
+    pub buckets: Vec<(String, i64, u64, u64)>,
+    /// (source, cursor) to store.
+    pub validators: Vec<(String, Vec<u8>)>,
+}
+
+/// How many rows one [`StateStore::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub seen: u64,
+    pub sent: u64,
+}
+
+/// The state store. Cheap to share behind an `Arc`; redb serialises writers.
+pub struct StateStore {
+    db: Database,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore").finish_non_exhaustive()
+    }
+}
+
+impl StateStore {
+    /// Opens (creating if needed) the store file at `path`, with every
+    /// table. Blocking, fsyncs.
+    pub fn open(path: &Path) -> Result<StateStore, StateError> {
+        let db = Database::create(path).map_err(|source| StateError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let tx = db.begin_write()?;
+        tx.open_table(ledger::SEEN)?;
+        tx.open_table(ledger::VALIDATORS)?;
+        tx.open_table(buckets::BUCKETS)?;
+        tx.open_table(alerts::ALERTS)?;
+        tx.open_table(outbox::OUTBOX)?;
+        tx.open_table(outbox::SENT)?;
+        tx.open_table(outbox::META)?;
+        tx.commit()?;
+        Ok(StateStore { db })
+    }
+
+    /// Seen ids and source cursors.
+    pub fn ledger(&self) -> Ledger<'_> {
+        Ledger { db: &self.db }
+    }
+
+    /// Per-watch minute counts.
+    pub fn buckets(&self) -> Buckets<'_> {
+        Buckets { db: &self.db }
+    }
+
+    /// Alert lifecycle records.
+    pub fn alerts(&self) -> AlertLog<'_> {
+        AlertLog { db: &self.db }
+    }
+
+    /// The notification outbox and sent log.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox { db: &self.db }
+    }
+
+    /// Records seen ids, bucket increments and cursors in one transaction.
+    /// Blocking, fsyncs.
+    pub fn commit_ingest(&self, c: &IngestCommit) -> Result<(), StateError> {
+        let tx = self.db.begin_write()?;
+        ledger::write(&tx, &c.seen, &c.validators)?;
+        buckets::add(&tx, &c.buckets)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets seen ids and sent-log rows older than `before` (the retention
+    /// horizon, `daemon.retention` before now), batch by batch. Blocking,
+    /// fsyncs once per batch.
+    pub fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StateError> {
+        Ok(Pruned {
+            seen: self.ledger().prune_seen(before)?,
+            sent: self.outbox().prune_sent(before)?,
+        })
+    }
+
+    // The interface from before the handles (see the module doc).
+
+    /// For each id, whether it was never seen before.
+    pub fn unseen(&self, ids: &[&str]) -> Result<Vec<bool>, StateError> {
+        self.ledger().unseen(ids)
+    }
+
+    /// The validators (cursor) stored for a source.
+    pub fn validators(&self, source: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.ledger().cursor(source)
+    }
+
+    /// All buckets at or after `since_minute`: (watch, minute, total, negative).
+    pub fn buckets_since(
+        &self,
+        since_minute: i64,
+    ) -> Result<Vec<(String, i64, u64, u64)>, StateError> {
+        self.buckets().since(since_minute)
+    }
+
+    /// Deletes buckets older than `before_minute`; returns how many.
+    pub fn prune_buckets(&self, before_minute: i64) -> Result<u64, StateError> {
+        self.buckets().prune(before_minute)
+    }
+
+    /// See [`Buckets::compact`].
+    pub fn compact_buckets(&self, before_minute: i64) -> Result<u64, StateError> {
+        self.buckets().compact(before_minute)
+    }
+
+    /// Every alert record, by key.
+    pub fn alert_records(&self) -> Result<HashMap<String, Vec<u8>>, StateError> {
+        self.alerts().records()
+    }
+
+    /// Stores alert records and queues their notifications in one
+    /// transaction: see [`AlertLog::commit`].
+    pub fn commit_alerts(
+        &self,
+        records: &[(String, Vec<u8>)],
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StateError> {
+        let entries: Vec<outbox::Entry> = outbox.iter().cloned().map(Into::into).collect();
+        self.alerts().commit(records, &entries)
+    }
+
+    /// Entries whose next attempt is due at `now_ms`, oldest first.
+    pub fn outbox_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(u64, OutboxEntry)>, StateError> {
+        Ok(self
+            .outbox()
+            .due(now_ms, limit)?
+            .into_iter()
+            .map(|(seq, e)| (seq, e.into()))
+            .collect())
+    }
+
+    /// The earliest next attempt among queued entries, if any.
+    pub fn outbox_next_due(&self) -> Result<Option<i64>, StateError> {
+        self.outbox().next_due()
+    }
+
+    /// Number of entries waiting in the outbox.
+    pub fn outbox_len(&self) -> Result<u64, StateError> {
+        self.outbox().len()
+    }
+
+    /// Whether `key` was already delivered to `channel`.
+    pub fn was_sent(&self, key: &str, channel: &str) -> Result<bool, StateError> {
+        self.outbox().was_sent(key, channel)
+    }
+
+    /// Removes a delivered entry and records the delivery, in one transaction.
+    pub fn outbox_delivered(
+        &self,
+        seq: u64,
+        e: &OutboxEntry,
+        now_ms: i64,
+    ) -> Result<(), StateError> {
+        self.outbox()
+            .delivered(seq, &outbox::Entry::from(e.clone()), now_ms)
+    }
+
+    /// Rewrites an entry after a failed attempt (attempts, next attempt, error).
+    pub fn outbox_update(&self, seq: u64, e: &OutboxEntry) -> Result<(), StateError> {
+        self.outbox().update(seq, &outbox::Entry::from(e.clone()))
+    }
+
+    /// Drops an entry that can never be delivered.
+    pub fn outbox_drop(&self, seq: u64) -> Result<(), StateError> {
+        self.outbox().drop_entry(seq)
+    }
+}
+
+/// Deletes the rows of `table` whose time is before `before`, resuming
+/// where the previous transaction stopped: each transaction reads at most
+/// `batch · PRUNE_SCAN_FACTOR` rows and deletes at most `batch`. Returns how
+/// many rows it deleted.
+fn prune_older(
+    db: &Database,
+    table: TableDefinition<&str, i64>,
+    before: i64,
+    batch: usize,
+) -> Result<u64, StateError> {
+    let batch = batch.max(1);
+    let scan = batch.saturating_mul(PRUNE_SCAN_FACTOR);
+    let mut deleted = 0;
+    // The last key read by the previous transaction.
+    let mut resume: Option<String> = None;
+    loop {
+        let tx = db.begin_write()?;
+        let finished;
+        {
+            let mut t = tx.open_table(table)?;
+            let mut old = Vec::new();
+            let mut read = 0;
+            let mut last = None;
+            {
+                let rows = match &resume {
+                    Some(k) => t.range::<&str>((
+                        std::ops::Bound::Excluded(k.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))?,
+                    None => t.range::<&str>(..)?,
+                };
+                for row in rows {
+                    let (k, v) = row?;
+                    read += 1;
+                    if v.value() < before {
+                        old.push(k.value().to_string());
+                    }
+                    if old.len() >= batch || read >= scan {
+                        last = Some(k.value().to_string());
+                        break;
+                    }
+                }
+            }
+            for k in &old {
+                t.remove(k.as_str())?;
+            }
+            deleted += old.len() as u64;
+            finished = last.is_none();
+            resume = last;
+        }
+        tx.commit()?;
+        if finished {
+            return Ok(deleted);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_survives_reopen_and_buckets_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        {
+            let s = StateStore::open(&path).unwrap();
+            assert_eq!(s.unseen(&["a", "b"]).unwrap(), vec![true, true]);
+            s.commit_ingest(&IngestCommit {
+                seen: vec![("a".into(), 1)],
+                buckets: vec![("w".into(), 10, 2, 1), ("w".into(), 10, 1, 0)],
+                validators: vec![("src".into(), b"etag".to_vec())],
+            })
+            .unwrap();
+        }
+        let s = StateStore::open(&path).unwrap();
+        assert_eq!(s.unseen(&["a", "b"]).unwrap(), vec![false, true]);
+        assert_eq!(s.buckets_since(0).unwrap(), vec![("w".into(), 10, 3, 1)]);
+        assert!(s.buckets_since(11).unwrap().is_empty());
+        assert_eq!(s.validators("src").unwrap().unwrap(), b"etag");
+        assert_eq!(s.prune_buckets(11).unwrap(), 1);
+        assert!(s.buckets_since(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn compaction_folds_old_minutes_into_hours_and_keeps_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(&dir.path().join("state")).unwrap();
+        // Hour 100 (minutes 6000..6060) whole, hour 101 straddling the
+        // horizon at minute 6090, and another watch.
+        let mut rows = Vec::new();
+        for m in [6000, 6001, 6030, 6059, 6060, 6075, 6089, 6090, 6100, 6200] {
+            rows.push(("w".to_string(), m, 2, 1));
+        }
+        rows.push(("v".to_string(), 6001, 5, 0));
+        rows.push(("v".to_string(), -61, 1, 1));
+        s.commit_ingest(&IngestCommit {
+            buckets: rows,
+            ..IngestCommit::default()
+        })
+        .unwrap();
+        let sum =
+            |b: &[(String, i64, u64, u64)]| b.iter().fold((0, 0), |(t, n), r| (t + r.2, n + r.3));
+        let before = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(s.compact_buckets(6090).unwrap(), 7);
+        let after = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(sum(&after), sum(&before));
+        assert_eq!(
+            after,
+            vec![
+                ("v".into(), -120, 1, 1),
+                ("v".into(), 6000, 5, 0),
+                ("w".into(), 6000, 8, 4),
+                ("w".into(), 6060, 6, 3),
+                ("w".into(), 6090, 2, 1),
+                ("w".into(), 6100, 2, 1),
+                ("w".into(), 6200, 2, 1),
+            ]
+        );
+        assert_eq!(s.compact_buckets(6090).unwrap(), 0, "idempotent");
+        assert_eq!(s.buckets_since(i64::MIN).unwrap(), after);
+        // A later horizon folds the rest of hour 101 into its first minute.
+        assert_eq!(s.compact_buckets(6120).unwrap(), 2);
+        let later = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(sum(&later), sum(&before));
+        assert!(later.contains(&("w".into(), 6060, 10, 5)), "{later:?}");
+    }
+
+    #[test]
+    fn outbox_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(&dir.path().join("state")).unwrap();
+        let ev = AlertEvent::example();
+        let e = OutboxEntry {
+            key: ev.idempotency_key(),
+            channel: "mail".into(),
+            event: ev,
+            attempts: 0,
+            next_attempt_ms: 100,
+            last_error: None,
+        };
+        s.commit_alerts(&[("w/r".into(), b"{}".to_vec())], std::slice::from_ref(&e))
+            .unwrap();
+        assert!(s.outbox_due(99, 10).unwrap().is_empty());
+        let due = s.outbox_due(100, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(s.outbox_next_due().unwrap(), Some(100));
+        let (seq, mut entry) = due.into_iter().next().unwrap();
+        entry.attempts = 1;
+        entry.next_attempt_ms = 500;
+        s.outbox_update(seq, &entry).unwrap();
+        assert!(s.outbox_due(499, 10).unwrap().is_empty());
+        assert!(!s.was_sent(&entry.key, "mail").unwrap());
+        s.outbox_delivered(seq, &entry, 600).unwrap();
+        assert_eq!(s.outbox_len().unwrap(), 0);
+        assert!(s.was_sent(&entry.key, "mail").unwrap());
+        assert!(!s.was_sent(&entry.key, "other").unwrap());
+        assert_eq!(s.alert_records().unwrap()["w/r"], b"{}");
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn pruning_removes_old_seen_ids_and_sent_rows_and_keeps_recent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(&dir.path().join("state")).unwrap();
+        let horizon = t("2026-06-01T00:00:00Z");
+        let (old, new) = (horizon.timestamp() - 1, horizon.timestamp());
+        // Old and recent ids interleaved in key order, more than one batch.
+        let ids: Vec<String> = (0..25).map(|i| format!("id{i:02}")).collect();
+        let seen = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), if i % 3 == 0 { new } else { old }))
+            .collect();
+        s.commit_ingest(&IngestCommit {
+            seen,
+            ..IngestCommit::default()
+        })
+        .unwrap();
+        let ev = AlertEvent::example();
+        for (i, ch) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+            let e = outbox::Entry::new(ev.clone().into(), ch, 0);
+            s.alerts().commit(&[], std::slice::from_ref(&e)).unwrap();
+            let (seq, e) = s.outbox().due(0, 1).unwrap().remove(0);
+            let at = horizon.timestamp_millis() + if i < 3 { -1 } else { 0 };
+            s.outbox().delivered(seq, &e, at).unwrap();
+        }
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_eq!(s.ledger().seen_len().unwrap(), 25);
+
+        // Batches of 2 rows (so 8 transactions for 16 old ids, each reading
+        // at most 16 rows).
+        assert_eq!(s.ledger().prune_seen_in_batches(horizon, 2).unwrap(), 16);
+        let unseen = s.unseen(&refs).unwrap();
+        for (i, u) in unseen.iter().enumerate() {
+            assert_eq!(*u, i % 3 != 0, "id{i:02}");
+        }
+        assert_eq!(s.ledger().seen_len().unwrap(), 9);
+        assert_eq!(s.outbox().prune_sent_in_batches(horizon, 2).unwrap(), 3);
+        let key = ev.idempotency_key();
+        for (ch, kept) in [
+            ("a", false),
+            ("b", false),
+            ("c", false),
+            ("d", true),
+            ("e", true),
+        ] {
+            assert_eq!(s.outbox().was_sent(&key, ch).unwrap(), kept, "{ch}");
+        }
+        // Nothing left to prune at the same horizon; a later one takes the rest.
+        assert_eq!(s.prune(horizon).unwrap(), Pruned::default());
+        assert_eq!(
+            s.prune(t("2026-06-01T00:00:01Z")).unwrap(),
+            Pruned { seen: 9, sent: 2 }
+        );
+        assert_eq!(s.ledger().seen_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn outbox_entries_of_the_old_shape_still_decode_as_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(&dir.path().join("state")).unwrap();
+        let ev = AlertEvent::example();
+        // The JSON an older version stored: `event`, no `notification`.
+        let old = serde_json::json!({
+            "key": ev.idempotency_key(),
+            "channel": "mail",
+            "event": ev,
+            "attempts": 2,
+            "next_attempt_ms": 5,
+            "last_error": "boom",
+        });
+        let tx = s.db.begin_write().unwrap();
+        tx.open_table(outbox::OUTBOX)
+            .unwrap()
+            .insert(7, serde_json::to_vec(&old).unwrap().as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+        let due = s.outbox().due(5, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        let (seq, e) = &due[0];
+        assert_eq!(*seq, 7);
+        assert_eq!(e.notification, Notification::Alert(ev.clone()));
+        assert_eq!((e.attempts, e.last_error.as_deref()), (2, Some("boom")));
+        // Rewritten in the new shape, it reads back the same.
+        s.outbox().update(7, e).unwrap();
+        let raw: serde_json::Value = {
+            let tx = redb::ReadableDatabase::begin_read(&s.db).unwrap();
+            let t = tx.open_table(outbox::OUTBOX).unwrap();
+            serde_json::from_slice(t.get(7).unwrap().unwrap().value()).unwrap()
+        };
+        assert!(raw.get("event").is_none() && raw["notification"]["alert"].is_object());
+        assert_eq!(s.outbox().due(5, 10).unwrap(), due);
+        // An entry with neither is corrupt, and says so.
+        let tx = s.db.begin_write().unwrap();
+        tx.open_table(outbox::OUTBOX)
+            .unwrap()
+            .insert(
+                8,
+                br#"{"key":"k","channel":"c","attempts":0,"next_attempt_ms":0,"last_error":null}"#
+                    .as_slice(),
+            )
+            .unwrap();
+        tx.commit().unwrap();
+        let err = s.outbox().due(5, 10).unwrap_err();
+        assert!(err.to_string().contains("no notification"), "{err}");
+    }
+}
