@@ -36,9 +36,10 @@ use crate::alert::AlertEvent;
 use crate::config::{Config, SourceConfig};
 use crate::mention::Mention;
 use crate::notify::Notifier;
-use crate::pipeline::{self, AlertLog, CommitPolicy, Pipeline, Storage};
+use crate::pipeline::{AlertLog, CommitPolicy, Pipeline, Storage};
 use crate::source::http::{HttpClient, Validators};
 use crate::source::{self, Poll};
+use crate::store::index::MentionIndex;
 use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
 
@@ -86,10 +87,17 @@ pub async fn run_with(
     hooks: Hooks,
 ) -> anyhow::Result<()> {
     let d = &config.daemon;
-    std::fs::create_dir_all(&d.data_dir)
-        .with_context(|| format!("cannot create data_dir {}", d.data_dir.display()))?;
-    let state = Arc::new(StateStore::open(&d.data_dir.join("state"))?);
-    let index = Arc::new(pipeline::Index::open(&d.data_dir.join("index"))?);
+    // Opening the stores writes and fsyncs: off the runtime's threads.
+    let data_dir = d.data_dir.clone();
+    let (state, index) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
+        let state = Arc::new(StateStore::open(&data_dir.join("state"))?);
+        let index = Arc::new(MentionIndex::open(&data_dir.join("index"))?);
+        Ok((state, index))
+    })
+    .await
+    .context("opening the stores panicked")??;
     let channels = config.channel_names();
     let rules = crate::rules::load_dir(&d.rules_dir, Some(&channels)).map_err(diagnostics)?;
     let mut notifiers = std::collections::HashMap::new();

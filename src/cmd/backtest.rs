@@ -24,8 +24,9 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::{AlertEvent, AlertState};
 use crate::mention::Mention;
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::rules::RuleSet;
+use crate::store::index::MentionIndex;
 
 /// Mentions read from the index per batch.
 const INDEX_BATCH: usize = 10_000;
@@ -116,7 +117,7 @@ pub fn run_index(
     }
     let rules = load_rules(&cfg.daemon.rules_dir)?;
     let dir = cfg.daemon.data_dir.join("index");
-    let index = pipeline::Index::open_read_only(&dir)
+    let index = MentionIndex::open_read_only(&dir)
         .with_context(|| format!("cannot open the index in {}", dir.display()))?;
     let started = Instant::now();
     let mut batches = index.between(from, to, INDEX_BATCH)?;

@@ -5,7 +5,7 @@
 //! holds, so that a mention fetched twice before a commit is counted once.
 //! [`CommitPolicy`] decides when a batch makes a commit due (by size and by
 //! time); the commit itself (index first, then the state, in one
-//! transaction) is [`super::Storage::commit`].
+//! transaction) is [`super::Pipeline::commit`].
 //!
 //! Pure values: the monotonic time is passed in (`at`), never read here.
 

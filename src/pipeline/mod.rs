@@ -52,7 +52,8 @@ pub use alerts::AlertLog;
 pub use commit::{CommitPolicy, Pending};
 
 /// The mention index the pipeline writes: the one line to change when the
-/// index becomes a trait object.
+/// index becomes a trait object (`dyn MentionIndex`). Openers name their
+/// back end; the pipeline only holds an `Arc<Index>`.
 pub type Index = crate::store::index::MentionIndex;
 
 /// Minute buckets older than this are folded into hourly ones by

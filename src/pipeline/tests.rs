@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::alert::AlertState;
+use crate::store::index::MentionIndex;
 
 const RULE: &str = r#"
 [watch]
@@ -43,7 +44,7 @@ fn now() -> DateTime<Utc> {
 /// A live pipeline over the stores of `dir`, restored at `now`; commits
 /// only when told to.
 fn live(dir: &Path, now: DateTime<Utc>) -> Pipeline {
-    let index = Arc::new(Index::open(&dir.join("index")).unwrap());
+    let index = Arc::new(MentionIndex::open(&dir.join("index")).unwrap());
     let state = Arc::new(StateStore::open(&dir.join("state")).unwrap());
     let policy = CommitPolicy::new(usize::MAX, Duration::MAX, Instant::now());
     let storage = Storage::new(index, state, policy);
@@ -100,14 +101,14 @@ fn a_mention_is_counted_once_whether_repeated_in_a_batch_pending_or_committed() 
     let total: u64 = s.buckets_since(i64::MIN).unwrap().iter().map(|b| b.2).sum();
     assert_eq!(total, 4, "one count per mention");
     assert_eq!(s.validators("feed").unwrap().as_deref(), Some(&b"etag"[..]));
-    let index = Index::open_read_only(&dir.path().join("index")).unwrap();
+    let index = MentionIndex::open_read_only(&dir.path().join("index")).unwrap();
     assert_eq!(index.num_docs(), 4);
 }
 
 #[test]
 fn the_commit_policy_decides_after_a_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let index = Arc::new(Index::open(&dir.path().join("index")).unwrap());
+    let index = Arc::new(MentionIndex::open(&dir.path().join("index")).unwrap());
     let st = Arc::new(StateStore::open(&dir.path().join("state")).unwrap());
     let t0 = Instant::now();
     let storage = Storage::new(index, st, CommitPolicy::new(3, Duration::from_secs(60), t0));
