@@ -16,6 +16,9 @@
 //!   text; [`rules`] decides which watches a mention belongs to; [`store`]
 //!   persists; [`detect`] is pure (time is passed in) and shared by `run` and
 //!   `backtest`; [`notify`] delivers through a durable outbox.
+//! * [`pipeline`] is the ingest step (dedupe → enrich → match → index →
+//!   count → detect → record), written once for `run`, `import` and
+//!   `backtest`.
 //! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
 //!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
 
@@ -33,6 +36,7 @@ pub mod lines;
 pub mod mention;
 pub mod normalize;
 pub mod notify;
+pub mod pipeline;
 pub mod rules;
 pub mod source;
 pub mod store;

@@ -90,7 +90,7 @@ fn daemon_batches_and_backtest_produce_the_same_alert_events() {
     std::fs::write(dir.path().join("acme.toml"), RULE).unwrap();
     let rules = veilleur::rules::load_dir(dir.path(), None).unwrap();
     let ms = mentions();
-    let backtest = veilleur::cmd::backtest::replay(&rules, ms.clone());
+    let backtest = veilleur::detect::replay::replay(&rules, ms.clone());
     assert!(backtest.iter().any(|e| e.rule == "spike"), "{backtest:#?}");
     assert!(backtest.iter().any(|e| e.rule == "crisis-words"));
 
@@ -375,7 +375,7 @@ dir = "outbox"
     }
     assert_eq!(mentions.len() as u64, total);
     let rules = veilleur::rules::load_dir(&dir.path().join("rules"), None).unwrap();
-    let backtest = veilleur::cmd::backtest::replay(&rules, mentions);
+    let backtest = veilleur::detect::replay::replay(&rules, mentions);
 
     assert!(
         backtest

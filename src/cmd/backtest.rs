@@ -1,15 +1,17 @@
 //! `veilleur backtest`: replays mentions in publication order through the
-//! daemon's own enrichment, matcher and detector, with each mention's time
-//! as the clock, and prints the alert events that would have fired.
+//! daemon's own ingest step (`crate::pipeline`: enrichment, matcher) and
+//! its replay engine (`crate::detect::replay`), with each mention's time as
+//! the clock, and prints the alert events that would have fired.
 //!
-//! Two inputs, one path ([`Replay`]):
+//! Two inputs, one path:
 //! * `--rules DIR --mentions FILE.jsonl` reads a whole file (any order);
 //! * `--config FILE --from WHEN [--to WHEN]` streams the mentions of the
 //!   daemon's index (opened read-only, so it runs beside the daemon)
 //!   published in `[from, to]`, in batches, with the config's rules.
 //!
-//! Text output: the events in time order, then a summary (firing events per
-//! rule and per UTC day). `--json` prints only the event lines.
+//! This file only reads the input and prints. Text output: the events in
+//! time order, then a summary (firing events per rule and per UTC day).
+//! `--json` prints only the event lines.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -21,110 +23,15 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::alert::{AlertEvent, AlertState};
-use crate::detect::Detector;
 use crate::mention::Mention;
+use crate::pipeline::Pipeline;
 use crate::rules::RuleSet;
-use crate::rules::matcher::Matcher;
 use crate::store::index::MentionIndex;
 
 /// Mentions read from the index per batch.
 const INDEX_BATCH: usize = 10_000;
 /// How often a long run reports its progress on stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
-
-/// A replay fed in batches, for inputs too large to hold at once.
-///
-/// Batches must come in publication order: each one's mentions (in any
-/// order among themselves) are no older than the previous batches'. The
-/// mentions of a batch's newest second are held back until the next batch
-/// (or [`Replay::finish`]), so that the detector evaluates each second once
-/// with all its mentions — the same evaluations as one call over the whole
-/// input, whatever the batch boundaries.
-pub struct Replay {
-    matcher: Matcher,
-    detector: Detector,
-    /// Mentions of the newest second seen, not yet ingested.
-    carry: Vec<Mention>,
-    newest: Option<DateTime<Utc>>,
-    events: Vec<AlertEvent>,
-}
-
-impl Replay {
-    /// A replay of `rules` from an empty history.
-    pub fn new(rules: &RuleSet) -> Replay {
-        Replay {
-            matcher: Matcher::new(rules),
-            detector: Detector::new(rules),
-            carry: Vec::new(),
-            newest: None,
-            events: Vec::new(),
-        }
-    }
-
-    /// Replays a batch. Mentions without a sentiment or a language are
-    /// enriched first, as the daemon would.
-    pub fn push(&mut self, batch: Vec<Mention>) {
-        let mut ms = std::mem::take(&mut self.carry);
-        ms.extend(batch);
-        for m in &mut ms {
-            if m.sentiment.is_none() || m.lang.is_none() {
-                let keep = m.sentiment;
-                crate::enrich::enrich(m);
-                if keep.is_some() {
-                    m.sentiment = keep;
-                }
-            }
-        }
-        // Stable: ties keep their input order, as in one whole replay.
-        ms.sort_by_key(|m| m.published);
-        let Some(last) = ms.last().map(|m| m.published) else {
-            return;
-        };
-        self.newest = Some(self.newest.map_or(last, |n| n.max(last)));
-        let cut = ms.partition_point(|m| m.published.timestamp() < last.timestamp());
-        self.carry = ms.split_off(cut);
-        self.ingest(&ms);
-    }
-
-    fn ingest(&mut self, ms: &[Mention]) {
-        let matched: Vec<Vec<usize>> = ms.iter().map(|m| self.matcher.matches(m)).collect();
-        let items: Vec<(usize, &Mention)> = ms
-            .iter()
-            .zip(&matched)
-            .flat_map(|(m, idx)| idx.iter().map(move |&i| (i, m)))
-            .collect();
-        let ts = self.detector.ingest(&items);
-        self.events.extend(ts.into_iter().map(|t| t.event));
-    }
-
-    /// Ingests what is held back, moves time on to the newest mention (so
-    /// that pending and firing alerts are judged up to it) and returns the
-    /// events in time order (ties in the order they happened).
-    pub fn finish(mut self) -> Vec<AlertEvent> {
-        let carry = std::mem::take(&mut self.carry);
-        self.ingest(&carry);
-        if let Some(newest) = self.newest {
-            let ts = self.detector.advance(newest);
-            self.events.extend(ts.into_iter().map(|t| t.event));
-        }
-        let mut events = self.events;
-        events.sort_by_key(|e| e.at);
-        events
-    }
-
-    /// Events so far (held-back mentions not included).
-    pub fn events(&self) -> usize {
-        self.events.len()
-    }
-}
-
-/// Replays `mentions` (any order) and returns the alert events in time order.
-/// Mentions without a sentiment are scored, as the daemon would.
-pub fn replay(rules: &RuleSet, mentions: Vec<Mention>) -> Vec<AlertEvent> {
-    let mut r = Replay::new(rules);
-    r.push(mentions);
-    r.finish()
-}
 
 fn load_rules(dir: &Path) -> anyhow::Result<RuleSet> {
     crate::rules::load_dir(dir, None).map_err(|d| {
@@ -157,7 +64,9 @@ pub fn run(rules_dir: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode
     }
     let count = mentions.len();
     let started = Instant::now();
-    let events = replay(&rules, mentions);
+    let mut p = Pipeline::replay(rules);
+    p.ingest(&file.display().to_string(), mentions, None, now)?;
+    let events = p.finish();
     let secs = started.elapsed().as_secs_f64();
     print(&events, count, secs, json)?;
     Ok(if bad == 0 {
@@ -213,22 +122,23 @@ pub fn run_index(
     let started = Instant::now();
     let mut batches = index.between(from, to, INDEX_BATCH)?;
     let total = batches.total();
-    let mut r = Replay::new(&rules);
+    let mut p = Pipeline::replay(rules);
     let mut reported = Instant::now();
     while let Some(batch) = batches.next() {
-        r.push(batch.context("cannot read a mention from the index")?);
+        let batch = batch.context("cannot read a mention from the index")?;
+        p.ingest("index", batch, None, now)?;
         if reported.elapsed() >= PROGRESS_EVERY {
             reported = Instant::now();
             eprintln!(
                 "backtest: {}/{total} mentions ({:.0}%), {} events so far, {:.0}s",
                 batches.read(),
                 batches.read() as f64 * 100.0 / total.max(1) as f64,
-                r.events(),
+                p.events(),
                 started.elapsed().as_secs_f64()
             );
         }
     }
-    let events = r.finish();
+    let events = p.finish();
     let secs = started.elapsed().as_secs_f64();
     print(&events, total, secs, json)?;
     Ok(ExitCode::SUCCESS)
@@ -301,82 +211,6 @@ fn print(events: &[AlertEvent], count: usize, secs: f64, json: bool) -> anyhow::
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rules() -> (tempfile::TempDir, RuleSet) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("acme.toml"),
-            r#"
-[watch]
-name = "acme"
-query = 'acme'
-
-[[alert]]
-name = "spike"
-kind = "volume_spike"
-window = "10m"
-min_mentions = 10
-
-[[alert]]
-name = "words"
-kind = "keyword"
-query = 'boycott'
-window = "10m"
-"#,
-        )
-        .unwrap();
-        let rules = crate::rules::load_dir(dir.path(), None).unwrap();
-        (dir, rules)
-    }
-
-    fn mentions() -> Vec<Mention> {
-        let t0: DateTime<Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
-        let mut at = Vec::new();
-        for k in 0..300 {
-            at.push((k * 60, "Acme offre fibre"));
-        }
-        // Several mentions per second, so batches cut inside seconds.
-        for k in 0..90 {
-            at.push((18_000 + (k / 3) * 5, "Acme panne, boycott"));
-        }
-        for k in 0..60 {
-            at.push((18_600 + k * 60, "Acme offre fibre"));
-        }
-        at.into_iter()
-            .enumerate()
-            .map(|(i, (s, text))| Mention {
-                id: format!("m{i}"),
-                source: "feed".into(),
-                url: format!("https://ex.org/{i}"),
-                title: text.into(),
-                text: text.into(),
-                author: format!("a{i}"),
-                author_followers: Some(i as u64),
-                published: t0 + chrono::Duration::seconds(s),
-                lang: Some("fr".into()),
-                sentiment: Some(if text.contains("panne") { -0.7 } else { 0.3 }),
-                watches: vec![],
-            })
-            .collect()
-    }
-
-    #[test]
-    fn batched_replay_equals_whole_replay_whatever_the_cuts() {
-        let (_dir, rules) = rules();
-        let ms = mentions();
-        let whole = replay(&rules, ms.clone());
-        assert!(whole.iter().any(|e| e.rule == "spike"), "{whole:#?}");
-        assert!(whole.iter().any(|e| e.rule == "words"));
-        assert!(whole.windows(2).all(|w| w[0].at <= w[1].at));
-        for size in [1, 2, 7, 100, 1000] {
-            let mut r = Replay::new(&rules);
-            for chunk in ms.chunks(size) {
-                r.push(chunk.to_vec());
-            }
-            assert_eq!(r.finish(), whole, "batches of {size}");
-        }
-        assert!(replay(&rules, Vec::new()).is_empty());
-    }
 
     #[test]
     fn summary_counts_firings_per_rule_and_day() {

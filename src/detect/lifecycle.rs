@@ -46,6 +46,17 @@ impl AlertRecord {
     pub fn is_active(&self) -> bool {
         self.firing || self.pending_since.is_some()
     }
+
+    /// The bytes the state store keeps for this record (JSON).
+    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// A record from the bytes [`AlertRecord::encode`] wrote (or an older
+    /// version of them).
+    pub fn decode(bytes: &[u8]) -> Result<AlertRecord, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
 }
 
 /// What a rule sees at `now`.

@@ -33,6 +33,7 @@
 pub mod baseline;
 pub mod explain;
 pub mod lifecycle;
+pub mod replay;
 pub mod series;
 pub mod sim;
 pub mod stats;
@@ -234,7 +235,7 @@ impl Detector {
         }
         let mut bad = Vec::new();
         for (k, v) in records {
-            match serde_json::from_slice::<AlertRecord>(v) {
+            match AlertRecord::decode(v) {
                 Ok(r) => {
                     self.records.insert(k.clone(), r);
                 }

@@ -1,0 +1,481 @@
+//! The ingest step, written once, for `run`, `import` and `backtest`.
+//!
+//! [`Pipeline::ingest`] takes a batch of mentions from one source and the
+//! clock (`now`) and runs, in this order:
+//! dedupe (against the state store's seen ids when there is a store, the ids
+//! pending commit and the batch itself; publication times clamped to `now`)
+//! → enrich (language and sentiment, keeping what a mention already has) →
+//! match (watches) → index (when there is an index) → count (per-watch
+//! minute buckets) → detect. What to persist joins the pending commit;
+//! alert transitions are recorded (when there is an alert log) and
+//! returned.
+//!
+//! Parts, one field each in [`Pipeline`]:
+//! * [`Watches`]: the rule set and its compiled matcher (reloaded whole);
+//! * detection: live (`run`, `import`: [`Detector::ingest_live`] at `now`, so
+//!   a mention older than every window of its watch only fills history) or
+//!   a replay (`backtest`: [`Replay`], each mention's time as the clock);
+//! * [`Storage`] (`run`, `import`): the index, the state store, the pending
+//!   commit and the commit policy ([`commit`]);
+//! * [`AlertLog`] (`run`): alert records and outbox entries in one
+//!   transaction ([`alerts`]).
+//!
+//! Durability: a commit writes the index first, then the batch's seen ids,
+//! bucket counts and cursors in one state transaction; a crash in between
+//! re-ingests those mentions (the index upserts by id) and counts them once.
+//!
+//! Everything here is synchronous: the state store fsyncs and enrichment is
+//! CPU work. The daemon lends the pipeline to `spawn_blocking` for each
+//! call; the commands call it directly.
+
+pub mod alerts;
+pub mod commit;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, error, info, warn};
+
+use crate::alert::AlertEvent;
+use crate::detect::replay::{Matched, Replay};
+use crate::detect::{Detector, LATENESS, RETENTION, Transition};
+use crate::mention::Mention;
+use crate::rules::RuleSet;
+use crate::rules::matcher::Matcher;
+use crate::store::index::IndexError;
+use crate::store::state::{IngestCommit, StateError, StateStore};
+use crate::telemetry::{Metrics, WatchLabel};
+pub use alerts::AlertLog;
+pub use commit::{CommitPolicy, Pending};
+
+/// The mention index the pipeline writes: the one line to change when the
+/// index becomes a trait object (`dyn MentionIndex`). Openers name their
+/// back end; the pipeline only holds an `Arc<Index>`.
+pub type Index = crate::store::index::MentionIndex;
+
+/// Minute buckets older than this are folded into hourly ones by
+/// [`Pipeline::housekeeping`]: past a few days they only feed the hourly
+/// baseline (issue 4).
+const COMPACT_AFTER_SECS: i64 = 3 * 86_400;
+
+/// Errors of the ingest step: the store failed. They stop the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("cannot encode an alert record: {0}")]
+    Record(#[from] serde_json::Error),
+}
+
+/// The rule set mentions are matched against, and its compiled matcher.
+pub struct Watches {
+    /// The rules: watch `i` of the matcher and of the detector is
+    /// `rules.watches[i]`.
+    rules: RuleSet,
+    /// Compiled from `rules`.
+    matcher: Matcher,
+}
+
+impl Watches {
+    pub fn new(rules: RuleSet) -> Watches {
+        Watches {
+            matcher: Matcher::new(&rules),
+            rules,
+        }
+    }
+
+    /// Enriches what `m` lacks (language, sentiment: a given one is kept),
+    /// then matches it: fills `m.watches` with the names and returns the
+    /// indices of the watches it belongs to.
+    fn prepare(&self, m: &mut Mention) -> Vec<usize> {
+        if m.sentiment.is_none() || m.lang.is_none() {
+            let given = m.sentiment;
+            crate::enrich::enrich(m);
+            if given.is_some() {
+                m.sentiment = given;
+            }
+        }
+        let idx = self.matcher.matches(m);
+        m.watches = idx
+            .iter()
+            .filter_map(|&i| self.rules.watches.get(i).map(|w| w.name.clone()))
+            .collect();
+        idx
+    }
+}
+
+/// How the detector sees time.
+enum Detection {
+    /// `run` and `import`: live data arriving at the wall clock.
+    Live(Detector),
+    /// `backtest`: history replayed at its own time.
+    Replay(Replay),
+}
+
+/// Where ingested mentions are kept (`run`, `import`).
+pub struct Storage {
+    /// The mention index (upserts by id).
+    index: Arc<Index>,
+    /// Seen ids, cursors, per-watch minute buckets, alert records, outbox.
+    state: Arc<StateStore>,
+    /// What was ingested since the last commit.
+    pending: Pending,
+    /// When a batch makes a commit due.
+    policy: CommitPolicy,
+}
+
+impl Storage {
+    pub fn new(index: Arc<Index>, state: Arc<StateStore>, policy: CommitPolicy) -> Storage {
+        Storage {
+            index,
+            state,
+            pending: Pending::default(),
+            policy,
+        }
+    }
+
+    /// Commits the index, then the state changes of what it now holds, in
+    /// one transaction. Returns whether there was anything to commit.
+    fn commit(&mut self, at: Instant, metrics: &Metrics) -> Result<bool, PipelineError> {
+        if self.pending.is_empty() {
+            return Ok(false);
+        }
+        if self.pending.docs() > 0 {
+            self.index.commit()?;
+            metrics.index_commits.inc();
+            metrics.index_documents.set(self.index.num_docs() as i64);
+        }
+        let (changes, _) = self.pending.take();
+        self.state.commit_ingest(&changes)?;
+        self.policy.committed(at);
+        Ok(true)
+    }
+}
+
+/// What one [`Pipeline::ingest`] did.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Mentions ingested (new to the store, the pending commit and the batch).
+    pub fresh: usize,
+    /// Mentions skipped as already seen.
+    pub duplicates: usize,
+    /// Alert transitions, already recorded when the pipeline has an alert
+    /// log (a replay returns none: see [`Pipeline::finish`]).
+    pub transitions: Vec<Transition>,
+}
+
+/// The ingest step and its state; see the module doc.
+pub struct Pipeline {
+    /// The rule set and its matcher.
+    watches: Watches,
+    /// The detector, live or replaying.
+    detection: Detection,
+    /// The index, the state store, the pending commit and the commit
+    /// policy; `None` in a backtest, which stores nothing.
+    storage: Option<Storage>,
+    /// Where alert transitions are recorded; `None`: only returned.
+    alerts: Option<AlertLog>,
+    /// Counters of what passes through (the daemon's `/metrics`; the
+    /// commands' are thrown away).
+    metrics: Arc<Metrics>,
+}
+
+impl Pipeline {
+    /// `run` and `import`: live detection over `storage`, with the detection
+    /// state restored from its state store at `now` (minute buckets of the
+    /// last [`RETENTION`], alert records). Reads the store: blocking.
+    pub fn live(
+        rules: RuleSet,
+        storage: Storage,
+        metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
+    ) -> Result<Pipeline, PipelineError> {
+        let mut detector = Detector::new(&rules);
+        let since = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
+        let buckets = storage.state.buckets_since(since)?;
+        let bad = detector.restore(&buckets, &storage.state.alert_records()?);
+        for key in bad {
+            warn!(alert = %key, "unreadable alert record reset");
+        }
+        Ok(Pipeline {
+            watches: Watches::new(rules),
+            detection: Detection::Live(detector),
+            storage: Some(storage),
+            alerts: None,
+            metrics,
+        })
+    }
+
+    /// `backtest`: a replay from an empty history that stores nothing;
+    /// [`Pipeline::finish`] returns its events.
+    pub fn replay(rules: RuleSet) -> Pipeline {
+        Pipeline {
+            detection: Detection::Replay(Replay::new(&rules)),
+            watches: Watches::new(rules),
+            storage: None,
+            alerts: None,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    /// Records alert transitions in `log` (the daemon).
+    pub fn with_alert_log(mut self, log: AlertLog) -> Pipeline {
+        self.alerts = Some(log);
+        self
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &RuleSet {
+        &self.watches.rules
+    }
+
+    /// The ingest step over one batch of `source` at `now`; `cursor` is the
+    /// source's resume point after this batch, committed with its mentions.
+    /// Does not commit: see [`Pipeline::commit_if_due`].
+    pub fn ingest(
+        &mut self,
+        source: &str,
+        mentions: Vec<Mention>,
+        cursor: Option<Vec<u8>>,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested, PipelineError> {
+        let total = mentions.len();
+        let mut fresh = self.dedupe(mentions, now)?;
+        let duplicates = total - fresh.len();
+        self.metrics
+            .mentions_stored(source, fresh.len() as u64, duplicates as u64);
+        let mut delta = IngestCommit::default();
+        if let Some(c) = cursor {
+            delta.validators.push((source.to_string(), c));
+        }
+        let mut out = Ingested {
+            fresh: fresh.len(),
+            duplicates,
+            transitions: Vec::new(),
+        };
+        if fresh.is_empty() {
+            if let Some(s) = &mut self.storage {
+                s.pending.absorb(delta, 0);
+            }
+            return Ok(out);
+        }
+
+        let mut matched = Vec::with_capacity(fresh.len());
+        for m in &mut fresh {
+            matched.push(self.watches.prepare(m));
+            if let Some(s) = &self.storage {
+                s.index.add(m)?;
+            }
+        }
+        self.count(&fresh, &matched, &mut delta);
+        if let Some(s) = &mut self.storage {
+            s.pending.absorb(delta, fresh.len());
+        }
+        out.transitions = match &mut self.detection {
+            Detection::Live(d) => {
+                let observed: Vec<(usize, &Mention)> = fresh
+                    .iter()
+                    .zip(&matched)
+                    .flat_map(|(m, idx)| idx.iter().map(move |&i| (i, m)))
+                    .collect();
+                d.ingest_live(&observed, now)
+            }
+            Detection::Replay(r) => {
+                r.push(
+                    fresh
+                        .into_iter()
+                        .zip(matched)
+                        .map(|(mention, watches)| Matched { mention, watches })
+                        .collect(),
+                );
+                Vec::new()
+            }
+        };
+        self.record(&out.transitions, now)?;
+        Ok(out)
+    }
+
+    /// The mentions of a batch not seen before, in batch order, with
+    /// publication times clamped to `now` (a mention can't come from the
+    /// future).
+    fn dedupe(
+        &self,
+        mentions: Vec<Mention>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Mention>, PipelineError> {
+        let mut keep = match &self.storage {
+            Some(s) => {
+                let ids: Vec<&str> = mentions.iter().map(|m| m.id.as_str()).collect();
+                s.state.unseen(&ids)?
+            }
+            None => vec![true; mentions.len()],
+        };
+        let mut batch: HashSet<&str> = HashSet::with_capacity(mentions.len());
+        for (m, k) in mentions.iter().zip(keep.iter_mut()) {
+            let pending = self
+                .storage
+                .as_ref()
+                .is_some_and(|s| s.pending.contains(&m.id));
+            *k = *k && !pending && batch.insert(m.id.as_str());
+        }
+        Ok(mentions
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(mut m, _)| {
+                m.published = m.published.min(now);
+                m
+            })
+            .collect())
+    }
+
+    /// Adds the batch's seen ids and per-watch minute buckets to `delta`,
+    /// and counts the matches per watch.
+    fn count(&self, fresh: &[Mention], matched: &[Vec<usize>], delta: &mut IngestCommit) {
+        let mut buckets: HashMap<(usize, i64), (u64, u64)> = HashMap::new();
+        for (m, idx) in fresh.iter().zip(matched) {
+            delta.seen.push((m.id.clone(), m.published.timestamp()));
+            for &i in idx {
+                let e = buckets
+                    .entry((i, m.published.timestamp().div_euclid(60)))
+                    .or_default();
+                e.0 += 1;
+                e.1 += u64::from(m.is_negative());
+            }
+        }
+        let mut per_watch: HashMap<usize, u64> = HashMap::new();
+        for ((i, minute), (total, negative)) in buckets {
+            if let Some(w) = self.watches.rules.watches.get(i) {
+                delta
+                    .buckets
+                    .push((w.name.clone(), minute, total, negative));
+                *per_watch.entry(i).or_default() += total;
+            }
+        }
+        for (i, n) in per_watch {
+            if let Some(w) = self.watches.rules.watches.get(i) {
+                self.metrics
+                    .watch_matches
+                    .get_or_create(&WatchLabel {
+                        watch: w.name.clone(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
+    /// Records transitions and the records changed without one in the
+    /// alert log, when there is one.
+    fn record(&mut self, ts: &[Transition], now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let (Some(log), Detection::Live(d)) = (&self.alerts, &mut self.detection) else {
+            return Ok(());
+        };
+        log.record(ts, d.take_dirty_records(), now, &self.metrics)
+    }
+
+    /// Commits if the commit policy says a batch ingested at `at` makes it
+    /// due. Returns whether it committed.
+    pub fn commit_if_due(&mut self, at: Instant) -> Result<bool, PipelineError> {
+        match &mut self.storage {
+            Some(s) if s.policy.due(&s.pending, at) => s.commit(at, &self.metrics),
+            _ => Ok(false),
+        }
+    }
+
+    /// Commits whatever is pending (index, then state). Returns whether
+    /// there was anything.
+    pub fn commit(&mut self, at: Instant) -> Result<bool, PipelineError> {
+        match &mut self.storage {
+            Some(s) => s.commit(at, &self.metrics),
+            None => Ok(false),
+        }
+    }
+
+    /// The daemon's tick at `now`: commits whatever is pending, then moves
+    /// live detection on to `now` minus [`LATENESS`] (so that a poll's
+    /// mentions are in before their minute is judged), evaluating pending
+    /// and firing alerts, and records their transitions.
+    pub fn tick(
+        &mut self,
+        now: DateTime<Utc>,
+        at: Instant,
+    ) -> Result<Vec<Transition>, PipelineError> {
+        self.commit(at)?;
+        let Detection::Live(d) = &mut self.detection else {
+            return Ok(Vec::new());
+        };
+        let grid = now - chrono::Duration::from_std(LATENESS).unwrap_or_default();
+        let ts = d.advance(grid);
+        self.record(&ts, now)?;
+        Ok(ts)
+    }
+
+    /// Periodic upkeep at `now`, the one entry point for pruning: the
+    /// detector forgets what no window needs; the state store drops minute
+    /// buckets older than [`RETENTION`] and folds those older than three
+    /// days into one row per hour.
+    pub fn housekeeping(&mut self, now: DateTime<Utc>) -> Result<(), PipelineError> {
+        if let Detection::Live(d) = &mut self.detection {
+            d.prune(now);
+        }
+        let Some(s) = &self.storage else {
+            return Ok(());
+        };
+        let before = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
+        let horizon = (now.timestamp() - COMPACT_AFTER_SECS).div_euclid(60);
+        let pruned = s.state.prune_buckets(before)?;
+        let folded = s.state.compact_buckets(horizon)?;
+        debug!(buckets = pruned, folded, "pruned and compacted old buckets");
+        Ok(())
+    }
+
+    /// Reloads the rule files of `dir` (`notify` checked against
+    /// `channels`): the matcher and the detector adopt the new rules,
+    /// keeping the history and records of watches that keep their name. An
+    /// invalid rule set is reported (log, metric) and the previous one kept.
+    /// Returns whether the new rules are in force.
+    pub fn reload(&mut self, dir: &Path, channels: &HashSet<String>) -> bool {
+        match crate::rules::load_dir(dir, Some(channels)) {
+            Ok(rules) => {
+                if let Detection::Live(d) = &mut self.detection {
+                    d.reload(&rules);
+                }
+                info!(watches = rules.watches.len(), "rules reloaded");
+                self.watches = Watches::new(rules);
+                true
+            }
+            Err(diags) => {
+                self.metrics.rules_reload_errors.inc();
+                for d in &diags {
+                    error!(diagnostic = %d, "invalid rule file; keeping the previous rules");
+                }
+                false
+            }
+        }
+    }
+
+    /// Alert events a replay has produced so far (progress reports).
+    pub fn events(&self) -> usize {
+        match &self.detection {
+            Detection::Replay(r) => r.events(),
+            Detection::Live(_) => 0,
+        }
+    }
+
+    /// Ends a replay: its events in time order. A live pipeline has none
+    /// to give (its transitions came out of each call).
+    pub fn finish(self) -> Vec<AlertEvent> {
+        match self.detection {
+            Detection::Replay(r) => r.finish(),
+            Detection::Live(_) => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
