@@ -39,7 +39,6 @@ use crate::notify::Notifier;
 use crate::pipeline::{AlertLog, CommitPolicy, Pipeline, Storage};
 use crate::source::http::{HttpClient, Validators};
 use crate::source::{self, Poll};
-use crate::store::index::MentionIndex;
 use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
 
@@ -93,7 +92,8 @@ pub async fn run_with(
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
         let state = Arc::new(StateStore::open(&data_dir.join("state"))?);
-        let index = Arc::new(MentionIndex::open(&data_dir.join("index"))?);
+        let index =
+            crate::store::open_index(crate::store::Backend::default(), &data_dir.join("index"))?;
         Ok((state, index))
     })
     .await
@@ -107,7 +107,7 @@ pub async fn run_with(
     }
     let metrics = Arc::new(Metrics::new());
     metrics.index_documents.set(index.num_docs() as i64);
-    metrics.outbox_pending.set(state.outbox_len()? as i64);
+    metrics.outbox_pending.set(state.outbox().len()? as i64);
     info!(
         watches = rules.watches.len(),
         sources = config.sources.len(),

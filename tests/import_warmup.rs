@@ -146,10 +146,11 @@ async fn imported_history_fires_on_the_first_live_burst_and_a_cold_start_waits()
         // History only: no alert recorded, nothing queued.
         let state =
             veilleur::store::state::StateStore::open(&warm.path().join("data/state")).unwrap();
-        assert!(state.alert_records().unwrap().is_empty());
-        assert_eq!(state.outbox_len().unwrap(), 0);
+        assert!(state.alerts().records().unwrap().is_empty());
+        assert_eq!(state.outbox().len().unwrap(), 0);
         let counted: u64 = state
-            .buckets_since(i64::MIN)
+            .buckets()
+            .since(i64::MIN)
             .unwrap()
             .iter()
             .map(|b| b.2)

@@ -26,7 +26,6 @@ use crate::alert::{AlertEvent, AlertState};
 use crate::mention::Mention;
 use crate::pipeline::Pipeline;
 use crate::rules::RuleSet;
-use crate::store::index::MentionIndex;
 
 /// Mentions read from the index per batch.
 const INDEX_BATCH: usize = 10_000;
@@ -117,7 +116,7 @@ pub fn run_index(
     }
     let rules = load_rules(&cfg.daemon.rules_dir)?;
     let dir = cfg.daemon.data_dir.join("index");
-    let index = MentionIndex::open_read_only(&dir)
+    let index = crate::store::open_search(crate::store::Backend::default(), &dir)
         .with_context(|| format!("cannot open the index in {}", dir.display()))?;
     let started = Instant::now();
     let mut batches = index.between(from, to, INDEX_BATCH)?;

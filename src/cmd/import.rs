@@ -23,7 +23,6 @@ use chrono::{DateTime, Utc};
 
 use crate::mention::Mention;
 use crate::pipeline::{CommitPolicy, Pipeline, Storage};
-use crate::store::index::MentionIndex;
 use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
 
@@ -53,7 +52,7 @@ pub fn run(config: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     let data = &cfg.daemon.data_dir;
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let state = Arc::new(StateStore::open(&data.join("state"))?);
-    let index = Arc::new(MentionIndex::open(&data.join("index"))?);
+    let index = crate::store::open_index(crate::store::Backend::default(), &data.join("index"))?;
     let now = Utc::now();
     // Commits by size only: the time of an import is not a reason to commit.
     let storage = Storage::new(

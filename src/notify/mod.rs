@@ -1,7 +1,7 @@
 //! Notification delivery: the last stage of the pipeline.
 //!
 //! Follows prometheus/alertmanager: detection commits an alert and its outbox
-//! entries in one transaction ([`crate::store::state::StateStore::commit_alerts`]);
+//! entries in one transaction ([`crate::store::state::AlertLog::commit`]);
 //! [`outbox::run`] then checks the notification log, sends with retry through
 //! a [`Notifier`], and records the send only after it succeeded. A crash
 //! between the send and the record means one duplicate, which receivers drop

@@ -15,8 +15,10 @@ use tokio::sync::{Notify, mpsc};
 
 use super::PipelineError;
 use crate::alert::AlertEvent;
+use crate::alert::Notification;
 use crate::detect::{AlertRecord, Transition};
-use crate::store::state::{OutboxEntry, StateStore};
+use crate::store::state::StateStore;
+use crate::store::state::outbox::Entry;
 use crate::telemetry::Metrics;
 
 /// Where the daemon's alert transitions go.
@@ -69,18 +71,17 @@ impl AlertLog {
                 records.push((t.record_key.clone(), t.record.encode()?));
             }
             for ch in &t.notify {
-                entries.push(OutboxEntry {
-                    key: t.event.idempotency_key(),
-                    channel: ch.clone(),
-                    event: t.event.clone(),
-                    attempts: 0,
-                    next_attempt_ms: now.timestamp_millis(),
-                    last_error: None,
-                });
+                entries.push(Entry::new(
+                    Notification::Alert(t.event.clone()),
+                    ch,
+                    now.timestamp_millis(),
+                ));
             }
         }
-        self.state.commit_alerts(&records, &entries)?;
-        metrics.outbox_pending.set(self.state.outbox_len()? as i64);
+        self.state.alerts().commit(&records, &entries)?;
+        metrics
+            .outbox_pending
+            .set(self.state.outbox().len()? as i64);
         for t in ts {
             metrics.alert_fired(&t.event);
             if let Some(tx) = &self.observer {

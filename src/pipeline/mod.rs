@@ -45,7 +45,7 @@ use crate::detect::{Detector, LATENESS, RETENTION, Transition};
 use crate::mention::Mention;
 use crate::rules::RuleSet;
 use crate::rules::matcher::Matcher;
-use crate::store::index::IndexError;
+use crate::store::IndexError;
 use crate::store::state::{IngestCommit, StateError, StateStore};
 use crate::telemetry::{Metrics, WatchLabel};
 pub use alerts::AlertLog;
@@ -54,7 +54,7 @@ pub use commit::{CommitPolicy, Pending};
 /// The mention index the pipeline writes: the one line to change when the
 /// index becomes a trait object (`dyn MentionIndex`). Openers name their
 /// back end; the pipeline only holds an `Arc<Index>`.
-pub type Index = crate::store::index::MentionIndex;
+pub type Index = dyn crate::store::MentionIndex;
 
 /// Minute buckets older than this are folded into hourly ones by
 /// [`Pipeline::housekeeping`]: past a few days they only feed the hourly
@@ -197,8 +197,8 @@ impl Pipeline {
     ) -> Result<Pipeline, PipelineError> {
         let mut detector = Detector::new(&rules);
         let since = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
-        let buckets = storage.state.buckets_since(since)?;
-        let bad = detector.restore(&buckets, &storage.state.alert_records()?);
+        let buckets = storage.state.buckets().since(since)?;
+        let bad = detector.restore(&buckets, &storage.state.alerts().records()?);
         for key in bad {
             warn!(alert = %key, "unreadable alert record reset");
         }
@@ -269,10 +269,10 @@ impl Pipeline {
         for m in &mut fresh {
             matched.push(self.watches.prepare(m));
             if let Some(s) = &self.storage {
-                s.index.add(m)?;
+                s.index.upsert(m)?;
             }
         }
-        self.count(&fresh, &matched, &mut delta);
+        self.count(&fresh, &matched, now, &mut delta);
         if let Some(s) = &mut self.storage {
             s.pending.absorb(delta, fresh.len());
         }
@@ -311,7 +311,7 @@ impl Pipeline {
         let mut keep = match &self.storage {
             Some(s) => {
                 let ids: Vec<&str> = mentions.iter().map(|m| m.id.as_str()).collect();
-                s.state.unseen(&ids)?
+                s.state.ledger().unseen(&ids)?
             }
             None => vec![true; mentions.len()],
         };
@@ -334,12 +334,20 @@ impl Pipeline {
             .collect())
     }
 
-    /// Adds the batch's seen ids and per-watch minute buckets to `delta`,
-    /// and counts the matches per watch.
-    fn count(&self, fresh: &[Mention], matched: &[Vec<usize>], delta: &mut IngestCommit) {
+    /// Adds the batch's seen ids (with the ingestion time `now`: retention
+    /// prunes by it, so an old item a source keeps serving stays known as
+    /// long as it is ingested recently) and per-watch minute buckets to
+    /// `delta`, and counts the matches per watch.
+    fn count(
+        &self,
+        fresh: &[Mention],
+        matched: &[Vec<usize>],
+        now: DateTime<Utc>,
+        delta: &mut IngestCommit,
+    ) {
         let mut buckets: HashMap<(usize, i64), (u64, u64)> = HashMap::new();
         for (m, idx) in fresh.iter().zip(matched) {
-            delta.seen.push((m.id.clone(), m.published.timestamp()));
+            delta.seen.push((m.id.clone(), now.timestamp()));
             for &i in idx {
                 let e = buckets
                     .entry((i, m.published.timestamp().div_euclid(60)))
@@ -396,7 +404,7 @@ impl Pipeline {
         }
     }
 
-    /// The daemon's tick at `now`: commits whatever is pending, then moves
+    /// The daemon's tick at `now`: commits when the commit policy says so, then moves
     /// live detection on to `now` minus [`LATENESS`] (so that a poll's
     /// mentions are in before their minute is judged), evaluating pending
     /// and firing alerts, and records their transitions.
@@ -405,7 +413,9 @@ impl Pipeline {
         now: DateTime<Utc>,
         at: Instant,
     ) -> Result<Vec<Transition>, PipelineError> {
-        self.commit(at)?;
+        // By the documented policy (`commit_docs`, `commit_interval`), not
+        // whenever anything is pending: each commit costs tens of ms of CPU.
+        self.commit_if_due(at)?;
         let Detection::Live(d) = &mut self.detection else {
             return Ok(Vec::new());
         };
@@ -428,8 +438,8 @@ impl Pipeline {
         };
         let before = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
         let horizon = (now.timestamp() - COMPACT_AFTER_SECS).div_euclid(60);
-        let pruned = s.state.prune_buckets(before)?;
-        let folded = s.state.compact_buckets(horizon)?;
+        let pruned = s.state.buckets().prune(before)?;
+        let folded = s.state.buckets().compact(horizon)?;
         debug!(buckets = pruned, folded, "pruned and compacted old buckets");
         Ok(())
     }

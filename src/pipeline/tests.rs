@@ -96,9 +96,15 @@ fn a_mention_is_counted_once_whether_repeated_in_a_batch_pending_or_committed() 
     drop(p);
 
     let s = state(dir.path());
-    let unseen = s.unseen(&["a", "b", "c", "d", "e"]).unwrap();
+    let unseen = s.ledger().unseen(&["a", "b", "c", "d", "e"]).unwrap();
     assert_eq!(unseen, vec![false, false, false, false, true]);
-    let total: u64 = s.buckets_since(i64::MIN).unwrap().iter().map(|b| b.2).sum();
+    let total: u64 = s
+        .buckets()
+        .since(i64::MIN)
+        .unwrap()
+        .iter()
+        .map(|b| b.2)
+        .sum();
     assert_eq!(total, 4, "one count per mention");
     assert_eq!(s.validators("feed").unwrap().as_deref(), Some(&b"etag"[..]));
     let index = MentionIndex::open_read_only(&dir.path().join("index")).unwrap();
@@ -187,7 +193,8 @@ fn housekeeping_drops_buckets_past_retention_and_keeps_the_rest() {
     p.housekeeping(now()).unwrap();
     drop(p);
     let minutes: Vec<i64> = state(dir.path())
-        .buckets_since(i64::MIN)
+        .buckets()
+        .since(i64::MIN)
         .unwrap()
         .iter()
         .map(|b| b.1)

@@ -22,17 +22,12 @@
 //! it does not know their types, so the store stays a narrow interface that
 //! another back end can implement.
 //!
-//! The methods on [`StateStore`] after the handles (`unseen`, `validators`,
-//! `buckets_since`, `commit_alerts`, `outbox_*`, …) are the interface from
-//! before the handles, kept while callers move to the handles: each
-//! delegates to one handle.
 
 mod alerts;
 mod buckets;
 mod ledger;
 pub mod outbox;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -42,8 +37,6 @@ pub use alerts::AlertLog;
 pub use buckets::Buckets;
 pub use ledger::Ledger;
 pub use outbox::Outbox;
-
-use crate::alert::{AlertEvent, Notification};
 
 /// Most rows one pruning transaction deletes: a prune of months of ids
 /// holds the write lock (and delays an ingest commit) for one batch at a time.
@@ -81,51 +74,6 @@ from_redb!(
     redb::StorageError,
     redb::CommitError
 );
-
-/// An alert notification in the shape from before [`outbox::Entry`] (an
-/// `event` instead of a [`Notification`]), for [`StateStore::commit_alerts`]
-/// and the other `outbox_*` methods. Temporary: callers move to
-/// [`outbox::Entry`] and the handles.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEntry {
-    /// The event's idempotency key.
-    pub key: String,
-    pub channel: String,
-    pub event: AlertEvent,
-    pub attempts: u32,
-    /// Unix milliseconds before which it is not retried.
-    pub next_attempt_ms: i64,
-    pub last_error: Option<String>,
-}
-
-impl From<OutboxEntry> for outbox::Entry {
-    fn from(e: OutboxEntry) -> Self {
-        outbox::Entry {
-            key: e.key,
-            channel: e.channel,
-            notification: Notification::Alert(e.event),
-            attempts: e.attempts,
-            next_attempt_ms: e.next_attempt_ms,
-            last_error: e.last_error,
-        }
-    }
-}
-
-impl From<outbox::Entry> for OutboxEntry {
-    fn from(e: outbox::Entry) -> Self {
-        // Total while alerts are the only notifications; this shim goes
-        // before another variant arrives.
-        let Notification::Alert(event) = e.notification;
-        OutboxEntry {
-            key: e.key,
-            channel: e.channel,
-            event,
-            attempts: e.attempts,
-            next_attempt_ms: e.next_attempt_ms,
-            last_error: e.last_error,
-        }
-    }
-}
 
 /// What ingesting one batch changes, committed as one transaction.
 #[derive(Debug, Default)]
@@ -218,100 +166,11 @@ impl StateStore {
         })
     }
 
-    // The interface from before the handles (see the module doc).
-
-    /// For each id, whether it was never seen before.
-    pub fn unseen(&self, ids: &[&str]) -> Result<Vec<bool>, StateError> {
-        self.ledger().unseen(ids)
-    }
+    // The interface from before the handles, kept for the source poll loop.
 
     /// The validators (cursor) stored for a source.
     pub fn validators(&self, source: &str) -> Result<Option<Vec<u8>>, StateError> {
         self.ledger().cursor(source)
-    }
-
-    /// All buckets at or after `since_minute`: (watch, minute, total, negative).
-    pub fn buckets_since(
-        &self,
-        since_minute: i64,
-    ) -> Result<Vec<(String, i64, u64, u64)>, StateError> {
-        self.buckets().since(since_minute)
-    }
-
-    /// Deletes buckets older than `before_minute`; returns how many.
-    pub fn prune_buckets(&self, before_minute: i64) -> Result<u64, StateError> {
-        self.buckets().prune(before_minute)
-    }
-
-    /// See [`Buckets::compact`].
-    pub fn compact_buckets(&self, before_minute: i64) -> Result<u64, StateError> {
-        self.buckets().compact(before_minute)
-    }
-
-    /// Every alert record, by key.
-    pub fn alert_records(&self) -> Result<HashMap<String, Vec<u8>>, StateError> {
-        self.alerts().records()
-    }
-
-    /// Stores alert records and queues their notifications in one
-    /// transaction: see [`AlertLog::commit`].
-    pub fn commit_alerts(
-        &self,
-        records: &[(String, Vec<u8>)],
-        outbox: &[OutboxEntry],
-    ) -> Result<(), StateError> {
-        let entries: Vec<outbox::Entry> = outbox.iter().cloned().map(Into::into).collect();
-        self.alerts().commit(records, &entries)
-    }
-
-    /// Entries whose next attempt is due at `now_ms`, oldest first.
-    pub fn outbox_due(
-        &self,
-        now_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<(u64, OutboxEntry)>, StateError> {
-        Ok(self
-            .outbox()
-            .due(now_ms, limit)?
-            .into_iter()
-            .map(|(seq, e)| (seq, e.into()))
-            .collect())
-    }
-
-    /// The earliest next attempt among queued entries, if any.
-    pub fn outbox_next_due(&self) -> Result<Option<i64>, StateError> {
-        self.outbox().next_due()
-    }
-
-    /// Number of entries waiting in the outbox.
-    pub fn outbox_len(&self) -> Result<u64, StateError> {
-        self.outbox().len()
-    }
-
-    /// Whether `key` was already delivered to `channel`.
-    pub fn was_sent(&self, key: &str, channel: &str) -> Result<bool, StateError> {
-        self.outbox().was_sent(key, channel)
-    }
-
-    /// Removes a delivered entry and records the delivery, in one transaction.
-    pub fn outbox_delivered(
-        &self,
-        seq: u64,
-        e: &OutboxEntry,
-        now_ms: i64,
-    ) -> Result<(), StateError> {
-        self.outbox()
-            .delivered(seq, &outbox::Entry::from(e.clone()), now_ms)
-    }
-
-    /// Rewrites an entry after a failed attempt (attempts, next attempt, error).
-    pub fn outbox_update(&self, seq: u64, e: &OutboxEntry) -> Result<(), StateError> {
-        self.outbox().update(seq, &outbox::Entry::from(e.clone()))
-    }
-
-    /// Drops an entry that can never be delivered.
-    pub fn outbox_drop(&self, seq: u64) -> Result<(), StateError> {
-        self.outbox().drop_entry(seq)
     }
 }
 
@@ -375,6 +234,7 @@ fn prune_older(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::{AlertEvent, Notification};
 
     #[test]
     fn ingest_survives_reopen_and_buckets_add_up() {
@@ -382,7 +242,7 @@ mod tests {
         let path = dir.path().join("state");
         {
             let s = StateStore::open(&path).unwrap();
-            assert_eq!(s.unseen(&["a", "b"]).unwrap(), vec![true, true]);
+            assert_eq!(s.ledger().unseen(&["a", "b"]).unwrap(), vec![true, true]);
             s.commit_ingest(&IngestCommit {
                 seen: vec![("a".into(), 1)],
                 buckets: vec![("w".into(), 10, 2, 1), ("w".into(), 10, 1, 0)],
@@ -391,12 +251,12 @@ mod tests {
             .unwrap();
         }
         let s = StateStore::open(&path).unwrap();
-        assert_eq!(s.unseen(&["a", "b"]).unwrap(), vec![false, true]);
-        assert_eq!(s.buckets_since(0).unwrap(), vec![("w".into(), 10, 3, 1)]);
-        assert!(s.buckets_since(11).unwrap().is_empty());
+        assert_eq!(s.ledger().unseen(&["a", "b"]).unwrap(), vec![false, true]);
+        assert_eq!(s.buckets().since(0).unwrap(), vec![("w".into(), 10, 3, 1)]);
+        assert!(s.buckets().since(11).unwrap().is_empty());
         assert_eq!(s.validators("src").unwrap().unwrap(), b"etag");
-        assert_eq!(s.prune_buckets(11).unwrap(), 1);
-        assert!(s.buckets_since(0).unwrap().is_empty());
+        assert_eq!(s.buckets().prune(11).unwrap(), 1);
+        assert!(s.buckets().since(0).unwrap().is_empty());
     }
 
     #[test]
@@ -418,9 +278,9 @@ mod tests {
         .unwrap();
         let sum =
             |b: &[(String, i64, u64, u64)]| b.iter().fold((0, 0), |(t, n), r| (t + r.2, n + r.3));
-        let before = s.buckets_since(i64::MIN).unwrap();
-        assert_eq!(s.compact_buckets(6090).unwrap(), 7);
-        let after = s.buckets_since(i64::MIN).unwrap();
+        let before = s.buckets().since(i64::MIN).unwrap();
+        assert_eq!(s.buckets().compact(6090).unwrap(), 7);
+        let after = s.buckets().since(i64::MIN).unwrap();
         assert_eq!(sum(&after), sum(&before));
         assert_eq!(
             after,
@@ -434,11 +294,11 @@ mod tests {
                 ("w".into(), 6200, 2, 1),
             ]
         );
-        assert_eq!(s.compact_buckets(6090).unwrap(), 0, "idempotent");
-        assert_eq!(s.buckets_since(i64::MIN).unwrap(), after);
+        assert_eq!(s.buckets().compact(6090).unwrap(), 0, "idempotent");
+        assert_eq!(s.buckets().since(i64::MIN).unwrap(), after);
         // A later horizon folds the rest of hour 101 into its first minute.
-        assert_eq!(s.compact_buckets(6120).unwrap(), 2);
-        let later = s.buckets_since(i64::MIN).unwrap();
+        assert_eq!(s.buckets().compact(6120).unwrap(), 2);
+        let later = s.buckets().since(i64::MIN).unwrap();
         assert_eq!(sum(&later), sum(&before));
         assert!(later.contains(&("w".into(), 6060, 10, 5)), "{later:?}");
     }
@@ -448,31 +308,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = StateStore::open(&dir.path().join("state")).unwrap();
         let ev = AlertEvent::example();
-        let e = OutboxEntry {
-            key: ev.idempotency_key(),
-            channel: "mail".into(),
-            event: ev,
-            attempts: 0,
-            next_attempt_ms: 100,
-            last_error: None,
-        };
-        s.commit_alerts(&[("w/r".into(), b"{}".to_vec())], std::slice::from_ref(&e))
+        let e = outbox::Entry::new(ev.into(), "mail", 100);
+        s.alerts()
+            .commit(&[("w/r".into(), b"{}".to_vec())], std::slice::from_ref(&e))
             .unwrap();
-        assert!(s.outbox_due(99, 10).unwrap().is_empty());
-        let due = s.outbox_due(100, 10).unwrap();
+        assert!(s.outbox().due(99, 10).unwrap().is_empty());
+        let due = s.outbox().due(100, 10).unwrap();
         assert_eq!(due.len(), 1);
-        assert_eq!(s.outbox_next_due().unwrap(), Some(100));
+        assert_eq!(s.outbox().next_due().unwrap(), Some(100));
         let (seq, mut entry) = due.into_iter().next().unwrap();
         entry.attempts = 1;
         entry.next_attempt_ms = 500;
-        s.outbox_update(seq, &entry).unwrap();
-        assert!(s.outbox_due(499, 10).unwrap().is_empty());
-        assert!(!s.was_sent(&entry.key, "mail").unwrap());
-        s.outbox_delivered(seq, &entry, 600).unwrap();
-        assert_eq!(s.outbox_len().unwrap(), 0);
-        assert!(s.was_sent(&entry.key, "mail").unwrap());
-        assert!(!s.was_sent(&entry.key, "other").unwrap());
-        assert_eq!(s.alert_records().unwrap()["w/r"], b"{}");
+        s.outbox().update(seq, &entry).unwrap();
+        assert!(s.outbox().due(499, 10).unwrap().is_empty());
+        assert!(!s.outbox().was_sent(&entry.key, "mail").unwrap());
+        s.outbox().delivered(seq, &entry, 600).unwrap();
+        assert_eq!(s.outbox().len().unwrap(), 0);
+        assert!(s.outbox().was_sent(&entry.key, "mail").unwrap());
+        assert!(!s.outbox().was_sent(&entry.key, "other").unwrap());
+        assert_eq!(s.alerts().records().unwrap()["w/r"], b"{}");
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -511,7 +365,7 @@ mod tests {
         // Batches of 2 rows (so 8 transactions for 16 old ids, each reading
         // at most 16 rows).
         assert_eq!(s.ledger().prune_seen_in_batches(horizon, 2).unwrap(), 16);
-        let unseen = s.unseen(&refs).unwrap();
+        let unseen = s.ledger().unseen(&refs).unwrap();
         for (i, u) in unseen.iter().enumerate() {
             assert_eq!(*u, i % 3 != 0, "id{i:02}");
         }
