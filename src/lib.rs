@@ -18,6 +18,8 @@
 //!   `backtest`; [`notify`] delivers through a durable outbox.
 //! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
 //!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
+//! * [`duration`] (durations as configs write them) and [`retry`]
+//!   (`Retry-After`, backoff, error chains) are shared by every stage.
 
 pub mod alert;
 pub mod cli;

@@ -78,6 +78,9 @@ impl Validators {
 }
 
 /// The outcome of a successful request.
+// One value per request, moved once: boxing the body's fields would only add
+// an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fetched {
     /// `304 Not Modified`: nothing new since the validators were issued.
@@ -277,6 +280,8 @@ impl HttpClient {
     /// Builds the client with `user_agent` on every request; robots.txt is
     /// read for its product token (what comes before the first `/` or
     /// space). Installs the rustls crypto provider if nobody has yet.
+    // Called once at start-up: the size of its error does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn new(user_agent: &str) -> Result<HttpClient, FetchError> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
