@@ -1,7 +1,8 @@
 //! The shared HTTP client takes a request (method, headers, auth, Accept,
 //! body) and keeps its politeness for every shape: against a real server on
 //! loopback, a JSON POST with a bearer token passes robots.txt and the
-//! host's Crawl-delay like a feed GET does.
+//! host's Crawl-delay like a feed GET does; and the poll loop resumes from
+//! the validators a daemon stored before cursors existed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -224,4 +225,92 @@ async fn feed_and_json_paths_send_their_accept_and_redirects_stay_http() {
     assert_eq!(err.reason(), "robots");
     http.send(Request::get(url).robots(false)).await.unwrap();
     assert_eq!(seen.times("/api/x").len(), 1);
+}
+
+/// An upgraded daemon finds the bare validators JSON that older versions
+/// stored for a source, and its poll loop still sends a conditional GET:
+/// the server answers 304 and no batch is sent.
+#[tokio::test]
+async fn poll_loop_resumes_from_validators_stored_before_cursors() {
+    use tokio::sync::{Notify, mpsc};
+    use veilleur::config::{SourceConfig, SourceKind};
+    use veilleur::source::feed::FeedConfig;
+    use veilleur::store::state::{IngestCommit, StateStore};
+
+    const ETAG: &str = "\"v7\"";
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let hit = Arc::new(Notify::new());
+    let app = Router::new().route(
+        "/feed.xml",
+        axum::routing::get({
+            let (asked, hit) = (asked.clone(), hit.clone());
+            move |headers: HeaderMap| async move {
+                let inm = headers
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let fresh = inm != ETAG;
+                asked.lock().unwrap().push(inm);
+                hit.notify_one();
+                if fresh {
+                    (
+                        [(header::ETAG, ETAG)],
+                        "<rss version=\"2.0\"><channel></channel></rss>",
+                    )
+                        .into_response()
+                } else {
+                    StatusCode::NOT_MODIFIED.into_response()
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(StateStore::open(&dir.path().join("state")).unwrap());
+    let old = format!(
+        r#"{{"etag":{},"last_modified":null}}"#,
+        serde_json::to_string(ETAG).unwrap()
+    );
+    state
+        .commit_ingest(&IngestCommit {
+            validators: vec![("presse".into(), old.into_bytes())],
+            ..IngestCommit::default()
+        })
+        .unwrap();
+    let cfg = SourceConfig {
+        name: "presse".into(),
+        kind: SourceKind::Feed(FeedConfig {
+            url: Url::parse(&format!("http://{addr}/feed.xml")).unwrap(),
+        }),
+        interval: Duration::from_secs(3600),
+        timeout: Duration::from_secs(5),
+        max_body_bytes: 64 * 1024,
+    };
+    let (tx, mut rx) = mpsc::channel(4);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(veilleur::source::poll::run(
+        cfg,
+        client(),
+        state,
+        Arc::new(veilleur::telemetry::Metrics::new()),
+        tx,
+        stop.clone(),
+    ));
+    tokio::time::timeout(Duration::from_secs(10), hit.notified())
+        .await
+        .expect("the source is polled within its first-poll jitter");
+    assert_eq!(*asked.lock().unwrap(), vec![ETAG.to_string()]);
+    // 304: nothing to hand to the pipeline. Give the loop time to send one
+    // if it wrongly would, then stop it: the channel closes empty.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rx.recv().await, None);
 }
