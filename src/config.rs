@@ -2,13 +2,13 @@
 //! [`Config`] in one place.
 //!
 //! The file is read once into toml's spanned tree, then each section is
-//! parsed by its own function: [`Parser::daemon`], [`Parser::sources`],
-//! [`Parser::channels`]. A `[[source]]` or `[[channel]]` table is split in
+//! parsed by its own function: `Parser::daemon`, `Parser::sources`,
+//! `Parser::channels`. A `[[source]]` or `[[channel]]` table is split in
 //! two: the keys every kind shares (`name`, `kind`, …) and the rest, which is
 //! parsed by the kind's own raw struct (`deny_unknown_fields`), so a key of
 //! another kind (an `email` channel with `url`) is an error at its
 //! file:line:col. Source kinds parse their keys in their own file
-//! ([`SourceKind::parse`]); channel kinds here.
+//! (`SourceKind::parse`); channel kinds here.
 //!
 //! Every semantic check (durations, kinds, URLs, duplicate names) is done
 //! here and *all* problems are returned as [`Diagnostic`]s. Relative paths

@@ -2,7 +2,7 @@
 //!
 //! The seam: a source kind is one file here (`feed.rs`; next `mastodon.rs`,
 //! `reddit.rs`, …), one [`SourceKind`] variant holding its own config, and
-//! one arm in each of [`SourceKind::parse`] (its config keys) and [`poll`]
+//! one arm in each of `SourceKind::parse` (its config keys) and [`poll()`]
 //! (one fetch). Every kind fetches through the shared [`HttpClient`]
 //! (`http/`), which owns politeness and failure classification, and resumes
 //! from its own [`Cursor`] (`cursor.rs`), which the store keeps as opaque

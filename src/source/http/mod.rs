@@ -37,8 +37,8 @@ mod pacing;
 mod robots;
 
 pub use client::{
-    ACCEPT_ANY, ACCEPT_FEED, ACCEPT_JSON, Auth, CONNECT_TIMEOUT, Fetched, HttpClient,
-    MAX_REDIRECTS, Request, Validators,
+    ACCEPT_ANY, ACCEPT_FEED, ACCEPT_JSON, Auth, CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_TIMEOUT, Fetched, HttpClient, MAX_REDIRECTS, Request, Validators,
 };
 pub use errors::FetchError;
 pub use pacing::{MAX_CRAWL_DELAY, MAX_REQUESTS_PER_HOST, REQUESTS_PER_SECOND_PER_HOST};
