@@ -209,6 +209,18 @@ async fn feed_and_json_paths_send_their_accept_and_redirects_stay_http() {
     assert_eq!(api["accept"], ACCEPT_JSON);
     // RFC 7617: base64("me:pw").
     assert_eq!(api["authorization"], "Basic bWU6cHc=");
+    // A token that cannot be a header value is a settings error, not sent.
+    let err = http
+        .send(Request::get(base.join("api/bad").unwrap()).bearer("two\nlines"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Build { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string().contains("cannot build the request"),
+        "{err}"
+    );
+    assert!(seen.times("/api/bad").is_empty());
     // A redirect to another scheme is refused, not followed.
     let err = http
         .send(Request::get(base.join("to-ftp").unwrap()))

@@ -420,8 +420,10 @@ impl HttpClient {
         }
         let mut resp = builder.send().await.map_err(|e| {
             if e.is_builder() {
-                FetchError::Client {
-                    detail: format!("{method} {url}: {}", crate::retry::cause_chain(&e)),
+                FetchError::Build {
+                    method: method.clone(),
+                    url: url.clone(),
+                    detail: crate::retry::cause_chain(&e),
                 }
             } else {
                 classify(method, url, timeout, &e)

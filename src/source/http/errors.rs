@@ -17,10 +17,17 @@ use crate::duration::format_duration;
 /// Why a fetch failed. Messages name the method, the URL and what happened.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The HTTP client could not be built (bad user agent, TLS set-up), or a
-    /// request could not be (a header value that is not one).
+    /// The HTTP client could not be built (bad user agent, TLS set-up).
     #[error("cannot build the http client: {detail}")]
     Client { detail: String },
+    /// The request could not be built (a header or a token that is not a
+    /// valid header value): the source's settings must change.
+    #[error("{method} {url}: cannot build the request: {detail}")]
+    Build {
+        method: Method,
+        url: Url,
+        detail: String,
+    },
     /// Only http and https are fetched.
     #[error("{method} {url}: unsupported url scheme `{scheme}`, expected http or https")]
     Scheme {
@@ -148,6 +155,7 @@ impl FetchError {
                     || *status == StatusCode::REQUEST_TIMEOUT
             }
             FetchError::Client { .. }
+            | FetchError::Build { .. }
             | FetchError::Scheme { .. }
             | FetchError::Redirect { .. }
             | FetchError::TooLarge { .. }
@@ -160,7 +168,7 @@ impl FetchError {
     /// host is what is failing.
     pub fn reason(&self) -> &'static str {
         match self {
-            FetchError::Client { .. } => "client",
+            FetchError::Client { .. } | FetchError::Build { .. } => "client",
             FetchError::Scheme { .. } => "url",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "connect",
