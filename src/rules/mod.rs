@@ -268,27 +268,17 @@ struct RawAlert {
 impl RawAlert {
     /// The keys of `KIND_KEYS` this alert gives, with the offset of each value.
     fn kind_keys(&self) -> [(&'static str, Option<usize>); 7] {
-        let at = |s: std::ops::Range<usize>| Some(s.start);
+        fn at<T>(v: &Option<Spanned<T>>) -> Option<usize> {
+            v.as_ref().map(|v| v.span().start)
+        }
         [
-            ("factor", self.factor.as_ref().and_then(|v| at(v.span()))),
-            (
-                "significance",
-                self.significance.as_ref().and_then(|v| at(v.span())),
-            ),
-            (
-                "negative_share",
-                self.negative_share.as_ref().and_then(|v| at(v.span())),
-            ),
-            (
-                "early_warning",
-                self.early_warning.as_ref().and_then(|v| at(v.span())),
-            ),
-            ("warmup", self.warmup.as_ref().and_then(|v| at(v.span()))),
-            ("query", self.query.as_ref().and_then(|v| at(v.span()))),
-            (
-                "min_reach",
-                self.min_reach.as_ref().and_then(|v| at(v.span())),
-            ),
+            ("factor", at(&self.factor)),
+            ("significance", at(&self.significance)),
+            ("negative_share", at(&self.negative_share)),
+            ("early_warning", at(&self.early_warning)),
+            ("warmup", at(&self.warmup)),
+            ("query", at(&self.query)),
+            ("min_reach", at(&self.min_reach)),
         ]
     }
 }
