@@ -1,12 +1,20 @@
 //! Daemon configuration: the TOML file of DESIGN.md turned into a validated
 //! [`Config`] in one place.
 //!
-//! Parsing goes through raw serde structs with `deny_unknown_fields`; every
-//! semantic check (durations, kinds, URLs, duplicate names) is done here and
-//! *all* problems are returned as [`Diagnostic`]s pointing at file:line:col.
-//! Relative paths are resolved against the config file's directory. Secrets
-//! are never read here: channels name the environment variable or file that
-//! holds them, and notifiers resolve them at start-up.
+//! The file is read once into toml's spanned tree, then each section is
+//! parsed by its own function: `Parser::daemon`, `Parser::sources`,
+//! `Parser::channels`. A `[[source]]` or `[[channel]]` table is split in
+//! two: the keys every kind shares (`name`, `kind`, …) and the rest, which is
+//! parsed by the kind's own raw struct (`deny_unknown_fields`), so a key of
+//! another kind (an `email` channel with `url`) is an error at its
+//! file:line:col. Source kinds parse their keys in their own file
+//! (`SourceKind::parse`); channel kinds here.
+//!
+//! Every semantic check (durations, kinds, URLs, duplicate names) is done
+//! here and *all* problems are returned as [`Diagnostic`]s. Relative paths
+//! are resolved against the config file's directory. Secrets are never read
+//! here: channels name the environment variable or file that holds them, and
+//! notifiers resolve them at start-up.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -14,77 +22,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::diag::{self, Diagnostic};
 
-/// Parses a duration such as `90s`, `5m`, `1h`, `7d`, `250ms` or `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration: write e.g. 90s, 5m, 1h or 7d".into());
-    }
-    if s.contains(char::is_whitespace) {
-        return Err(format!(
-            "bad duration `{s}`: write it without spaces, e.g. 90s, 5m, 1h or 7d"
-        ));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!("bad duration `{s}`: write e.g. 90s, 5m, 1h or 7d"));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("bad duration `{s}`: number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86_400),
-            "w" => Duration::from_secs(n * 7 * 86_400),
-            "" => {
-                return Err(format!(
-                    "bad duration `{s}`: missing unit (ms, s, m, h, d or w), e.g. {n}s"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "bad duration `{s}`: unknown unit `{unit}` (use ms, s, m, h, d or w)"
-                ));
-            }
-        };
-        total += d;
-    }
-    Ok(total)
-}
-
-/// Formats a duration the way config files write them (`90s`, `5m`, `2h`).
-pub fn format_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if d.subsec_millis() != 0 || s == 0 {
-        format!("{}ms", d.as_millis())
-    } else if s.is_multiple_of(86_400) {
-        format!("{}d", s / 86_400)
-    } else if s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
-}
+// Kept so that stages which imported these from here still compile; new
+// code imports them from `crate::duration`.
+pub use crate::duration::{format_duration, parse_duration};
+pub use crate::source::{SourceConfig, SourceKind};
 
 /// The validated daemon configuration.
 #[derive(Debug, Clone)]
@@ -96,41 +43,35 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
 }
 
+/// The `[daemon]` section.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
+    /// Holds `index/` (tantivy) and `state` (redb).
     pub data_dir: PathBuf,
+    /// One watch per `*.toml` file.
     pub rules_dir: PathBuf,
+    /// `/metrics`, `/healthz`, `/api`.
     pub listen: SocketAddr,
     pub user_agent: String,
     /// Commit the index at least this often while mentions arrive.
     pub commit_interval: Duration,
     /// Commit the index once this many mentions are pending.
     pub commit_docs: usize,
+    /// How long what the daemon remembers about past mentions is kept: seen
+    /// ids (past it, a mention seen again counts as new), sent-log rows of
+    /// the outbox and, later, the mentions themselves. Key `retention`,
+    /// default [`DEFAULT_RETENTION`] (180 days).
+    pub retention: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceKind {
-    /// RSS 0.9x/1.0/2.0, Atom, JSON Feed.
-    Feed,
-}
-
-#[derive(Debug, Clone)]
-pub struct SourceConfig {
-    pub name: String,
-    pub kind: SourceKind,
-    pub url: url::Url,
-    pub interval: Duration,
-    /// Total time allowed for one fetch (connect, headers and body).
-    pub timeout: Duration,
-    pub max_body_bytes: u64,
-}
-
+/// One `[[channel]]`: where alerts go.
 #[derive(Debug, Clone)]
 pub struct ChannelConfig {
     pub name: String,
     pub kind: ChannelKind,
 }
 
+/// A channel's kind and its own keys.
 #[derive(Debug, Clone)]
 pub enum ChannelKind {
     Email(EmailConfig),
@@ -140,6 +81,7 @@ pub enum ChannelKind {
     File(FileChannelConfig),
 }
 
+/// `kind = "email"`.
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     /// `smtp://[user@]host[:port][?tls=required|opportunistic|none]` or `smtps://…`.
@@ -159,6 +101,7 @@ pub enum WebhookFormat {
     Discord,
 }
 
+/// `kind = "webhook"`.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     pub url: url::Url,
@@ -167,6 +110,7 @@ pub struct WebhookConfig {
     pub secret_file: Option<PathBuf>,
 }
 
+/// `kind = "file"`.
 #[derive(Debug, Clone)]
 pub struct FileChannelConfig {
     pub dir: PathBuf,
@@ -183,18 +127,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_COMMIT_DOCS: usize = 1000;
+/// Half a year: enough for a seasonal baseline and for a crisis post-mortem.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(180 * 86_400);
 /// The shortest poll interval accepted: politeness towards the servers polled.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    daemon: RawDaemon,
-    #[serde(default, rename = "source")]
-    sources: Vec<RawSource>,
-    #[serde(default, rename = "channel")]
-    channels: Vec<RawChannel>,
-}
+/// Keys every `[[source]]` takes, whatever its kind.
+const SOURCE_KEYS: &[&str] = &["name", "kind", "interval", "timeout", "max_body_bytes"];
+/// Keys every `[[channel]]` takes, whatever its kind.
+const CHANNEL_KEYS: &[&str] = &["name", "kind"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,57 +146,95 @@ struct RawDaemon {
     user_agent: Option<String>,
     commit_interval: Option<Spanned<String>>,
     commit_docs: Option<Spanned<usize>>,
+    retention: Option<Spanned<String>>,
 }
 
+/// The keys of [`SOURCE_KEYS`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
     name: Spanned<String>,
     kind: Spanned<String>,
-    url: Spanned<String>,
     interval: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
-    max_body_bytes: Option<u64>,
+    max_body_bytes: Option<Spanned<u64>>,
 }
 
+/// The keys of [`CHANNEL_KEYS`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawChannel {
     name: Spanned<String>,
     kind: Spanned<String>,
-    // email
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
     smtp: Option<Spanned<String>>,
     from: Option<Spanned<String>>,
     to: Option<Spanned<Vec<String>>>,
     password_env: Option<String>,
     password_file: Option<String>,
-    // webhook
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
     url: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
     secret_env: Option<String>,
     secret_file: Option<String>,
-    // file
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileChannel {
     dir: Option<Spanned<String>>,
 }
 
-/// Collects diagnostics for one file.
-struct Checker<'a> {
+/// Collects diagnostics for one config file; shared with the source kinds,
+/// which parse their own keys.
+pub(crate) struct Parser<'a> {
     path: &'a Path,
     source: &'a str,
     diags: Vec<Diagnostic>,
 }
 
-impl Checker<'_> {
-    fn err<T>(&mut self, span: &Spanned<T>, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::at(
-            self.path,
-            self.source,
-            span.span().start,
-            msg,
-        ));
+impl Parser<'_> {
+    pub(crate) fn err<T>(&mut self, span: &Spanned<T>, msg: impl Into<String>) {
+        self.err_at(span.span().start, msg);
     }
 
-    fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
+    fn err_at(&mut self, offset: usize, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::at(self.path, self.source, offset, msg));
+    }
+
+    /// Deserializes a table with `T`, reporting a failure at its place. For
+    /// a kind's own keys, `kind` is `(family, kind, common keys)` and an
+    /// unknown key is explained as a key of another kind.
+    pub(crate) fn table<T: DeserializeOwned>(
+        &mut self,
+        table: Spanned<DeTable<'_>>,
+        kind: Option<(&str, &str, &[&str])>,
+    ) -> Option<T> {
+        let span = table.span();
+        let value = Spanned::new(span, DeValue::Table(table.into_inner()));
+        match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let mut d = diag::from_toml(self.path, self.source, &e);
+                if let Some((family, kind, common)) = kind {
+                    d.message = explain_unknown_key(&d.message, family, kind, common);
+                }
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
         match v {
             None => default,
             Some(s) => match parse_duration(s.get_ref()) {
@@ -268,7 +247,7 @@ impl Checker<'_> {
         }
     }
 
-    fn url(&mut self, v: &Spanned<String>, schemes: &[&str]) -> Option<url::Url> {
+    pub(crate) fn url(&mut self, v: &Spanned<String>, schemes: &[&str]) -> Option<url::Url> {
         match url::Url::parse(v.get_ref()) {
             Ok(u) if schemes.contains(&u.scheme()) => Some(u),
             Ok(u) => {
@@ -289,17 +268,310 @@ impl Checker<'_> {
         }
     }
 
-    fn required<'v, T>(
+    /// `v`, or an error at the table's `name` saying that `family` (source,
+    /// channel) `name` needs key `what`.
+    pub(crate) fn required<'v, T>(
         &mut self,
         v: &'v Option<Spanned<T>>,
         at: &Spanned<String>,
+        family: &str,
         what: &str,
     ) -> Option<&'v Spanned<T>> {
         if v.is_none() {
-            self.err(at, format!("channel `{}` needs `{what}`", at.get_ref()));
+            self.err(at, format!("{family} `{}` needs `{what}`", at.get_ref()));
         }
         v.as_ref()
     }
+
+    /// The tables of a `[[section]]` array.
+    fn array_of_tables<'i>(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'i, str>>,
+        value: Spanned<DeValue<'i>>,
+    ) -> Vec<Spanned<DeTable<'i>>> {
+        let span = value.span();
+        match value.into_inner() {
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    let span = item.span();
+                    match item.into_inner() {
+                        DeValue::Table(t) => out.push(Spanned::new(span, t)),
+                        other => self.err_at(
+                            span.start,
+                            format!("expected a table, found {}", other.type_str()),
+                        ),
+                    }
+                }
+                out
+            }
+            _ => {
+                self.err_at(
+                    span.start.min(key.span().start),
+                    format!("`{0}` is a list of tables: write [[{0}]]", key.get_ref()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// The `[daemon]` section.
+    fn daemon(&mut self, value: Spanned<DeValue<'_>>) -> Option<DaemonConfig> {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.err_at(span.start, "`daemon` is a table: write [daemon]");
+            return None;
+        };
+        let d: RawDaemon = self.table(Spanned::new(span, table), None)?;
+        let default_listen = || -> SocketAddr {
+            // Invariant: the constant is a valid socket address.
+            DEFAULT_LISTEN.parse().expect("constant address parses")
+        };
+        let listen = match &d.listen {
+            None => default_listen(),
+            Some(l) => l.get_ref().parse().unwrap_or_else(|e| {
+                self.err(
+                    l,
+                    format!(
+                        "invalid listen address `{}`: {e} (e.g. 127.0.0.1:9464)",
+                        l.get_ref()
+                    ),
+                );
+                default_listen()
+            }),
+        };
+        let commit_interval = self.duration(&d.commit_interval, DEFAULT_COMMIT_INTERVAL);
+        let commit_docs = match &d.commit_docs {
+            Some(n) if *n.get_ref() == 0 => {
+                self.err(n, "commit_docs must be at least 1");
+                DEFAULT_COMMIT_DOCS
+            }
+            Some(n) => *n.get_ref(),
+            None => DEFAULT_COMMIT_DOCS,
+        };
+        let retention = self.duration(&d.retention, DEFAULT_RETENTION);
+        if let Some(r) = &d.retention
+            && retention < Duration::from_secs(86_400)
+        {
+            self.err(
+                r,
+                "retention must be at least 1d: seen ids younger than the oldest item a feed still lists would be fetched as new again",
+            );
+        }
+        Some(DaemonConfig {
+            data_dir: resolve_path(self.path, d.data_dir.get_ref()),
+            rules_dir: resolve_path(self.path, d.rules_dir.get_ref()),
+            listen,
+            user_agent: d
+                .user_agent
+                .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
+            commit_interval,
+            commit_docs,
+            retention,
+        })
+    }
+
+    /// The `[[source]]` tables: shared keys here, the kind's own keys in its
+    /// file under `source/`.
+    fn sources(&mut self, tables: Vec<Spanned<DeTable<'_>>>) -> Vec<SourceConfig> {
+        let mut names = HashSet::new();
+        let mut sources = Vec::new();
+        for table in tables {
+            let (common, own) = split(table, SOURCE_KEYS);
+            let Some(s) = self.table::<RawSource>(common, None) else {
+                continue;
+            };
+            if !names.insert(s.name.get_ref().clone()) {
+                self.err(
+                    &s.name,
+                    format!("duplicate source name `{}`", s.name.get_ref()),
+                );
+            }
+            if s.name.get_ref().trim().is_empty() {
+                self.err(&s.name, "source name must not be empty");
+            }
+            let interval = self.duration(&s.interval, DEFAULT_INTERVAL);
+            if let Some(i) = &s.interval
+                && interval < MIN_INTERVAL
+            {
+                self.err(i, "interval must be at least 1s");
+            }
+            let timeout = self.duration(&s.timeout, DEFAULT_TIMEOUT);
+            let kind = SourceKind::parse(self, &s.name, &s.kind, own, SOURCE_KEYS);
+            if let Some(kind) = kind {
+                sources.push(SourceConfig {
+                    name: s.name.get_ref().clone(),
+                    kind,
+                    interval,
+                    timeout,
+                    max_body_bytes: s
+                        .max_body_bytes
+                        .map_or(DEFAULT_MAX_BODY_BYTES, |n| *n.get_ref()),
+                });
+            }
+        }
+        sources
+    }
+
+    /// The `[[channel]]` tables.
+    fn channels(&mut self, tables: Vec<Spanned<DeTable<'_>>>) -> Vec<ChannelConfig> {
+        let mut names = HashSet::new();
+        let mut channels = Vec::new();
+        for table in tables {
+            let (common, own) = split(table, CHANNEL_KEYS);
+            let Some(ch) = self.table::<RawChannel>(common, None) else {
+                continue;
+            };
+            if !names.insert(ch.name.get_ref().clone()) {
+                self.err(
+                    &ch.name,
+                    format!("duplicate channel name `{}`", ch.name.get_ref()),
+                );
+            }
+            let keys = Some(("channel", ch.kind.get_ref().as_str(), CHANNEL_KEYS));
+            let kind = match ch.kind.get_ref().as_str() {
+                "email" => self
+                    .table(own, keys)
+                    .and_then(|raw| self.email(&ch.name, raw)),
+                "webhook" => self
+                    .table(own, keys)
+                    .and_then(|raw| self.webhook(&ch.name, raw)),
+                "file" => self
+                    .table(own, keys)
+                    .and_then(|raw| self.file_channel(&ch.name, raw)),
+                other => {
+                    self.err(
+                        &ch.kind,
+                        format!("unknown channel kind `{other}`: expected email, webhook or file"),
+                    );
+                    None
+                }
+            };
+            if let Some(kind) = kind {
+                channels.push(ChannelConfig {
+                    name: ch.name.get_ref().clone(),
+                    kind,
+                });
+            }
+        }
+        channels
+    }
+
+    fn email(&mut self, name: &Spanned<String>, raw: RawEmail) -> Option<ChannelKind> {
+        let smtp = self
+            .required(&raw.smtp, name, "channel", "smtp")
+            .and_then(|s| self.url(s, &["smtp", "smtps"]));
+        if let (Some(u), Some(s)) = (&smtp, &raw.smtp)
+            && let Some((_, tls)) = u.query_pairs().find(|(k, _)| k == "tls")
+            && !matches!(&*tls, "required" | "opportunistic" | "none")
+        {
+            self.err(
+                s,
+                format!("unknown tls mode `{tls}`: expected required, opportunistic or none"),
+            );
+        }
+        let from = self
+            .required(&raw.from, name, "channel", "from")
+            .map(|f| f.get_ref().clone());
+        let to = self
+            .required(&raw.to, name, "channel", "to")
+            .map(|t| t.get_ref().clone());
+        if let Some(t) = &raw.to
+            && t.get_ref().is_empty()
+        {
+            self.err(t, "`to` needs at least one address");
+        }
+        Some(ChannelKind::Email(EmailConfig {
+            smtp: smtp?,
+            from: from?,
+            to: to?,
+            password_env: raw.password_env,
+            password_file: raw
+                .password_file
+                .as_deref()
+                .map(|p| resolve_path(self.path, p)),
+        }))
+    }
+
+    fn webhook(&mut self, name: &Spanned<String>, raw: RawWebhook) -> Option<ChannelKind> {
+        let url = self
+            .required(&raw.url, name, "channel", "url")
+            .and_then(|u| self.url(u, &["http", "https"]));
+        let format = match &raw.format {
+            None => Some(WebhookFormat::Json),
+            Some(f) => match f.get_ref().as_str() {
+                "json" => Some(WebhookFormat::Json),
+                "slack" => Some(WebhookFormat::Slack),
+                "teams" => Some(WebhookFormat::Teams),
+                "mattermost" => Some(WebhookFormat::Mattermost),
+                "discord" => Some(WebhookFormat::Discord),
+                other => {
+                    self.err(
+                        f,
+                        format!(
+                            "unknown webhook format `{other}`: expected json, slack, teams, mattermost or discord"
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        Some(ChannelKind::Webhook(WebhookConfig {
+            url: url?,
+            format: format?,
+            secret_env: raw.secret_env,
+            secret_file: raw
+                .secret_file
+                .as_deref()
+                .map(|p| resolve_path(self.path, p)),
+        }))
+    }
+
+    fn file_channel(&mut self, name: &Spanned<String>, raw: RawFileChannel) -> Option<ChannelKind> {
+        let dir = self.required(&raw.dir, name, "channel", "dir")?;
+        Some(ChannelKind::File(FileChannelConfig {
+            dir: resolve_path(self.path, dir.get_ref()),
+        }))
+    }
+}
+
+/// Splits a table into the keys of `common` and the others, both keeping
+/// the table's span (errors about a missing key point at the table).
+fn split<'i>(
+    table: Spanned<DeTable<'i>>,
+    common: &[&str],
+) -> (Spanned<DeTable<'i>>, Spanned<DeTable<'i>>) {
+    let span = table.span();
+    let (mut shared, mut own) = (DeTable::new(), DeTable::new());
+    for (k, v) in table.into_inner() {
+        if common.contains(&k.get_ref().as_ref()) {
+            shared.insert(k, v);
+        } else {
+            own.insert(k, v);
+        }
+    }
+    (Spanned::new(span.clone(), shared), Spanned::new(span, own))
+}
+
+/// Rewrites serde's "unknown field" message for a kind's own table: the key
+/// belongs to another kind (or to none), and the kind's keys are listed.
+fn explain_unknown_key(message: &str, family: &str, kind: &str, common: &[&str]) -> String {
+    let Some(rest) = message.strip_prefix("unknown field ") else {
+        return message.to_string();
+    };
+    let (field, expected) = match rest.split_once(", expected ") {
+        Some((field, expected)) => (field, expected.trim_start_matches("one of ").to_string()),
+        // "there are no fields"
+        None => (
+            rest.split(',').next().unwrap_or(rest),
+            "no other key".to_string(),
+        ),
+    };
+    let common: Vec<String> = common.iter().map(|k| format!("`{k}`")).collect();
+    format!(
+        "a {family} of kind `{kind}` does not take {field}: it takes {}, and {expected}",
+        common.join(", ")
+    )
 }
 
 /// Resolves `p` against the directory holding the config file.
@@ -327,204 +599,52 @@ impl Config {
         Config::parse(path, &source)
     }
 
-    /// Validates config text read from `path`.
+    /// Validates config text read from `path`: each section by its own
+    /// function, every problem of every section reported.
     pub fn parse(path: &Path, source: &str) -> Result<Config, Vec<Diagnostic>> {
-        let raw: RawConfig =
-            toml::from_str(source).map_err(|e| vec![diag::from_toml(path, source, &e)])?;
-        let mut c = Checker {
+        let root = DeTable::parse(source).map_err(|e| vec![diag::from_toml(path, source, &e)])?;
+        let mut p = Parser {
             path,
             source,
             diags: Vec::new(),
         };
-
-        let d = &raw.daemon;
-        let listen = match &d.listen {
-            None => DEFAULT_LISTEN.parse().expect("constant address parses"),
-            Some(l) => l.get_ref().parse().unwrap_or_else(|e| {
-                c.err(
-                    l,
+        let (mut daemon, mut daemon_seen) = (None, false);
+        let (mut sources, mut channels) = (Vec::new(), Vec::new());
+        for (key, value) in root.into_inner() {
+            match key.get_ref().as_ref() {
+                "daemon" => {
+                    daemon_seen = true;
+                    daemon = p.daemon(value);
+                }
+                "source" => {
+                    let tables = p.array_of_tables(&key, value);
+                    sources = p.sources(tables);
+                }
+                "channel" => {
+                    let tables = p.array_of_tables(&key, value);
+                    channels = p.channels(tables);
+                }
+                other => p.err(
+                    &key,
                     format!(
-                        "invalid listen address `{}`: {e} (e.g. 127.0.0.1:9464)",
-                        l.get_ref()
+                        "unknown section `{other}`: expected [daemon], [[source]] or [[channel]]"
                     ),
-                );
-                DEFAULT_LISTEN.parse().expect("constant address parses")
-            }),
-        };
-        let commit_interval = c.duration(&d.commit_interval, DEFAULT_COMMIT_INTERVAL);
-        let commit_docs = match &d.commit_docs {
-            Some(n) if *n.get_ref() == 0 => {
-                c.err(n, "commit_docs must be at least 1");
-                DEFAULT_COMMIT_DOCS
-            }
-            Some(n) => *n.get_ref(),
-            None => DEFAULT_COMMIT_DOCS,
-        };
-        let daemon = DaemonConfig {
-            data_dir: resolve_path(path, d.data_dir.get_ref()),
-            rules_dir: resolve_path(path, d.rules_dir.get_ref()),
-            listen,
-            user_agent: d
-                .user_agent
-                .clone()
-                .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
-            commit_interval,
-            commit_docs,
-        };
-
-        let mut names = HashSet::new();
-        let mut sources = Vec::new();
-        for s in &raw.sources {
-            if !names.insert(s.name.get_ref().clone()) {
-                c.err(
-                    &s.name,
-                    format!("duplicate source name `{}`", s.name.get_ref()),
-                );
-            }
-            if s.name.get_ref().trim().is_empty() {
-                c.err(&s.name, "source name must not be empty");
-            }
-            let kind = match s.kind.get_ref().as_str() {
-                "feed" => Some(SourceKind::Feed),
-                other => {
-                    c.err(
-                        &s.kind,
-                        format!("unknown source kind `{other}`: expected feed"),
-                    );
-                    None
-                }
-            };
-            let url = c.url(&s.url, &["http", "https"]);
-            let interval = c.duration(&s.interval, DEFAULT_INTERVAL);
-            if let Some(i) = &s.interval
-                && interval < MIN_INTERVAL
-            {
-                c.err(i, "interval must be at least 1s");
-            }
-            let timeout = c.duration(&s.timeout, DEFAULT_TIMEOUT);
-            if let (Some(kind), Some(url)) = (kind, url) {
-                sources.push(SourceConfig {
-                    name: s.name.get_ref().clone(),
-                    kind,
-                    url,
-                    interval,
-                    timeout,
-                    max_body_bytes: s.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-                });
+                ),
             }
         }
-
-        let mut names = HashSet::new();
-        let mut channels = Vec::new();
-        for ch in &raw.channels {
-            if !names.insert(ch.name.get_ref().clone()) {
-                c.err(
-                    &ch.name,
-                    format!("duplicate channel name `{}`", ch.name.get_ref()),
-                );
-            }
-            let kind = match ch.kind.get_ref().as_str() {
-                "email" => {
-                    let smtp = c
-                        .required(&ch.smtp, &ch.name, "smtp")
-                        .and_then(|s| c.url(s, &["smtp", "smtps"]));
-                    if let Some(u) = &smtp
-                        && let Some((_, tls)) = u.query_pairs().find(|(k, _)| k == "tls")
-                        && !matches!(&*tls, "required" | "opportunistic" | "none")
-                    {
-                        let s = ch.smtp.as_ref().expect("checked above");
-                        c.err(
-                            s,
-                            format!(
-                                "unknown tls mode `{tls}`: expected required, opportunistic or none"
-                            ),
-                        );
-                    }
-                    let from = c
-                        .required(&ch.from, &ch.name, "from")
-                        .map(|f| f.get_ref().clone());
-                    let to = c
-                        .required(&ch.to, &ch.name, "to")
-                        .map(|t| t.get_ref().clone());
-                    if let Some(t) = &ch.to
-                        && t.get_ref().is_empty()
-                    {
-                        c.err(t, "`to` needs at least one address");
-                    }
-                    match (smtp, from, to) {
-                        (Some(smtp), Some(from), Some(to)) => {
-                            Some(ChannelKind::Email(EmailConfig {
-                                smtp,
-                                from,
-                                to,
-                                password_env: ch.password_env.clone(),
-                                password_file: ch
-                                    .password_file
-                                    .as_deref()
-                                    .map(|p| resolve_path(path, p)),
-                            }))
-                        }
-                        _ => None,
-                    }
-                }
-                "webhook" => {
-                    let url = c
-                        .required(&ch.url, &ch.name, "url")
-                        .and_then(|u| c.url(u, &["http", "https"]));
-                    let format = match &ch.format {
-                        None => Some(WebhookFormat::Json),
-                        Some(f) => match f.get_ref().as_str() {
-                            "json" => Some(WebhookFormat::Json),
-                            "slack" => Some(WebhookFormat::Slack),
-                            "teams" => Some(WebhookFormat::Teams),
-                            "mattermost" => Some(WebhookFormat::Mattermost),
-                            "discord" => Some(WebhookFormat::Discord),
-                            other => {
-                                c.err(f, format!("unknown webhook format `{other}`: expected json, slack, teams, mattermost or discord"));
-                                None
-                            }
-                        },
-                    };
-                    match (url, format) {
-                        (Some(url), Some(format)) => Some(ChannelKind::Webhook(WebhookConfig {
-                            url,
-                            format,
-                            secret_env: ch.secret_env.clone(),
-                            secret_file: ch.secret_file.as_deref().map(|p| resolve_path(path, p)),
-                        })),
-                        _ => None,
-                    }
-                }
-                "file" => c.required(&ch.dir, &ch.name, "dir").map(|d| {
-                    ChannelKind::File(FileChannelConfig {
-                        dir: resolve_path(path, d.get_ref()),
-                    })
-                }),
-                other => {
-                    c.err(
-                        &ch.kind,
-                        format!("unknown channel kind `{other}`: expected email, webhook or file"),
-                    );
-                    None
-                }
-            };
-            if let Some(kind) = kind {
-                channels.push(ChannelConfig {
-                    name: ch.name.get_ref().clone(),
-                    kind,
-                });
-            }
+        if !daemon_seen {
+            p.err_at(0, "missing section [daemon] (with data_dir and rules_dir)");
         }
-
-        if c.diags.is_empty() {
-            Ok(Config {
+        // Sections come in key order; report in file order.
+        p.diags.sort_by_key(|d| (d.line, d.col));
+        match daemon {
+            Some(daemon) if p.diags.is_empty() => Ok(Config {
                 path: path.to_path_buf(),
                 daemon,
                 sources,
                 channels,
-            })
-        } else {
-            Err(c.diags)
+            }),
+            _ => Err(p.diags),
         }
     }
 
@@ -538,29 +658,16 @@ impl Config {
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations() {
-        let ok = [
-            ("90s", 90),
-            ("5m", 300),
-            ("1h", 3600),
-            ("7d", 604_800),
-            ("1h30m", 5400),
-            ("2w", 1_209_600),
-        ];
-        for (s, secs) in ok {
-            assert_eq!(parse_duration(s).unwrap(), Duration::from_secs(secs), "{s}");
-        }
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        for bad in ["", "5", "m", "5x", "1.5h", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad} should fail");
-        }
-        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
-        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
-    }
-
     fn parse(src: &str) -> Result<Config, Vec<Diagnostic>> {
         Config::parse(Path::new("/etc/veilleur/veilleur.toml"), src)
+    }
+
+    fn errors(src: &str) -> Vec<String> {
+        parse(src)
+            .unwrap_err()
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
     }
 
     #[test]
@@ -596,14 +703,20 @@ secret_env = "VEILLEUR_WEBHOOK_SECRET"
         )
         .unwrap();
         assert_eq!(c.daemon.data_dir, PathBuf::from("/etc/veilleur/data"));
+        assert_eq!(c.daemon.retention, DEFAULT_RETENTION);
         assert_eq!(c.sources[0].interval, Duration::from_secs(300));
+        let SourceKind::Feed(feed) = &c.sources[0].kind;
+        assert_eq!(feed.url.as_str(), "https://example.org/alerts/acme.xml");
         assert_eq!(c.channels.len(), 2);
         assert!(c.channel_names().contains("slack"));
+        assert!(
+            matches!(&c.channels[0].kind, ChannelKind::Email(e) if e.to == ["comms@example.org"])
+        );
     }
 
     #[test]
     fn every_problem_is_reported_with_its_line() {
-        let errs = parse(
+        let text = errors(
             r#"[daemon]
 data_dir = "d"
 rules_dir = "r"
@@ -611,6 +724,11 @@ rules_dir = "r"
 [[source]]
 name = "a"
 kind = "gopher"
+url = "gopher://x"
+
+[[source]]
+name = "b"
+kind = "feed"
 url = "not a url"
 interval = "5 minutes"
 
@@ -619,17 +737,28 @@ name = "x"
 kind = "webhook"
 format = "telex"
 "#,
-        )
-        .unwrap_err();
-        let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
-        assert_eq!(errs.len(), 5, "{text:#?}");
-        assert!(text[0].starts_with("/etc/veilleur/veilleur.toml:7:8: unknown source kind"));
-        assert!(text.iter().any(|t| t.contains(":8:7: invalid URL")));
-        assert!(text.iter().any(|t| t.contains(":9:12: bad duration")));
-        assert!(text.iter().any(|t| t.contains("needs `url`")));
+        );
+        assert_eq!(text.len(), 5, "{text:#?}");
+        assert!(
+            text[0].starts_with("/etc/veilleur/veilleur.toml:7:8: unknown source kind"),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains(":13:7: invalid URL")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains(":14:12: bad duration")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("channel `x` needs `url`")),
+            "{text:#?}"
+        );
         assert!(
             text.iter()
-                .any(|t| t.contains(":14:10: unknown webhook format"))
+                .any(|t| t.contains(":19:10: unknown webhook format")),
+            "{text:#?}"
         );
     }
 
@@ -640,5 +769,118 @@ format = "telex"
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].line, 4, "{}", errs[0]);
         assert!(errs[0].message.contains("listen_addr"), "{}", errs[0]);
+    }
+
+    const DAEMON: &str = "[daemon]\ndata_dir = \"d\"\nrules_dir = \"r\"\n";
+
+    /// A key of another kind, in a channel or a source, is an error at its
+    /// line and column, and every such key of the file is reported.
+    #[test]
+    fn keys_of_another_kind_are_rejected_where_they_are() {
+        let text = errors(&format!(
+            "{DAEMON}
+[[channel]]
+name = \"mail\"
+kind = \"email\"
+smtp = \"smtp://mail.example.org\"
+from = \"a@example.org\"
+to = [\"b@example.org\"]
+url = \"https://hooks.example.org/x\"
+
+[[channel]]
+name = \"files\"
+kind = \"file\"
+dir = \"out\"
+  format = \"slack\"
+
+[[channel]]
+name = \"hook\"
+kind = \"webhook\"
+url = \"https://hooks.example.org/x\"
+password_env = \"X\"
+
+[[source]]
+name = \"f\"
+kind = \"feed\"
+url = \"https://example.org/feed.xml\"
+hashtags = [\"acme\"]
+"
+        ));
+        assert_eq!(text.len(), 4, "{text:#?}");
+        assert!(
+            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].starts_with(
+                "/etc/veilleur/veilleur.toml:17:3: a channel of kind `file` does not take `format`"
+            ),
+            "{text:#?}"
+        );
+        assert!(text[2].starts_with("/etc/veilleur/veilleur.toml:23:1: a channel of kind `webhook` does not take `password_env`"), "{text:#?}");
+        assert!(
+            text[3].starts_with(
+                "/etc/veilleur/veilleur.toml:29:1: a source of kind `feed` does not take `hashtags`"
+            ),
+            "{text:#?}"
+        );
+    }
+
+    #[test]
+    fn sections_must_have_their_shape() {
+        for (src, at, what) in [
+            (
+                "[demon]\ndata_dir = \"d\"\n",
+                ":1:2:",
+                "unknown section `demon`",
+            ),
+            (
+                "[[daemon]]\ndata_dir = \"d\"\n",
+                ":1:",
+                "`daemon` is a table",
+            ),
+            (
+                &format!("{DAEMON}[source]\nname = \"a\"\n"),
+                ":4:",
+                "write [[source]]",
+            ),
+            (
+                "[[source]]\nname = \"a\"\nkind = \"feed\"\nurl = \"https://x/\"\n",
+                ":1:1:",
+                "missing section [daemon]",
+            ),
+            (
+                &format!("{DAEMON}[[source]]\nkind = \"feed\"\nurl = \"https://x/\"\n"),
+                ":4:",
+                "missing field `name`",
+            ),
+            (
+                &format!("{DAEMON}[[source]]\nname = \"a\"\nkind = \"feed\"\n"),
+                ":5:8:",
+                "source `a` needs `url`",
+            ),
+            (
+                &format!("{DAEMON}retention = \"2h\"\n"),
+                ":4:13:",
+                "retention must be at least 1d",
+            ),
+            (
+                &format!("{DAEMON}retention = \"213503982334602d\"\n"),
+                ":4:13:",
+                "too large",
+            ),
+        ] {
+            let text = errors(src);
+            assert!(
+                text.iter().any(|t| t.contains(at) && t.contains(what)),
+                "{src:?}: expected {at} … {what}, got {text:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retention_is_read() {
+        let c = parse(&format!("{DAEMON}retention = \"30d\"\n")).unwrap();
+        assert_eq!(c.daemon.retention, Duration::from_secs(30 * 86_400));
     }
 }

@@ -30,15 +30,13 @@ use chrono::Utc;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::alert::AlertEvent;
-use crate::config::{Config, SourceConfig};
-use crate::mention::Mention;
+use crate::config::Config;
 use crate::notify::Notifier;
 use crate::pipeline::{AlertLog, CommitPolicy, Pipeline, Storage};
-use crate::source::http::{HttpClient, Validators};
-use crate::source::{self, Poll};
+use crate::source::{Batch, HttpClient};
 use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
 
@@ -60,13 +58,6 @@ pub struct Hooks {
     pub listening: Option<oneshot::Sender<SocketAddr>>,
     /// Receives every alert event as it is recorded (dropped if full).
     pub alerts: Option<mpsc::Sender<AlertEvent>>,
-}
-
-/// What one poll of a source hands to the pipeline.
-struct Batch {
-    source: String,
-    mentions: Vec<Mention>,
-    validators: Validators,
 }
 
 /// Runs the daemon until `shutdown` is cancelled.
@@ -168,7 +159,7 @@ pub async fn run_with(
     let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     let sources_stop = shutdown.child_token();
     for s in &config.sources {
-        tracker.spawn(source_task(
+        tracker.spawn(crate::source::poll::run(
             s.clone(),
             client.clone(),
             state.clone(),
@@ -213,81 +204,6 @@ pub async fn run_with(
     flushed??;
     info!("stopped");
     Ok(())
-}
-
-/// Polls one source until `stop`, sending what it finds to the pipeline.
-async fn source_task(
-    cfg: SourceConfig,
-    client: HttpClient,
-    state: Arc<StateStore>,
-    metrics: Arc<Metrics>,
-    tx: mpsc::Sender<Batch>,
-    stop: CancellationToken,
-) {
-    let mut validators: Validators = match state.validators(&cfg.name) {
-        Ok(Some(b)) => serde_json::from_slice(&b).unwrap_or_default(),
-        Ok(None) => Validators::default(),
-        Err(e) => {
-            warn!(source = %cfg.name, error = %e, "cannot read stored validators");
-            Validators::default()
-        }
-    };
-    // Spread the first polls so that sources don't all start at once.
-    let first = cfg
-        .interval
-        .min(Duration::from_secs(10))
-        .mul_f64(rand::random::<f64>() * 0.1);
-    tokio::select! {
-        _ = tokio::time::sleep(first) => {}
-        _ = stop.cancelled() => return,
-    }
-    let mut failures = 0u32;
-    loop {
-        let started = Instant::now();
-        let res = tokio::select! {
-            r = source::poll(&cfg, &client, &validators, Utc::now()) => r,
-            _ = stop.cancelled() => return,
-        };
-        metrics.fetch_finished(&cfg.name, started.elapsed().as_secs_f64());
-        let mut retry_after = None;
-        match res {
-            Ok(Poll::NotModified) => {
-                failures = 0;
-                debug!(source = %cfg.name, "not modified");
-            }
-            Ok(Poll::Items {
-                mentions,
-                validators: v,
-            }) => {
-                failures = 0;
-                debug!(source = %cfg.name, items = mentions.len(), "fetched");
-                validators = v.clone();
-                let batch = Batch {
-                    source: cfg.name.clone(),
-                    mentions,
-                    validators: v,
-                };
-                tokio::select! {
-                    r = tx.send(batch) => if r.is_err() { return },
-                    _ = stop.cancelled() => return,
-                }
-            }
-            Err(e) => {
-                // Transient errors back off; a permanent one (404, not a
-                // feed) is retried at the normal interval, since polling
-                // it faster or slower changes nothing until someone fixes it.
-                failures = if e.is_retryable() { failures + 1 } else { 0 };
-                retry_after = e.retry_after();
-                let delay = source::next_delay(cfg.interval, failures, retry_after, 0.5);
-                metrics.fetch_failed(&cfg.name, e.reason(), &e, delay);
-            }
-        }
-        let delay = source::next_delay(cfg.interval, failures, retry_after, rand::random::<f64>());
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop.cancelled() => return,
-        }
-    }
 }
 
 /// A cheap fingerprint of the rules directory: names, sizes and mtimes.
@@ -403,7 +319,7 @@ async fn drive(
 /// One batch through the ingest step at the wall clock, then a commit if
 /// the policy says so.
 async fn ingest(worker: &mut Worker, b: Batch) -> anyhow::Result<()> {
-    let cursor = serde_json::to_vec(&b.validators)?;
+    let cursor = b.cursor.to_bytes();
     worker
         .run(move |p| {
             p.ingest(&b.source, b.mentions, Some(cursor), Utc::now())?;

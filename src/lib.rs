@@ -21,6 +21,8 @@
 //!   `backtest`.
 //! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
 //!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
+//! * [`duration`] (durations as configs write them) and [`retry`]
+//!   (`Retry-After`, backoff, error chains) are shared by every stage.
 
 pub mod alert;
 pub mod cli;
@@ -29,6 +31,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod diag;
+pub mod duration;
 pub mod enrich;
 pub mod http;
 pub mod limits;
@@ -37,6 +40,7 @@ pub mod mention;
 pub mod normalize;
 pub mod notify;
 pub mod pipeline;
+pub mod retry;
 pub mod rules;
 pub mod source;
 pub mod store;

@@ -157,3 +157,53 @@ fn run_exits_zero_on_sigterm_within_ten_seconds() {
     assert!(status.success(), "exit status {status}\n{err}");
     assert!(err.contains("stopped"), "{err}");
 }
+
+/// A key of another kind is refused where it is, by the binary: in a
+/// channel of the config and in an alert of a rule file.
+#[test]
+fn check_rejects_keys_of_another_kind_with_file_line_and_column() {
+    let dir = setup(&GOOD.replace("window = \"1h\"", "window = \"1h\"\nmin_reach = 1000"));
+    let config = CONFIG.replace(
+        "to = [\"comms@example.org\"]",
+        "to = [\"comms@example.org\"]\nformat = \"slack\"",
+    );
+    std::fs::write(dir.path().join("veilleur.toml"), config).unwrap();
+    let (code, out, err) = check(&dir);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.lines().any(|l| l.contains("veilleur.toml:13:1:")
+            && l.contains("a channel of kind `email` does not take `format`")),
+        "{err}"
+    );
+    // The config is refused, so the rules are checked with it fixed.
+    std::fs::write(dir.path().join("veilleur.toml"), CONFIG).unwrap();
+    let (code, out, err) = check(&dir);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.lines().any(|l| l.contains("acme.toml:10:13:")
+            && l.contains(
+                "`min_reach` belongs to influencer alerts only, not to volume_spike alerts"
+            )),
+        "{err}"
+    );
+    for (key, value) in [("factor", "2.0"), ("warmup", "\"1h\"")] {
+        let keyword = GOOD
+            .replace(
+                "kind = \"volume_spike\"",
+                "kind = \"keyword\"\nquery = 'boycott'",
+            )
+            .replace(
+                "window = \"1h\"",
+                &format!("window = \"1h\"\n{key} = {value}"),
+            );
+        std::fs::write(dir.path().join("rules/acme.toml"), keyword).unwrap();
+        let (code, out, err) = check(&dir);
+        assert_eq!(code, 1, "{out}{err}");
+        let at = format!("acme.toml:11:{}:", key.len() + 4);
+        assert!(
+            err.lines().any(|l| l.contains(&at)
+                && l.contains(&format!("`{key}` belongs to volume_spike and negative_surge alerts only, not to keyword alerts"))),
+            "{key}: expected {at} in\n{err}"
+        );
+    }
+}

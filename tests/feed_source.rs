@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use url::Url;
 use veilleur::config::{SourceConfig, SourceKind};
 use veilleur::mention::{Mention, id_for};
+use veilleur::source::Cursor;
+use veilleur::source::feed::FeedConfig;
 use veilleur::source::feed::{FeedError, parse_feed, parse_feed_with_content_type};
 use veilleur::source::http::{FetchError, Fetched, HttpClient, Validators};
 use veilleur::source::{Poll, SourceError, poll};
@@ -200,6 +202,7 @@ async fn conditional_get_round_trips_validators_and_gets_not_modified() {
         content_type,
         validators,
         final_url,
+        headers,
     } = first
     else {
         panic!("expected a body, got {first:?}");
@@ -217,9 +220,19 @@ async fn conditional_get_round_trips_validators_and_gets_not_modified() {
             last_modified: Some(LAST_MODIFIED.into()),
         }
     );
-    // The validators survive the state store's serialisation.
-    let stored = serde_json::to_string(&validators).unwrap();
-    let validators: Validators = serde_json::from_str(&stored).unwrap();
+    assert_eq!(
+        headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(ETAG)
+    );
+    // The validators survive the state store's serialisation, as a cursor…
+    let stored = Cursor::Http(validators.clone()).to_bytes();
+    assert_eq!(
+        Cursor::from_bytes(&stored).unwrap().validators(),
+        validators
+    );
+    // …and as the bare validators JSON a daemon stored before cursors.
+    let old = serde_json::to_vec(&validators).unwrap();
+    let validators = Cursor::from_bytes(&old).unwrap().validators();
     let second = http.fetch(&url, &validators, TIMEOUT, CAP).await.unwrap();
     assert_eq!(second, Fetched::NotModified);
 }
@@ -336,8 +349,9 @@ async fn refused_connection_is_a_retryable_connect_error() {
 fn source(base: &Url, path: &str) -> SourceConfig {
     SourceConfig {
         name: "presse".into(),
-        kind: SourceKind::Feed,
-        url: base.join(path).unwrap(),
+        kind: SourceKind::Feed(FeedConfig {
+            url: base.join(path).unwrap(),
+        }),
         interval: Duration::from_secs(300),
         timeout: TIMEOUT,
         max_body_bytes: CAP,
@@ -349,19 +363,21 @@ async fn poll_parses_then_reports_not_modified() {
     let base = spawn_server().await;
     let cfg = source(&base, "feed.xml");
     let http = client();
-    let Poll::Items {
-        mentions,
-        validators,
-    } = poll(&cfg, &http, &Validators::default(), now())
-        .await
-        .unwrap()
+    let Poll::Items { mentions, cursor } = poll(&cfg, &http, &Cursor::Start, now()).await.unwrap()
     else {
         panic!("expected items");
     };
     assert_eq!(mentions.len(), 4);
     assert!(mentions.iter().all(|m| m.source == "presse"));
-    assert_eq!(validators.etag.as_deref(), Some(ETAG));
-    let again = poll(&cfg, &http, &validators, now()).await.unwrap();
+    assert_eq!(cursor.validators().etag.as_deref(), Some(ETAG));
+    let again = poll(&cfg, &http, &cursor, now()).await.unwrap();
+    assert_eq!(again, Poll::NotModified);
+    // An upgraded daemon reads the validators stored before cursors and
+    // still polls conditionally.
+    let old = br#"{"etag":"\"v1\"","last_modified":null}"#;
+    let again = poll(&cfg, &http, &Cursor::from_bytes(old).unwrap(), now())
+        .await
+        .unwrap();
     assert_eq!(again, Poll::NotModified);
 }
 
@@ -369,19 +385,19 @@ async fn poll_parses_then_reports_not_modified() {
 async fn poll_errors_carry_reason_and_retryability() {
     let base = spawn_server().await;
     let http = client();
-    let err = poll(&source(&base, "html"), &http, &Validators::default(), now())
+    let err = poll(&source(&base, "html"), &http, &Cursor::Start, now())
         .await
         .unwrap_err();
     assert!(matches!(err, SourceError::Feed(_)), "{err}");
     assert_eq!(err.reason(), "parse");
     assert!(err.to_string().contains("HTML page"), "{err}");
     assert!(!err.is_retryable());
-    let err = poll(&source(&base, "404"), &http, &Validators::default(), now())
+    let err = poll(&source(&base, "404"), &http, &Cursor::Start, now())
         .await
         .unwrap_err();
     assert_eq!(err.reason(), "status");
     assert!(!err.is_retryable());
-    let err = poll(&source(&base, "429"), &http, &Validators::default(), now())
+    let err = poll(&source(&base, "429"), &http, &Cursor::Start, now())
         .await
         .unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
@@ -647,20 +663,14 @@ async fn robots_disallow_is_a_robots_error_and_the_feed_is_never_requested() {
     let err = poll(
         &source(&base, "private/other.xml"),
         &http,
-        &Validators::default(),
+        &Cursor::Start,
         now(),
     )
     .await
     .unwrap_err();
     assert_eq!(err.reason(), "robots");
     assert!(!err.is_retryable());
-    let ok = poll(
-        &source(&base, "public.xml"),
-        &http,
-        &Validators::default(),
-        now(),
-    )
-    .await;
+    let ok = poll(&source(&base, "public.xml"), &http, &Cursor::Start, now()).await;
     assert!(matches!(ok, Ok(Poll::Items { .. })), "{ok:?}");
     assert_eq!(server.hits("/private/feed.xml"), 0);
     assert_eq!(server.hits("/private/other.xml"), 0);

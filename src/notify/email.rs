@@ -30,9 +30,10 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::OnceCell;
 
-use super::{NotifyError, error_chain, key_digest, render};
+use super::{NotifyError, key_digest, render};
 use crate::alert::AlertEvent;
 use crate::config::EmailConfig;
+use crate::retry::error_chain;
 
 /// Time allowed for one whole send (connect, TLS, SMTP dialogue).
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);

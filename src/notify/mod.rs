@@ -140,7 +140,7 @@ pub enum NotifyError {
         /// The start of the response body, for the log.
         body: String,
     },
-    #[error("timed out after {}", crate::config::format_duration(*.0))]
+    #[error("timed out after {}", crate::duration::format_duration(*.0))]
     Timeout(Duration),
     #[error("cannot write {}: {source}", path.display())]
     Io {
@@ -207,22 +207,6 @@ fn resolve_secret(
         return Ok(Some(s.trim_end_matches(['\r', '\n']).to_string()));
     }
     Ok(None)
-}
-
-/// The error and its sources joined by `: `, for one log line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(src) = cur {
-        let m = src.to_string();
-        // Some libraries repeat their source in their own message.
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = src.source();
-    }
-    s
 }
 
 /// Lowercase hex SHA-256 of `key`: file names, Message-IDs, MIME boundaries.

@@ -33,10 +33,11 @@ use hmac::{KeyInit, Mac};
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde_json::{Value, json};
 
+use super::NotifyError;
 use super::render::{self, Labels, Markup};
-use super::{NotifyError, error_chain};
 use crate::alert::{AlertEvent, AlertState};
 use crate::config::{WebhookConfig, WebhookFormat};
+use crate::retry::error_chain;
 
 /// Time allowed for one request, response headers included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -141,7 +142,7 @@ impl WebhookNotifier {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(|v| retry_after(v, chrono::Utc::now()));
         let mut snippet = Vec::new();
         // Best effort: the status says enough when the body cannot be read.
         while snippet.len() < ERROR_BODY_BYTES {
@@ -190,18 +191,10 @@ fn header_safe(key: &str) -> HeaderValue {
     HeaderValue::from_str(&s).expect("visible ASCII is a valid header value")
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    let d = if let Ok(secs) = v.parse::<u64>() {
-        Duration::from_secs(secs)
-    } else {
-        let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-    };
-    Some(d.min(MAX_RETRY_AFTER))
+/// `Retry-After` (seconds or an HTTP date, [`crate::retry::parse_retry_after`])
+/// at `now`, capped at [`MAX_RETRY_AFTER`].
+fn retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    crate::retry::parse_retry_after(v, now).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// The request body for `format`.
@@ -454,12 +447,15 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
+        let now: chrono::DateTime<chrono::Utc> = "2026-03-01T12:00:00Z".parse().unwrap();
+        let check = |v: &str| retry_after(v, now);
+        assert_eq!(check("120"), Some(Duration::from_secs(120)));
+        assert_eq!(check("999999"), Some(MAX_RETRY_AFTER));
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
+            check("Sun, 01 Mar 2026 12:02:00 GMT"),
+            Some(Duration::from_secs(120))
         );
-        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(check("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(check("soon"), None);
     }
 }

@@ -4,7 +4,19 @@
 //! [`RuleSet`] that the matcher and detection are built from. Validation
 //! returns every problem as a [`Diagnostic`] at file:line:col — TOML syntax,
 //! unknown keys, unknown alert kinds, bad durations, unknown channels, query
-//! syntax. It does not match or detect anything itself.
+//! syntax, keys of another alert kind. It does not match or detect anything
+//! itself.
+//!
+//! Which keys each alert kind takes (✓); any other key of the table is an
+//! error at its file:line:col ([`AlertKind::takes`], `KIND_KEYS`):
+//!
+//! | key | `volume_spike` | `negative_surge` | `keyword` | `influencer` |
+//! |---|:-:|:-:|:-:|:-:|
+//! | `name`, `kind` (required) | ✓ | ✓ | ✓ | ✓ |
+//! | `window`, `min_mentions`, `severity`, `notify`, `notify_resolved`, `cooldown`, `for`, `resolve_after`, `repeat_interval` | ✓ | ✓ | ✓ | ✓ |
+//! | `factor`, `significance`, `negative_share`, `early_warning`, `warmup` | ✓ | ✓ | | |
+//! | `query` (required) | | | ✓ | |
+//! | `min_reach` | | | | ✓ |
 
 pub mod matcher;
 pub mod query;
@@ -16,8 +28,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::parse_duration;
 use crate::diag::{self, Diagnostic};
+use crate::duration::parse_duration;
 pub use query::{Query, QueryError};
 
 /// Every watch of a rules directory, in file-name order.
@@ -76,6 +88,15 @@ impl AlertKind {
     /// early warning and a warm-up).
     pub fn is_spike(self) -> bool {
         matches!(self, AlertKind::VolumeSpike | AlertKind::NegativeSurge)
+    }
+
+    /// Whether a rule of this kind takes `key` (the table of the module
+    /// doc): keys shared by every kind are taken by all.
+    pub fn takes(self, key: &str) -> bool {
+        KIND_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .is_none_or(|(_, kinds)| kinds.contains(&self))
     }
 
     /// The default `min_mentions` of the kind.
@@ -183,6 +204,18 @@ pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
 pub const DEFAULT_EARLY_WARNING: bool = false;
 pub const DEFAULT_MIN_REACH: u64 = 50_000;
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+const SPIKE_KINDS: &[AlertKind] = &[AlertKind::VolumeSpike, AlertKind::NegativeSurge];
+/// The alert keys only some kinds take, and those kinds (the module doc's
+/// table); every other key is taken by every kind.
+const KIND_KEYS: &[(&str, &[AlertKind])] = &[
+    ("factor", SPIKE_KINDS),
+    ("significance", SPIKE_KINDS),
+    ("negative_share", SPIKE_KINDS),
+    ("early_warning", SPIKE_KINDS),
+    ("warmup", SPIKE_KINDS),
+    ("query", &[AlertKind::Keyword]),
+    ("min_reach", &[AlertKind::Influencer]),
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -226,10 +259,28 @@ struct RawAlert {
     pending_for: Option<Spanned<String>>,
     resolve_after: Option<Spanned<String>>,
     repeat_interval: Option<Spanned<String>>,
-    early_warning: Option<bool>,
+    early_warning: Option<Spanned<bool>>,
     warmup: Option<Spanned<String>>,
     query: Option<Spanned<String>>,
     min_reach: Option<Spanned<u64>>,
+}
+
+impl RawAlert {
+    /// The keys of `KIND_KEYS` this alert gives, with the offset of each value.
+    fn kind_keys(&self) -> [(&'static str, Option<usize>); 7] {
+        fn at<T>(v: &Option<Spanned<T>>) -> Option<usize> {
+            v.as_ref().map(|v| v.span().start)
+        }
+        [
+            ("factor", at(&self.factor)),
+            ("significance", at(&self.significance)),
+            ("negative_share", at(&self.negative_share)),
+            ("early_warning", at(&self.early_warning)),
+            ("warmup", at(&self.warmup)),
+            ("query", at(&self.query)),
+            ("min_reach", at(&self.min_reach)),
+        ]
+    }
 }
 
 struct FileChecker<'a> {
@@ -328,6 +379,20 @@ pub fn parse_rule_file(
                 ),
             );
         }
+        if let Some(kind) = kind {
+            for (key, at) in a.kind_keys() {
+                if let Some(at) = at
+                    && !kind.takes(key)
+                {
+                    c.diags.push(Diagnostic::at(
+                        c.path,
+                        c.source,
+                        at,
+                        wrong_kind_message(key, kind),
+                    ));
+                }
+            }
+        }
         let window = c.duration(&a.window, DEFAULT_WINDOW);
         let cooldown = c.duration(&a.cooldown, DEFAULT_COOLDOWN);
         let resolve_after = c.duration(&a.resolve_after, DEFAULT_RESOLVE_AFTER);
@@ -353,10 +418,8 @@ pub fn parse_rule_file(
         };
         let query = match (&a.query, kind) {
             (Some(q), Some(AlertKind::Keyword)) => c.query(q),
-            (Some(q), _) => {
-                c.err(q, "`query` belongs to keyword alerts only");
-                None
-            }
+            // Reported above, with every key of another kind.
+            (Some(_), _) => None,
             (None, Some(AlertKind::Keyword)) => {
                 c.err(
                     &a.kind,
@@ -367,10 +430,8 @@ pub fn parse_rule_file(
             (None, _) => None,
         };
         let min_reach = match &a.min_reach {
-            Some(r) if kind != Some(AlertKind::Influencer) => {
-                c.err(r, "`min_reach` belongs to influencer alerts only");
-                DEFAULT_MIN_REACH
-            }
+            // Reported above, with every key of another kind.
+            Some(_) if kind != Some(AlertKind::Influencer) => DEFAULT_MIN_REACH,
             Some(r) => *r.get_ref(),
             None => DEFAULT_MIN_REACH,
         };
@@ -433,7 +494,10 @@ pub fn parse_rule_file(
                 pending_for,
                 resolve_after,
                 repeat_interval,
-                early_warning: a.early_warning.unwrap_or(DEFAULT_EARLY_WARNING),
+                early_warning: a
+                    .early_warning
+                    .as_ref()
+                    .map_or(DEFAULT_EARLY_WARNING, |e| *e.get_ref()),
                 warmup,
                 query,
                 min_reach,
@@ -453,6 +517,20 @@ pub fn parse_rule_file(
         }),
         _ => Err(c.diags),
     }
+}
+
+/// Why `key` is refused in an alert of `kind`: which kinds take it.
+fn wrong_kind_message(key: &str, kind: AlertKind) -> String {
+    let takers: Vec<&str> = AlertKind::ALL
+        .into_iter()
+        .filter(|k| k.takes(key))
+        .map(AlertKind::as_str)
+        .collect();
+    format!(
+        "`{key}` belongs to {} alerts only, not to {} alerts: remove it or change `kind`",
+        takers.join(" and "),
+        kind.as_str()
+    )
 }
 
 /// Loads every `*.toml` file of `dir`. Returns the rule set, or every
@@ -612,6 +690,64 @@ cooldown = "2h"
                 "{src:?}: expected {at} … {what}, got {errs:#?}"
             );
         }
+    }
+
+    /// The module doc's table, key by key: each kind accepts its keys and
+    /// rejects the others at their line and column.
+    #[test]
+    fn each_alert_kind_takes_only_its_keys() {
+        const ALL: [bool; 4] = [true; 4];
+        const SPIKE: [bool; 4] = [true, true, false, false];
+        let table = [
+            ("window = '1h'", ALL),
+            ("min_mentions = 3", ALL),
+            ("severity = 'info'", ALL),
+            ("notify = ['mail']", ALL),
+            ("notify_resolved = true", ALL),
+            ("cooldown = '1h'", ALL),
+            ("for = '5m'", ALL),
+            ("resolve_after = '1h'", ALL),
+            ("repeat_interval = '1h'", ALL),
+            ("factor = 2.0", SPIKE),
+            ("significance = 1e-4", SPIKE),
+            ("negative_share = 0.5", SPIKE),
+            ("early_warning = true", SPIKE),
+            ("warmup = '1h'", SPIKE),
+            ("min_reach = 10", [false, false, false, true]),
+            ("query = 'boycott'", [false, false, true, false]),
+        ];
+        for (line, takes) in table {
+            for (kind, ok) in AlertKind::ALL.into_iter().zip(takes) {
+                // A keyword alert needs its query; give it unless tested.
+                let query = if kind == AlertKind::Keyword && !line.starts_with("query") {
+                    "query = 'boycott'\n"
+                } else {
+                    ""
+                };
+                let src = format!(
+                    "[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='x'\nkind='{}'\n{query}{line}\n",
+                    kind.as_str()
+                );
+                let line_no = if query.is_empty() { 7 } else { 8 };
+                let col = line.find('=').unwrap() + 3;
+                match check(&src) {
+                    Ok(_) => assert!(ok, "{} should refuse {line}", kind.as_str()),
+                    Err(errs) => {
+                        assert!(!ok, "{} should take {line}: {errs:#?}", kind.as_str());
+                        assert_eq!(errs.len(), 1, "{errs:#?}");
+                        let key = line.split(' ').next().unwrap();
+                        assert!(
+                            errs[0].starts_with(&format!(
+                                "r.toml:{line_no}:{col}: `{key}` belongs to "
+                            )) && errs[0].contains(&format!("not to {} alerts", kind.as_str())),
+                            "{errs:#?}"
+                        );
+                    }
+                }
+                assert_eq!(kind.takes(line.split(' ').next().unwrap()), ok);
+            }
+        }
+        assert!(AlertKind::VolumeSpike.takes("name"));
     }
 
     #[test]

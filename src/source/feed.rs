@@ -17,8 +17,12 @@
 //!   through [`html_to_text`]; `published` falls back to `updated`, then to
 //!   the fetch time, and is never later than the fetch time.
 //!
-//! Deliberately not here: fetching (`http.rs`), language and sentiment
-//! (`enrich/`), deciding what is new (the store).
+//! Also owns the kind's config (`url`, [`FeedConfig`]) and its poll: one
+//! conditional GET with a feed-shaped `Accept`, resuming from the HTTP
+//! validators in the source's [`Cursor`].
+//!
+//! Deliberately not here: the politeness of fetching (`http/`), language
+//! and sentiment (`enrich/`), deciding what is new (the store).
 //!
 //! Invariants: pure (the fetch time is passed in), never panics on any input,
 //! linear in the body size, and a malformed feed is a [`FeedError`], not a
@@ -31,8 +35,85 @@ use chrono::{DateTime, Utc};
 use encoding_rs::{Encoding, UTF_8};
 use url::Url;
 
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::http::{Fetched, HttpClient};
+use super::{Cursor, Poll, SourceConfig, SourceError};
+use crate::config::Parser;
 use crate::mention::{Mention, id_for};
 use crate::normalize::{canonical_url, html_to_text};
+
+/// `kind = "feed"`: the keys of a feed source beyond those every source takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// The feed itself (http or https).
+    pub url: Url,
+}
+
+/// A feed source's own keys, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeed {
+    url: Option<Spanned<String>>,
+}
+
+impl FeedConfig {
+    /// Validates a feed source's own keys; `name` is the source's, for
+    /// messages.
+    pub(crate) fn parse(
+        p: &mut Parser<'_>,
+        name: &Spanned<String>,
+        raw: RawFeed,
+    ) -> Option<FeedConfig> {
+        let url = p.required(&raw.url, name, "source", "url")?;
+        let url = p.url(url, &["http", "https"])?;
+        Some(FeedConfig { url })
+    }
+}
+
+/// One conditional GET of the feed, parsed on the blocking pool (big feeds
+/// are CPU work). The cursor is the response's HTTP validators.
+pub(crate) async fn poll(
+    src: &SourceConfig,
+    cfg: &FeedConfig,
+    client: &HttpClient,
+    cursor: &Cursor,
+    now: DateTime<Utc>,
+) -> Result<Poll, SourceError> {
+    let fetched = client
+        .fetch(
+            &cfg.url,
+            &cursor.validators(),
+            src.timeout,
+            src.max_body_bytes,
+        )
+        .await?;
+    let Fetched::Body {
+        bytes,
+        content_type,
+        validators,
+        final_url,
+        ..
+    } = fetched
+    else {
+        return Ok(Poll::NotModified);
+    };
+    let name = src.name.clone();
+    let url_for_error = final_url.clone();
+    let mentions = tokio::task::spawn_blocking(move || {
+        parse_feed_with_content_type(&name, &final_url, &bytes, content_type.as_deref(), now)
+    })
+    .await
+    .map_err(|e| FeedError::Parse {
+        url: url_for_error,
+        detail: format!("feed parser crashed: {e}"),
+    })??;
+    Ok(Poll::Items {
+        mentions,
+        cursor: Cursor::Http(validators),
+    })
+}
 
 /// Why a feed body could not be turned into mentions.
 #[derive(Debug, thiserror::Error)]
