@@ -113,7 +113,8 @@ pub async fn run_with(
         index.clone(),
         state.clone(),
         CommitPolicy::new(d.commit_docs, d.commit_interval, Instant::now()),
-    );
+    )
+    .with_retention(d.retention);
     let log = AlertLog::new(state.clone(), wake.clone(), hooks.alerts);
     let m = metrics.clone();
     let pipeline = tokio::task::spawn_blocking(move || {

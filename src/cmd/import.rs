@@ -59,7 +59,8 @@ pub fn run(config: &Path, file: &Path) -> anyhow::Result<ExitCode> {
         index.clone(),
         state,
         CommitPolicy::new(CHUNK, Duration::MAX, Instant::now()),
-    );
+    )
+    .with_retention(cfg.daemon.retention);
     let mut p = Pipeline::live(rules, storage, Arc::new(Metrics::new()), now)?;
 
     let mut tally = Tally::default();

@@ -127,6 +127,9 @@ pub struct Storage {
     pending: Pending,
     /// When a batch makes a commit due.
     policy: CommitPolicy,
+    /// Seen ids and sent-log rows older than this are pruned
+    /// (`daemon.retention`).
+    retention: std::time::Duration,
 }
 
 impl Storage {
@@ -136,7 +139,15 @@ impl Storage {
             state,
             pending: Pending::default(),
             policy,
+            retention: crate::config::DEFAULT_RETENTION,
         }
+    }
+
+    /// Keeps seen ids and sent-log rows for `retention` after their
+    /// ingestion or delivery (default [`crate::config::DEFAULT_RETENTION`]).
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Storage {
+        self.retention = retention;
+        self
     }
 
     /// Commits the index, then the state changes of what it now holds, in
@@ -441,6 +452,14 @@ impl Pipeline {
         let pruned = s.state.buckets().prune(before)?;
         let folded = s.state.buckets().compact(horizon)?;
         debug!(buckets = pruned, folded, "pruned and compacted old buckets");
+        let horizon =
+            now - chrono::Duration::from_std(s.retention).unwrap_or(chrono::Duration::MAX);
+        let old = s.state.prune(horizon)?;
+        debug!(
+            seen = old.seen,
+            sent = old.sent,
+            "pruned seen ids and sent-log rows past retention"
+        );
         Ok(())
     }
 

@@ -203,6 +203,47 @@ fn housekeeping_drops_buckets_past_retention_and_keeps_the_rest() {
 }
 
 #[test]
+fn housekeeping_forgets_seen_ids_ingested_before_the_retention_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(MentionIndex::open(&dir.path().join("index")).unwrap());
+    let st = Arc::new(StateStore::open(&dir.path().join("state")).unwrap());
+    let policy = CommitPolicy::new(usize::MAX, Duration::MAX, Instant::now());
+    let storage =
+        Storage::new(index, st.clone(), policy).with_retention(Duration::from_secs(30 * 86_400));
+    let mut p =
+        Pipeline::live(rules(dir.path()), storage, Arc::new(Metrics::new()), now()).unwrap();
+    // Ingested 40 days ago (an old post) and yesterday (an even older post:
+    // retention goes by ingestion time, not publication time).
+    let long_ago = now() - chrono::Duration::days(40);
+    let yesterday = now() - chrono::Duration::days(1);
+    p.ingest(
+        "feed",
+        vec![mention("early", "Acme", long_ago)],
+        None,
+        long_ago,
+    )
+    .unwrap();
+    p.ingest(
+        "feed",
+        vec![mention(
+            "late",
+            "Acme",
+            long_ago - chrono::Duration::days(100),
+        )],
+        None,
+        yesterday,
+    )
+    .unwrap();
+    p.commit(Instant::now()).unwrap();
+    p.housekeeping(now()).unwrap();
+    assert_eq!(
+        st.ledger().unseen(&["early", "late"]).unwrap(),
+        vec![true, false],
+        "the id ingested 40 days ago is forgotten, yesterday's is kept"
+    );
+}
+
+#[test]
 fn a_replay_in_batches_equals_the_detectors_replay_and_counts_a_repeat_once() {
     let dir = tempfile::tempdir().unwrap();
     let rules = rules(dir.path());
