@@ -175,7 +175,7 @@ impl Metrics {
             source,
             reason,
             error = %error,
-            retry_in = %crate::config::format_duration(retry_in),
+            retry_in = %crate::duration::format_duration(retry_in),
             "fetch failed"
         );
         self.fetch_errors

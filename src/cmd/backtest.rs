@@ -85,7 +85,7 @@ pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let d = crate::config::parse_duration(s).map_err(|e| {
+    let d = crate::duration::parse_duration(s).map_err(|e| {
         format!(
             "expected an RFC 3339 time (2026-03-01T00:00:00Z), a duration ago (7d) or `now`: {e}"
         )

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::lines::{Line, Lines};
 use crate::mention::Mention;
 use crate::pipeline::{CommitPolicy, Pipeline, Storage};
 use crate::store::state::StateStore;
@@ -112,12 +113,20 @@ fn ingest_lines(
         }
         anyhow::Ok(())
     };
-    for (n, line) in reader.lines().enumerate() {
+    // A line that is not UTF-8 (or too long) is reported and skipped; an
+    // I/O error stops the import after committing what was read.
+    for (n, line) in Lines::new(reader) {
         let line = match line {
-            Ok(line) => line,
+            Ok(Line::Text(line)) => line,
+            Ok(bad) => {
+                tally.bad += 1;
+                let problem = bad.problem().unwrap_or_default();
+                eprintln!("{}:{n}: skipped: {problem}", file.display());
+                continue;
+            }
             Err(e) => {
                 flush(p, &mut batch, tally)?;
-                return Err(e).with_context(|| format!("{}:{}: read error", file.display(), n + 1));
+                return Err(e).with_context(|| format!("{}:{n}: read error", file.display()));
             }
         };
         if line.trim().is_empty() {
@@ -127,7 +136,7 @@ fn ingest_lines(
             Ok(m) => batch.push(m),
             Err(e) => {
                 tally.bad += 1;
-                eprintln!("{}:{}: skipped: {e}", file.display(), n + 1);
+                eprintln!("{}:{n}: skipped: {e}", file.display());
             }
         }
         if batch.len() >= BATCH {

@@ -26,7 +26,7 @@ pub fn run(
     })?;
     let since = since
         .map(|s| {
-            crate::config::parse_duration(s)
+            crate::duration::parse_duration(s)
                 .map_err(|e| anyhow::anyhow!("--since: {e}"))
                 .and_then(|d| Ok(chrono::Utc::now() - chrono::Duration::from_std(d)?))
         })

@@ -167,7 +167,7 @@ pub async fn run_with_options(
     if tokio::time::timeout(flush_deadline, flush).await.is_err() {
         warn!(
             in_flight = d.in_flight.len(),
-            deadline = %crate::config::format_duration(flush_deadline),
+            deadline = %crate::duration::format_duration(flush_deadline),
             "outbox flush deadline reached, undelivered notifications stay queued"
         );
         // An aborted send was not recorded: it is sent again on the next start.
@@ -422,12 +422,12 @@ async fn send(notifier: &Notifier, n: &Notification, key: &str) -> Result<(), No
 /// `max`, then scaled by a random factor in [0.8, 1.2) so that entries that
 /// failed together do not retry together.
 pub fn backoff(opts: &OutboxOptions, attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(30);
-    let d = opts
-        .backoff_base
-        .saturating_mul(1u32 << exp)
-        .min(opts.backoff_max);
-    d.mul_f64(rand::random_range(0.8..1.2))
+    crate::retry::Backoff {
+        first: opts.backoff_base,
+        cap: opts.backoff_max,
+        jitter: 0.2,
+    }
+    .delay(attempts, rand::random())
 }
 
 // One function per operational event: the log line and the counter agree.
@@ -442,7 +442,7 @@ fn retrying(metrics: &Metrics, e: &Entry, err: &NotifyError, delay: Duration) {
         channel = %e.channel,
         key = %e.key,
         attempts = e.attempts,
-        retry_in = %crate::config::format_duration(delay),
+        retry_in = %crate::duration::format_duration(delay),
         error = %err,
         "notification failed, will retry"
     );
@@ -455,7 +455,7 @@ fn failed(metrics: &Metrics, e: &Entry, err: &NotifyError, retry_in: Option<Dura
             channel = %e.channel,
             key = %e.key,
             attempts = e.attempts,
-            retry_in = %crate::config::format_duration(d),
+            retry_in = %crate::duration::format_duration(d),
             error = %err,
             "notification rejected, check the channel; will try again later"
         ),
