@@ -62,6 +62,9 @@ pub struct DaemonConfig {
     /// the outbox and, later, the mentions themselves. Key `retention`,
     /// default [`DEFAULT_RETENTION`] (180 days).
     pub retention: Duration,
+    /// The mention index back end. Key `index`, default `tantivy` (the only
+    /// one today; see ARCHITECTURE.md for adding one).
+    pub index: crate::store::Backend,
 }
 
 /// One `[[channel]]`: where alerts go.
@@ -147,6 +150,7 @@ struct RawDaemon {
     commit_interval: Option<Spanned<String>>,
     commit_docs: Option<Spanned<usize>>,
     retention: Option<Spanned<String>>,
+    index: Option<Spanned<String>>,
 }
 
 /// The keys of [`SOURCE_KEYS`].
@@ -358,6 +362,20 @@ impl Parser<'_> {
                 "retention must be at least 1d: seen ids younger than the oldest item a feed still lists would be fetched as new again",
             );
         }
+        let index = match &d.index {
+            None => crate::store::Backend::default(),
+            Some(name) => crate::store::Backend::from_name(name.get_ref()).unwrap_or_else(|| {
+                self.err(
+                    name,
+                    format!(
+                        "unknown index back end `{}`: expected {}",
+                        name.get_ref(),
+                        crate::store::Backend::NAMES.join(" or ")
+                    ),
+                );
+                crate::store::Backend::default()
+            }),
+        };
         Some(DaemonConfig {
             data_dir: resolve_path(self.path, d.data_dir.get_ref()),
             rules_dir: resolve_path(self.path, d.rules_dir.get_ref()),
@@ -368,6 +386,7 @@ impl Parser<'_> {
             commit_interval,
             commit_docs,
             retention,
+            index,
         })
     }
 
@@ -869,6 +888,11 @@ hashtags = [\"acme\"]
                 ":4:13:",
                 "too large",
             ),
+            (
+                &format!("{DAEMON}index = \"elastic\"\n"),
+                ":4:9:",
+                "unknown index back end `elastic`: expected tantivy",
+            ),
         ] {
             let text = errors(src);
             assert!(
@@ -882,5 +906,15 @@ hashtags = [\"acme\"]
     fn retention_is_read() {
         let c = parse(&format!("{DAEMON}retention = \"30d\"\n")).unwrap();
         assert_eq!(c.daemon.retention, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn index_back_end_is_read() {
+        let c = parse(&format!("{DAEMON}index = \"tantivy\"\n")).unwrap();
+        assert_eq!(c.daemon.index, crate::store::Backend::Tantivy);
+        assert_eq!(
+            parse(DAEMON).unwrap().daemon.index,
+            crate::store::Backend::Tantivy
+        );
     }
 }

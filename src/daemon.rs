@@ -79,12 +79,12 @@ pub async fn run_with(
     let d = &config.daemon;
     // Opening the stores writes and fsyncs: off the runtime's threads.
     let data_dir = d.data_dir.clone();
+    let backend = d.index;
     let (state, index) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
         let state = Arc::new(StateStore::open(&data_dir.join("state"))?);
-        let index =
-            crate::store::open_index(crate::store::Backend::default(), &data_dir.join("index"))?;
+        let index = crate::store::open_index(backend, &data_dir.join("index"))?;
         Ok((state, index))
     })
     .await

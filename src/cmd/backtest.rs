@@ -116,7 +116,7 @@ pub fn run_index(
     }
     let rules = load_rules(&cfg.daemon.rules_dir)?;
     let dir = cfg.daemon.data_dir.join("index");
-    let index = crate::store::open_search(crate::store::Backend::default(), &dir)
+    let index = crate::store::open_search(cfg.daemon.index, &dir)
         .with_context(|| format!("cannot open the index in {}", dir.display()))?;
     let started = Instant::now();
     let mut batches = index.between(from, to, INDEX_BATCH)?;

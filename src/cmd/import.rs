@@ -53,7 +53,7 @@ pub fn run(config: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     let data = &cfg.daemon.data_dir;
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let state = Arc::new(StateStore::open(&data.join("state"))?);
-    let index = crate::store::open_index(crate::store::Backend::default(), &data.join("index"))?;
+    let index = crate::store::open_index(cfg.daemon.index, &data.join("index"))?;
     let now = Utc::now();
     // Commits by size only: the time of an import is not a reason to commit.
     let storage = Storage::new(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::store::{self, Backend, SearchRequest};
+use crate::store::{self, SearchRequest};
 
 pub fn run(
     config: &Path,
@@ -32,8 +32,7 @@ pub fn run(
         })
         .transpose()?;
     let dir = cfg.daemon.data_dir.join("index");
-    // The back end comes from the config once it has a key for it.
-    let index = store::open_search(Backend::default(), &dir)
+    let index = store::open_search(cfg.daemon.index, &dir)
         .with_context(|| format!("cannot open the index in {}", dir.display()))?;
     let mut req = SearchRequest::new(&q, limit);
     req.since = since;
