@@ -106,7 +106,10 @@ fn a_mention_is_counted_once_whether_repeated_in_a_batch_pending_or_committed() 
         .map(|b| b.2)
         .sum();
     assert_eq!(total, 4, "one count per mention");
-    assert_eq!(s.validators("feed").unwrap().as_deref(), Some(&b"etag"[..]));
+    assert_eq!(
+        s.ledger().cursor("feed").unwrap().as_deref(),
+        Some(&b"etag"[..])
+    );
     let index = MentionIndex::open_read_only(&dir.path().join("index")).unwrap();
     assert_eq!(index.num_docs(), 4);
 }

@@ -98,7 +98,7 @@ pub fn next_delay(
 /// what is stored cannot be read).
 pub async fn stored_cursor(state: &Arc<StateStore>, source: &str) -> Cursor {
     let (state, name) = (state.clone(), source.to_string());
-    let stored = tokio::task::spawn_blocking(move || state.validators(&name)).await;
+    let stored = tokio::task::spawn_blocking(move || state.ledger().cursor(&name)).await;
     match stored {
         Ok(Ok(Some(bytes))) => Cursor::from_bytes(&bytes).unwrap_or_else(|e| {
             warn!(source, error = %e, "unreadable stored cursor, starting over");

@@ -165,13 +165,6 @@ impl StateStore {
             sent: self.outbox().prune_sent(before)?,
         })
     }
-
-    // The interface from before the handles, kept for the source poll loop.
-
-    /// The validators (cursor) stored for a source.
-    pub fn validators(&self, source: &str) -> Result<Option<Vec<u8>>, StateError> {
-        self.ledger().cursor(source)
-    }
 }
 
 /// Deletes the rows of `table` whose time is before `before`, resuming
@@ -254,7 +247,7 @@ mod tests {
         assert_eq!(s.ledger().unseen(&["a", "b"]).unwrap(), vec![false, true]);
         assert_eq!(s.buckets().since(0).unwrap(), vec![("w".into(), 10, 3, 1)]);
         assert!(s.buckets().since(11).unwrap().is_empty());
-        assert_eq!(s.validators("src").unwrap().unwrap(), b"etag");
+        assert_eq!(s.ledger().cursor("src").unwrap().unwrap(), b"etag");
         assert_eq!(s.buckets().prune(11).unwrap(), 1);
         assert!(s.buckets().since(0).unwrap().is_empty());
     }
