@@ -240,11 +240,6 @@ impl Pipeline {
         self
     }
 
-    /// The rules in force.
-    pub fn rules(&self) -> &RuleSet {
-        &self.watches.rules
-    }
-
     /// The ingest step over one batch of `source` at `now`; `cursor` is the
     /// source's resume point after this batch, committed with its mentions.
     /// Does not commit: see [`Pipeline::commit_if_due`].
