@@ -69,36 +69,36 @@ fn main() {
 
 /// The generated corpus and rule sets, shared with `benches/search.rs`
 /// (which includes this file as a module).
-pub mod corpus {
+pub(crate) mod corpus {
     use chrono::{DateTime, Duration, Utc};
     use veilleur::mention::Mention;
     use veilleur::rules::{Watch, query};
 
     /// xorshift64*: deterministic, no dependency.
-    pub struct Rng(u64);
+    pub(crate) struct Rng(u64);
 
     impl Rng {
-        pub fn new(seed: u64) -> Rng {
+        pub(crate) fn new(seed: u64) -> Rng {
             Rng(seed.max(1))
         }
 
-        pub fn next_u64(&mut self) -> u64 {
+        pub(crate) fn next_u64(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
         }
 
-        pub fn below(&mut self, n: usize) -> usize {
+        pub(crate) fn below(&mut self, n: usize) -> usize {
             (self.next_u64() % n as u64) as usize
         }
 
-        pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        pub(crate) fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
             xs[self.below(xs.len())]
         }
 
         /// Zipf-like index in 0..n: small indices much more likely.
-        pub fn zipf(&mut self, n: usize) -> usize {
+        pub(crate) fn zipf(&mut self, n: usize) -> usize {
             let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
         }
@@ -262,7 +262,7 @@ pub mod corpus {
     const SOURCES: &[&str] = &["feed", "reddit", "mastodon", "bluesky", "news"];
 
     /// Brand name `i`: three syllables and the index, unique.
-    pub fn brand(i: usize) -> String {
+    pub(crate) fn brand(i: usize) -> String {
         let n = SYL.len();
         format!(
             "{}{}{}{i}",
@@ -273,7 +273,7 @@ pub mod corpus {
     }
 
     /// Brand pool the corpus mentions (as many as the biggest rule set).
-    pub const BRANDS: usize = 10_000;
+    pub(crate) const BRANDS: usize = 10_000;
 
     fn sentence(rng: &mut Rng, words: usize, fr: bool) -> String {
         let mut s = String::new();
@@ -301,7 +301,7 @@ pub mod corpus {
     }
 
     /// Mention `i`: a short post (85 %) or a news item with a title (15 %).
-    pub fn mention(rng: &mut Rng, i: usize) -> Mention {
+    pub(crate) fn mention(rng: &mut Rng, i: usize) -> Mention {
         let fr = rng.below(10) < 6;
         let news = rng.below(100) < 15;
         let (title, text) = if news {
@@ -334,7 +334,7 @@ pub mod corpus {
     }
 
     /// Query `i` of a rule set: brand `i` in one of the usual watch shapes.
-    pub fn watch_query(i: usize) -> (String, Option<String>) {
+    pub(crate) fn watch_query(i: usize) -> (String, Option<String>) {
         let b = brand(i);
         match i % 5 {
             0 => (
@@ -355,7 +355,7 @@ pub mod corpus {
     }
 
     /// Watch `i`, with a language filter on one watch in three.
-    pub fn watch(i: usize) -> Watch {
+    pub(crate) fn watch(i: usize) -> Watch {
         let (q, exclude) = watch_query(i);
         Watch {
             name: format!("w{i}"),

@@ -71,7 +71,7 @@ impl fmt::Display for Diagnostic {
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `source`.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let mut start = offset;
     while !source.is_char_boundary(start) {
@@ -85,7 +85,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Converts a TOML parse error into a diagnostic at its span.
-pub fn from_toml(path: &Path, source: &str, err: &toml::de::Error) -> Diagnostic {
+pub(crate) fn from_toml(path: &Path, source: &str, err: &toml::de::Error) -> Diagnostic {
     let offset = err.span().map_or(0, |s| s.start);
     // toml's message repeats the position and a snippet; keep its first line.
     let msg = err

@@ -19,7 +19,7 @@ use crate::telemetry::Metrics;
 
 /// What the handlers read.
 #[derive(Clone)]
-pub struct HttpState {
+pub(crate) struct HttpState {
     pub metrics: Arc<Metrics>,
     /// False until start-up has finished and after shutdown began.
     pub ready: Arc<AtomicBool>,
@@ -61,7 +61,7 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
 }
 
 /// The router, for tests and for [`serve`].
-pub fn router(state: HttpState) -> Router {
+pub(crate) fn router(state: HttpState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -70,7 +70,7 @@ pub fn router(state: HttpState) -> Router {
 
 /// Binds `addr` (port 0 picks a free port) and returns the bound address and
 /// the server future, which ends when `shutdown` is cancelled.
-pub async fn bind(
+pub(crate) async fn bind(
     addr: SocketAddr,
     state: HttpState,
     shutdown: CancellationToken,

@@ -7,9 +7,9 @@
 
 /// Longest query string (a watch's `query` or `exclude`, or a search), in
 /// bytes: a watch of a thousand alternatives fits many times over.
-pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 /// Deepest nesting of a query: parentheses, and `NOT`s in a row, each count
 /// one level. The parser, the matcher, the index translation and the
 /// printer all recurse over the tree, so this bounds their stack use.
-pub const MAX_QUERY_DEPTH: usize = 64;
+pub(crate) const MAX_QUERY_DEPTH: usize = 64;

@@ -11,11 +11,11 @@
 use std::io::BufRead;
 
 /// Longest line accepted, in bytes (a mention with a very long text fits).
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// One line of input.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
+pub(crate) enum Line {
     /// The line's text, without its `\n` or `\r\n`.
     Text(String),
     /// The line is not valid UTF-8; the byte offset of the first bad byte.
@@ -26,7 +26,7 @@ pub enum Line {
 
 impl Line {
     /// Why a line that is not text was skipped, for the error stream.
-    pub fn problem(&self) -> Option<String> {
+    pub(crate) fn problem(&self) -> Option<String> {
         match self {
             Line::Text(_) => None,
             Line::NotUtf8 { at } => Some(format!(
@@ -41,7 +41,7 @@ impl Line {
 }
 
 /// The lines of a reader, numbered from 1.
-pub struct Lines<R> {
+pub(crate) struct Lines<R> {
     reader: R,
     number: usize,
     buf: Vec<u8>,
@@ -49,7 +49,7 @@ pub struct Lines<R> {
 }
 
 impl<R: BufRead> Lines<R> {
-    pub fn new(reader: R) -> Lines<R> {
+    pub(crate) fn new(reader: R) -> Lines<R> {
         Lines {
             reader,
             number: 0,

@@ -15,14 +15,14 @@ use chrono::{DateTime, Utc};
 
 /// Longest wait accepted from a `Retry-After` header; a server asking for
 /// more is read as asking for this (callers may cap it further).
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Parses a `Retry-After` value ([RFC 9110 §10.2.3]): delta-seconds or an
 /// HTTP date, read relative to `now` (a date in the past is zero). `None`
 /// for anything else. Capped at [`MAX_RETRY_AFTER`].
 ///
 /// [RFC 9110 §10.2.3]: https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     let d = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
@@ -39,7 +39,7 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 /// `first · 2^(n-1)`, capped at `cap`, then spread by ± `jitter` (a share of
 /// the delay) so that things that failed together do not retry together.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// The wait after the first failure.
     pub first: Duration,
     /// The longest wait, before jitter.
@@ -53,7 +53,7 @@ impl Backoff {
     /// `random` is a number in [0, 1): 0 gives `−jitter`, 0.5 the exact
     /// value, just under 1 gives `+jitter`; anything else is clamped (NaN
     /// counts as 0.5).
-    pub fn delay(&self, failures: u32, random: f64) -> Duration {
+    pub(crate) fn delay(&self, failures: u32, random: f64) -> Duration {
         // 2^30 × anything is past any sensible cap; avoids overflow.
         let factor = 1u32 << failures.saturating_sub(1).min(30);
         spread(
@@ -65,7 +65,7 @@ impl Backoff {
 }
 
 /// `d` scaled by `1 − jitter + 2 · jitter · random`; see [`Backoff::delay`].
-pub fn spread(d: Duration, jitter: f64, random: f64) -> Duration {
+pub(crate) fn spread(d: Duration, jitter: f64, random: f64) -> Duration {
     let random = if random.is_finite() {
         random.clamp(0.0, 1.0)
     } else {
@@ -83,7 +83,7 @@ pub fn spread(d: Duration, jitter: f64, random: f64) -> Duration {
 /// whose text is already in the line (libraries often repeat their cause in
 /// their own message), and hyper's bare `client error (Connect)` wrapper,
 /// are left out.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     push_causes(&mut s, e.source());
     s
@@ -92,7 +92,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// Like [`error_chain`] without the error's own message, for errors (like
 /// reqwest's) whose message repeats what the caller already prints (the
 /// URL); the error's own message when it has no source.
-pub fn cause_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn cause_chain(e: &dyn std::error::Error) -> String {
     let mut s = String::new();
     push_causes(&mut s, e.source());
     if s.is_empty() { e.to_string() } else { s }

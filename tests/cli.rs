@@ -157,7 +157,10 @@ fn run_exits_zero_on_sigterm_within_ten_seconds() {
     assert!(status.success(), "exit status {status}\n{err}");
     assert!(err.contains("stopped"), "{err}");
     // stderr is a pipe here, as under journald: plain text, no colour codes.
-    assert!(!err.contains('\u{1b}'), "colour escapes in a piped log: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "colour escapes in a piped log: {err:?}"
+    );
 }
 
 /// A key of another kind is refused where it is, by the binary: in a

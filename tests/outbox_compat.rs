@@ -18,8 +18,8 @@ use veilleur::store::state::outbox::Entry;
 use veilleur::telemetry::{ChannelOutcomeLabels, Metrics};
 
 // The tables as the older version laid them out.
-const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const OUTBOX: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("outbox");
+const META: TableDefinition<'static, &str, u64> = TableDefinition::new("meta");
 
 #[tokio::test]
 async fn old_outbox_entries_are_delivered_after_an_upgrade() {

@@ -40,7 +40,7 @@ fn load_rules(dir: &Path) -> anyhow::Result<RuleSet> {
 }
 
 /// `backtest --rules DIR --mentions FILE.jsonl`.
-pub fn run(rules_dir: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(rules_dir: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let rules = load_rules(rules_dir)?;
     let reader = std::io::BufReader::new(
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
@@ -77,7 +77,7 @@ pub fn run(rules_dir: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode
 
 /// Parses `--from` / `--to`: an RFC 3339 time, a duration ago (`7d`: seven
 /// days before `now`), or `now`.
-pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if s == "now" {
         return Ok(now);
@@ -98,7 +98,7 @@ pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
 
 /// `backtest --config FILE --from WHEN [--to WHEN]`: the index's mentions
 /// published in `[from, to]` (`to` defaults to now).
-pub fn run_index(
+pub(crate) fn run_index(
     config: &Path,
     from: &str,
     to: Option<&str>,
@@ -145,14 +145,14 @@ pub fn run_index(
 
 /// Firing events per `watch/rule` and per UTC day.
 #[derive(Debug, Default, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub per_rule: BTreeMap<String, usize>,
     pub per_day: BTreeMap<String, usize>,
 }
 
 impl Summary {
     /// Counts the firing events of `events`.
-    pub fn of(events: &[AlertEvent]) -> Summary {
+    pub(crate) fn of(events: &[AlertEvent]) -> Summary {
         let mut s = Summary::default();
         for ev in events.iter().filter(|e| e.state == AlertState::Firing) {
             *s.per_rule

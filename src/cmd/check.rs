@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::config::Config;
 
-pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
     let cfg = match Config::load(config) {
         Ok(c) => Some(c),

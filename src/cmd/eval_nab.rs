@@ -28,7 +28,7 @@ use crate::rules::RuleSet;
 
 /// One NAB cost profile.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub name: &'static str,
     pub tp: f64,
     pub fp: f64,
@@ -36,7 +36,7 @@ pub struct Profile {
 }
 
 /// NAB's `config/profiles.json`.
-pub const PROFILES: [Profile; 3] = [
+pub(crate) const PROFILES: [Profile; 3] = [
     Profile {
         name: "standard",
         tp: 1.0,
@@ -58,7 +58,7 @@ pub const PROFILES: [Profile; 3] = [
 ];
 
 /// NAB's scaled sigmoid: 2/(1+e^{5y}) − 1, and −1 beyond y = 3.
-pub fn scaled_sigmoid(y: f64) -> f64 {
+pub(crate) fn scaled_sigmoid(y: f64) -> f64 {
     if y > 3.0 {
         -1.0
     } else {
@@ -67,14 +67,14 @@ pub fn scaled_sigmoid(y: f64) -> f64 {
 }
 
 /// NAB's probationary period: the first min(⌊0.15 n⌋, 750) rows.
-pub fn probation(n: usize) -> usize {
+pub(crate) fn probation(n: usize) -> usize {
     ((0.15 * n as f64).floor() as usize).min(750)
 }
 
 /// Raw score of one file: `windows` are inclusive row ranges, sorted;
 /// `detections` are rows (any order, duplicates allowed). Returns the raw
 /// score, the windows detected and the detections outside windows.
-pub fn score_file(
+pub(crate) fn score_file(
     n: usize,
     windows: &[(usize, usize)],
     detections: &[usize],
@@ -127,14 +127,14 @@ pub fn score_file(
 }
 
 /// NAB's normalisation of a summed raw score over `windows` windows.
-pub fn normalise(raw: f64, windows: usize, p: &Profile) -> f64 {
+pub(crate) fn normalise(raw: f64, windows: usize, p: &Profile) -> f64 {
     let null = -p.fn_ * windows as f64;
     let perfect = p.tp * windows as f64;
     100.0 * (raw - null) / (perfect - null)
 }
 
 /// One series: its timestamps and values.
-pub struct Series {
+pub(crate) struct Series {
     pub name: String,
     pub times: Vec<i64>,
     pub values: Vec<u64>,
@@ -148,7 +148,7 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
 }
 
 /// Reads a NAB CSV (`timestamp,value`).
-pub fn read_series(path: &Path) -> anyhow::Result<Series> {
+pub(crate) fn read_series(path: &Path) -> anyhow::Result<Series> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut times = Vec::new();
@@ -184,7 +184,7 @@ pub fn read_series(path: &Path) -> anyhow::Result<Series> {
 /// gives only `name` and `kind`.
 /// `overrides` (TOML `key = value` lines added to the alert) measure
 /// alternatives to the defaults; the reported figures use none.
-pub fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
+pub(crate) fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
     let mut src = "[watch]\nname = 'ticker'\nquery = 'ticker'\n\n[[alert]]\nname = 'spike'\nkind = 'volume_spike'\n".to_string();
     for o in overrides {
         src.push_str(o);
@@ -205,7 +205,7 @@ pub fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
 /// Replays a series through the detector and returns the rows of its
 /// firing events. Row `i` (at `times[i]`, `values[i]` tweets) spreads its
 /// mentions evenly over the seconds `[times[i], times[i] + step)`.
-pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
+pub(crate) fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
     let mut d = Detector::new(rules);
     let step = if s.times.len() > 1 {
         (s.times[1] - s.times[0]).max(1)
@@ -238,7 +238,7 @@ pub fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
 /// Whether an event is a detection: an alert that starts firing. Follow-up
 /// notifications of an alert already firing (escalation, repeat) report the
 /// same incident again and are not new detections.
-pub fn is_onset(ev: &crate::alert::AlertEvent) -> bool {
+pub(crate) fn is_onset(ev: &crate::alert::AlertEvent) -> bool {
     ev.state == AlertState::Firing && matches!(ev.stage, Stage::Threshold | Stage::EarlyWarning)
 }
 
@@ -250,7 +250,7 @@ fn read_labels(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Strin
     serde_json::from_str(&text).with_context(|| format!("{}: not NAB windows", path.display()))
 }
 
-pub fn run(
+pub(crate) fn run(
     dir: &Path,
     overrides: &[String],
     list: bool,

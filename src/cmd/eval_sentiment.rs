@@ -23,27 +23,27 @@ const LABELS: [Label; 3] = [Label::Neg, Label::Neu, Label::Pos];
 
 /// A 3×3 confusion matrix, rows = gold label, columns = predicted.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Confusion(pub [[u64; 3]; 3]);
+pub(crate) struct Confusion(pub [[u64; 3]; 3]);
 
 impl Confusion {
     /// Records one prediction.
-    pub fn add(&mut self, gold: Label, predicted: Label) {
+    pub(crate) fn add(&mut self, gold: Label, predicted: Label) {
         self.0[index(gold)][index(predicted)] += 1;
     }
 
     /// Number of rows recorded.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.0.iter().flatten().sum()
     }
 
     /// Share of correct predictions (0 when empty).
-    pub fn accuracy(&self) -> f64 {
+    pub(crate) fn accuracy(&self) -> f64 {
         let correct: u64 = (0..3).map(|i| self.0[i][i]).sum();
         ratio(correct, self.total())
     }
 
     /// F1 of one class (0 when undefined).
-    pub fn f1(&self, class: Label) -> f64 {
+    pub(crate) fn f1(&self, class: Label) -> f64 {
         let c = index(class);
         let tp = self.0[c][c];
         let predicted: u64 = (0..3).map(|g| self.0[g][c]).sum();
@@ -57,7 +57,7 @@ impl Confusion {
     }
 
     /// Unweighted mean of the three classes' F1.
-    pub fn macro_f1(&self) -> f64 {
+    pub(crate) fn macro_f1(&self) -> f64 {
         LABELS.iter().map(|&l| self.f1(l)).sum::<f64>() / 3.0
     }
 }
@@ -118,7 +118,7 @@ fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
 }
 
 /// Evaluates each file and prints the report to `out`.
-pub fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
+pub(crate) fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
     let mut out = out;
     if paths.is_empty() {
         bail!("no file given: pass one or more TSV files with the header id, lang, label, text");

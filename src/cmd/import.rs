@@ -41,7 +41,7 @@ struct Tally {
     events: usize,
 }
 
-pub fn run(config: &Path, file: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(config: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     let cfg = super::load_config(config)?;
     let rules = crate::rules::load_dir(&cfg.daemon.rules_dir, None).map_err(|d| {
         let text: Vec<String> = d.iter().map(|d| d.render()).collect();

@@ -1,15 +1,15 @@
 //! One file per subcommand. Each turns arguments into a call to the library
 //! and its result into output for a person (or JSON lines with `--json`).
 
-pub mod backtest;
-pub mod check;
-pub mod demo;
-pub mod eval_nab;
-pub mod eval_sentiment;
-pub mod import;
-pub mod run;
-pub mod search;
-pub mod sentiment;
+pub(crate) mod backtest;
+pub(crate) mod check;
+pub(crate) mod demo;
+pub(crate) mod eval_nab;
+pub(crate) mod eval_sentiment;
+pub(crate) mod import;
+pub(crate) mod run;
+pub(crate) mod search;
+pub(crate) mod sentiment;
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ use anyhow::Context;
 use crate::config::Config;
 
 /// Loads a config, turning its diagnostics into one readable error.
-pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|diags| {
         let text: Vec<String> = diags.iter().map(|d| d.render()).collect();
         anyhow::anyhow!("invalid config:\n{}", text.join("\n"))
@@ -26,7 +26,7 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// A multi-threaded tokio runtime for commands that need one.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config)?;
     let rt = super::runtime()?;
     rt.block_on(async {

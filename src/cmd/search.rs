@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::store::{self, SearchRequest};
 
-pub fn run(
+pub(crate) fn run(
     config: &Path,
     since: Option<&str>,
     limit: usize,

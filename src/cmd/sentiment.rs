@@ -35,7 +35,11 @@ struct Output<'a> {
 /// Scores every line of `input` to `output`; bad lines are reported to
 /// `errors`. Returns `Ok(true)` when every line was fine; `Err` only when
 /// reading or writing fails.
-pub fn run(input: impl BufRead, output: impl Write, errors: impl Write) -> anyhow::Result<bool> {
+pub(crate) fn run(
+    input: impl BufRead,
+    output: impl Write,
+    errors: impl Write,
+) -> anyhow::Result<bool> {
     let (mut output, mut errors) = (output, errors);
     let mut all_ok = true;
     for (n, line) in Lines::new(input) {

@@ -22,7 +22,7 @@ use crate::store::state::outbox::Entry;
 use crate::telemetry::Metrics;
 
 /// Where the daemon's alert transitions go.
-pub struct AlertLog {
+pub(crate) struct AlertLog {
     /// Holds the alert records and the outbox.
     state: Arc<StateStore>,
     /// Wakes the outbox task once entries are queued.
@@ -33,7 +33,7 @@ pub struct AlertLog {
 }
 
 impl AlertLog {
-    pub fn new(
+    pub(crate) fn new(
         state: Arc<StateStore>,
         wake: Arc<Notify>,
         observer: Option<mpsc::Sender<AlertEvent>>,
@@ -49,7 +49,7 @@ impl AlertLog {
     /// that changed without one (`dirty`: a rule becoming pending, a firing
     /// one clearing), in one transaction; then counts and logs the events,
     /// hands them to the observer and wakes the outbox.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         ts: &[Transition],
         dirty: Vec<(String, AlertRecord)>,

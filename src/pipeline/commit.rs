@@ -16,7 +16,7 @@ use crate::store::state::IngestCommit;
 
 /// State changes waiting for the next index commit.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Seen ids, bucket increments and cursors, committed in one state
     /// transaction right after the index commit.
     commit: IngestCommit,
@@ -29,7 +29,7 @@ pub struct Pending {
 
 impl Pending {
     /// Whether nothing waits for a commit.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.commit.seen.is_empty()
             && self.commit.buckets.is_empty()
             && self.commit.validators.is_empty()
@@ -37,17 +37,17 @@ impl Pending {
     }
 
     /// Whether `id` was ingested since the last commit.
-    pub fn contains(&self, id: &str) -> bool {
+    pub(crate) fn contains(&self, id: &str) -> bool {
         self.seen.contains(id)
     }
 
     /// Documents added to the index since its last commit.
-    pub fn docs(&self) -> usize {
+    pub(crate) fn docs(&self) -> usize {
         self.docs
     }
 
     /// Adds one batch's changes, `docs` of them indexed.
-    pub fn absorb(&mut self, delta: IngestCommit, docs: usize) {
+    pub(crate) fn absorb(&mut self, delta: IngestCommit, docs: usize) {
         self.seen
             .extend(delta.seen.iter().map(|(id, _)| id.clone()));
         self.commit.seen.extend(delta.seen);
@@ -58,7 +58,7 @@ impl Pending {
 
     /// Takes everything pending, leaving it empty: what to commit, and
     /// whether the index has documents to commit first.
-    pub fn take(&mut self) -> (IngestCommit, usize) {
+    pub(crate) fn take(&mut self) -> (IngestCommit, usize) {
         let docs = std::mem::take(&mut self.docs);
         self.seen.clear();
         (std::mem::take(&mut self.commit), docs)
@@ -67,7 +67,7 @@ impl Pending {
 
 /// When ingested batches are committed.
 #[derive(Debug, Clone)]
-pub struct CommitPolicy {
+pub(crate) struct CommitPolicy {
     /// A batch that leaves this many documents pending commits them.
     docs: usize,
     /// A batch arriving this long after the last commit commits.
@@ -78,7 +78,7 @@ pub struct CommitPolicy {
 
 impl CommitPolicy {
     /// Commits after `docs` pending documents or `interval`, counting from `at`.
-    pub fn new(docs: usize, interval: Duration, at: Instant) -> CommitPolicy {
+    pub(crate) fn new(docs: usize, interval: Duration, at: Instant) -> CommitPolicy {
         CommitPolicy {
             docs: docs.max(1),
             interval,
@@ -87,14 +87,14 @@ impl CommitPolicy {
     }
 
     /// Whether a batch just ingested at `at` makes a commit due.
-    pub fn due(&self, pending: &Pending, at: Instant) -> bool {
+    pub(crate) fn due(&self, pending: &Pending, at: Instant) -> bool {
         !pending.is_empty()
             && (pending.docs >= self.docs
                 || at.saturating_duration_since(self.last) >= self.interval)
     }
 
     /// Notes a commit at `at`.
-    pub fn committed(&mut self, at: Instant) {
+    pub(crate) fn committed(&mut self, at: Instant) {
         self.last = at;
     }
 }

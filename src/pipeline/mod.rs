@@ -28,8 +28,8 @@
 //! CPU work. The daemon lends the pipeline to `spawn_blocking` for each
 //! call; the commands call it directly.
 
-pub mod alerts;
-pub mod commit;
+pub(crate) mod alerts;
+pub(crate) mod commit;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -48,13 +48,13 @@ use crate::rules::matcher::Matcher;
 use crate::store::IndexError;
 use crate::store::state::{IngestCommit, StateError, StateStore};
 use crate::telemetry::{Metrics, WatchLabel};
-pub use alerts::AlertLog;
-pub use commit::{CommitPolicy, Pending};
+pub(crate) use alerts::AlertLog;
+pub(crate) use commit::{CommitPolicy, Pending};
 
 /// The mention index the pipeline writes: the one line to change when the
 /// index becomes a trait object (`dyn MentionIndex`). Openers name their
 /// back end; the pipeline only holds an `Arc<Index>`.
-pub type Index = dyn crate::store::MentionIndex;
+pub(crate) type Index = dyn crate::store::MentionIndex;
 
 /// Minute buckets older than this are folded into hourly ones by
 /// [`Pipeline::housekeeping`]: past a few days they only feed the hourly
@@ -63,7 +63,7 @@ const COMPACT_AFTER_SECS: i64 = 3 * 86_400;
 
 /// Errors of the ingest step: the store failed. They stop the daemon.
 #[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
+pub(crate) enum PipelineError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -73,7 +73,7 @@ pub enum PipelineError {
 }
 
 /// The rule set mentions are matched against, and its compiled matcher.
-pub struct Watches {
+pub(crate) struct Watches {
     /// The rules: watch `i` of the matcher and of the detector is
     /// `rules.watches[i]`.
     rules: RuleSet,
@@ -82,7 +82,7 @@ pub struct Watches {
 }
 
 impl Watches {
-    pub fn new(rules: RuleSet) -> Watches {
+    pub(crate) fn new(rules: RuleSet) -> Watches {
         Watches {
             matcher: Matcher::new(&rules),
             rules,
@@ -118,7 +118,7 @@ enum Detection {
 }
 
 /// Where ingested mentions are kept (`run`, `import`).
-pub struct Storage {
+pub(crate) struct Storage {
     /// The mention index (upserts by id).
     index: Arc<Index>,
     /// Seen ids, cursors, per-watch minute buckets, alert records, outbox.
@@ -133,7 +133,7 @@ pub struct Storage {
 }
 
 impl Storage {
-    pub fn new(index: Arc<Index>, state: Arc<StateStore>, policy: CommitPolicy) -> Storage {
+    pub(crate) fn new(index: Arc<Index>, state: Arc<StateStore>, policy: CommitPolicy) -> Storage {
         Storage {
             index,
             state,
@@ -145,7 +145,7 @@ impl Storage {
 
     /// Keeps seen ids and sent-log rows for `retention` after their
     /// ingestion or delivery (default [`crate::config::DEFAULT_RETENTION`]).
-    pub fn with_retention(mut self, retention: std::time::Duration) -> Storage {
+    pub(crate) fn with_retention(mut self, retention: std::time::Duration) -> Storage {
         self.retention = retention;
         self
     }
@@ -170,7 +170,7 @@ impl Storage {
 
 /// What one [`Pipeline::ingest`] did.
 #[derive(Debug, Default)]
-pub struct Ingested {
+pub(crate) struct Ingested {
     /// Mentions ingested (new to the store, the pending commit and the batch).
     pub fresh: usize,
     /// Mentions skipped as already seen.
@@ -181,7 +181,7 @@ pub struct Ingested {
 }
 
 /// The ingest step and its state; see the module doc.
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     /// The rule set and its matcher.
     watches: Watches,
     /// The detector, live or replaying.
@@ -200,7 +200,7 @@ impl Pipeline {
     /// `run` and `import`: live detection over `storage`, with the detection
     /// state restored from its state store at `now` (minute buckets of the
     /// last [`RETENTION`], alert records). Reads the store: blocking.
-    pub fn live(
+    pub(crate) fn live(
         rules: RuleSet,
         storage: Storage,
         metrics: Arc<Metrics>,
@@ -224,7 +224,7 @@ impl Pipeline {
 
     /// `backtest`: a replay from an empty history that stores nothing;
     /// [`Pipeline::finish`] returns its events.
-    pub fn replay(rules: RuleSet) -> Pipeline {
+    pub(crate) fn replay(rules: RuleSet) -> Pipeline {
         Pipeline {
             detection: Detection::Replay(Replay::new(&rules)),
             watches: Watches::new(rules),
@@ -235,7 +235,7 @@ impl Pipeline {
     }
 
     /// Records alert transitions in `log` (the daemon).
-    pub fn with_alert_log(mut self, log: AlertLog) -> Pipeline {
+    pub(crate) fn with_alert_log(mut self, log: AlertLog) -> Pipeline {
         self.alerts = Some(log);
         self
     }
@@ -243,7 +243,7 @@ impl Pipeline {
     /// The ingest step over one batch of `source` at `now`; `cursor` is the
     /// source's resume point after this batch, committed with its mentions.
     /// Does not commit: see [`Pipeline::commit_if_due`].
-    pub fn ingest(
+    pub(crate) fn ingest(
         &mut self,
         source: &str,
         mentions: Vec<Mention>,
@@ -394,7 +394,7 @@ impl Pipeline {
 
     /// Commits if the commit policy says a batch ingested at `at` makes it
     /// due. Returns whether it committed.
-    pub fn commit_if_due(&mut self, at: Instant) -> Result<bool, PipelineError> {
+    pub(crate) fn commit_if_due(&mut self, at: Instant) -> Result<bool, PipelineError> {
         match &mut self.storage {
             Some(s) if s.policy.due(&s.pending, at) => s.commit(at, &self.metrics),
             _ => Ok(false),
@@ -403,7 +403,7 @@ impl Pipeline {
 
     /// Commits whatever is pending (index, then state). Returns whether
     /// there was anything.
-    pub fn commit(&mut self, at: Instant) -> Result<bool, PipelineError> {
+    pub(crate) fn commit(&mut self, at: Instant) -> Result<bool, PipelineError> {
         match &mut self.storage {
             Some(s) => s.commit(at, &self.metrics),
             None => Ok(false),
@@ -414,7 +414,7 @@ impl Pipeline {
     /// live detection on to `now` minus [`LATENESS`] (so that a poll's
     /// mentions are in before their minute is judged), evaluating pending
     /// and firing alerts, and records their transitions.
-    pub fn tick(
+    pub(crate) fn tick(
         &mut self,
         now: DateTime<Utc>,
         at: Instant,
@@ -435,7 +435,7 @@ impl Pipeline {
     /// detector forgets what no window needs; the state store drops minute
     /// buckets older than [`RETENTION`] and folds those older than three
     /// days into one row per hour.
-    pub fn housekeeping(&mut self, now: DateTime<Utc>) -> Result<(), PipelineError> {
+    pub(crate) fn housekeeping(&mut self, now: DateTime<Utc>) -> Result<(), PipelineError> {
         if let Detection::Live(d) = &mut self.detection {
             d.prune(now);
         }
@@ -463,7 +463,7 @@ impl Pipeline {
     /// keeping the history and records of watches that keep their name. An
     /// invalid rule set is reported (log, metric) and the previous one kept.
     /// Returns whether the new rules are in force.
-    pub fn reload(&mut self, dir: &Path, channels: &HashSet<String>) -> bool {
+    pub(crate) fn reload(&mut self, dir: &Path, channels: &HashSet<String>) -> bool {
         match crate::rules::load_dir(dir, Some(channels)) {
             Ok(rules) => {
                 if let Detection::Live(d) = &mut self.detection {
@@ -484,7 +484,7 @@ impl Pipeline {
     }
 
     /// Alert events a replay has produced so far (progress reports).
-    pub fn events(&self) -> usize {
+    pub(crate) fn events(&self) -> usize {
         match &self.detection {
             Detection::Replay(r) => r.events(),
             Detection::Live(_) => 0,
@@ -493,7 +493,7 @@ impl Pipeline {
 
     /// Ends a replay: its events in time order. A live pipeline has none
     /// to give (its transitions came out of each call).
-    pub fn finish(self) -> Vec<AlertEvent> {
+    pub(crate) fn finish(self) -> Vec<AlertEvent> {
         match self.detection {
             Detection::Replay(r) => r.finish(),
             Detection::Live(_) => Vec::new(),

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 
 /// One mail as the SMTP server received it.
 #[derive(Debug, Clone, Default)]
-pub struct Mail {
+pub(crate) struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
@@ -61,7 +61,7 @@ impl mailin_embedded::Handler for SmtpHandler {
 
 /// A real SMTP server on a given listener (port 0 for a free one). It runs
 /// on its own threads until the test process ends.
-pub fn smtp_server_on(listener: std::net::TcpListener) -> Arc<Mutex<Vec<Mail>>> {
+pub(crate) fn smtp_server_on(listener: std::net::TcpListener) -> Arc<Mutex<Vec<Mail>>> {
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let handler = SmtpHandler {
         current: Mail::default(),
@@ -79,7 +79,7 @@ pub fn smtp_server_on(listener: std::net::TcpListener) -> Arc<Mutex<Vec<Mail>>> 
 }
 
 /// Starts a real SMTP server on a free loopback port.
-pub fn smtp_server() -> (SocketAddr, Arc<Mutex<Vec<Mail>>>) {
+pub(crate) fn smtp_server() -> (SocketAddr, Arc<Mutex<Vec<Mail>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     (addr, smtp_server_on(listener))
@@ -87,7 +87,7 @@ pub fn smtp_server() -> (SocketAddr, Arc<Mutex<Vec<Mail>>>) {
 
 /// One request the webhook receiver got.
 #[derive(Debug, Clone)]
-pub struct Hook {
+pub(crate) struct Hook {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
@@ -111,7 +111,7 @@ async fn hook(
 }
 
 /// A webhook receiver answering 200 to POST /hooks/{anything}.
-pub async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<Hook>>>) {
+pub(crate) async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<Hook>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let app = Router::new()
         .route("/hooks/{*path}", post(hook))
@@ -124,14 +124,14 @@ pub async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<Hook>>>) {
 
 /// What the feed server answers for one path.
 #[derive(Debug, Clone)]
-pub struct Page {
+pub(crate) struct Page {
     pub status: u16,
     pub content_type: String,
     pub body: String,
 }
 
 impl Page {
-    pub fn ok(content_type: &str, body: impl Into<String>) -> Page {
+    pub(crate) fn ok(content_type: &str, body: impl Into<String>) -> Page {
         Page {
             status: 200,
             content_type: content_type.to_string(),
@@ -144,7 +144,7 @@ impl Page {
 /// the requests per path. Successful pages carry an ETag (a hash of the
 /// body) and a matching `If-None-Match` gets 304 Not Modified.
 #[derive(Clone, Default)]
-pub struct FeedServer {
+pub(crate) struct FeedServer {
     pages: Arc<Mutex<HashMap<String, Page>>>,
     hits: Arc<Mutex<HashMap<String, usize>>>,
     unmodified: Arc<Mutex<HashMap<String, usize>>>,
@@ -187,7 +187,7 @@ async fn page(
 
 impl FeedServer {
     /// Starts the server; returns it and its base URL (`http://127.0.0.1:port`).
-    pub async fn start() -> (FeedServer, String) {
+    pub(crate) async fn start() -> (FeedServer, String) {
         let s = FeedServer::default();
         let app = Router::new()
             .route("/{*path}", get(page))
@@ -198,7 +198,7 @@ impl FeedServer {
         (s, format!("http://{addr}"))
     }
 
-    pub fn set(&self, path: &str, page: Page) {
+    pub(crate) fn set(&self, path: &str, page: Page) {
         self.pages
             .lock()
             .unwrap()
@@ -206,7 +206,7 @@ impl FeedServer {
     }
 
     /// How many requests to `path` were answered 304 Not Modified.
-    pub fn not_modified(&self, path: &str) -> usize {
+    pub(crate) fn not_modified(&self, path: &str) -> usize {
         self.unmodified
             .lock()
             .unwrap()
@@ -215,7 +215,7 @@ impl FeedServer {
             .unwrap_or(0)
     }
 
-    pub fn hits(&self, path: &str) -> usize {
+    pub(crate) fn hits(&self, path: &str) -> usize {
         self.hits
             .lock()
             .unwrap()
@@ -227,7 +227,7 @@ impl FeedServer {
 
 /// Polls `cond` every 50 ms until it holds or `timeout` passes; returns
 /// whether it held.
-pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if cond() {
@@ -241,7 +241,7 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool
 }
 
 /// An RSS 2.0 document with `(guid, title, description, pubDate)` items.
-pub fn rss(items: &[(String, String, String, chrono::DateTime<chrono::Utc>)]) -> String {
+pub(crate) fn rss(items: &[(String, String, String, chrono::DateTime<chrono::Utc>)]) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title><link>http://example.org/</link><description>d</description>\n",
     );
@@ -256,7 +256,7 @@ pub fn rss(items: &[(String, String, String, chrono::DateTime<chrono::Utc>)]) ->
 }
 
 /// The value of a Prometheus sample line `name{labels} value`, if present.
-pub fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
+pub(crate) fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -264,7 +264,7 @@ pub fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
 }
 
 /// A daemon started by a test with [`start_daemon`].
-pub struct Daemon {
+pub(crate) struct Daemon {
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// `http://127.0.0.1:port/metrics` of this daemon.
@@ -273,7 +273,7 @@ pub struct Daemon {
 
 /// Runs the real daemon on `config` (listen on port 0), sending every alert
 /// event it records to `alerts` when given, and waits until it listens.
-pub async fn start_daemon(
+pub(crate) async fn start_daemon(
     config: &std::path::Path,
     alerts: Option<tokio::sync::mpsc::Sender<veilleur::alert::AlertEvent>>,
 ) -> Daemon {
@@ -298,7 +298,7 @@ pub async fn start_daemon(
 
 impl Daemon {
     /// The current `/metrics` text.
-    pub async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         reqwest::get(&self.metrics_url)
             .await
             .unwrap()
@@ -309,7 +309,7 @@ impl Daemon {
 
     /// Polls `/metrics` until the sample `name` reaches `at_least` (at most
     /// 30 s); returns the last text.
-    pub async fn metrics_until(&self, name: &str, at_least: f64) -> String {
+    pub(crate) async fn metrics_until(&self, name: &str, at_least: f64) -> String {
         let mut text = String::new();
         for _ in 0..300 {
             text = self.metrics().await;
@@ -322,7 +322,7 @@ impl Daemon {
     }
 
     /// Stops the daemon and checks it exits cleanly within 10 s.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.cancel();
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await

@@ -24,7 +24,7 @@ use scenario::Scenario;
 
 const RULE: &str = include_str!("acme.toml");
 
-pub fn run(data_dir: Option<PathBuf>, speed: f64) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(data_dir: Option<PathBuf>, speed: f64) -> anyhow::Result<ExitCode> {
     if !(speed > 0.0 && speed.is_finite()) {
         anyhow::bail!("--speed must be a positive number, e.g. 1.0 or 4");
     }

@@ -104,7 +104,7 @@ const AUTHORS: &[&str] = &[
 ];
 
 /// One post of the scenario.
-pub struct Item {
+pub(super) struct Item {
     /// Seconds from the start of the demo (already divided by the speed).
     pub offset: f64,
     /// 0 news (RSS), 1 forum (Atom), 2 social (JSON Feed).
@@ -115,7 +115,7 @@ pub struct Item {
     pub author: &'static str,
 }
 
-pub struct Scenario {
+pub(super) struct Scenario {
     started: Instant,
     started_wall: DateTime<Utc>,
     speed: f64,
@@ -123,7 +123,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    pub fn new(speed: f64) -> Scenario {
+    pub(super) fn new(speed: f64) -> Scenario {
         let mut items = Vec::new();
         let mut n = 0;
         let mut push = |offset: f64, pool: &'static [(&'static str, &'static str)], k: usize| {
@@ -161,12 +161,12 @@ impl Scenario {
     }
 
     /// How long the scenario plays.
-    pub fn duration(&self) -> Duration {
+    pub(super) fn duration(&self) -> Duration {
         Duration::from_secs_f64((BUZZ_START + BUZZ_LEN) / self.speed)
     }
 
     /// A line describing the current phase, for progress output.
-    pub fn phase(&self, elapsed: Duration) -> String {
+    pub(super) fn phase(&self, elapsed: Duration) -> String {
         let t = elapsed.as_secs_f64() * self.speed;
         let live = self
             .items
@@ -277,7 +277,7 @@ async fn social(State(s): State<Arc<Scenario>>) -> impl IntoResponse {
     )
 }
 
-pub fn router(s: Arc<Scenario>) -> Router {
+pub(super) fn router(s: Arc<Scenario>) -> Router {
     Router::new()
         .route("/news.xml", get(news))
         .route("/forum.atom", get(forum))

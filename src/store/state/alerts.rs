@@ -17,7 +17,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::StateError;
 use super::outbox::{self, Entry};
 
-pub(super) const ALERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts");
+pub(super) const ALERTS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("alerts");
 
 /// The alert log. Borrowed from [`StateStore::alerts`](super::StateStore::alerts).
 #[derive(Debug, Clone, Copy)]

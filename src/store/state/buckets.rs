@@ -13,7 +13,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use super::StateError;
 
-pub(super) const BUCKETS: TableDefinition<(&str, i64), (u64, u64)> =
+pub(super) const BUCKETS: TableDefinition<'static, (&str, i64), (u64, u64)> =
     TableDefinition::new("buckets");
 
 /// The bucket counts. Borrowed from

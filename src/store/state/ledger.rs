@@ -21,8 +21,9 @@ use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition, W
 
 use super::{PRUNE_BATCH, StateError, prune_older};
 
-pub(super) const SEEN: TableDefinition<&str, i64> = TableDefinition::new("seen");
-pub(super) const VALIDATORS: TableDefinition<&str, &[u8]> = TableDefinition::new("validators");
+pub(super) const SEEN: TableDefinition<'static, &str, i64> = TableDefinition::new("seen");
+pub(super) const VALIDATORS: TableDefinition<'static, &str, &[u8]> =
+    TableDefinition::new("validators");
 
 /// The ledger of seen ids and source cursors. Borrowed from
 /// [`StateStore::ledger`](super::StateStore::ledger).

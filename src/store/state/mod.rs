@@ -173,7 +173,7 @@ impl StateStore {
 /// many rows it deleted.
 fn prune_older(
     db: &Database,
-    table: TableDefinition<&str, i64>,
+    table: TableDefinition<'_, &str, i64>,
     before: i64,
     batch: usize,
 ) -> Result<u64, StateError> {

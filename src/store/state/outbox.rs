@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use super::{PRUNE_BATCH, StateError, prune_older};
 use crate::alert::{AlertEvent, Notification};
 
-pub(super) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
-pub(super) const SENT: TableDefinition<&str, i64> = TableDefinition::new("sent");
-pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(super) const OUTBOX: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("outbox");
+pub(super) const SENT: TableDefinition<'static, &str, i64> = TableDefinition::new("sent");
+pub(super) const META: TableDefinition<'static, &str, u64> = TableDefinition::new("meta");
 
 const OUTBOX_SEQ: &str = "outbox_seq";
 
