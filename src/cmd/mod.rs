@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod check;
 pub mod demo;
+pub mod eval_crisis;
 pub mod eval_nab;
 pub mod eval_sentiment;
 pub mod import;
