@@ -43,7 +43,9 @@ fn same_seed_gives_the_same_series_and_another_seed_another() {
 
 #[test]
 fn seed_sets_are_disjoint() {
-    assert!(TUNING_SEEDS.end <= REPORTING_SEEDS.start);
+    assert!(SeedSet::Tuning.range().end <= SeedSet::Reporting.range().start);
+    assert_eq!(SeedSet::Tuning.range(), TUNING_SEEDS);
+    assert_eq!(SeedSet::Reporting.range(), REPORTING_SEEDS);
     let t = SeedSet::Tuning.seeds(u64::MAX);
     let r = SeedSet::Reporting.seeds(u64::MAX);
     assert!(t.end <= r.start, "{t:?} {r:?}");
