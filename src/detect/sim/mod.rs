@@ -33,7 +33,10 @@ pub const EPOCH: i64 = 1_767_571_200;
 pub const TUNING_SEEDS: Range<u64> = 0..1_000_000;
 /// Reporting seeds: the published figures; never tune on them.
 pub const REPORTING_SEEDS: Range<u64> = 1_000_000..2_000_000;
-const _: () = assert!(TUNING_SEEDS.end <= REPORTING_SEEDS.start, "seed sets overlap");
+const _: () = assert!(
+    TUNING_SEEDS.end <= REPORTING_SEEDS.start,
+    "seed sets overlap"
+);
 
 /// Which of the two disjoint seed ranges a run draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
