@@ -54,6 +54,9 @@ pub struct Series {
     hour0: i64,
     /// Earliest second with data still within the horizon.
     first: Option<i64>,
+    /// Latest second pruned from the one-second view, if any: windows
+    /// starting before it are not exact.
+    pruned: Option<i64>,
 }
 
 impl Series {
@@ -204,6 +207,13 @@ impl Series {
         while self.secs.front().is_some_and(|s| s.t <= before_sec) {
             self.secs.pop_front();
         }
+        self.pruned = Some(self.pruned.map_or(before_sec, |p| p.max(before_sec)));
+    }
+
+    /// Whether [`Series::window`] from `from` is exact (nothing after `from`
+    /// has been pruned from the one-second view).
+    pub fn exact_from(&self, from: i64) -> bool {
+        self.pruned.is_none_or(|p| from >= p)
     }
 
     /// One-second buckets held (for tests and bounds).
