@@ -378,3 +378,31 @@ fn eval_crisis_rejects_a_bad_override_and_an_unknown_seed_set() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tuning or reporting"));
 }
+
+#[test]
+fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = "[watch]\nname = 'mine'\nquery = 'acme'\n\n[[alert]]\nname = 'spike'\nkind = 'volume_spike'\nwindow = '1h'\n";
+    std::fs::write(dir.path().join("a.toml"), rule).expect("write");
+    let path = dir.path().to_string_lossy().to_string();
+    let out = eval_crisis(&["--cases", "1", "--json", "--rules", &path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        // volume × (rise + all), rise, factor, total; quiet per volume, total
+        VOLUME_CLASSES.len() * (RISE_CLASSES.len() + 1) + RISE_CLASSES.len() + 4 + 1 + 7
+    );
+    // A second watch: eval-crisis replays one.
+    std::fs::write(dir.path().join("b.toml"), rule.replace("'mine'", "'other'")).expect("write");
+    let out = eval_crisis(&["--cases", "1", "--rules", &path]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds 2 watches"), "{err}");
+    // --set applies to the default rules only.
+    let out = eval_crisis(&["--rules", &path, "--set", "window = '1h'"]);
+    assert!(!out.status.success());
+}
