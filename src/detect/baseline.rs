@@ -133,7 +133,11 @@ impl Model {
         if self.next.is_none_or(|n| h >= n) {
             return self.level;
         }
-        let i = self.past.partition_point(|(p, _, _)| *p < h);
+        // One entry per hour learnt, consecutive: index it directly.
+        let i = match self.past.front() {
+            Some(&(f, _, _)) => usize::try_from(h - f).unwrap_or(0),
+            None => 0,
+        };
         match self.past.get(i) {
             Some(&(_, l, _)) => l,
             None => self.level,

@@ -623,10 +623,11 @@ impl Detector {
     fn evaluate_at(&mut self, i: usize, t: i64) -> Vec<Transition> {
         Self::learn(&mut self.watches[i], t, &self.tuning);
         let w = &self.watches[i];
+        let windows = Windows::new(w, t);
         let mut out = Vec::new();
         for rs in &w.rules {
             let rec = self.records.get(&rs.key).cloned().unwrap_or_default();
-            let m = assess(w, rs, t, &self.tuning);
+            let m = assess(w, rs, t, &self.tuning, &windows);
             let (next, change) = lifecycle::step(&rec, m.signal, &rs.rule, time(t));
             if let Some(c) = change {
                 out.push(transition(w, rs, &m, c, next.clone(), t));
@@ -681,6 +682,41 @@ impl Detector {
         Self::learn(w, t, &self.tuning);
         let rs = w.rules.get(rule)?;
         expectation(w, false, secs(rs.rule.window), t).map(|(mu, _)| mu)
+    }
+}
+
+/// The counts of the windows ending at one evaluation second, computed
+/// once for all the rules of a watch (the widths of default rules are
+/// shared).
+struct Windows<'a> {
+    series: &'a Series,
+    t: i64,
+    end: Counts,
+    cache: std::cell::RefCell<Vec<(i64, Counts)>>,
+}
+
+impl<'a> Windows<'a> {
+    fn new(w: &'a WatchState, t: i64) -> Windows<'a> {
+        Windows {
+            series: &w.series,
+            t,
+            end: w.series.cum_at(t),
+            cache: std::cell::RefCell::new(Vec::with_capacity(8)),
+        }
+    }
+
+    /// Counts of `(t − width, t]`.
+    fn of(&self, width: i64) -> Counts {
+        if let Some(&(_, c)) = self.cache.borrow().iter().find(|(wd, _)| *wd == width) {
+            return c;
+        }
+        let c = if self.series.span_len() == 0 || width <= 0 {
+            Counts::default()
+        } else {
+            self.end.minus(self.series.cum_at(self.t - width))
+        };
+        self.cache.borrow_mut().push((width, c));
+        c
     }
 }
 
@@ -887,7 +923,13 @@ struct Judged {
 /// Judges every width of a spike rule at `t` against the warm baseline;
 /// returns the most improbable width that passes the rule's floors, and
 /// the width to show when none does (the highest ratio).
-fn judge(w: &WatchState, rs: &RuleState, negative: bool, t: i64) -> Option<(Judged, bool)> {
+fn judge(
+    w: &WatchState,
+    rs: &RuleState,
+    negative: bool,
+    t: i64,
+    windows: &Windows,
+) -> Option<(Judged, bool)> {
     let rule = &rs.rule;
     let n = rs.widths.len() as f64;
     let mut best: Option<Judged> = None;
@@ -896,7 +938,7 @@ fn judge(w: &WatchState, rs: &RuleState, negative: bool, t: i64) -> Option<(Judg
         let Some((mu, phi)) = expectation(w, negative, wd, t) else {
             continue;
         };
-        let c = w.series.window(t - wd, t);
+        let c = windows.of(wd);
         let x = if negative { c.negative } else { c.total };
         let mut j = Judged {
             width: wd,
@@ -964,7 +1006,7 @@ fn judge_fallback(
     best
 }
 
-fn assess(w: &WatchState, rs: &RuleState, t: i64, tuning: &Tuning) -> Measure {
+fn assess(w: &WatchState, rs: &RuleState, t: i64, tuning: &Tuning, windows: &Windows) -> Measure {
     let rule = &rs.rule;
     let window = secs(rule.window).max(1);
     let usual_share = if w.model.level() > 0.0 {
@@ -1042,7 +1084,7 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64, tuning: &Tuning) -> Measure {
                 }
                 return m;
             }
-            let Some((j, tested)) = judge(w, rs, negative, t) else {
+            let Some((j, tested)) = judge(w, rs, negative, t, windows) else {
                 return m;
             };
             show(&mut m, &j);
@@ -1053,7 +1095,7 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64, tuning: &Tuning) -> Measure {
             }
             if negative
                 && !holds
-                && let Some((k, p)) = share_surge(w, rs, usual_share, t)
+                && let Some((k, p)) = share_surge(w, rs, usual_share, t, windows)
             {
                 show(&mut m, &k);
                 m.tail = Some(p);
@@ -1077,7 +1119,13 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64, tuning: &Tuning) -> Measure {
 /// above usual (`negative_share`, or [`NEGATIVE_SHARE_RISE`] above the
 /// usual share) with a binomial tail under `significance` (corrected for
 /// the widths tested).
-fn share_surge(w: &WatchState, rs: &RuleState, usual: f64, t: i64) -> Option<(Judged, f64)> {
+fn share_surge(
+    w: &WatchState,
+    rs: &RuleState,
+    usual: f64,
+    t: i64,
+    windows: &Windows,
+) -> Option<(Judged, f64)> {
     let rule = &rs.rule;
     let need = rule
         .negative_share
@@ -1085,7 +1133,7 @@ fn share_surge(w: &WatchState, rs: &RuleState, usual: f64, t: i64) -> Option<(Ju
     let n = rs.widths.len() as f64;
     let mut best: Option<(Judged, f64)> = None;
     for &wd in &rs.widths {
-        let c = w.series.window(t - wd, t);
+        let c = windows.of(wd);
         if c.negative < rule.min_mentions || c.total == 0 {
             continue;
         }

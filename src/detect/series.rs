@@ -29,7 +29,8 @@ impl Counts {
         self.negative += o.negative;
     }
 
-    fn minus(self, o: Counts) -> Counts {
+    /// `self − o`, each count floored at zero.
+    pub fn minus(self, o: Counts) -> Counts {
         Counts {
             total: self.total.saturating_sub(o.total),
             negative: self.negative.saturating_sub(o.negative),
@@ -144,8 +145,9 @@ impl Series {
         true
     }
 
-    /// Running total of the seconds at or before `t`, relative to the span.
-    fn cum_at(&self, t: i64) -> Counts {
+    /// Running total of the seconds at or before `t`, relative to the span:
+    /// `window(from, to)` is `cum_at(to).minus(cum_at(from))`.
+    pub fn cum_at(&self, t: i64) -> Counts {
         let i = self.secs.partition_point(|s| s.t <= t);
         if i == 0 {
             self.secs

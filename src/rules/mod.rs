@@ -190,7 +190,7 @@ pub const DEFAULT_SEVERITY: &str = "warning";
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
 /// `negative_surge`'s default `min_mentions`.
 pub const DEFAULT_MIN_NEGATIVE: u64 = 4;
-pub const DEFAULT_SIGNIFICANCE: f64 = 1e-10;
+pub const DEFAULT_SIGNIFICANCE: f64 = 1e-8;
 pub const DEFAULT_RESOLVE_AFTER: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
 pub const DEFAULT_EARLY_WARNING: bool = false;
