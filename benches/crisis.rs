@@ -1,29 +1,35 @@
-//! Crisis simulation bench: detection rate before the peak, median lead
-//! time and false alarms per week of quiet baseline, over many simulated
-//! watches with the default rules (`volume_spike` and `negative_surge`, name
-//! and kind only). `cargo bench --bench crisis [-- CASES]`.
+//! Crisis protocol bench: the `veilleur eval-crisis` tables on the reporting
+//! seeds (bench-sized: `CASES` per class, default 6) with the default rules
+//! (`volume_spike` and `negative_surge`, name and kind only), then the
+//! detection throughput on one thread. `cargo bench --bench crisis [--
+//! CASES]`.
 
-use veilleur::detect::sim;
+use veilleur::cmd::eval_crisis;
+use veilleur::detect::sim::{self, SeedSet, protocol};
 
-fn main() {
+fn main() -> anyhow::Result<()> {
     let cases: u64 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(6);
     let rules = sim::default_rules();
     let started = std::time::Instant::now();
-    let outcomes: Vec<sim::Outcome> = (0..cases)
-        .map(|seed| sim::run(&rules, &sim::Scenario::new(seed)))
-        .collect();
+    let outcomes = protocol::run_all(&rules, SeedSet::Reporting, cases, 1, &|_, _| {});
     let secs = started.elapsed().as_secs_f64();
-    let s = sim::summarise(&outcomes);
+    let rep = protocol::report(&outcomes);
+    let mut out = std::io::stdout().lock();
+    println!("crisis protocol, reporting seeds, {cases} cases per class, one thread");
+    eval_crisis::print_table(&mut out, &rep)?;
+    println!("\n{}", eval_crisis::total_line(&rep, secs));
+    let weeks: f64 = outcomes
+        .iter()
+        .map(|o| o.watch_weeks + o.rise_secs as f64 / (7.0 * 86_400.0))
+        .sum();
     println!(
-        "crisis simulation: {} watches, detection rate before the peak {:.1}%, median lead time {:.0} min, false alarms {:.3} per watch per week ({} mentions in {secs:.2}s, {:.0} mentions/s)",
-        s.cases,
-        s.detection_rate * 100.0,
-        s.median_lead_minutes,
-        s.false_alarms_per_week,
-        s.mentions,
-        s.mentions as f64 / secs
+        "throughput: {} scenarios, {:.0} watch-weeks, {:.0} watch-months/s",
+        outcomes.len(),
+        weeks,
+        weeks * 7.0 / 30.0 / secs.max(1e-9)
     );
+    Ok(())
 }

@@ -26,7 +26,7 @@
 
 pub mod alert;
 pub mod cli;
-pub(crate) mod cmd;
+pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod detect;

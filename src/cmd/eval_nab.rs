@@ -23,7 +23,7 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 
 use crate::alert::{AlertState, Stage};
-use crate::detect::Detector;
+use crate::detect::{Detector, Tuning};
 use crate::rules::RuleSet;
 
 /// One NAB cost profile.
@@ -183,10 +183,15 @@ pub(crate) fn read_series(path: &Path) -> anyhow::Result<Series> {
 /// The rule set NAB measures: one watch with one `volume_spike` rule that
 /// gives only `name` and `kind`.
 /// `overrides` (TOML `key = value` lines added to the alert) measure
-/// alternatives to the defaults; the reported figures use none.
+/// alternatives to the defaults; the reported figures use none. Lines
+/// `detect.KEY = VALUE` set the detector's method parameters instead (see
+/// [`split_overrides`]).
 pub(crate) fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
     let mut src = "[watch]\nname = 'ticker'\nquery = 'ticker'\n\n[[alert]]\nname = 'spike'\nkind = 'volume_spike'\n".to_string();
     for o in overrides {
+        if o.trim_start().starts_with("detect.") {
+            continue;
+        }
         src.push_str(o);
         src.push('\n');
     }
@@ -202,11 +207,30 @@ pub(crate) fn default_rules(overrides: &[String]) -> anyhow::Result<RuleSet> {
     Ok(RuleSet { watches: vec![w] })
 }
 
+/// The detector parameters of `detect.KEY = VALUE` overrides (e.g.
+/// `--set 'detect.gate = 2'`), over the defaults.
+pub(crate) fn split_overrides(overrides: &[String]) -> anyhow::Result<Tuning> {
+    let mut t = Tuning::default();
+    for o in overrides {
+        let Some(rest) = o.trim_start().strip_prefix("detect.") else {
+            continue;
+        };
+        let (k, v) = rest
+            .split_once('=')
+            .with_context(|| format!("`{o}`: expected detect.KEY = VALUE"))?;
+        let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+        t.set(k.trim(), v).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(t)
+}
+
 /// Replays a series through the detector and returns the rows of its
 /// firing events. Row `i` (at `times[i]`, `values[i]` tweets) spreads its
 /// mentions evenly over the seconds `[times[i], times[i] + step)`.
-pub(crate) fn detect(rules: &RuleSet, s: &Series) -> Vec<usize> {
-    let mut d = Detector::new(rules);
+/// (`tuning`: the detector's method parameters; the defaults are
+/// `Tuning::default()`.)
+pub(crate) fn detect_with(rules: &RuleSet, tuning: &Tuning, s: &Series) -> Vec<usize> {
+    let mut d = Detector::with_tuning(rules, tuning.clone());
     let step = if s.times.len() > 1 {
         (s.times[1] - s.times[0]).max(1)
     } else {
@@ -258,6 +282,7 @@ pub(crate) fn run(
 ) -> anyhow::Result<ExitCode> {
     let labels = read_labels(dir)?;
     let rules = default_rules(overrides)?;
+    let tuning = split_overrides(overrides)?;
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -274,8 +299,25 @@ pub(crate) fn run(
     )?;
     let started = std::time::Instant::now();
     let mut mentions = 0u64;
-    for f in &files {
-        let s = read_series(f)?;
+    let series: Vec<Series> = files
+        .iter()
+        .map(|f| read_series(f))
+        .collect::<anyhow::Result<_>>()?;
+    // Two series at a time: the detector is single-threaded per watch.
+    let detected: Vec<Vec<usize>> = std::thread::scope(|scope| {
+        let mut out = Vec::new();
+        for pair in series.chunks(2) {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|s| scope.spawn(|| detect_with(&rules, &tuning, s)))
+                .collect();
+            for h in handles {
+                out.push(h.join().unwrap_or_default());
+            }
+        }
+        out
+    });
+    for (s, rows) in series.iter().zip(detected) {
         mentions += s.values.iter().sum::<u64>();
         let index: BTreeMap<i64, usize> =
             s.times.iter().enumerate().map(|(i, &t)| (t, i)).collect();
@@ -291,7 +333,6 @@ pub(crate) fn run(
             windows.push((l, r));
         }
         windows.sort_unstable();
-        let rows = detect(&rules, &s);
         if list {
             let prob = probation(s.times.len());
             for &r in &rows {

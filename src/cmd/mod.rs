@@ -4,6 +4,8 @@
 pub(crate) mod backtest;
 pub(crate) mod check;
 pub(crate) mod demo;
+/// Public for `benches/crisis.rs`, which prints the same table.
+pub mod eval_crisis;
 pub(crate) mod eval_nab;
 pub(crate) mod eval_sentiment;
 pub(crate) mod import;
@@ -18,7 +20,7 @@ use anyhow::Context;
 use crate::config::Config;
 
 /// Loads a config, turning its diagnostics into one readable error.
-pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|diags| {
         let text: Vec<String> = diags.iter().map(|d| d.render()).collect();
         anyhow::anyhow!("invalid config:\n{}", text.join("\n"))
@@ -26,7 +28,7 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// A multi-threaded tokio runtime for commands that need one.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,80 +1,194 @@
 //! The expected volume of a watch: a robust, seasonal baseline learnt online
-//! from hourly counts.
+//! from hourly counts, that does not learn the anomaly it is looking at.
 //!
-//! Model: the hourly count of hour `h` is `level × profile[hour of day]`
-//! times a noise of relative variance `phi` (a negative binomial: variance
-//! `mu + phi·mu²`). After each completed hour:
+//! Model: the count of hour `h` is `level × profile[hour of day]` times a
+//! noise whose relative variance depends on the width it is summed over
+//! (`phi` per width class: a negative binomial of variance `mu + phi·mu²`).
+//! After each completed hour:
+//! * an hour the detector found **suspicious** (a window ending in it was
+//!   improbable, see `detect`) is not learnt at all, for up to
+//!   `freeze_hours` hours in a row — so neither a spike nor a rise that
+//!   takes many hours is absorbed while it is being judged; past that, a
+//!   lasting change of level is learnt as usual;
 //! * the count is **clipped** at `CLIP × expected + SLACK` before it updates
-//!   anything, so a spike moves the level by at most `ALPHA × (CLIP − 1)`
-//!   (about 17 %) an hour and is forgotten with the level's 12-hour time
-//!   constant, instead of inflating the baseline for days;
+//!   anything, so what does get learnt moves the level by a bounded step;
 //! * `level` is an exponentially weighted mean of the de-seasonalised counts
-//!   (a running mean while fewer than `1/ALPHA` hours are known);
+//!   with a long memory (`level_hours`, two days by default: a rise taking
+//!   ten hours is not followed), a running mean over the first hours;
 //! * `profile[h]` is an exponentially weighted mean, over days, of the
 //!   hour's share of the level (a running mean over the first days), kept at
 //!   mean 1: the daily seasonality;
-//! * `phi` is an exponentially weighted method-of-moments estimate of the
-//!   over-dispersion, `((x − mu)² − mu) / mu²`, from clipped counts.
+//! * the level *before* each recent hour was learnt is kept
+//!   ([`Model::expected_hour`] of a past hour uses it), so the expected count
+//!   of a window never includes the window itself.
+//!
+//! Over-dispersion is estimated per width class on the residuals after the
+//! level and profile ([`Model::learn_dispersion`]), winsorised at three
+//! standard deviations (robust to the odd burst), floored at 0 (Poisson).
 //!
 //! Everything is O(1) per hour and a few hundred bytes per watch, so the
 //! model is rebuilt from the persisted buckets at start-up rather than
 //! persisted itself. Pure: no clock, no I/O.
 
-/// Weight of a new hour in the level (time constant 12 h).
-pub const ALPHA: f64 = 1.0 / 12.0;
+use std::collections::VecDeque;
+
 /// Weight of a new day in an hour-of-day share (time constant 5 days).
 pub const BETA: f64 = 1.0 / 5.0;
-/// Weight of a new hour in the dispersion (time constant 2 days).
+/// Weight of a new sample in a dispersion estimate (time constant 2 days of
+/// hourly samples).
 pub const GAMMA: f64 = 1.0 / 48.0;
 /// Counts above `CLIP × expected + SLACK` are clipped before learning.
 pub const CLIP: f64 = 3.0;
 pub const SLACK: f64 = 5.0;
-/// Hours learnt before clipping applies (the level is still a guess).
-const UNCLIPPED_HOURS: u32 = 6;
+/// Hours learnt before clipping and suspicion apply (the level is still a
+/// guess).
+pub const UNCLIPPED_HOURS: u32 = 6;
+/// Hours learnt before an hour can be judged suspicious.
+pub const SUSPECT_AFTER_HOURS: u32 = 24;
 /// Largest dispersion believed (a relative standard deviation of 150 %).
 const MAX_PHI: f64 = 2.25;
-/// Least hourly level for the profile and dispersion to learn from: below
+/// Least expected count for the profile and dispersion to learn from: below
 /// it, counts are mostly Poisson noise.
 const MIN_LEVEL: f64 = 2.0;
+/// Residuals are winsorised at this many standard deviations.
+const WINSOR: f64 = 3.0;
+/// Levels before learning kept for past hours (the longest default width
+/// is 8 hours).
+const PAST_HOURS: usize = 26;
 
 /// A seasonal baseline of hourly counts.
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// De-seasonalised mentions per hour.
     level: f64,
+    /// Share of the level per hour of day (UTC), mean 1.
     profile: [f64; 24],
-    phi: f64,
+    /// Hours learnt.
     hours: u32,
+    /// Days learnt per hour of day (the profile's running mean).
     days: [u32; 24],
-    phi_n: u32,
+    /// `(unix hour, level before it was learnt, whether it was learnt)` of
+    /// the latest hours, oldest first.
+    past: VecDeque<(i64, f64, bool)>,
+    /// Next unix hour to learn (the current level applies from it on).
+    next: Option<i64>,
+    /// Width classes (seconds, ascending) and their dispersion and samples.
+    widths: Vec<i64>,
+    phi: Vec<f64>,
+    phi_n: Vec<u32>,
+    /// Suspicious hours in a row (skipped, or learnt past the freeze).
+    frozen: u32,
+    /// Weight of a new hour in the level.
+    alpha: f64,
+    /// Most suspicious hours skipped in a row.
+    freeze_hours: u32,
 }
 
 impl Default for Model {
     fn default() -> Self {
-        Model {
-            level: 0.0,
-            profile: [1.0; 24],
-            phi: 0.0,
-            hours: 0,
-            days: [0; 24],
-            phi_n: 0,
-        }
+        Model::new(&[3600], 48.0, 24)
     }
 }
 
 impl Model {
+    /// A model with dispersion classes `widths` (seconds), a level time
+    /// constant of `level_hours` and at most `freeze_hours` suspicious hours
+    /// skipped in a row.
+    pub fn new(widths: &[i64], level_hours: f64, freeze_hours: u32) -> Model {
+        let mut widths: Vec<i64> = widths.iter().copied().filter(|w| *w > 0).collect();
+        widths.sort_unstable();
+        widths.dedup();
+        if widths.is_empty() {
+            widths.push(3600);
+        }
+        Model {
+            level: 0.0,
+            profile: [1.0; 24],
+            hours: 0,
+            days: [0; 24],
+            past: VecDeque::new(),
+            next: None,
+            phi: vec![0.0; widths.len()],
+            phi_n: vec![0; widths.len()],
+            widths,
+            frozen: 0,
+            alpha: 1.0 / level_hours.max(1.0),
+            freeze_hours,
+        }
+    }
+
     /// Completed hours learnt.
     pub fn hours(&self) -> u32 {
         self.hours
     }
 
-    /// Expected count of unix hour `h`.
-    pub fn expected_hour(&self, h: i64) -> f64 {
-        self.level * self.profile[h.rem_euclid(24) as usize]
+    /// The dispersion width classes, ascending.
+    pub fn widths(&self) -> &[i64] {
+        &self.widths
     }
 
-    /// The over-dispersion `phi` (0 is Poisson).
-    pub fn phi(&self) -> f64 {
-        self.phi
+    /// The level that applies to unix hour `h`: for an hour already learnt,
+    /// the level before it was learnt.
+    fn level_at(&self, h: i64) -> f64 {
+        if self.next.is_none_or(|n| h >= n) {
+            return self.level;
+        }
+        // One entry per hour learnt, consecutive: index it directly.
+        let i = match self.past.front() {
+            Some(&(f, _, _)) => usize::try_from(h - f).unwrap_or(0),
+            None => 0,
+        };
+        match self.past.get(i) {
+            Some(&(_, l, _)) => l,
+            None => self.level,
+        }
+    }
+
+    /// Whether an hour from unix hour `h` on was skipped as suspicious.
+    pub fn skipped_since(&self, h: i64) -> bool {
+        self.past
+            .iter()
+            .rev()
+            .take_while(|(p, _, _)| *p >= h)
+            .any(|(_, _, learnt)| !learnt)
+    }
+
+    /// Expected count of unix hour `h`, from what was known before it.
+    pub fn expected_hour(&self, h: i64) -> f64 {
+        self.level_at(h) * self.profile[h.rem_euclid(24) as usize]
+    }
+
+    /// Expected count of the seconds `(from, to]`.
+    pub fn expected(&self, from: i64, to: i64) -> f64 {
+        let mut mu = 0.0;
+        let mut a = from;
+        while a < to {
+            let h = a.div_euclid(3600);
+            let b = ((h + 1) * 3600).min(to);
+            mu += self.expected_hour(h) * (b - a) as f64 / 3600.0;
+            a = b;
+        }
+        mu
+    }
+
+    fn class(&self, width: i64) -> usize {
+        let lw = (width.max(1) as f64).ln();
+        let mut best = 0;
+        let mut dist = f64::MAX;
+        for (i, w) in self.widths.iter().enumerate() {
+            let d = ((*w as f64).ln() - lw).abs();
+            if d < dist {
+                dist = d;
+                best = i;
+            }
+        }
+        best
+    }
+
+    /// The over-dispersion `phi` of counts over `width` seconds (0 is
+    /// Poisson), from the nearest width class.
+    pub fn phi(&self, width: i64) -> f64 {
+        self.phi[self.class(width)]
     }
 
     /// The de-seasonalised level, mentions per hour.
@@ -82,32 +196,82 @@ impl Model {
         self.level
     }
 
-    /// Learns the count of the completed unix hour `h`.
-    pub fn learn(&mut self, h: i64, count: f64) {
+    /// Learns one residual of width class `width`: `x` counted where `mu`
+    /// was expected (before the hour it ends in was learnt).
+    pub fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64) {
+        if mu < MIN_LEVEL || self.hours <= UNCLIPPED_HOURS {
+            return;
+        }
+        let k = self.class(width);
+        let sd = (mu + self.phi[k] * mu * mu).sqrt();
+        let x = x.clamp(mu - WINSOR * sd, mu + WINSOR * sd);
+        let r = ((x - mu).powi(2) - mu) / (mu * mu);
+        self.phi_n[k] += 1;
+        let g = GAMMA.max(1.0 / f64::from(self.phi_n[k]));
+        self.phi[k] = (self.phi[k] + g * (r - self.phi[k])).clamp(0.0, MAX_PHI);
+    }
+
+    /// Whether hour `h` may be judged suspicious: once the model has
+    /// [`SUSPECT_AFTER_HOURS`] and, above [`MIN_LEVEL`], two days of this
+    /// hour of day (before that, what looks odd is mostly the model still
+    /// learning the daily cycle).
+    pub fn judges(&self, h: i64) -> bool {
+        let hod = h.rem_euclid(24) as usize;
+        self.hours >= SUSPECT_AFTER_HOURS && (self.level < MIN_LEVEL || self.days[hod] >= 2)
+    }
+
+    /// Suspicious hours in a row so far.
+    pub fn frozen(&self) -> u32 {
+        self.frozen
+    }
+
+    /// Learns the count of the completed unix hour `h`. A `suspicious` hour
+    /// (see [`Model::judges`]), for at most `freeze_hours` in a row, does
+    /// not move the level or count as
+    /// learnt; it still teaches its hour of day's share (clipped), so that
+    /// a routine daily burst becomes expected. Returns whether the level
+    /// learnt it.
+    pub fn learn(&mut self, h: i64, count: f64, suspicious: bool) -> bool {
+        let skip = suspicious && self.frozen < self.freeze_hours;
+        self.past.push_back((h, self.level, !skip));
+        while self.past.len() > PAST_HOURS {
+            self.past.pop_front();
+        }
+        self.next = Some(h + 1);
         let hod = h.rem_euclid(24) as usize;
         let prof = self.profile[hod].max(0.05);
         let expected = self.level * prof;
-        self.hours += 1;
+        // Suspicious hours in a row, learnt or not: once past the freeze,
+        // a lasting change is learnt until the hours look normal again.
+        if suspicious {
+            self.frozen = self.frozen.saturating_add(1);
+        } else {
+            self.frozen = 0;
+        }
+        if !skip {
+            self.hours += 1;
+        }
         let x = if self.hours > UNCLIPPED_HOURS {
             count.min(CLIP * expected + SLACK)
         } else {
             count
         };
-        let a = ALPHA.max(1.0 / f64::from(self.hours));
-        if self.hours == 1 {
-            self.level = x / prof;
-        } else {
-            self.level += a * (x / prof - self.level);
-        }
-        if self.hours > UNCLIPPED_HOURS && expected >= MIN_LEVEL {
-            self.phi_n += 1;
-            let r = ((x - expected).powi(2) - expected) / (expected * expected);
-            let g = GAMMA.max(1.0 / f64::from(self.phi_n));
-            self.phi = (self.phi + g * (r - self.phi)).clamp(0.0, MAX_PHI);
+        if !skip {
+            let a = self.alpha.max(1.0 / f64::from(self.hours));
+            if self.hours == 1 {
+                self.level = x / prof;
+            } else {
+                self.level += a * (x / prof - self.level);
+            }
         }
         if self.level >= MIN_LEVEL {
             self.days[hod] += 1;
-            let b = BETA.max(1.0 / f64::from(self.days[hod]));
+            // A suspicious hour teaches its share at a quarter of the weight.
+            let b = if skip {
+                BETA / 4.0
+            } else {
+                BETA.max(1.0 / f64::from(self.days[hod]))
+            };
             let share = (x / self.level).min(CLIP * prof + 1.0);
             self.profile[hod] += b * (share - self.profile[hod]);
             let mean = self.profile.iter().sum::<f64>() / 24.0;
@@ -117,6 +281,7 @@ impl Model {
                 }
             }
         }
+        !skip
     }
 }
 
@@ -142,27 +307,76 @@ mod tests {
             } else {
                 10.0
             };
-            m.learn(h, c);
+            m.learn_dispersion(3600, c, m.expected_hour(h));
+            m.learn(h, c, false);
         }
         check(&m, 24 * 14 + 10, 30.0, 3.0);
         check(&m, 24 * 14 + 2, 10.0, 1.5);
-        assert!(m.phi() < 0.05, "{}", m.phi());
+        assert!(m.phi(3600) < 0.05, "{}", m.phi(3600));
     }
 
     #[test]
     fn a_spike_does_not_inflate_the_baseline_for_days() {
         let mut m = Model::default();
         for h in 0..24 * 7 {
-            m.learn(h, 20.0);
+            m.learn(h, 20.0, false);
         }
         for h in 24 * 7..24 * 7 + 3 {
-            m.learn(h, 2_000.0);
+            m.learn(h, 2_000.0, false);
         }
-        check(&m, 24 * 7 + 3, 20.0, 25.0);
+        check(&m, 24 * 7 + 3, 20.0, 10.0);
         for h in 24 * 7 + 3..24 * 8 + 3 {
-            m.learn(h, 20.0);
+            m.learn(h, 20.0, false);
         }
-        // A day later the spike is forgotten.
         check(&m, 24 * 8 + 3, 20.0, 3.0);
+    }
+
+    #[test]
+    fn suspicious_hours_are_not_learnt_until_the_freeze_ends() {
+        let mut m = Model::new(&[3600], 48.0, 12);
+        for h in 0..24 * 3 {
+            m.learn(h, 20.0, false);
+        }
+        // A ten-hour rise judged suspicious: the level does not move.
+        for (k, h) in (24 * 3..24 * 3 + 10).enumerate() {
+            assert!(!m.learn(h, 20.0 + 15.0 * k as f64, true));
+        }
+        // (Their hours of day learnt a little: the others are a little lower.)
+        check(&m, 24 * 3 + 10, 20.0, 2.0);
+        // The window's hours are expected from the level before them.
+        check(&m, 24 * 3 + 5, 20.0, 4.0);
+        assert!((m.level() - 20.0).abs() < 0.5, "{}", m.level());
+        // A lasting change is learnt once the freeze is over.
+        for h in 24 * 3 + 10..24 * 6 {
+            m.learn(h, 160.0, true);
+        }
+        assert!(m.level() > 100.0, "{}", m.level());
+    }
+
+    #[test]
+    fn dispersion_is_estimated_per_width_on_residuals() {
+        let mut m = Model::new(&[900, 3600, 14400], 48.0, 24);
+        // A small LCG: uniform in [0, 1).
+        let mut state = 7u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for h in 0..24 * 20 {
+            m.learn(h, 100.0, false);
+            // Hourly counts with a relative s.d. of 30 % (phi 0.09) at 1 h,
+            // Poisson at 15 minutes.
+            let mu = m.expected_hour(h + 1);
+            let x = mu * (1.0 + 0.3 * (2.0 * uniform() - 1.0) * 3f64.sqrt());
+            m.learn_dispersion(3600, x, mu);
+            // Binomial(50, 0.5): variance 12.5 for a mean of 25 (under-dispersed).
+            let q = (0..50).filter(|_| uniform() < 0.5).count() as f64;
+            m.learn_dispersion(900, q, 25.0);
+        }
+        assert!((m.phi(3600) - 0.09).abs() < 0.04, "{}", m.phi(3600));
+        assert!(m.phi(900) < 0.02, "{}", m.phi(900));
+        assert_eq!(m.phi(1200), m.phi(900), "nearest class");
     }
 }

@@ -17,13 +17,34 @@
 //!   the wall clock minus [`LATENESS`] so that a poll's mentions are in
 //!   before their minute is evaluated.
 //!
-//! Expected volume ([`baseline`]): a robust seasonal baseline of hourly
-//! counts (clipped level, hour-of-day profile, over-dispersion). A spike
-//! window is *improbable* when the negative-binomial tail of its count is at
-//! most `significance` ([`stats`]), and must also reach `min_mentions` and
-//! `factor` × expected. Warm-up: spike kinds do not fire before the watch
-//! has [`AlertRule::warmup`] of history. While less than a completed hour
-//! is known, the expected count is the mean rate so far (Poisson).
+//! Spike kinds (`volume_spike`, `negative_surge`) — how a window is judged:
+//! * **Several widths at once.** A rule that does not set `window` tests
+//!   the windows of every width of [`Tuning::widths`] (15 minutes to 8
+//!   hours) ending now, so a flash crisis and a slow burn are both caught;
+//!   a rule with its own `window` tests that width only.
+//! * **Expected count** ([`baseline`]): a seasonal baseline of hourly counts
+//!   that does not learn from what it judges — an hour in which a window
+//!   was improbable at [`Tuning::suspect_p`] is not learnt (for up to
+//!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, and
+//!   a window's hours are expected from the level *before* them, so the
+//!   expected count of a window never includes the window itself.
+//! * **Score**: the negative-binomial tail probability of each width's
+//!   count, with the over-dispersion estimated per width on the residuals
+//!   ([`stats`]); the smallest, times the number of widths (Bonferroni), is
+//!   the rule's tail probability, and `−log10` of it its score. A window
+//!   holds when that probability is at most `significance`, its count
+//!   reaches `min_mentions` (a small floor) and `factor` × expected, and its
+//!   score beats [`Tuning::gate`] × the median of this rule's daily highest
+//!   scores over the last [`GATE_DAYS`] days — an anomaly likelihood
+//!   against the watch's own history: a watch whose volume routinely jumps
+//!   tenfold every day is not in crisis when it does so again.
+//! * **Day one**: until the watch has [`AlertRule::warmup`] of history, a
+//!   conservative fallback tests each width against the rate seen so far
+//!   (a gamma–Poisson predictive, so little history means wide
+//!   uncertainty), needing both a tail probability of at most
+//!   [`Tuning::fallback_p`] and [`Tuning::fallback_factor`] × the rate.
+//!   [`Detector::warmup_status`] says which rules are still warming up and
+//!   until when.
 //!
 //! The lifecycle of each rule is in [`lifecycle`]; the explanation of an
 //! event in [`explain`]. Alerts of one watch that change state in the same
@@ -67,21 +88,127 @@ pub const EARLY_SIGNIFICANCE_POWER: f64 = 0.5;
 /// `negative_surge` without `negative_share`: the share must rise this much
 /// above its usual level.
 pub const NEGATIVE_SHARE_RISE: f64 = 0.3;
-/// Surprise gate: a spike window's surprise, `(observed + K) / (expected +
-/// K)`, must reach this many times the median of the last days' largest
-/// surprises. A watch whose volume routinely jumps tenfold every day is not
-/// in crisis when it does so again.
-pub const SURPRISE_GATE: f64 = 2.0;
-/// Pseudo-count of the surprise ratio, so that a handful of mentions over
-/// nearly nothing is not a large surprise.
-pub const SURPRISE_K: f64 = 5.0;
-/// Days of largest surprises the gate remembers, and needs before it applies.
-pub const SURPRISE_DAYS: usize = 14;
-pub const SURPRISE_MIN_DAYS: usize = 3;
+/// Days of highest daily scores the gate remembers, and needs before it
+/// applies.
+pub const GATE_DAYS: usize = 14;
+pub const GATE_MIN_DAYS: usize = 3;
+/// A window is only worth a tail probability when its count is at least
+/// this many standard deviations above expected (a cheap pre-test: the
+/// tail of anything below is far above any threshold used).
+const PRETEST_SD: f64 = 2.0;
+/// A window makes its hour suspicious only at this many times expected…
+const SUSPECT_FACTOR: f64 = 1.5;
+/// …and with at least this many mentions.
+const SUSPECT_MIN: u64 = 3;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
 const GRID_CAP: i64 = 7 * 1440;
+
+/// The detector's method parameters (the alert rule's keys are the user's;
+/// these are the project's, chosen by measurement: see the README). Only
+/// evaluations set them otherwise, to measure alternatives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuning {
+    /// Window widths (seconds) tested by a spike rule without `window`.
+    pub widths: Vec<i64>,
+    /// Time constant of the baseline's level, hours.
+    pub level_hours: f64,
+    /// An hour with a window this improbable (tail probability of one
+    /// width) is not learnt.
+    pub suspect_p: f64,
+    /// Most suspicious hours in a row not learnt: past them, a lasting
+    /// change of level is learnt.
+    pub freeze_hours: u32,
+    /// A firing score must reach this many times a quantile
+    /// ([`Tuning::gate_quantile`]) of the rule's daily highest scores over
+    /// the last [`Tuning::gate_days`] days.
+    pub gate: f64,
+    pub gate_quantile: f64,
+    pub gate_days: usize,
+    /// The daily highest scores count windows reaching this many times
+    /// expected (0: the rule's `factor`).
+    pub gate_factor: f64,
+    /// Before warm-up: the tail probability needed…
+    pub fallback_p: f64,
+    /// …and the ratio to the rate seen so far…
+    pub fallback_factor: f64,
+    /// …and the history seen before the window, seconds.
+    pub fallback_min_span: i64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            widths: vec![900, 1800, 3600, 7200, 14_400, 28_800],
+            level_hours: 48.0,
+            suspect_p: 1e-3,
+            freeze_hours: 24,
+            gate: 4.0,
+            gate_quantile: 0.5,
+            gate_days: GATE_DAYS,
+            gate_factor: 0.0,
+            fallback_p: 1e-8,
+            fallback_factor: 10.0,
+            fallback_min_span: 3600,
+        }
+    }
+}
+
+impl Tuning {
+    /// Sets one parameter by name (`widths` as durations separated by
+    /// commas, e.g. `15m,1h,4h`), for evaluations.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let num = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("{key}: bad number `{v}`: {e}"))
+        };
+        match key.trim() {
+            "widths" => {
+                let mut ws = Vec::new();
+                for p in value.split(',') {
+                    let d = crate::config::parse_duration(p.trim())
+                        .map_err(|e| format!("widths: {e}"))?;
+                    ws.push(secs(d).max(1));
+                }
+                self.widths = ws;
+            }
+            "level_hours" => self.level_hours = num(value)?,
+            "suspect_p" => self.suspect_p = num(value)?,
+            "freeze_hours" => self.freeze_hours = num(value)? as u32,
+            "gate" => self.gate = num(value)?,
+            "gate_quantile" => self.gate_quantile = num(value)?.clamp(0.0, 1.0),
+            "gate_days" => self.gate_days = (num(value)? as usize).max(1),
+            "gate_factor" => self.gate_factor = num(value)?,
+            "fallback_p" => self.fallback_p = num(value)?,
+            "fallback_factor" => self.fallback_factor = num(value)?,
+            "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
+            other => {
+                return Err(format!(
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor or fallback_min_span"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether one spike rule of one watch is warm (see
+/// [`Detector::warmup_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmupStatus {
+    pub watch: String,
+    pub rule: String,
+    /// Enough history for the full baseline; before it, only the
+    /// conservative day-one fallback fires.
+    pub warm: bool,
+    /// The earliest history known (`None`: nothing seen yet).
+    pub since: Option<DateTime<Utc>>,
+    /// When it is (or was) warm: `since` + the rule's warm-up (`None`:
+    /// nothing seen yet).
+    pub warm_at: Option<DateTime<Utc>>,
+}
 
 /// An alert that changed state: the event, where to send it, and the record
 /// to persist with it (in the same transaction).
@@ -98,9 +225,11 @@ pub struct Transition {
 struct RuleState {
     rule: AlertRule,
     key: String,
-    /// Spike kinds: the largest surprise of each learnt day, newest last.
+    /// Spike kinds: the window widths tested, seconds.
+    widths: Vec<i64>,
+    /// Spike kinds: the highest score of each learnt day, newest last.
     daily_max: VecDeque<f64>,
-    /// The largest surprise of the day being learnt, and its hours so far.
+    /// The highest score of the day being learnt, and its hours so far.
     day_max: f64,
     day_hours: u32,
     /// keyword / influencer: matching mentions, oldest first.
@@ -111,6 +240,7 @@ struct WatchState {
     name: String,
     rules: Vec<RuleState>,
     series: Series,
+    /// Baselines of all mentions and of negative ones.
     model: Model,
     negative: Model,
     /// Next unix hour the models learn.
@@ -128,6 +258,7 @@ pub struct Detector {
     records: HashMap<String, AlertRecord>,
     /// Keys of records changed since [`Detector::take_dirty_records`].
     dirty: BTreeSet<String>,
+    tuning: Tuning,
 }
 
 /// Key of an alert record: `watch/rule`.
@@ -143,12 +274,21 @@ fn time(s: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(s, 0).unwrap_or_default()
 }
 
-fn rule_states(w: &crate::rules::Watch) -> Vec<RuleState> {
+fn rule_widths(a: &AlertRule, tuning: &Tuning) -> Vec<i64> {
+    if a.fixed_window || tuning.widths.is_empty() {
+        vec![secs(a.window).max(1)]
+    } else {
+        tuning.widths.clone()
+    }
+}
+
+fn rule_states(w: &crate::rules::Watch, tuning: &Tuning) -> Vec<RuleState> {
     w.alerts
         .iter()
         .map(|a| RuleState {
             rule: a.clone(),
             key: record_key(&w.name, &a.name),
+            widths: rule_widths(a, tuning),
             hits: VecDeque::new(),
             daily_max: VecDeque::new(),
             day_max: 0.0,
@@ -157,15 +297,44 @@ fn rule_states(w: &crate::rules::Watch) -> Vec<RuleState> {
         .collect()
 }
 
+/// The longest window a rule reads, seconds.
+fn longest(rs: &RuleState) -> i64 {
+    let w = secs(rs.rule.window);
+    if rs.rule.kind.is_spike() {
+        rs.widths.iter().copied().max().unwrap_or(w).max(w)
+    } else {
+        w
+    }
+}
+
 impl Detector {
     pub fn new(rules: &RuleSet) -> Detector {
+        Detector::with_tuning(rules, Tuning::default())
+    }
+
+    /// A detector with other method parameters (evaluations).
+    pub fn with_tuning(rules: &RuleSet, tuning: Tuning) -> Detector {
         let mut d = Detector {
             watches: Vec::new(),
             records: HashMap::new(),
             dirty: BTreeSet::new(),
+            tuning,
         };
         d.reload(rules);
         d
+    }
+
+    /// The method parameters in use.
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
+    }
+
+    fn new_model(&self) -> Model {
+        Model::new(
+            &self.tuning.widths,
+            self.tuning.level_hours,
+            self.tuning.freeze_hours,
+        )
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -176,39 +345,31 @@ impl Detector {
             .drain(..)
             .map(|w| (w.name.clone(), w))
             .collect();
-        self.watches = rules
-            .watches
-            .iter()
-            .map(|w| {
-                let mut st = old.remove(&w.name).unwrap_or_else(|| WatchState {
-                    name: w.name.clone(),
-                    rules: Vec::new(),
-                    series: Series::default(),
-                    model: Model::default(),
-                    negative: Model::default(),
-                    learned: None,
-                    recent: Recent::default(),
-                    clock: None,
-                    keep: 0,
-                });
-                st.rules = rule_states(w);
-                st.keep = w
-                    .alerts
-                    .iter()
-                    .map(|a| secs(a.window))
-                    .max()
-                    .unwrap_or(3600)
-                    .max(60)
-                    + 2 * 3600;
-                st.recent.set_known(&w.query.to_string());
-                st
-            })
-            .collect();
+        let mut watches = Vec::with_capacity(rules.watches.len());
+        for w in &rules.watches {
+            let mut st = old.remove(&w.name).unwrap_or_else(|| WatchState {
+                name: w.name.clone(),
+                rules: Vec::new(),
+                series: Series::default(),
+                model: self.new_model(),
+                negative: self.new_model(),
+                learned: None,
+                recent: Recent::default(),
+                clock: None,
+                keep: 0,
+            });
+            st.rules = rule_states(w, &self.tuning);
+            st.keep = st.rules.iter().map(longest).max().unwrap_or(3600).max(60) + 2 * 3600;
+            st.recent.set_known(&w.query.to_string());
+            watches.push(st);
+        }
+        self.watches = watches;
     }
 
     /// Restores persisted minute buckets `(watch, minute, total, negative)`
     /// and alert records (as stored by the daemon). Unknown watches are
-    /// ignored; unreadable records are reset and reported.
+    /// ignored; unreadable records are reset and reported. Baselines and
+    /// score histories are rebuilt from the buckets at the next evaluation.
     pub fn restore(
         &mut self,
         buckets: &[(String, i64, u64, u64)],
@@ -316,10 +477,11 @@ impl Detector {
     }
 
     /// [`Detector::ingest`] for live data arriving at `now`: a mention
-    /// published before the longest window of its watch (ending at `now`)
-    /// can no longer be part of a current alert, so it only fills history —
-    /// a new source's backlog, however bursty, does not raise alerts about
-    /// the past. `backtest` replays history and uses [`Detector::ingest`].
+    /// published before the longest window of its watch (ending at `now`;
+    /// for a rule testing several widths, the widest) can no longer be part
+    /// of a current alert, so it only fills history — a new source's
+    /// backlog, however bursty, does not raise alerts about the past.
+    /// `backtest` replays history and uses [`Detector::ingest`].
     pub fn ingest_live(
         &mut self,
         items: &[(usize, &Mention)],
@@ -331,12 +493,7 @@ impl Detector {
             let Some(st) = self.watches.get(w) else {
                 continue;
             };
-            let longest = st
-                .rules
-                .iter()
-                .map(|r| secs(r.rule.window))
-                .max()
-                .unwrap_or(0);
+            let longest = st.rules.iter().map(longest).max().unwrap_or(0);
             if m.published.timestamp() <= now_s - longest {
                 self.observe(w, m);
             } else {
@@ -389,6 +546,29 @@ impl Detector {
         self.evaluate_watches(&all, now)
     }
 
+    /// Per watch and spike rule: whether it is warm at `now`, and since and
+    /// until when it warms up (for `veilleur check`, the start-up log and
+    /// the per-watch metric). Keyword and influencer rules need no warm-up
+    /// and are not listed.
+    pub fn warmup_status(&self, now: DateTime<Utc>) -> Vec<WarmupStatus> {
+        let now_s = now.timestamp();
+        let mut out = Vec::new();
+        for w in &self.watches {
+            let first = w.series.first();
+            for rs in w.rules.iter().filter(|r| r.rule.kind.is_spike()) {
+                let warm_at = first.map(|f| f + secs(rs.rule.warmup()));
+                out.push(WarmupStatus {
+                    watch: w.name.clone(),
+                    rule: rs.rule.name.clone(),
+                    warm: warm_at.is_some_and(|a| now_s >= a),
+                    since: first.map(time),
+                    warm_at: warm_at.map(time),
+                });
+            }
+        }
+        out
+    }
+
     fn any_active(&self, i: usize) -> bool {
         self.watches[i]
             .rules
@@ -419,7 +599,7 @@ impl Detector {
     }
 
     /// Learns the completed hours before `t`.
-    fn learn(w: &mut WatchState, t: i64) {
+    fn learn(w: &mut WatchState, t: i64, tuning: &Tuning) {
         let Some(first) = w.series.first() else {
             return;
         };
@@ -434,61 +614,21 @@ impl Detector {
         });
         h = h.max(current - series::HORIZON_HOURS);
         while h < current {
-            Self::learn_surprise(w, h);
-            let c = w.series.hour(h);
-            w.model.learn(h, c.total as f64);
-            w.negative.learn(h, c.negative as f64);
+            learn_hour(w, h, tuning);
             h += 1;
         }
         w.learned = Some(h.max(w.learned.unwrap_or(h)));
     }
 
-    /// Samples each spike rule's surprise over hour `h` (before the models
-    /// learn it: what the rule would have seen), every half window.
-    fn learn_surprise(w: &mut WatchState, h: i64) {
-        let first = w.series.first().unwrap_or(h * 3600);
-        for k in 0..w.rules.len() {
-            let rule = &w.rules[k].rule;
-            if !rule.kind.is_spike() {
-                continue;
-            }
-            let negative = rule.kind == AlertKind::NegativeSurge;
-            let window = secs(rule.window).max(1);
-            let step = (window / 2).clamp(60, 3600);
-            let mut best: f64 = 0.0;
-            let mut t = h * 3600 + step;
-            while t <= (h + 1) * 3600 {
-                if t - window >= first {
-                    let c = w.series.window(t - window, t);
-                    let obs = if negative { c.negative } else { c.total } as f64;
-                    if let Some((mu, _)) = expectation(w, negative, window, t) {
-                        best = best.max((obs + SURPRISE_K) / (mu + SURPRISE_K));
-                    }
-                }
-                t += step;
-            }
-            let rs = &mut w.rules[k];
-            rs.day_max = rs.day_max.max(best);
-            rs.day_hours += 1;
-            if rs.day_hours >= 24 {
-                rs.daily_max.push_back(rs.day_max);
-                if rs.daily_max.len() > SURPRISE_DAYS {
-                    rs.daily_max.pop_front();
-                }
-                rs.day_max = 0.0;
-                rs.day_hours = 0;
-            }
-        }
-    }
-
     /// Evaluates every rule of watch `i` at second `t`; groups the changes.
     fn evaluate_at(&mut self, i: usize, t: i64) -> Vec<Transition> {
-        Self::learn(&mut self.watches[i], t);
+        Self::learn(&mut self.watches[i], t, &self.tuning);
         let w = &self.watches[i];
+        let windows = Windows::new(w, t);
         let mut out = Vec::new();
         for rs in &w.rules {
             let rec = self.records.get(&rs.key).cloned().unwrap_or_default();
-            let m = assess(w, rs, t);
+            let m = assess(w, rs, t, &self.tuning, &windows);
             let (next, change) = lifecycle::step(&rec, m.signal, &rs.rule, time(t));
             if let Some(c) = change {
                 out.push(transition(w, rs, &m, c, next.clone(), t));
@@ -535,14 +675,204 @@ impl Detector {
         self.records.get(&record_key(watch, rule))
     }
 
-    /// The expected volume of a watch's rule window ending at `now` (for
-    /// tests and tools): `None` while nothing is known.
+    /// The expected volume of a watch's rule window (its `window`) ending at
+    /// `now` (for tests and tools): `None` while nothing is known.
     pub fn expected(&mut self, watch: usize, rule: usize, now: DateTime<Utc>) -> Option<f64> {
         let t = now.timestamp();
         let w = self.watches.get_mut(watch)?;
-        Self::learn(w, t);
+        Self::learn(w, t, &self.tuning);
         let rs = w.rules.get(rule)?;
         expectation(w, false, secs(rs.rule.window), t).map(|(mu, _)| mu)
+    }
+}
+
+/// The counts of the windows ending at one evaluation second, computed
+/// once for all the rules of a watch (the widths of default rules are
+/// shared).
+struct Windows<'a> {
+    series: &'a Series,
+    t: i64,
+    end: Counts,
+    cache: std::cell::RefCell<Vec<(i64, Counts)>>,
+}
+
+impl<'a> Windows<'a> {
+    fn new(w: &'a WatchState, t: i64) -> Windows<'a> {
+        Windows {
+            series: &w.series,
+            t,
+            end: w.series.cum_at(t),
+            cache: std::cell::RefCell::new(Vec::with_capacity(8)),
+        }
+    }
+
+    /// Counts of `(t − width, t]`.
+    fn of(&self, width: i64) -> Counts {
+        if let Some(&(_, c)) = self.cache.borrow().iter().find(|(wd, _)| *wd == width) {
+            return c;
+        }
+        let c = if self.series.span_len() == 0 || width <= 0 {
+            Counts::default()
+        } else {
+            self.end.minus(self.series.cum_at(self.t - width))
+        };
+        self.cache.borrow_mut().push((width, c));
+        c
+    }
+}
+
+/// The count of `(from, to]` when it is known exactly: from the hourly
+/// buckets when both ends are on the hour, else from the one-second view
+/// while it still holds `from`.
+fn window_count(s: &Series, from: i64, to: i64, negative: bool) -> Option<u64> {
+    let pick = |c: Counts| if negative { c.negative } else { c.total };
+    if from.rem_euclid(3600) == 0 && to.rem_euclid(3600) == 0 {
+        let mut n = 0;
+        for h in from.div_euclid(3600)..to.div_euclid(3600) {
+            n += pick(s.hour(h));
+        }
+        return Some(n);
+    }
+    s.exact_from(from).then(|| pick(s.window(from, to)))
+}
+
+/// Window ends sampled in hour `h` for width `width` when learning: every
+/// half width (at most every 15 minutes, at least every minute) for widths
+/// under an hour, the end of the hour for longer ones.
+fn sample_ends(h: i64, width: i64) -> impl Iterator<Item = i64> {
+    let end = (h + 1) * 3600;
+    let step = if width >= 3600 {
+        3600
+    } else {
+        (width / 2).clamp(60, 900)
+    };
+    (1..=3600 / step).map(move |k| (end - 3600 + k * step).min(end))
+}
+
+/// A tail probability worth computing: `x` reaches `floor`, `factor` ×
+/// `mu` and [`PRETEST_SD`] standard deviations above `mu`.
+fn candidate(x: u64, mu: f64, phi: f64, floor: u64, factor: f64) -> bool {
+    let x = x as f64;
+    x >= floor as f64 && x >= factor * mu && x >= mu + PRETEST_SD * (mu + phi * mu * mu).sqrt()
+}
+
+/// Learns hour `h` of a watch: the score samples of its spike rules, then
+/// each baseline — unless the hour is suspicious for it.
+fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
+    let first = w.series.first().unwrap_or(h * 3600);
+    for k in 0..w.rules.len() {
+        if !w.rules[k].rule.kind.is_spike() {
+            continue;
+        }
+        let negative = w.rules[k].rule.kind == AlertKind::NegativeSurge;
+        let model = if negative { &w.negative } else { &w.model };
+        let rs = &w.rules[k];
+        let mut best: f64 = 0.0;
+        if model.hours() > 0 {
+            let n = rs.widths.len() as f64;
+            for &wd in &rs.widths {
+                for end in sample_ends(h, wd) {
+                    if end - wd < first {
+                        continue;
+                    }
+                    let Some(x) = window_count(&w.series, end - wd, end, negative) else {
+                        continue;
+                    };
+                    let mu = model.expected(end - wd, end);
+                    let phi = model.phi(wd);
+                    let factor = if tuning.gate_factor > 0.0 {
+                        tuning.gate_factor
+                    } else {
+                        rs.rule.factor
+                    };
+                    if candidate(x, mu, phi, rs.rule.min_mentions, factor) {
+                        let p = (stats::nb_tail(x, mu, phi) * n).min(1.0);
+                        best = best.max(-p.max(1e-300).log10());
+                    }
+                }
+            }
+        }
+        let rs = &mut w.rules[k];
+        rs.day_max = rs.day_max.max(best);
+        rs.day_hours += 1;
+        if rs.day_hours >= 24 {
+            rs.daily_max.push_back(rs.day_max);
+            if rs.daily_max.len() > tuning.gate_days {
+                rs.daily_max.pop_front();
+            }
+            rs.day_max = 0.0;
+            rs.day_hours = 0;
+        }
+    }
+    let c = w.series.hour(h);
+    for negative in [false, true] {
+        let model = if negative {
+            &mut w.negative
+        } else {
+            &mut w.model
+        };
+        let suspicious =
+            model.judges(h) && hour_suspicious(&w.series, model, negative, h, first, tuning);
+        if !suspicious {
+            learn_dispersion(&w.series, model, negative, h, first);
+        }
+        let x = if negative { c.negative } else { c.total };
+        model.learn(h, x as f64, suspicious);
+    }
+}
+
+/// Whether a window of a standard width ending in hour `h` was improbable
+/// for `model` (at [`Tuning::suspect_p`]).
+fn hour_suspicious(
+    s: &Series,
+    model: &Model,
+    negative: bool,
+    h: i64,
+    first: i64,
+    tuning: &Tuning,
+) -> bool {
+    for &wd in &tuning.widths {
+        for end in sample_ends(h, wd) {
+            if end - wd < first {
+                continue;
+            }
+            let Some(x) = window_count(s, end - wd, end, negative) else {
+                continue;
+            };
+            let mu = model.expected(end - wd, end);
+            let phi = model.phi(wd);
+            if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
+                && stats::nb_tail(x, mu, phi) <= tuning.suspect_p
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// One residual per width class ending at the end of hour `h`
+/// (non-overlapping sub-windows for widths under an hour), skipping windows
+/// that reach into hours the model did not learn.
+fn learn_dispersion(s: &Series, model: &mut Model, negative: bool, h: i64, first: i64) {
+    let end = (h + 1) * 3600;
+    let widths: Vec<i64> = model.widths().to_vec();
+    for wd in widths {
+        let ends: Vec<i64> = if wd >= 3600 {
+            vec![end]
+        } else {
+            (1..=3600 / wd).map(|k| end - 3600 + k * wd).collect()
+        };
+        for e in ends {
+            if e - wd < first || model.skipped_since((e - wd).div_euclid(3600)) {
+                continue;
+            }
+            let Some(x) = window_count(s, e - wd, e, negative) else {
+                continue;
+            };
+            let mu = model.expected(e - wd, e);
+            model.learn_dispersion(wd, x as f64, mu);
+        }
     }
 }
 
@@ -562,15 +892,7 @@ fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f
         let count = if negative { h.negative } else { h.total };
         return Some((count as f64 * window as f64 / span as f64, 0.0));
     }
-    let mut mu = 0.0;
-    let mut a = ws;
-    while a < t {
-        let h = a.div_euclid(3600);
-        let b = ((h + 1) * 3600).min(t);
-        mu += model.expected_hour(h) * (b - a) as f64 / 3600.0;
-        a = b;
-    }
-    Some((mu, model.phi()))
+    Some((model.expected(ws, t), model.phi(window)))
 }
 
 /// What a rule sees at `t`, with the numbers its event explains.
@@ -580,24 +902,120 @@ struct Measure {
     observed: u64,
     expected: f64,
     tail: Option<f64>,
+    /// The width the numbers are of, seconds.
+    width: i64,
     /// Window counts (all mentions).
     window: Counts,
     usual_share: f64,
 }
 
-fn improbable(observed: u64, rule: &AlertRule, mu: f64, phi: f64, alpha: f64) -> Option<f64> {
-    let need = (rule.factor * mu).ceil().max(rule.min_mentions as f64);
-    if (observed as f64) < need {
-        return None;
-    }
-    let p = stats::nb_tail(observed, mu, phi);
-    (p <= alpha).then_some(p)
+/// The judgement of one width.
+#[derive(Debug, Clone, Copy)]
+struct Judged {
+    width: i64,
+    counts: Counts,
+    observed: u64,
+    expected: f64,
+    /// Tail probability, corrected for the widths tested; 1 when not worth
+    /// computing.
+    p: f64,
 }
 
-fn assess(w: &WatchState, rs: &RuleState, t: i64) -> Measure {
+/// Judges every width of a spike rule at `t` against the warm baseline;
+/// returns the most improbable width that passes the rule's floors, and
+/// the width to show when none does (the highest ratio).
+fn judge(
+    w: &WatchState,
+    rs: &RuleState,
+    negative: bool,
+    t: i64,
+    windows: &Windows<'_>,
+) -> Option<(Judged, bool)> {
+    let rule = &rs.rule;
+    let n = rs.widths.len() as f64;
+    let mut best: Option<Judged> = None;
+    let mut shown: Option<(f64, Judged)> = None;
+    for &wd in &rs.widths {
+        let Some((mu, phi)) = expectation(w, negative, wd, t) else {
+            continue;
+        };
+        let c = windows.of(wd);
+        let x = if negative { c.negative } else { c.total };
+        let mut j = Judged {
+            width: wd,
+            counts: c,
+            observed: x,
+            expected: mu,
+            p: 1.0,
+        };
+        if candidate(x, mu, phi, rule.min_mentions, rule.factor) {
+            j.p = (stats::nb_tail(x, mu, phi) * n).min(1.0);
+            if best.is_none_or(|b| j.p < b.p) {
+                best = Some(j);
+            }
+        }
+        let ratio = (x as f64 + 1.0) / (mu + 1.0);
+        if shown.is_none_or(|(r, _)| ratio > r) {
+            shown = Some((ratio, j));
+        }
+    }
+    match best {
+        Some(b) => Some((b, true)),
+        None => shown.map(|(_, j)| (j, false)),
+    }
+}
+
+/// The day-one fallback: each width against the rate seen before it.
+fn judge_fallback(
+    w: &WatchState,
+    rs: &RuleState,
+    negative: bool,
+    t: i64,
+    tuning: &Tuning,
+) -> Option<Judged> {
+    let first = w.series.first()?;
+    let n = rs.widths.len() as f64;
+    let mut best: Option<Judged> = None;
+    for &wd in &rs.widths {
+        let ws = t - wd;
+        let span = ws + 1 - first;
+        if span < tuning.fallback_min_span.max(1) {
+            continue;
+        }
+        let h = w.series.range(first, ws + 1);
+        let seen = if negative { h.negative } else { h.total };
+        // Gamma(seen + ½, span) posterior on the rate (Jeffreys): the
+        // predictive count is negative binomial with this mean and phi.
+        let shape = seen as f64 + 0.5;
+        let mu = shape * wd as f64 / span as f64;
+        let c = w.series.window(ws, t);
+        let x = if negative { c.negative } else { c.total };
+        if (x as f64) < tuning.fallback_factor * mu || x < rs.rule.min_mentions.max(1) {
+            continue;
+        }
+        let p = (stats::nb_tail(x, mu, 1.0 / shape) * n).min(1.0);
+        if p <= tuning.fallback_p && best.is_none_or(|b| p < b.p) {
+            best = Some(Judged {
+                width: wd,
+                counts: c,
+                observed: x,
+                expected: mu,
+                p,
+            });
+        }
+    }
+    best
+}
+
+fn assess(
+    w: &WatchState,
+    rs: &RuleState,
+    t: i64,
+    tuning: &Tuning,
+    windows: &Windows<'_>,
+) -> Measure {
     let rule = &rs.rule;
     let window = secs(rule.window).max(1);
-    let c = w.series.window(t - window, t);
     let usual_share = if w.model.level() > 0.0 {
         (w.negative.level() / w.model.level()).clamp(0.0, 1.0)
     } else {
@@ -610,7 +1028,7 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64) -> Measure {
         }
     };
     let mut m = Measure {
-        window: c,
+        width: window,
         usual_share,
         ..Measure::default()
     };
@@ -620,6 +1038,7 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64) -> Measure {
         .is_some_and(|f| t - f >= secs(rule.warmup()));
     match rule.kind {
         AlertKind::Keyword | AlertKind::Influencer => {
+            m.window = w.series.window(t - window, t);
             let n = rs
                 .hits
                 .iter()
@@ -636,64 +1055,127 @@ fn assess(w: &WatchState, rs: &RuleState, t: i64) -> Measure {
         }
         AlertKind::VolumeSpike | AlertKind::NegativeSurge => {
             let negative = rule.kind == AlertKind::NegativeSurge;
-            let observed = if negative { c.negative } else { c.total };
-            m.observed = observed;
-            let Some((mu, phi)) = expectation(w, negative, window, t) else {
-                return m;
-            };
-            m.expected = mu;
-            if !warm {
-                return m;
-            }
-            let share = if c.total > 0 {
-                c.negative as f64 / c.total as f64
-            } else {
-                0.0
-            };
-            let share_ok = rule.negative_share.is_none_or(|s| share >= s);
-            let mut holds = false;
-            if let Some(p) = improbable(observed, rule, mu, phi, rule.significance) {
-                m.tail = Some(p);
-                holds = share_ok && beats_gate(rs, observed, mu);
-            }
-            if negative && !holds && observed >= rule.min_mentions {
-                // The share of negative mentions rises well above usual.
-                let need = rule
-                    .negative_share
-                    .unwrap_or((usual_share + NEGATIVE_SHARE_RISE).min(0.95));
-                if share >= need {
-                    let p = stats::binomial_tail(c.negative, c.total, usual_share.max(0.01));
-                    if p <= rule.significance {
-                        m.tail = Some(p);
-                        holds = true;
-                    }
+            let share_of = |c: Counts| {
+                if c.total > 0 {
+                    c.negative as f64 / c.total as f64
+                } else {
+                    0.0
                 }
+            };
+            let share_ok = |c: Counts| rule.negative_share.is_none_or(|s| share_of(c) >= s);
+            let show = |m: &mut Measure, j: &Judged| {
+                m.width = j.width;
+                m.window = j.counts;
+                m.observed = j.observed;
+                m.expected = j.expected;
+            };
+            if !warm {
+                let c = w.series.window(t - window, t);
+                m.window = c;
+                m.observed = if negative { c.negative } else { c.total };
+                if let Some((mu, _)) = expectation(w, negative, window, t) {
+                    m.expected = mu;
+                }
+                if let Some(j) = judge_fallback(w, rs, negative, t, tuning)
+                    && share_ok(j.counts)
+                {
+                    show(&mut m, &j);
+                    m.tail = Some(j.p);
+                    m.signal = Signal {
+                        holds: true,
+                        early: false,
+                        observed: j.observed,
+                    };
+                } else {
+                    m.signal.observed = m.observed;
+                }
+                return m;
+            }
+            let Some((j, tested)) = judge(w, rs, negative, t, windows) else {
+                return m;
+            };
+            show(&mut m, &j);
+            let mut holds = false;
+            if tested && j.p <= rule.significance {
+                m.tail = Some(j.p);
+                holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
+            }
+            if negative
+                && !holds
+                && let Some((k, p)) = share_surge(w, rs, usual_share, t, windows)
+            {
+                show(&mut m, &k);
+                m.tail = Some(p);
+                holds = true;
             }
             let early = !holds
                 && rule.early_warning
                 && accelerating(w, rule, negative, window, t)
-                && share_ok;
+                && share_ok(w.series.window(t - window, t));
             m.signal = Signal {
                 holds,
                 early,
-                observed,
+                observed: m.observed,
             };
         }
     }
     m
 }
 
-/// Whether a window's surprise beats the watch's usual daily record (see
-/// [`SURPRISE_GATE`]); always true while fewer than [`SURPRISE_MIN_DAYS`]
-/// days are known.
-fn beats_gate(rs: &RuleState, observed: u64, mu: f64) -> bool {
-    if rs.daily_max.len() < SURPRISE_MIN_DAYS {
+/// `negative_surge`: the share of negative mentions of a width rises well
+/// above usual (`negative_share`, or [`NEGATIVE_SHARE_RISE`] above the
+/// usual share) with a binomial tail under `significance` (corrected for
+/// the widths tested).
+fn share_surge(
+    w: &WatchState,
+    rs: &RuleState,
+    usual: f64,
+    t: i64,
+    windows: &Windows<'_>,
+) -> Option<(Judged, f64)> {
+    let rule = &rs.rule;
+    let need = rule
+        .negative_share
+        .unwrap_or((usual + NEGATIVE_SHARE_RISE).min(0.95));
+    let n = rs.widths.len() as f64;
+    let mut best: Option<(Judged, f64)> = None;
+    for &wd in &rs.widths {
+        let c = windows.of(wd);
+        if c.negative < rule.min_mentions || c.total == 0 {
+            continue;
+        }
+        if (c.negative as f64 / c.total as f64) < need {
+            continue;
+        }
+        let p = (stats::binomial_tail(c.negative, c.total, usual.max(0.01)) * n).min(1.0);
+        if p <= rule.significance && best.is_none_or(|(_, b)| p < b) {
+            let mu = expectation(w, true, wd, t).map_or(0.0, |e| e.0);
+            best = Some((
+                Judged {
+                    width: wd,
+                    counts: c,
+                    observed: c.negative,
+                    expected: mu,
+                    p,
+                },
+                p,
+            ));
+        }
+    }
+    best
+}
+
+/// Whether a window's score (`−log10 p`) beats [`Tuning::gate`] × a
+/// quantile of the rule's daily highest scores; always true while fewer
+/// than [`GATE_MIN_DAYS`] days are known.
+fn beats_gate(rs: &RuleState, p: f64, tuning: &Tuning) -> bool {
+    if rs.daily_max.len() < GATE_MIN_DAYS {
         return true;
     }
     let mut v: Vec<f64> = rs.daily_max.iter().copied().collect();
     v.sort_by(f64::total_cmp);
-    let median = v[v.len() / 2];
-    (observed as f64 + SURPRISE_K) / (mu + SURPRISE_K) >= SURPRISE_GATE * median
+    let k = ((v.len() - 1) as f64 * tuning.gate_quantile).round() as usize;
+    -p.max(1e-300).log10() >= tuning.gate * v[k.min(v.len() - 1)]
 }
 
 /// Early warning: the last three quarter-windows each grew by at least
@@ -733,8 +1215,8 @@ fn transition(
     t: i64,
 ) -> Transition {
     let rule = &rs.rule;
-    let window = secs(rule.window).max(1);
-    let window_txt = crate::config::format_duration(rule.window);
+    let window = m.width.max(1);
+    let window_txt = crate::config::format_duration(Duration::from_secs(window as u64));
     let share = if m.window.total == 0 {
         0.0
     } else {

@@ -29,7 +29,8 @@ impl Counts {
         self.negative += o.negative;
     }
 
-    fn minus(self, o: Counts) -> Counts {
+    /// `self − o`, each count floored at zero.
+    pub fn minus(self, o: Counts) -> Counts {
         Counts {
             total: self.total.saturating_sub(o.total),
             negative: self.negative.saturating_sub(o.negative),
@@ -54,6 +55,9 @@ pub struct Series {
     hour0: i64,
     /// Earliest second with data still within the horizon.
     first: Option<i64>,
+    /// Latest second pruned from the one-second view, if any: windows
+    /// starting before it are not exact.
+    pruned: Option<i64>,
 }
 
 impl Series {
@@ -141,8 +145,9 @@ impl Series {
         true
     }
 
-    /// Running total of the seconds at or before `t`, relative to the span.
-    fn cum_at(&self, t: i64) -> Counts {
+    /// Running total of the seconds at or before `t`, relative to the span:
+    /// `window(from, to)` is `cum_at(to).minus(cum_at(from))`.
+    pub fn cum_at(&self, t: i64) -> Counts {
         let i = self.secs.partition_point(|s| s.t <= t);
         if i == 0 {
             self.secs
@@ -204,6 +209,13 @@ impl Series {
         while self.secs.front().is_some_and(|s| s.t <= before_sec) {
             self.secs.pop_front();
         }
+        self.pruned = Some(self.pruned.map_or(before_sec, |p| p.max(before_sec)));
+    }
+
+    /// Whether [`Series::window`] from `from` is exact (nothing after `from`
+    /// has been pruned from the one-second view).
+    pub fn exact_from(&self, from: i64) -> bool {
+        self.pruned.is_none_or(|p| from >= p)
     }
 
     /// One-second buckets held (for tests and bounds).

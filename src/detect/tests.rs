@@ -22,6 +22,7 @@ fn rules(alerts: Vec<AlertRule>) -> RuleSet {
 fn spike(window: u64, min: u64, cooldown: u64) -> AlertRule {
     let mut r = AlertRule::with_defaults("spike", AlertKind::VolumeSpike);
     r.window = Duration::from_secs(window);
+    r.fixed_window = true;
     r.min_mentions = min;
     r.severity = "critical".into();
     r.notify = vec!["mail".into()];
@@ -165,6 +166,7 @@ fn negative_share_condition_blocks_positive_spikes() {
 fn negative_surge_fires_when_negatives_surge_at_the_same_volume() {
     let mut r = AlertRule::with_defaults("neg", AlertKind::NegativeSurge);
     r.window = Duration::from_secs(1800);
+    r.fixed_window = true;
     r.early_warning = false;
     let mut d = Detector::new(&rules(vec![r]));
     // A day at two a minute, 5 % negative.
@@ -365,4 +367,311 @@ fn a_bursty_backlog_fills_history_live_but_a_backtest_sees_its_spike() {
         fired.iter().any(|t| t.event.state == AlertState::Firing),
         "{fired:#?}"
     );
+}
+
+// ---- Scenarios of issue 9: several widths, a baseline that does not
+// learn the anomaly, the score gate, day one. Poisson counts per minute
+// from a fixed seed, fed through the count path.
+
+/// A deterministic generator for the scenarios (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn poisson(&mut self, lambda: f64) -> u64 {
+        let l = (-lambda).exp();
+        let mut k = 0;
+        let mut p = self.f64();
+        while p > l {
+            k += 1;
+            p *= self.f64();
+        }
+        k
+    }
+}
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// The daily cycle: nights at 0.4×, afternoons at 1.6× the mean.
+fn daily(t: i64) -> f64 {
+    let h = t.rem_euclid(DAY) as f64 / 3600.0;
+    1.0 + 0.6 * ((h - 9.0) / 24.0 * std::f64::consts::TAU).sin()
+}
+
+/// A rise from `base` to `peak` per hour, logistic over `rise` seconds from
+/// `start`, then back down as fast.
+fn logistic(t: i64, start: i64, rise: i64, base: f64, peak: f64) -> f64 {
+    let end = start + rise;
+    let x = if t < end {
+        (t - start) as f64 / rise as f64
+    } else {
+        1.0 - (t - end) as f64 / rise as f64
+    };
+    if !(0.0..=1.0).contains(&x) {
+        return base;
+    }
+    base + (peak - base) / (1.0 + (-(10.0 * x - 5.0)).exp())
+}
+
+/// Feeds Poisson counts per minute over `[from, to)` at `rate(t)` per hour,
+/// `share(t)` of them negative, at a random second of each minute. Returns
+/// the alert onsets as `(second, rule)`.
+fn simulate(
+    d: &mut Detector,
+    rng: &mut Rng,
+    from: i64,
+    to: i64,
+    rate: impl Fn(i64) -> f64,
+    share: impl Fn(i64) -> f64,
+) -> Vec<(i64, String)> {
+    let mut onsets = Vec::new();
+    let mut m = from;
+    while m < to {
+        let n = rng.poisson(rate(m) / 60.0);
+        if n > 0 {
+            let neg = (0..n).filter(|_| rng.f64() < share(m)).count() as u64;
+            let t = m + (rng.f64() * 60.0) as i64;
+            for tr in d.ingest_counts(0, at(t).timestamp(), n, neg) {
+                let e = &tr.event;
+                if e.state == AlertState::Firing
+                    && matches!(e.stage, Stage::Threshold | Stage::EarlyWarning)
+                {
+                    onsets.push((
+                        t,
+                        format!(
+                            "{}: {} (window {} s, p {:?})",
+                            e.rule, e.summary, e.window_secs, e.tail_probability
+                        ),
+                    ));
+                }
+            }
+        }
+        m += 60;
+    }
+    onsets
+}
+
+/// A watch with the rules a user gets from `name` and `kind` alone.
+fn defaults(kinds: &[AlertKind]) -> Detector {
+    let rules = kinds
+        .iter()
+        .map(|&k| AlertRule::with_defaults(k.as_str(), k))
+        .collect();
+    Detector::new(&rules_of(rules))
+}
+
+fn rules_of(alerts: Vec<AlertRule>) -> RuleSet {
+    rules(alerts)
+}
+
+/// Three weeks of seasonal history at `base` per hour, then a logistic rise
+/// to `peak` over `rise`: returns the onsets before the rise, and the
+/// first onset after it started (relative to the peak).
+fn crisis(seed: u64, base: f64, peak: f64, rise: i64) -> (Vec<(i64, String)>, Option<i64>) {
+    let mut d = defaults(&[AlertKind::VolumeSpike]);
+    let mut rng = Rng(seed);
+    let start = 21 * DAY + 10 * HOUR;
+    let quiet = simulate(&mut d, &mut rng, 0, start, |t| base * daily(t), |_| 0.1);
+    let rate = |t| logistic(t, start, rise, base * daily(t), peak);
+    let during = simulate(&mut d, &mut rng, start, start + 2 * rise, rate, |_| 0.7);
+    (quiet, during.first().map(|(t, _)| t - (start + rise)))
+}
+
+#[test]
+fn a_small_watch_rising_from_1_5_to_30_an_hour_fires_before_the_peak() {
+    for seed in [1, 2, 3] {
+        let (quiet, lead) = crisis(seed, 1.5, 30.0, 3 * HOUR);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        let lead = lead.unwrap_or_else(|| panic!("seed {seed}: not detected"));
+        assert!(lead < 0, "seed {seed}: detected {lead} s after the peak");
+    }
+}
+
+#[test]
+fn a_slow_ten_hour_rise_from_15_to_180_fires_hours_before_the_peak() {
+    for seed in [4, 5] {
+        let (quiet, lead) = crisis(seed, 15.0, 180.0, 10 * HOUR);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        let lead = lead.unwrap_or_else(|| panic!("seed {seed}: not detected"));
+        assert!(lead <= -2 * HOUR, "seed {seed}: lead only {lead} s");
+    }
+}
+
+#[test]
+fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
+    for (seed, base) in [(6, 8.0), (7, 120.0)] {
+        let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
+        let mut rng = Rng(seed);
+        // A bump a day at a different hour: ×1.5 to ×2 for one or two hours.
+        let bumps: Vec<(i64, i64, f64)> = (0..28)
+            .map(|day| {
+                let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
+                (
+                    s,
+                    s + (1 + (rng.f64() * 2.0) as i64) * HOUR,
+                    1.5 + rng.f64() * 0.5,
+                )
+            })
+            .collect();
+        let rate = |t: i64| {
+            let bump = bumps
+                .iter()
+                .find(|(a, b, _)| (*a..*b).contains(&t))
+                .map_or(1.0, |b| b.2);
+            base * daily(t) * bump
+        };
+        let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
+        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+    }
+}
+
+#[test]
+fn a_routinely_spiky_watch_does_not_alarm_daily() {
+    let mut d = defaults(&[AlertKind::VolumeSpike]);
+    let mut rng = Rng(8);
+    // Every day at 18:00, ten times the volume for 40 minutes.
+    let rate = |t: i64| {
+        let s = t.rem_euclid(DAY);
+        let spike = if (18 * HOUR..18 * HOUR + 2400).contains(&s) {
+            10.0
+        } else {
+            1.0
+        };
+        20.0 * daily(t) * spike
+    };
+    let onsets = simulate(&mut d, &mut rng, 0, 21 * DAY, rate, |_| 0.1);
+    let late: Vec<_> = onsets.iter().filter(|(t, _)| *t >= 7 * DAY).collect();
+    assert!(late.is_empty(), "alarms after the first week: {late:?}");
+}
+
+#[test]
+fn the_baseline_does_not_learn_an_ongoing_anomaly() {
+    let mut d = defaults(&[AlertKind::VolumeSpike]);
+    let mut rng = Rng(9);
+    simulate(&mut d, &mut rng, 0, 7 * DAY, |_| 20.0, |_| 0.1);
+    // Ten hours at five times the usual volume.
+    let onsets = simulate(
+        &mut d,
+        &mut rng,
+        7 * DAY,
+        7 * DAY + 10 * HOUR,
+        |_| 100.0,
+        |_| 0.1,
+    );
+    assert!(!onsets.is_empty(), "the anomaly fires");
+    // The 30-minute window's expected count is still about 10, not 50.
+    let mu = d.expected(0, 0, at(7 * DAY + 10 * HOUR)).unwrap();
+    assert!(mu < 13.0, "the baseline learnt the anomaly: {mu}");
+}
+
+#[test]
+fn an_unwarmed_watch_fires_within_30_minutes_on_20_times_its_rate() {
+    for (seed, base) in [(10, 1.5), (11, 10.0), (12, 200.0)] {
+        let mut d = defaults(&[AlertKind::VolumeSpike]);
+        let mut rng = Rng(seed);
+        // Three hours of history, far from warm; the observed rate is what
+        // it saw since its first mention.
+        let mut seen = Vec::new();
+        for m in (0..3 * HOUR).step_by(60) {
+            let n = rng.poisson(base / 60.0);
+            if n > 0 {
+                seen.push((m, n));
+                assert!(d.ingest_counts(0, at(m).timestamp(), n, 0).is_empty());
+            }
+        }
+        let first = seen[0].0;
+        let observed =
+            seen.iter().map(|s| s.1).sum::<u64>() as f64 * 3600.0 / (3 * HOUR - first) as f64;
+        assert!(!d.warmup_status(at(3 * HOUR))[0].warm);
+        let onsets = simulate(
+            &mut d,
+            &mut rng,
+            3 * HOUR,
+            4 * HOUR,
+            |_| 20.0 * observed,
+            |_| 0.5,
+        );
+        let after = onsets.first().map(|(t, _)| t - 3 * HOUR);
+        assert!(
+            after.is_some_and(|s| s <= 1800),
+            "base {base} (observed {observed:.1}/h): first onset {after:?} s after the surge"
+        );
+    }
+}
+
+#[test]
+fn an_unwarmed_watch_is_silent_on_ordinary_variation() {
+    for (seed, base) in [(13, 2.0), (14, 30.0), (15, 300.0)] {
+        let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
+        let mut rng = Rng(seed);
+        // Starting at night: the afternoon is four times the first hours,
+        // with a harmless ×2 bump for an hour.
+        let rate = |t: i64| {
+            let bump = if (14 * HOUR..15 * HOUR).contains(&t) {
+                2.0
+            } else {
+                1.0
+            };
+            base * daily(t - 3 * HOUR) * bump
+        };
+        let onsets = simulate(&mut d, &mut rng, 0, DAY, rate, |_| 0.15);
+        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+    }
+}
+
+#[test]
+fn warmup_status_says_which_rules_warm_up_and_until_when() {
+    let mut kw = AlertRule::with_defaults("words", AlertKind::Keyword);
+    kw.query = Some(crate::rules::query::parse("boycott").unwrap());
+    let mut fixed = spike(600, 10, 3600);
+    fixed.name = "fixed".into();
+    let mut d = Detector::new(&rules(vec![
+        AlertRule::with_defaults("spike", AlertKind::VolumeSpike),
+        fixed,
+        kw,
+    ]));
+    let none = d.warmup_status(at(0));
+    assert_eq!(none.len(), 2, "keyword rules need no warm-up: {none:?}");
+    assert!(
+        none.iter()
+            .all(|s| !s.warm && s.since.is_none() && s.warm_at.is_none())
+    );
+    feed(&mut d, &[mention(100, false)]);
+    let s = d.warmup_status(at(3 * HOUR));
+    assert_eq!((s[0].rule.as_str(), s[1].rule.as_str()), ("spike", "fixed"));
+    assert_eq!(s[0].since, Some(at(100)));
+    assert_eq!(
+        s[0].warm_at,
+        Some(at(100 + DAY)),
+        "a day for several widths"
+    );
+    assert_eq!(
+        s[1].warm_at,
+        Some(at(100 + 4 * HOUR)),
+        "24 windows of 10 min"
+    );
+    assert!(!s[0].warm && !s[1].warm);
+    let s = d.warmup_status(at(100 + DAY));
+    assert!(s[0].warm && s[1].warm);
+}
+
+#[test]
+fn negative_surge_fires_on_a_small_watch() {
+    let mut d = defaults(&[AlertKind::NegativeSurge]);
+    let mut rng = Rng(16);
+    let start = 21 * DAY + 9 * HOUR;
+    // Three mentions an hour, 10 % negative; then 12 negative ones an hour.
+    let quiet = simulate(&mut d, &mut rng, 0, start, |t| 3.0 * daily(t), |_| 0.1);
+    assert!(quiet.is_empty(), "{quiet:?}");
+    let onsets = simulate(&mut d, &mut rng, start, start + 2 * HOUR, |_| 15.0, |_| 0.8);
+    assert!(!onsets.is_empty(), "not detected");
+    assert!(onsets[0].0 - start <= HOUR, "{onsets:?}");
 }

@@ -116,6 +116,10 @@ pub struct AlertRule {
     pub kind: AlertKind,
     /// Width of the sliding window whose volume is tested.
     pub window: Duration,
+    /// Whether the rule file sets `window`. Spike kinds without it test
+    /// several widths at once (15 minutes to 8 hours) and `window` is only
+    /// the width of the early warning and of escalations.
+    pub fixed_window: bool,
     /// Fewest mentions in the window for the alert to fire.
     pub min_mentions: u64,
     /// How many times the expected volume the window must reach.
@@ -161,6 +165,7 @@ impl AlertRule {
             name: name.to_string(),
             kind,
             window: DEFAULT_WINDOW,
+            fixed_window: false,
             min_mentions: kind.default_min_mentions(),
             factor: DEFAULT_FACTOR,
             negative_share: None,
@@ -179,26 +184,34 @@ impl AlertRule {
         }
     }
 
-    /// History needed before a spike rule fires: the `warmup` given, or 24
-    /// windows capped at one day (a daily profile needs a day), and never
-    /// less than two windows.
+    /// History needed before a spike rule fires on its full baseline: the
+    /// `warmup` given, else one day (a daily profile needs a day) for a
+    /// rule testing several widths, and 24 windows capped at one day (never
+    /// less than two windows) for a rule with its own `window`. Before it,
+    /// a conservative fallback fires on overwhelming evidence only.
     pub fn warmup(&self) -> Duration {
         self.warmup.unwrap_or_else(|| {
-            (self.window * 24)
-                .min(Duration::from_secs(86_400))
-                .max(self.window * 2)
+            if self.fixed_window {
+                (self.window * 24)
+                    .min(Duration::from_secs(86_400))
+                    .max(self.window * 2)
+            } else {
+                Duration::from_secs(86_400)
+            }
         })
     }
 }
 
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 60);
-pub const DEFAULT_MIN_MENTIONS: u64 = 20;
+/// A small floor: the tail probability does the work (a watch of one or
+/// two mentions an hour must be able to alert).
+pub const DEFAULT_MIN_MENTIONS: u64 = 5;
 pub const DEFAULT_FACTOR: f64 = 3.0;
 pub const DEFAULT_SEVERITY: &str = "warning";
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
 /// `negative_surge`'s default `min_mentions`.
-pub const DEFAULT_MIN_NEGATIVE: u64 = 10;
-pub const DEFAULT_SIGNIFICANCE: f64 = 1e-6;
+pub const DEFAULT_MIN_NEGATIVE: u64 = 4;
+pub const DEFAULT_SIGNIFICANCE: f64 = 1e-8;
 pub const DEFAULT_RESOLVE_AFTER: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
 pub const DEFAULT_EARLY_WARNING: bool = false;
@@ -483,6 +496,7 @@ pub fn parse_rule_file(
                 name: a.name.get_ref().clone(),
                 kind,
                 window,
+                fixed_window: a.window.is_some(),
                 min_mentions: a.min_mentions.unwrap_or(kind.default_min_mentions()),
                 factor,
                 negative_share,

@@ -1,0 +1,292 @@
+//! The crisis protocol: replays generated scenarios ([`super::generator`])
+//! through the detector's count path and scores it, per class.
+//!
+//! Each scenario is one watch: every minute with mentions goes to
+//! [`Detector::ingest_counts`] at one second of the minute (the same
+//! decisions as mentions published then), the detector is pruned daily as
+//! the daemon does, and [`Detector::advance`] closes the span. Only alert
+//! *onsets* count: a firing event of stage threshold or early warning
+//! (escalations and repeats of a firing alert are not new detections), of
+//! any rule, at the event's time (`at`).
+//!
+//! Definitions (also in `veilleur eval-crisis`'s header):
+//! * **detected before the peak**: the first onset at or after the crisis
+//!   start is strictly before the peak time;
+//! * **lead**: the peak time minus the time of that onset (only for crises
+//!   detected before the peak);
+//! * **detected at all**: an onset at or after the crisis start, before the
+//!   end of the scenario (three decay time constants after the peak);
+//! * **false alarm**: any onset in a quiet scenario, or before the crisis
+//!   start in a crisis scenario. They are counted per watch-week: of quiet
+//!   scenarios (eight weeks each) and separately of crisis histories.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::DateTime;
+
+use crate::alert::{AlertEvent, AlertState, Stage};
+use crate::detect::Detector;
+use crate::rules::RuleSet;
+
+use super::SeedSet;
+use super::generator::{
+    FACTOR_CLASSES, Kind, RISE_CLASSES, Scenario, VOLUME_CLASSES, factor_class,
+};
+
+const WEEK: f64 = 7.0 * 86_400.0;
+
+/// Whether an event is a detection: an alert that starts firing.
+pub fn is_onset(ev: &AlertEvent) -> bool {
+    ev.state == AlertState::Firing && matches!(ev.stage, Stage::Threshold | Stage::EarlyWarning)
+}
+
+/// What one scenario gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub kind: Kind,
+    pub volume: usize,
+    pub rise: Option<usize>,
+    /// Peak factor of the crisis (0 for quiet scenarios).
+    pub peak_factor: f64,
+    /// Seconds from the crisis start to its peak.
+    pub rise_secs: i64,
+    /// The first onset at or after the crisis start, as seconds after the
+    /// start.
+    pub detected_after_start: Option<i64>,
+    /// Onsets before the crisis start, or anywhere in a quiet scenario.
+    pub false_alarms: usize,
+    /// Weeks over which false alarms were counted.
+    pub watch_weeks: f64,
+    /// Mentions replayed.
+    pub mentions: u64,
+}
+
+impl Outcome {
+    /// The crisis was detected strictly before its peak.
+    pub fn before_peak(&self) -> bool {
+        self.detected_after_start
+            .is_some_and(|d| d < self.rise_secs)
+    }
+
+    /// Seconds from the detection to the peak, when before it.
+    pub fn lead_secs(&self) -> Option<i64> {
+        self.detected_after_start
+            .filter(|&d| d < self.rise_secs)
+            .map(|d| self.rise_secs - d)
+    }
+}
+
+/// Replays one scenario through a fresh detector of `rules` (its watch 0).
+pub fn replay(rules: &RuleSet, sc: &Scenario) -> Outcome {
+    let mut d = Detector::new(rules);
+    let crisis_start = sc.crisis.map(|c| c.start);
+    let mut out = Outcome {
+        kind: sc.kind,
+        volume: sc.volume,
+        rise: sc.rise,
+        peak_factor: sc.crisis.map_or(0.0, |c| c.peak_factor),
+        rise_secs: sc.crisis.map_or(0, |c| c.peak() - c.start),
+        detected_after_start: None,
+        false_alarms: 0,
+        watch_weeks: (crisis_start.unwrap_or(sc.end) - sc.start) as f64 / WEEK,
+        mentions: 0,
+    };
+    let note = |out: &mut Outcome, ev: &AlertEvent| {
+        if !is_onset(ev) {
+            return;
+        }
+        let at = ev.at.timestamp();
+        match crisis_start {
+            Some(s) if at >= s => {
+                if out.detected_after_start.is_none() {
+                    out.detected_after_start = Some(at - s);
+                }
+            }
+            _ => out.false_alarms += 1,
+        }
+    };
+    let mut next_prune = sc.start + 86_400;
+    for (s, total, negative) in sc.counts() {
+        out.mentions += total;
+        for tr in d.ingest_counts(0, s, total, negative) {
+            note(&mut out, &tr.event);
+        }
+        if s >= next_prune {
+            if let Some(at) = DateTime::from_timestamp(s, 0) {
+                d.prune(at);
+            }
+            next_prune += 86_400;
+        }
+    }
+    if let Some(end) = DateTime::from_timestamp(sc.end, 0) {
+        for tr in d.advance(end) {
+            note(&mut out, &tr.event);
+        }
+    }
+    out
+}
+
+/// Every scenario of a run: for each of `seeds`, a crisis per volume × rise
+/// class and a quiet scenario per volume class.
+pub fn scenarios(seeds: SeedSet, cases: u64) -> Vec<(Kind, u64, usize, usize)> {
+    let mut all = Vec::new();
+    for seed in seeds.seeds(cases) {
+        for v in 0..VOLUME_CLASSES.len() {
+            for r in 0..RISE_CLASSES.len() {
+                all.push((Kind::Crisis, seed, v, r));
+            }
+            all.push((Kind::Quiet, seed, v, 0));
+        }
+    }
+    all
+}
+
+/// Replays every scenario of `seeds` (`cases` per class) on `threads`
+/// threads; `progress(done, total)` is called after each scenario. The
+/// outcomes are in [`scenarios`] order whatever the threads.
+pub fn run_all(
+    rules: &RuleSet,
+    seeds: SeedSet,
+    cases: u64,
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Outcome> {
+    let all = scenarios(seeds, cases);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; all.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(kind, seed, v, r)) = all.get(i) else {
+                        break;
+                    };
+                    let sc = match kind {
+                        Kind::Crisis => Scenario::crisis(seed, v, r),
+                        Kind::Quiet => Scenario::quiet(seed, v),
+                    };
+                    let o = replay(rules, &sc);
+                    if let Ok(mut res) = results.lock() {
+                        res[i] = Some(o);
+                    }
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, all.len());
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Figures of one class of scenarios.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub crises: usize,
+    pub before_peak: usize,
+    /// Leads of the crises detected before their peak, in seconds, sorted.
+    pub leads: Vec<i64>,
+    pub detected: usize,
+    pub false_alarms: usize,
+    pub watch_weeks: f64,
+    pub mentions: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, o: &Outcome) {
+        if o.kind == Kind::Crisis {
+            self.crises += 1;
+            if let Some(l) = o.lead_secs() {
+                self.before_peak += 1;
+                let at = self.leads.partition_point(|&x| x < l);
+                self.leads.insert(at, l);
+            }
+            if o.detected_after_start.is_some() {
+                self.detected += 1;
+            }
+        }
+        self.false_alarms += o.false_alarms;
+        self.watch_weeks += o.watch_weeks;
+        self.mentions += o.mentions;
+    }
+
+    /// Share of crises detected before their peak, in [0, 1].
+    pub fn before_peak_share(&self) -> f64 {
+        self.before_peak as f64 / self.crises.max(1) as f64
+    }
+
+    /// Share of crises detected at all.
+    pub fn detected_share(&self) -> f64 {
+        self.detected as f64 / self.crises.max(1) as f64
+    }
+
+    /// Median lead of the crises detected before their peak, in minutes
+    /// (the lower median; `None` when none was).
+    pub fn median_lead_minutes(&self) -> Option<f64> {
+        if self.leads.is_empty() {
+            return None;
+        }
+        Some(self.leads[(self.leads.len() - 1) / 2] as f64 / 60.0)
+    }
+
+    /// False alarms per watch-week.
+    pub fn false_alarms_per_week(&self) -> f64 {
+        self.false_alarms as f64 / self.watch_weeks.max(1e-9)
+    }
+}
+
+/// The tables of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// Crises by volume class, then rise class.
+    pub by_class: Vec<Vec<Stats>>,
+    /// Crises by volume class (all rise times).
+    pub by_volume: Vec<Stats>,
+    /// Crises by rise class (all volumes).
+    pub by_rise: Vec<Stats>,
+    /// Crises by peak-factor class ([`FACTOR_CLASSES`]).
+    pub by_factor: Vec<Stats>,
+    /// Quiet scenarios by volume class.
+    pub quiet: Vec<Stats>,
+    /// Every crisis scenario (false alarms: over their histories).
+    pub crises: Stats,
+    /// Every quiet scenario.
+    pub quiet_total: Stats,
+}
+
+/// Tabulates outcomes.
+pub fn report(outcomes: &[Outcome]) -> Report {
+    let nv = VOLUME_CLASSES.len();
+    let mut rep = Report {
+        by_class: vec![vec![Stats::default(); RISE_CLASSES.len()]; nv],
+        by_volume: vec![Stats::default(); nv],
+        by_rise: vec![Stats::default(); RISE_CLASSES.len()],
+        by_factor: vec![Stats::default(); FACTOR_CLASSES.len()],
+        quiet: vec![Stats::default(); nv],
+        ..Report::default()
+    };
+    for o in outcomes {
+        let v = o.volume.min(nv - 1);
+        match (o.kind, o.rise) {
+            (Kind::Crisis, Some(r)) => {
+                let r = r.min(RISE_CLASSES.len() - 1);
+                rep.by_class[v][r].add(o);
+                rep.by_volume[v].add(o);
+                rep.by_rise[r].add(o);
+                rep.by_factor[factor_class(o.peak_factor)].add(o);
+                rep.crises.add(o);
+            }
+            _ => {
+                rep.quiet[v].add(o);
+                rep.quiet_total.add(o);
+            }
+        }
+    }
+    rep
+}

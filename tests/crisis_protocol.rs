@@ -1,0 +1,408 @@
+//! The crisis protocol: the generator is deterministic and draws its classes
+//! as documented (volumes, daily and weekly cycles, bumps, crisis factors,
+//! rise times, negative shares), the tuning and reporting seeds are
+//! disjoint, and `veilleur eval-crisis` (the real binary) prints a
+//! well-formed table and JSON.
+
+use std::process::Command;
+
+use veilleur::detect::sim::generator::{
+    BUMP_FACTOR, BUMP_HOURS, CRISIS_NEGATIVE_SHARE, HISTORY_DAYS, Kind, NIGHT, PEAK_FACTOR,
+    QUIET_WEEKS, RISE_CLASSES, Scenario, VOLUME_CLASSES, WEEKEND,
+};
+use veilleur::detect::sim::{EPOCH, REPORTING_SEEDS, SeedSet, TUNING_SEEDS};
+
+const DAY: i64 = 86_400;
+
+fn counts(sc: &Scenario) -> Vec<(i64, u64, u64)> {
+    sc.counts().collect()
+}
+
+fn is_weekend(t: i64) -> bool {
+    (t - EPOCH).div_euclid(DAY).rem_euclid(7) >= 5
+}
+
+#[test]
+fn same_seed_gives_the_same_series_and_another_seed_another() {
+    for (v, r) in [(0, 0), (3, 2), (5, 3)] {
+        let a = Scenario::crisis(7, v, r);
+        let b = Scenario::crisis(7, v, r);
+        assert_eq!(a, b);
+        let ca = counts(&a);
+        assert!(!ca.is_empty());
+        assert_eq!(ca, counts(&b), "crisis ({v}, {r})");
+        let c = Scenario::crisis(8, v, r);
+        assert_ne!(ca, counts(&c), "seed 8 differs from seed 7");
+        // The same seed in another class is another watch.
+        assert_ne!(a.profile, Scenario::crisis(7, (v + 1) % 6, r).profile);
+    }
+    let q = Scenario::quiet(3, 2);
+    assert_eq!(counts(&q), counts(&Scenario::quiet(3, 2)));
+    assert_ne!(counts(&q), counts(&Scenario::quiet(4, 2)));
+}
+
+#[test]
+fn seed_sets_are_disjoint() {
+    assert!(SeedSet::Tuning.range().end <= SeedSet::Reporting.range().start);
+    assert_eq!(SeedSet::Tuning.range(), TUNING_SEEDS);
+    assert_eq!(SeedSet::Reporting.range(), REPORTING_SEEDS);
+    let t = SeedSet::Tuning.seeds(u64::MAX);
+    let r = SeedSet::Reporting.seeds(u64::MAX);
+    assert!(t.end <= r.start, "{t:?} {r:?}");
+    assert_eq!(SeedSet::Tuning.seeds(5), 0..5);
+    assert_eq!(SeedSet::Reporting.seeds(5), 1_000_000..1_000_005);
+    assert_eq!("reporting".parse::<SeedSet>(), Ok(SeedSet::Reporting));
+    assert!("test".parse::<SeedSet>().is_err());
+}
+
+#[test]
+fn measured_volumes_fall_in_their_class() {
+    for (v, class) in VOLUME_CLASSES.iter().enumerate() {
+        for seed in 0..3 {
+            let sc = Scenario::quiet(seed, v);
+            let p = &sc.profile;
+            assert!(
+                p.mean_per_hour >= class.lo && p.mean_per_hour < class.hi,
+                "{}: {}",
+                class.name,
+                p.mean_per_hour
+            );
+            // Weekday mentions per hour, measured from the counts.
+            let weekday: u64 = counts(&sc)
+                .iter()
+                .filter(|c| !is_weekend(c.0))
+                .map(|c| c.1)
+                .sum();
+            let hours = (QUIET_WEEKS * 5 * 24) as f64;
+            let measured = weekday as f64 / hours;
+            // Poisson and the hourly noise: a few percent; bumps add a
+            // little.
+            let tol = 0.12 + 3.0 / (p.mean_per_hour * hours).sqrt();
+            assert!(
+                (measured / p.mean_per_hour - 1.0).abs() < tol,
+                "{} seed {seed}: measured {measured:.2}/h, drawn {:.2}/h",
+                class.name,
+                p.mean_per_hour
+            );
+            assert!(
+                measured > class.lo * (1.0 - tol) && measured < class.hi * (1.0 + tol),
+                "{} seed {seed}: measured {measured:.2}/h",
+                class.name
+            );
+        }
+    }
+}
+
+#[test]
+fn nights_afternoons_and_weekends_have_their_documented_levels() {
+    let mut poisson = 0;
+    let mut dispersed = 0;
+    for seed in 0..8 {
+        let sc = Scenario::quiet(seed, 5);
+        let p = &sc.profile;
+        assert!(p.night >= NIGHT.0 && p.night < NIGHT.1, "{p:?}");
+        assert!(p.afternoon > 1.3 && p.afternoon < 1.65, "{}", p.afternoon);
+        assert!(p.weekend >= WEEKEND.0 && p.weekend < WEEKEND.1);
+        if p.dispersion == 0.0 {
+            poisson += 1;
+        } else {
+            dispersed += 1;
+        }
+        // Measured: weekday minutes by hour of day, against the mean.
+        let mut by_hour = [0u64; 24];
+        let (mut weekday, mut weekend) = (0u64, 0u64);
+        for (t, n, _) in counts(&sc) {
+            if is_weekend(t) {
+                weekend += n;
+            } else {
+                weekday += n;
+                by_hour[(t.rem_euclid(DAY) / 3600) as usize] += n;
+            }
+        }
+        let mean_hour = weekday as f64 / 24.0;
+        let lowest = *by_hour.iter().min().unwrap_or(&0) as f64 / mean_hour;
+        let highest = *by_hour.iter().max().unwrap_or(&0) as f64 / mean_hour;
+        // An hour's average smooths the extremes a little; the noise of
+        // 40 weekdays adds a few percent.
+        assert!(
+            lowest > NIGHT.0 - 0.05 && lowest < NIGHT.1 + 0.08,
+            "seed {seed}: night {lowest:.2}"
+        );
+        assert!(
+            highest > 1.2 && highest < 1.75,
+            "seed {seed}: afternoon {highest:.2}"
+        );
+        // Per day: 2 weekend days for 5 weekdays.
+        let ratio = (weekend as f64 / 2.0) / (weekday as f64 / 5.0);
+        assert!(
+            ratio > WEEKEND.0 - 0.05 && ratio < WEEKEND.1 + 0.05,
+            "seed {seed}: weekend {ratio:.2}"
+        );
+    }
+    assert!(
+        poisson > 0 || dispersed == 8,
+        "some watches are pure Poisson"
+    );
+    assert!(dispersed > 0, "some watches are over-dispersed");
+}
+
+#[test]
+fn harmless_bumps_are_a_few_a_week_at_one_and_a_half_to_twice_the_rate() {
+    let mut bumps = 0;
+    let mut weeks = 0.0;
+    let mut measured_one = false;
+    for seed in 0..40 {
+        let sc = Scenario::quiet(seed, 5);
+        weeks += QUIET_WEEKS as f64;
+        bumps += sc.profile.bumps.len();
+        for b in &sc.profile.bumps {
+            assert!(
+                b.factor >= BUMP_FACTOR.0 && b.factor < BUMP_FACTOR.1,
+                "{b:?}"
+            );
+            let hours = (b.end - b.start) as f64 / 3600.0;
+            assert!(
+                hours >= BUMP_HOURS.0 - 0.01 && hours <= BUMP_HOURS.1,
+                "{b:?}"
+            );
+            assert!(b.start >= sc.start && b.end <= sc.end);
+        }
+        // Measured on a pure-Poisson watch: the counts in a bump against
+        // the seasonal rate.
+        if sc.profile.dispersion == 0.0
+            && let Some(b) = sc.profile.bumps.first()
+        {
+            let observed: u64 = counts(&sc)
+                .iter()
+                .filter(|c| c.0 >= b.start && c.0 < b.end)
+                .map(|c| c.1)
+                .sum();
+            let usual: f64 = (b.start..b.end)
+                .step_by(60)
+                .map(|t| sc.profile.seasonal(t) / 60.0)
+                .sum();
+            let ratio = observed as f64 / usual;
+            assert!(
+                ratio > BUMP_FACTOR.0 * 0.85 && ratio < BUMP_FACTOR.1 * 1.15,
+                "seed {seed}: bump ×{:.2} measured ×{ratio:.2}",
+                b.factor
+            );
+            measured_one = true;
+        }
+    }
+    let per_week = bumps as f64 / weeks;
+    assert!((1.0..4.0).contains(&per_week), "{per_week} bumps a week");
+    assert!(
+        measured_one,
+        "a pure-Poisson watch with a bump was measured"
+    );
+}
+
+#[test]
+fn crises_rise_as_their_class_says_after_three_weeks_of_history() {
+    for (r, rc) in RISE_CLASSES.iter().enumerate() {
+        for v in 0..VOLUME_CLASSES.len() {
+            for seed in 0..5 {
+                let sc = Scenario::crisis(seed, v, r);
+                assert_eq!(sc.kind, Kind::Crisis);
+                let c = sc.crisis.expect("a crisis scenario has a crisis");
+                assert!(c.start >= EPOCH + HISTORY_DAYS * DAY);
+                assert!(c.start < EPOCH + (HISTORY_DAYS + 7) * DAY);
+                assert!(
+                    c.rise_hours >= rc.lo_hours && c.rise_hours < rc.hi_hours,
+                    "{}: {}",
+                    rc.name,
+                    c.rise_hours
+                );
+                assert!(c.peak_factor >= PEAK_FACTOR.0 && c.peak_factor < PEAK_FACTOR.1);
+                assert!(c.level(c.start) <= 0.011 && c.level(c.start - 60) == 0.0);
+                assert!((c.level(c.peak()) - 1.0).abs() < 1e-9);
+                assert!(c.level(c.peak() + 3600) < 1.0);
+                // No harmless bump overlaps the crisis.
+                assert!(sc.profile.bumps.iter().all(|b| b.end <= c.start));
+                // The expected negative share at the peak reaches its
+                // target, unless even all-negative crisis mentions fall
+                // short.
+                let (usual, crisis) = sc.rates(c.peak());
+                let share = (usual * sc.profile.negative_share + crisis * c.negative_share)
+                    / (usual + crisis);
+                assert!(
+                    c.peak_negative_share >= CRISIS_NEGATIVE_SHARE.0
+                        && c.peak_negative_share < CRISIS_NEGATIVE_SHARE.1
+                );
+                if c.negative_share < 1.0 {
+                    assert!((share - c.peak_negative_share).abs() < 1e-9);
+                } else {
+                    assert!(share < c.peak_negative_share && share > 0.45, "{share}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn measured_crisis_peaks_reach_their_factor() {
+    // Large watches: the counts of the half hour before the peak against
+    // the usual rate.
+    for seed in 0..6 {
+        let sc = Scenario::crisis(seed, 5, 2);
+        let c = sc.crisis.expect("crisis");
+        let from = c.peak() - 1800;
+        let window: Vec<(i64, u64, u64)> = counts(&sc)
+            .into_iter()
+            .filter(|x| x.0 >= from && x.0 < c.peak())
+            .collect();
+        let observed: u64 = window.iter().map(|x| x.1).sum();
+        let negative: u64 = window.iter().map(|x| x.2).sum();
+        let (mut usual, mut expected) = (0.0, 0.0);
+        for t in (from..c.peak()).step_by(60) {
+            let (u, cr) = sc.rates(t);
+            usual += u / 60.0;
+            expected += (u + cr) / 60.0;
+        }
+        let ratio = observed as f64 / expected;
+        // The usual part carries the hourly noise (relative s.d. ≤ 0.5).
+        let noise = 1.0 + 1.5 * sc.profile.dispersion * usual / expected;
+        assert!(
+            ratio > 1.0 / noise - 0.1 && ratio < noise + 0.1,
+            "seed {seed}: observed {observed}, expected {expected:.0}"
+        );
+        let share = negative as f64 / observed as f64;
+        assert!(share > 0.4 && share < 0.92, "seed {seed}: share {share:.2}");
+        // Against the watch's mean, the peak is about the drawn factor.
+        let per_hour = observed as f64 * 2.0 / sc.profile.mean_per_hour;
+        assert!(
+            per_hour > 0.6 * c.peak_factor && per_hour < 1.5 * c.peak_factor + 1.0,
+            "seed {seed}: ×{per_hour:.1} for a factor {:.1}",
+            c.peak_factor
+        );
+    }
+}
+
+#[test]
+fn small_watches_have_small_crises() {
+    // No minimum absolute peak: a crisis of a watch of about one mention
+    // an hour peaks at 4-25 times that.
+    for seed in 0..20 {
+        let sc = Scenario::crisis(seed, 0, 1);
+        let c = sc.crisis.expect("crisis");
+        let (usual, crisis) = sc.rates(c.peak());
+        assert!(
+            usual + crisis < 1.75 * 1.7 + 1.75 * 24.0,
+            "{}",
+            usual + crisis
+        );
+        assert!(crisis < 1.75 * 24.0);
+    }
+}
+
+fn eval_crisis(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_veilleur"))
+        .arg("eval-crisis")
+        .args(args)
+        .output()
+        .expect("the veilleur binary runs")
+}
+
+#[test]
+fn eval_crisis_prints_a_table_per_class_and_json_lines() {
+    let out = eval_crisis(&["--cases", "1", "--seeds", "reporting"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("reporting seeds 1000000..1000001"), "{text}");
+    assert!(text.contains("# detected before peak:"), "{text}");
+    assert!(text.contains("# false alarm:"), "{text}");
+    // One row per volume × rise class, one per volume, one per rise class.
+    for v in VOLUME_CLASSES {
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(v.name))
+            .collect();
+        // 4 rise classes + all, then the quiet row.
+        assert_eq!(rows.len(), RISE_CLASSES.len() + 2, "{}: {rows:?}", v.name);
+        for row in &rows[..RISE_CLASSES.len()] {
+            let cells: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(cells.len(), 7, "{row}");
+            assert_eq!(cells[2], "1", "one crisis per class: {row}");
+            assert!(cells[3].ends_with('%') && cells[5].ends_with('%'), "{row}");
+            assert!(cells[6].parse::<f64>().is_ok(), "{row}");
+        }
+    }
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("TOTAL: "))
+        .unwrap_or_else(|| panic!("no total line: {text}"));
+    assert!(total.starts_with("TOTAL: 24 crises,"), "{total}");
+
+    let out = eval_crisis(&["--cases", "1", "--json", "--set", "window = \"1h\""]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let all = lines
+        .iter()
+        .find(|j| {
+            j["table"] == "crisis"
+                && j["volume"] == "all"
+                && j["rise"] == "all"
+                && j["factor"] == "all"
+        })
+        .expect("a total object");
+    assert_eq!(all["crises"], 24);
+    let quiet: Vec<_> = lines.iter().filter(|j| j["table"] == "quiet").collect();
+    assert_eq!(quiet.len(), VOLUME_CLASSES.len() + 1);
+    let weeks: f64 = quiet
+        .iter()
+        .filter(|j| j["volume"] != "all")
+        .map(|j| j["watch_weeks"].as_f64().unwrap_or(0.0))
+        .sum();
+    assert!((weeks - (QUIET_WEEKS * 6) as f64).abs() < 1e-6, "{weeks}");
+}
+
+#[test]
+fn eval_crisis_rejects_a_bad_override_and_an_unknown_seed_set() {
+    let out = eval_crisis(&["--cases", "1", "--set", "no_such_key = 3"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid rules"), "{err}");
+    let out = eval_crisis(&["--seeds", "all"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tuning or reporting"));
+}
+
+#[test]
+fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = "[watch]\nname = 'mine'\nquery = 'acme'\n\n[[alert]]\nname = 'spike'\nkind = 'volume_spike'\nwindow = '1h'\n";
+    std::fs::write(dir.path().join("a.toml"), rule).expect("write");
+    let path = dir.path().to_string_lossy().to_string();
+    let out = eval_crisis(&["--cases", "1", "--json", "--rules", &path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        // volume × (rise + all), rise, factor, total; quiet per volume, total
+        VOLUME_CLASSES.len() * (RISE_CLASSES.len() + 1) + RISE_CLASSES.len() + 4 + 1 + 7
+    );
+    // A second watch: eval-crisis replays one.
+    std::fs::write(dir.path().join("b.toml"), rule.replace("'mine'", "'other'")).expect("write");
+    let out = eval_crisis(&["--cases", "1", "--rules", &path]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds 2 watches"), "{err}");
+    // --set applies to the default rules only.
+    let out = eval_crisis(&["--rules", &path, "--set", "window = '1h'"]);
+    assert!(!out.status.success());
+}
