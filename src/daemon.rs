@@ -48,6 +48,8 @@ const TICK: Duration = Duration::from_secs(1);
 const RULES_CHECK: Duration = Duration::from_secs(5);
 /// How often old buckets are pruned and compacted.
 const HOUSEKEEPING: Duration = Duration::from_secs(3600);
+/// How often the per-watch warm-up gauges are refreshed.
+const WARMUP_METRICS: Duration = Duration::from_secs(60);
 /// Batches in flight between sources and the pipeline.
 const BATCH_QUEUE: usize = 64;
 
@@ -122,6 +124,7 @@ pub async fn run_with(
     })
     .await
     .context("restoring detection state panicked")??;
+    log_warmup(&pipeline.warmup(Utc::now()));
 
     let tracker = TaskTracker::new();
     let ready = Arc::new(AtomicBool::new(false));
@@ -271,6 +274,7 @@ async fn drive(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_rules_check = Instant::now();
     let mut last_housekeeping = Instant::now();
+    let mut last_warmup = Instant::now();
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot install the SIGHUP handler")?;
     let mut open = true;
@@ -294,6 +298,10 @@ async fn drive(
                         rules.stamp = stamp;
                         reload(worker, &rules).await?;
                     }
+                }
+                if last_warmup.elapsed() >= WARMUP_METRICS {
+                    last_warmup = Instant::now();
+                    worker.run(|p| Ok::<_, anyhow::Error>(p.warmup(Utc::now()))).await??;
                 }
                 if last_housekeeping.elapsed() >= HOUSEKEEPING {
                     last_housekeeping = Instant::now();
@@ -334,4 +342,15 @@ async fn reload(worker: &mut Worker, rules: &RulesDir) -> anyhow::Result<()> {
     let (dir, channels) = (rules.dir.clone(), rules.channels.clone());
     worker.run(move |p| p.reload(&dir, &channels)).await?;
     Ok(())
+}
+
+/// Says at start-up which watches are still warming up, and until when.
+fn log_warmup(watches: &[crate::pipeline::WatchWarmup]) {
+    for w in watches.iter().filter(|w| !w.warm) {
+        info!(
+            watch = %w.watch,
+            warm_at = %w.warm_at.map_or_else(|| "after its first day of mentions".to_string(), |t| t.to_rfc3339()),
+            "warming up: until then only overwhelming spikes alert; `veilleur import` of past mentions starts a watch warm"
+        );
+    }
 }

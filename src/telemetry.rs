@@ -53,6 +53,8 @@ pub struct Metrics {
     pub fetch_errors_by_reason: Family<SourceReasonLabels, Counter>,
     pub fetch_duration: Family<SourceLabel, Histogram>,
     pub watch_matches: Family<WatchLabel, Counter>,
+    pub watch_warm: Family<WatchLabel, Gauge<i64, AtomicI64>>,
+    pub watch_warm_at: Family<WatchLabel, Gauge<i64, AtomicI64>>,
     pub alerts: Family<AlertLabels, Counter>,
     pub notifications: Family<ChannelOutcomeLabels, Counter>,
     pub outbox_pending: Gauge<i64, AtomicI64>,
@@ -81,6 +83,8 @@ impl Metrics {
             fetch_errors_by_reason: Family::default(),
             fetch_duration: Family::new_with_constructor(fetch_histogram),
             watch_matches: Family::default(),
+            watch_warm: Family::default(),
+            watch_warm_at: Family::default(),
             alerts: Family::default(),
             notifications: Family::default(),
             outbox_pending: Gauge::default(),
@@ -118,6 +122,16 @@ impl Metrics {
             "watch_matches",
             "Mentions matched, by watch",
             m.watch_matches.clone(),
+        );
+        registry.register(
+            "watch_warm",
+            "1 when every spike rule of the watch has its full baseline, 0 while it warms up (only overwhelming spikes alert then)",
+            m.watch_warm.clone(),
+        );
+        registry.register(
+            "watch_warm_at_timestamp_seconds",
+            "Unix time at which the watch is (or was) warm; 0 while it has seen nothing",
+            m.watch_warm_at.clone(),
         );
         registry.register(
             "alerts",
@@ -161,6 +175,22 @@ impl Metrics {
     /// scrapers): see [`openmetrics_to_text`].
     pub fn encode_text(&self) -> String {
         openmetrics_to_text(&self.encode())
+    }
+
+    /// The warm-up state of a watch (see `pipeline::WatchWarmup`).
+    pub fn watch_warmup(
+        &self,
+        watch: &str,
+        warm: bool,
+        warm_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        let l = WatchLabel {
+            watch: watch.to_string(),
+        };
+        self.watch_warm.get_or_create(&l).set(i64::from(warm));
+        self.watch_warm_at
+            .get_or_create(&l)
+            .set(warm_at.map_or(0, |t| t.timestamp()));
     }
 
     /// A fetch or parse of `source` failed for `reason` (a short fixed word).

@@ -26,6 +26,21 @@ min_mentions = 10
 
 type Item = (String, String, String, DateTime<Utc>);
 
+/// What `veilleur check` prints on standard output for `config`.
+fn check(config: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"))
+        .args(["check", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn setup(dir: &Path, base: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("rules")).unwrap();
     std::fs::write(dir.join("rules/acme.toml"), RULE).unwrap();
@@ -157,6 +172,9 @@ async fn imported_history_fires_on_the_first_live_burst_and_a_cold_start_waits()
             .sum();
         assert_eq!(counted, 1008, "every imported mention counted once");
     }
+    // `check` says the watch starts warm.
+    let said = check(&config);
+    assert!(said.contains("  acme: warm"), "{said}");
 
     // The feed: the burst, and the three newest imported posts again.
     let mut items = burst(Utc::now());
@@ -168,6 +186,11 @@ async fn imported_history_fires_on_the_first_live_burst_and_a_cold_start_waits()
         metric(&text, "veilleur_mentions_ingested_total{source=\"brand\"}"),
         Some(30.0),
         "imported posts fetched again are not counted twice:\n{text}"
+    );
+    assert_eq!(
+        metric(&text, "veilleur_watch_warm{watch=\"acme\"}"),
+        Some(1.0),
+        "{text}"
     );
     assert_eq!(
         metric(&text, "veilleur_mentions_duplicate_total{source=\"brand\"}"),
@@ -191,7 +214,23 @@ async fn imported_history_fires_on_the_first_live_burst_and_a_cold_start_waits()
     // The same feed on a data dir without the import: warming up, silent.
     let cold = tempfile::tempdir().unwrap();
     let config = setup(cold.path(), &base);
+    let said = check(&config);
+    assert!(said.contains("  acme: no history yet"), "{said}");
     let (events, text) = run_until_indexed(&config, 33.0).await;
+    assert_eq!(
+        metric(&text, "veilleur_watch_warm{watch=\"acme\"}"),
+        Some(0.0),
+        "a cold watch is reported warming up:\n{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "veilleur_watch_warm_at_timestamp_seconds{watch=\"acme\"}"
+        )
+        .unwrap_or(0.0)
+            == 0.0,
+        "{text}"
+    );
     assert_eq!(
         metric(&text, "veilleur_index_documents"),
         Some(33.0),

@@ -31,6 +31,7 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                     alerts,
                     cfg.daemon.rules_dir.display()
                 );
+                print_warmup(cfg, &rules);
             }
             Err(diags) => {
                 for d in &diags {
@@ -45,5 +46,39 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::FAILURE)
     } else {
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Which watches would start warm, from the history in the state store
+/// (`veilleur import` fills it): a watch still warming up alerts only on
+/// overwhelming spikes. A running daemon holds the store: then the same
+/// figures are on its `/metrics` (`veilleur_watch_warm`).
+fn print_warmup(cfg: &Config, rules: &crate::rules::RuleSet) {
+    let path = cfg.daemon.data_dir.join("state");
+    let now = chrono::Utc::now();
+    let state = if path.exists() {
+        match crate::store::state::StateStore::open(&path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                println!(
+                    "warm-up: cannot read {} ({e}); a running daemon reports it on /metrics as veilleur_watch_warm",
+                    path.display()
+                );
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    match crate::pipeline::warmup_from_state(rules, state.as_ref(), now) {
+        Ok(watches) => {
+            for w in watches {
+                println!("  {}", w.describe());
+            }
+        }
+        Err(e) => println!(
+            "warm-up: cannot read the history in {}: {e}",
+            path.display()
+        ),
     }
 }

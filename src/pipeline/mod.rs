@@ -206,13 +206,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
         now: DateTime<Utc>,
     ) -> Result<Pipeline, PipelineError> {
-        let mut detector = Detector::new(&rules);
-        let since = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
-        let buckets = storage.state.buckets().since(since)?;
-        let bad = detector.restore(&buckets, &storage.state.alerts().records()?);
-        for key in bad {
-            warn!(alert = %key, "unreadable alert record reset");
-        }
+        let detector = restore_detector(&rules, &storage.state, now)?;
         Ok(Pipeline {
             watches: Watches::new(rules),
             detection: Detection::Live(detector),
@@ -410,6 +404,21 @@ impl Pipeline {
         }
     }
 
+    /// Which watches are warm at `now` (live detection only; empty for a
+    /// replay), one entry per watch with spike rules: warm when all its
+    /// spike rules are, warm from the latest of their warm-up ends. Also
+    /// sets the per-watch warm-up gauges.
+    pub(crate) fn warmup(&self, now: DateTime<Utc>) -> Vec<WatchWarmup> {
+        let Detection::Live(d) = &self.detection else {
+            return Vec::new();
+        };
+        let out = WatchWarmup::by_watch(d.warmup_status(now));
+        for w in &out {
+            self.metrics.watch_warmup(&w.watch, w.warm, w.warm_at);
+        }
+        out
+    }
+
     /// The daemon's tick at `now`: commits when the commit policy says so, then moves
     /// live detection on to `now` minus [`LATENESS`] (so that a poll's
     /// mentions are in before their minute is judged), evaluating pending
@@ -503,3 +512,85 @@ impl Pipeline {
 
 #[cfg(test)]
 mod tests;
+
+/// The detector of `rules` with the detection state of `state` at `now`
+/// (minute buckets of the last [`RETENTION`], alert records). Blocking.
+fn restore_detector(
+    rules: &RuleSet,
+    state: &StateStore,
+    now: DateTime<Utc>,
+) -> Result<Detector, PipelineError> {
+    let mut detector = Detector::new(rules);
+    let since = (now.timestamp() - RETENTION.as_secs() as i64).div_euclid(60);
+    let buckets = state.buckets().since(since)?;
+    let bad = detector.restore(&buckets, &state.alerts().records()?);
+    for key in bad {
+        warn!(alert = %key, "unreadable alert record reset");
+    }
+    Ok(detector)
+}
+
+/// The warm-up of each watch of `rules` given the history in `state` (or
+/// none), as the daemon would start with it at `now`: for `veilleur check`.
+pub(crate) fn warmup_from_state(
+    rules: &RuleSet,
+    state: Option<&StateStore>,
+    now: DateTime<Utc>,
+) -> Result<Vec<WatchWarmup>, PipelineError> {
+    let detector = match state {
+        Some(s) => restore_detector(rules, s, now)?,
+        None => Detector::new(rules),
+    };
+    Ok(WatchWarmup::by_watch(detector.warmup_status(now)))
+}
+
+/// The warm-up of one watch: see [`Pipeline::warmup`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WatchWarmup {
+    pub(crate) watch: String,
+    /// Every spike rule of the watch has its full baseline.
+    pub(crate) warm: bool,
+    /// When the last of them is (or was) warm; `None` while the watch has
+    /// seen nothing.
+    pub(crate) warm_at: Option<DateTime<Utc>>,
+}
+
+impl WatchWarmup {
+    /// Folds per-rule statuses into one per watch, in the rule set's order.
+    pub(crate) fn by_watch(rules: Vec<crate::detect::WarmupStatus>) -> Vec<WatchWarmup> {
+        let mut out: Vec<WatchWarmup> = Vec::new();
+        for r in rules {
+            match out.iter_mut().find(|w| w.watch == r.watch) {
+                Some(w) => {
+                    w.warm &= r.warm;
+                    w.warm_at = match (w.warm_at, r.warm_at) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                }
+                None => out.push(WatchWarmup {
+                    watch: r.watch,
+                    warm: r.warm,
+                    warm_at: r.warm_at,
+                }),
+            }
+        }
+        out
+    }
+
+    /// One line for a person: `check` and the start-up log.
+    pub(crate) fn describe(&self) -> String {
+        match (self.warm, self.warm_at) {
+            (true, _) => format!("{}: warm", self.watch),
+            (false, Some(at)) => format!(
+                "{}: warming up until {} UTC; until then only overwhelming spikes alert (import history with `veilleur import` to start warm)",
+                self.watch,
+                at.format("%Y-%m-%d %H:%M")
+            ),
+            (false, None) => format!(
+                "{}: no history yet; warms up a day after its first mention (import history with `veilleur import` to start warm)",
+                self.watch
+            ),
+        }
+    }
+}
