@@ -237,7 +237,8 @@ impl Notification {
     }
 
     /// The alert event, when this is one.
-    pub fn as_alert(&self) -> Option<&AlertEvent> {
+    #[cfg(test)]
+    pub(crate) fn as_alert(&self) -> Option<&AlertEvent> {
         match self {
             Notification::Alert(ev) => Some(ev),
         }

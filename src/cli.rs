@@ -13,7 +13,7 @@ use crate::telemetry::LogFormat;
 /// veilleur — e-reputation monitoring and bad-buzz alerting.
 #[derive(Debug, Parser)]
 #[command(name = "veilleur", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,

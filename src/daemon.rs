@@ -41,7 +41,7 @@ use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
 
 /// How long shutdown waits for pending notifications.
-pub const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 /// How often pending data is committed and firing alerts re-evaluated.
 const TICK: Duration = Duration::from_secs(1);
 /// How often the rules directory is checked for changes.

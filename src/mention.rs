@@ -45,7 +45,7 @@ pub struct Mention {
 }
 
 /// Sentiment score at or under which a mention counts as negative.
-pub const NEGATIVE_THRESHOLD: f32 = -0.05;
+pub(crate) const NEGATIVE_THRESHOLD: f32 = -0.05;
 
 impl Mention {
     /// Whether enrichment scored this mention as negative.
@@ -54,14 +54,17 @@ impl Mention {
     }
 
     /// Reach used to rank mentions: the author's followers, 0 when unknown.
-    pub fn reach(&self) -> u64 {
+    pub(crate) fn reach(&self) -> u64 {
         self.author_followers.unwrap_or(0)
     }
 
     /// Parses one JSON line of the import/backtest format, fills a missing id
     /// from the URL, and clamps `published` to `now` (a mention can't come
     /// from the future).
-    pub fn from_json_line(line: &str, now: DateTime<Utc>) -> Result<Mention, serde_json::Error> {
+    pub(crate) fn from_json_line(
+        line: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Mention, serde_json::Error> {
         let mut m: Mention = serde_json::from_str(line)?;
         if m.id.is_empty() {
             m.id = id_for(&m.url, &m.title, &m.text);

@@ -142,7 +142,7 @@ fn redirect_target(url: &Url) -> Option<Url> {
 /// Inputs longer than this are cut (at a char boundary) before
 /// [`html_to_text`] reads them: no mention needs more text, and it bounds the
 /// work a hostile page can cause.
-pub const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
 
 /// HTML (or plain text) → plain text: tags stripped, `script`/`style` (and
 /// other non-content elements) dropped, entities decoded exactly once (named,
@@ -150,7 +150,7 @@ pub const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
 /// elements and `<br>` become word breaks, whitespace (including no-break
 /// spaces) collapsed to single spaces, trimmed. Linear time on any input;
 /// input beyond [`MAX_HTML_BYTES`] is ignored.
-pub fn html_to_text(html: &str) -> String {
+pub(crate) fn html_to_text(html: &str) -> String {
     let html = truncate_at_char_boundary(html, MAX_HTML_BYTES);
     if !html.contains(['<', '&']) {
         return collapse_whitespace(html);
@@ -179,7 +179,7 @@ fn truncate_at_char_boundary(s: &str, max: usize) -> &str {
 
 /// Collapses every run of whitespace (Unicode, so U+00A0 too) into one space
 /// and trims both ends.
-pub fn collapse_whitespace(s: &str) -> String {
+pub(crate) fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for word in s.split(char::is_whitespace).filter(|w| !w.is_empty()) {
         if !out.is_empty() {

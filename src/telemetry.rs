@@ -163,7 +163,7 @@ impl Metrics {
     }
 
     /// The OpenMetrics 1.0 text exposition of every metric.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -173,12 +173,12 @@ impl Metrics {
     /// The Prometheus text format 0.0.4 exposition, for clients that do not
     /// ask for OpenMetrics (`curl`, `promtool check metrics`, older
     /// scrapers): see [`openmetrics_to_text`].
-    pub fn encode_text(&self) -> String {
+    pub(crate) fn encode_text(&self) -> String {
         openmetrics_to_text(&self.encode())
     }
 
     /// The warm-up state of a watch (see `pipeline::WatchWarmup`).
-    pub fn watch_warmup(
+    pub(crate) fn watch_warmup(
         &self,
         watch: &str,
         warm: bool,
@@ -194,7 +194,7 @@ impl Metrics {
     }
 
     /// A fetch or parse of `source` failed for `reason` (a short fixed word).
-    pub fn fetch_failed(
+    pub(crate) fn fetch_failed(
         &self,
         source: &str,
         reason: &'static str,
@@ -222,7 +222,7 @@ impl Metrics {
     }
 
     /// A fetch of `source` finished (well or not) after `secs`.
-    pub fn fetch_finished(&self, source: &str, secs: f64) {
+    pub(crate) fn fetch_finished(&self, source: &str, secs: f64) {
         self.fetch_duration
             .get_or_create(&SourceLabel {
                 source: source.to_string(),
@@ -231,7 +231,7 @@ impl Metrics {
     }
 
     /// New and duplicate mentions from one batch of `source`.
-    pub fn mentions_stored(&self, source: &str, new: u64, duplicate: u64) {
+    pub(crate) fn mentions_stored(&self, source: &str, new: u64, duplicate: u64) {
         let l = SourceLabel {
             source: source.to_string(),
         };
@@ -243,7 +243,7 @@ impl Metrics {
     }
 
     /// An alert event was recorded.
-    pub fn alert_fired(&self, ev: &crate::alert::AlertEvent) {
+    pub(crate) fn alert_fired(&self, ev: &crate::alert::AlertEvent) {
         info!(
             watch = %ev.watch,
             rule = %ev.rule,
@@ -275,7 +275,7 @@ impl Metrics {
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -285,7 +285,7 @@ pub enum LogFormat {
 /// Installs the global tracing subscriber, writing to stderr. `RUST_LOG`
 /// overrides the default `info` level. Safe to call twice (the second call
 /// does nothing), which tests rely on.
-pub fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -308,7 +308,7 @@ pub fn init_logging(format: LogFormat) {
 /// `# HELP` and `# TYPE` lines to name `x_total` itself (otherwise every
 /// counter reads as an untyped metric without help). `# UNIT` and `# EOF`
 /// do not exist in 0.0.4; `info` and `stateset` families become gauges.
-pub fn openmetrics_to_text(om: &str) -> String {
+pub(crate) fn openmetrics_to_text(om: &str) -> String {
     let mut counters = std::collections::HashSet::new();
     for line in om.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ")

@@ -40,7 +40,7 @@
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 /// Tokens longer than this many bytes (after normalization) are dropped.
-pub const MAX_TOKEN_BYTES: usize = 200;
+pub(crate) const MAX_TOKEN_BYTES: usize = 200;
 
 /// French elided words dropped before an apostrophe.
 const ELISIONS: [&str; 13] = [
@@ -49,7 +49,8 @@ const ELISIONS: [&str; 13] = [
 
 /// One analyzed token: normalized text, position, byte range in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+#[cfg(test)]
+pub(crate) struct Token {
     pub text: String,
     pub position: u32,
     pub from: usize,
@@ -59,7 +60,7 @@ pub struct Token {
 /// Analyzes `text`, calling `f(token, position, byte_from, byte_to)` for each
 /// token in order. The token `&str` is only valid during the call; this is
 /// the allocation-free path the matcher uses.
-pub fn for_each_token(text: &str, mut f: impl FnMut(&str, u32, usize, usize)) {
+pub(crate) fn for_each_token(text: &str, mut f: impl FnMut(&str, u32, usize, usize)) {
     let mut buf = String::with_capacity(32);
     let mut position: u32 = 0;
     let mut chars = text.char_indices().peekable();
@@ -124,7 +125,8 @@ pub fn for_each_token(text: &str, mut f: impl FnMut(&str, u32, usize, usize)) {
 }
 
 /// Analyzes `text` into owned [`Token`]s.
-pub fn tokens(text: &str) -> Vec<Token> {
+#[cfg(test)]
+pub(crate) fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     for_each_token(text, |t, position, from, to| {
         out.push(Token {

@@ -20,7 +20,7 @@ use anyhow::Context;
 use crate::config::Config;
 
 /// Loads a config, turning its diagnostics into one readable error.
-pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|diags| {
         let text: Vec<String> = diags.iter().map(|d| d.render()).collect();
         anyhow::anyhow!("invalid config:\n{}", text.join("\n"))
@@ -28,7 +28,7 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// A multi-threaded tokio runtime for commands that need one.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

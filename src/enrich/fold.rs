@@ -6,7 +6,7 @@
 //! Only Latin letters are folded; other scripts are lowercased as they are.
 
 /// Appends the folded form of `c` (lowercase, without diacritics) to `out`.
-pub fn push_folded(c: char, out: &mut String) {
+pub(crate) fn push_folded(c: char, out: &mut String) {
     if c.is_ascii() {
         out.push(c.to_ascii_lowercase());
         return;
@@ -45,7 +45,7 @@ pub fn push_folded(c: char, out: &mut String) {
 }
 
 /// Folds a whole string into `out` (cleared first).
-pub fn fold_into(s: &str, out: &mut String) {
+pub(crate) fn fold_into(s: &str, out: &mut String) {
     out.clear();
     for c in s.chars() {
         push_folded(c, out);
@@ -53,14 +53,14 @@ pub fn fold_into(s: &str, out: &mut String) {
 }
 
 /// Folds a whole string into a new `String`; for loading data, not hot paths.
-pub fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     fold_into(s, &mut out);
     out
 }
 
 /// Whether `c` is an apostrophe (ASCII, typographic or backtick).
-pub fn is_apostrophe(c: char) -> bool {
+pub(crate) fn is_apostrophe(c: char) -> bool {
     matches!(c, '\'' | '’' | '`' | 'ʼ' | '‘')
 }
 

@@ -18,7 +18,7 @@ use super::fold::{is_apostrophe, push_folded};
 pub const LANGS: [&str; 7] = ["fr", "en", "es", "de", "it", "pt", "nl"];
 
 /// Undetermined: too short, mixed or unreliable.
-pub const UND: &str = "und";
+pub(crate) const UND: &str = "und";
 
 /// Fewer letters than this (URLs, handles and hashtags excluded) is `und`.
 const MIN_LETTERS: usize = 8;
@@ -111,7 +111,7 @@ pub fn detect(text: &str) -> &'static str {
 }
 
 /// [`detect`] over a title and a text together.
-pub fn detect_parts(title: &str, text: &str) -> &'static str {
+pub(crate) fn detect_parts(title: &str, text: &str) -> &'static str {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
         detect_in(&[title, text], s)

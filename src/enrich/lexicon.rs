@@ -27,7 +27,7 @@ const MODIFIERS: &str = include_str!("../../lexicons/modifiers.tsv");
 
 /// FxHash (rustc's hasher): short keys, trusted data, so speed over DoS resistance.
 #[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     #[inline]
@@ -54,11 +54,11 @@ impl Hasher for FxHasher {
 }
 
 /// A `HashMap` with [`FxHasher`].
-pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// How a grammar word changes the sentiment words around it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Modifier {
+pub(crate) enum Modifier {
     /// Negates the sentiment words among the next `scope` words.
     Negator { scope: u8 },
     /// Adds `delta` (positive: intensifier, negative: diminisher) to the
@@ -75,7 +75,7 @@ pub enum Modifier {
 
 /// How a word missing from the lexicon is retried with a related form.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Backoff {
+pub(crate) enum Backoff {
     /// No retry.
     #[default]
     None,
@@ -90,14 +90,14 @@ pub enum Backoff {
 
 /// One lexicon entry: a valence in -4..4, a modifier, or both (`super`, `no`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Term {
+pub(crate) struct Term {
     pub valence: Option<f32>,
     pub modifier: Option<Modifier>,
 }
 
 /// The terms of one language.
 #[derive(Default)]
-pub struct LangLexicon {
+pub(crate) struct LangLexicon {
     /// Whether apostrophes separate words (French elision) rather than
     /// vanish (English contractions: `don't` → `dont`).
     pub split_apostrophes: bool,
@@ -138,25 +138,25 @@ impl LangLexicon {
 
     /// The entry for a folded term.
     #[inline]
-    pub fn get(&self, key: &str) -> Option<&Term> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Term> {
         self.terms.get(key)
     }
 
     /// Whether some longer term starts with the folded words `key`.
     #[inline]
-    pub fn is_prefix(&self, key: &str) -> bool {
+    pub(crate) fn is_prefix(&self, key: &str) -> bool {
         self.prefixes.contains_key(key)
     }
 
     /// The valence of a folded single word, if any.
     #[inline]
-    pub fn valence(&self, key: &str) -> Option<f32> {
+    pub(crate) fn valence(&self, key: &str) -> Option<f32> {
         self.terms.get(key).and_then(|t| t.valence)
     }
 }
 
 /// Every lexicon, parsed once.
-pub struct Lexicons {
+pub(crate) struct Lexicons {
     pub en: LangLexicon,
     pub fr: LangLexicon,
     /// Single emoji characters → valence.
@@ -166,7 +166,7 @@ pub struct Lexicons {
 }
 
 /// The parsed lexicons; the first call parses the embedded files (a few ms).
-pub static LEXICONS: LazyLock<Lexicons> = LazyLock::new(load);
+pub(crate) static LEXICONS: LazyLock<Lexicons> = LazyLock::new(load);
 
 /// Folds a term and splits it into words the way the tokenizer does:
 /// apostrophes and hyphens separate words in French and vanish in English
@@ -292,7 +292,7 @@ fn load() -> Lexicons {
 }
 
 /// Splits a `lang TAB kind TAB term TAB value` line of `modifiers.tsv`.
-pub fn modifier_row(line: &str) -> Option<(&str, &str, &str, f32)> {
+pub(crate) fn modifier_row(line: &str) -> Option<(&str, &str, &str, f32)> {
     let mut it = line.split('\t');
     let lang = it.next()?;
     let kind = it.next()?;

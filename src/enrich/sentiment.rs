@@ -85,7 +85,7 @@ pub struct Sentiment {
 }
 
 /// Score boundary of the labels, equal to the detector's negative threshold.
-pub const LABEL_THRESHOLD: f32 = 0.05;
+pub(crate) const LABEL_THRESHOLD: f32 = 0.05;
 
 /// Raw compound magnitude under which a text is neutral (tuned on the dev
 /// files for the whole set, not per source; see `eval-sentiment`).
@@ -123,7 +123,7 @@ pub fn score(text: &str, lang: &str) -> Sentiment {
 }
 
 /// Scores a title and a text together, as if separated by a full stop.
-pub fn score_parts(title: &str, text: &str, lang: &str) -> Sentiment {
+pub(crate) fn score_parts(title: &str, text: &str, lang: &str) -> Sentiment {
     score_parts_slice(&[title, text], lang)
 }
 

@@ -77,7 +77,7 @@ impl FileNotifier {
 /// `<key with every byte but [A-Za-z0-9._-] as _, at most 80>-<12 hex>.eml`:
 /// readable, safe on every file system, and distinct for distinct keys even
 /// when sanitising makes them look alike.
-pub fn file_name(key: &str) -> String {
+pub(crate) fn file_name(key: &str) -> String {
     let readable: String = key
         .chars()
         .map(|c| {

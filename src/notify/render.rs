@@ -184,7 +184,7 @@ fn stage_words(ev: &AlertEvent, l: &Labels) -> Option<(&'static str, &'static st
 }
 
 /// `p ≈ 3e-9`: two decimals down to 1 %, then the order of magnitude.
-pub fn probability(p: f64) -> String {
+pub(crate) fn probability(p: f64) -> String {
     if !p.is_finite() || p <= 0.0 {
         "p ≈ 0".to_string()
     } else if p >= 0.01 {
@@ -341,12 +341,12 @@ pub fn subject(ev: &AlertEvent) -> String {
 
 /// Email subject in `l`'s words. Single line: control characters from the
 /// event are replaced by spaces.
-pub fn subject_in(ev: &AlertEvent, l: &Labels) -> String {
+pub(crate) fn subject_in(ev: &AlertEvent, l: &Labels) -> String {
     one_line(&format!("{} {}", l.tag, headline(ev, l)))
 }
 
 /// Title for chat messages: the subject without the `[veilleur]` tag.
-pub fn title_in(ev: &AlertEvent, l: &Labels) -> String {
+pub(crate) fn title_in(ev: &AlertEvent, l: &Labels) -> String {
     one_line(&headline(ev, l))
 }
 
@@ -357,12 +357,12 @@ fn one_line(s: &str) -> String {
 }
 
 /// Plain-text email body in English.
-pub fn text_body(ev: &AlertEvent) -> String {
+pub(crate) fn text_body(ev: &AlertEvent) -> String {
     text_body_in(ev, &Labels::EN)
 }
 
 /// Plain-text email body in `l`'s words.
-pub fn text_body_in(ev: &AlertEvent, l: &Labels) -> String {
+pub(crate) fn text_body_in(ev: &AlertEvent, l: &Labels) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} — {} / {}", state_word(ev, l), ev.watch, ev.rule);
     if !ev.summary.trim().is_empty() {
@@ -401,7 +401,7 @@ pub fn text_body_in(ev: &AlertEvent, l: &Labels) -> String {
 /// severity, time, volume, negative share (and its usual level), top terms,
 /// then the [`explanation`]. Values are plain text: each rendering escapes
 /// them.
-pub fn facts(ev: &AlertEvent, l: &Labels) -> Vec<(String, String)> {
+pub(crate) fn facts(ev: &AlertEvent, l: &Labels) -> Vec<(String, String)> {
     let mut rows = vec![
         (l.watch.to_string(), ev.watch.clone()),
         (l.rule.to_string(), format!("{} ({})", ev.rule, ev.kind)),
@@ -450,7 +450,7 @@ fn capitalise(s: &str) -> String {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -466,13 +466,13 @@ pub fn html_escape(s: &str) -> String {
 }
 
 /// HTML email body in English.
-pub fn html_body(ev: &AlertEvent) -> String {
+pub(crate) fn html_body(ev: &AlertEvent) -> String {
     html_body_in(ev, &Labels::EN)
 }
 
 /// HTML email body in `l`'s words: a headline, a table of facts, and the top
 /// mentions as links. Inline styles only (mail clients drop `<style>`).
-pub fn html_body_in(ev: &AlertEvent, l: &Labels) -> String {
+pub(crate) fn html_body_in(ev: &AlertEvent, l: &Labels) -> String {
     let e = html_escape;
     let colour = match ev.state {
         AlertState::Firing => "#b00020",
@@ -551,7 +551,7 @@ fn slack_escape(s: &str) -> String {
 
 /// Which chat markup to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Markup {
+pub(crate) enum Markup {
     /// CommonMark-ish: Mattermost, Discord, Teams.
     Markdown,
     /// Slack `mrkdwn`: `*bold*`, `<url|label>`.
@@ -559,13 +559,14 @@ pub enum Markup {
 }
 
 /// Chat message text in English.
-pub fn chat_text(ev: &AlertEvent, markup: Markup) -> String {
+#[cfg(test)]
+pub(crate) fn chat_text(ev: &AlertEvent, markup: Markup) -> String {
     chat_text_in(ev, markup, &Labels::EN)
 }
 
 /// Chat message text: a bold headline, the summary, the basic facts on two
 /// lines, the explanation one fact a line, then the top mentions as links.
-pub fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
+pub(crate) fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
     let esc = |s: &str| match markup {
         Markup::Markdown => md_escape(s),
         Markup::Slack => slack_escape(s),
@@ -613,7 +614,7 @@ pub fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
 
 /// One line per top mention: `1. [title](url) — by … · reach … · sentiment …`,
 /// escaped for `markup`; non-web URLs are shown, not linked.
-pub fn mention_lines(ev: &AlertEvent, markup: Markup, l: &Labels) -> Vec<String> {
+pub(crate) fn mention_lines(ev: &AlertEvent, markup: Markup, l: &Labels) -> Vec<String> {
     let esc = |s: &str| match markup {
         Markup::Markdown => md_escape(s),
         Markup::Slack => slack_escape(s),

@@ -40,13 +40,13 @@ use crate::config::{WebhookConfig, WebhookFormat};
 use crate::retry::error_chain;
 
 /// Time allowed for one request, response headers included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Header carrying the HMAC signature.
-pub const SIGNATURE_HEADER: &str = "x-veilleur-signature";
+pub(crate) const SIGNATURE_HEADER: &str = "x-veilleur-signature";
 /// Header carrying the Unix time (seconds) the signature covers.
-pub const TIMESTAMP_HEADER: &str = "x-veilleur-timestamp";
+pub(crate) const TIMESTAMP_HEADER: &str = "x-veilleur-timestamp";
 /// Header carrying the idempotency key.
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+pub(crate) const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// How much of an error response body goes into the log.
 const ERROR_BODY_BYTES: usize = 512;
 /// Longest `Retry-After` honoured; the outbox caps it further.
@@ -77,7 +77,7 @@ impl WebhookNotifier {
     }
 
     /// Like [`WebhookNotifier::new`] with a chosen request timeout.
-    pub fn with_timeout(
+    pub(crate) fn with_timeout(
         channel: &str,
         cfg: &WebhookConfig,
         secret: Option<String>,
@@ -198,7 +198,7 @@ fn retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> 
 }
 
 /// The request body for `format`.
-pub fn payload(ev: &AlertEvent, format: WebhookFormat) -> Result<Vec<u8>, NotifyError> {
+pub(crate) fn payload(ev: &AlertEvent, format: WebhookFormat) -> Result<Vec<u8>, NotifyError> {
     let l = &Labels::EN;
     let v = match format {
         WebhookFormat::Json => return Ok(serde_json::to_vec(ev)?),

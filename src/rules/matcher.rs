@@ -178,7 +178,7 @@ pub fn query_matches(q: &Query, m: &Mention) -> bool {
 
 /// The language key a mention is filtered and searched by: its language,
 /// lowercased, or `und` when unknown (`None` or empty).
-pub fn lang_key(lang: Option<&str>) -> String {
+pub(crate) fn lang_key(lang: Option<&str>) -> String {
     match lang.map(text::keyword) {
         Some(l) if !l.is_empty() => l,
         _ => "und".to_string(),
@@ -187,7 +187,7 @@ pub fn lang_key(lang: Option<&str>) -> String {
 
 /// A literal a watch can be triggered by.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Literal {
+pub(crate) enum Literal {
     /// An analyzed token.
     Token(String),
     /// Any token starting with this.
@@ -198,7 +198,7 @@ pub enum Literal {
 /// one of whose title, text or author tokens is (or starts with) one of
 /// `lits`. `None` means `q` may match without any of its literals (see the
 /// module doc) and must be evaluated on every mention.
-pub fn triggers(q: &Query) -> Option<Vec<Literal>> {
+pub(crate) fn triggers(q: &Query) -> Option<Vec<Literal>> {
     match q {
         Query::Word { word, .. } => Some(vec![Literal::Token(word.clone())]),
         Query::Prefix { prefix, .. } => Some(vec![Literal::Prefix(prefix.clone())]),

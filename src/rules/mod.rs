@@ -68,7 +68,7 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 4] = [
+    pub(crate) const ALL: [AlertKind; 4] = [
         AlertKind::VolumeSpike,
         AlertKind::NegativeSurge,
         AlertKind::Keyword,
@@ -86,7 +86,7 @@ impl AlertKind {
 
     /// Whether the kind tests a volume against a baseline (and so has an
     /// early warning and a warm-up).
-    pub fn is_spike(self) -> bool {
+    pub(crate) fn is_spike(self) -> bool {
         matches!(self, AlertKind::VolumeSpike | AlertKind::NegativeSurge)
     }
 
@@ -100,7 +100,7 @@ impl AlertKind {
     }
 
     /// The default `min_mentions` of the kind.
-    pub fn default_min_mentions(self) -> u64 {
+    pub(crate) fn default_min_mentions(self) -> u64 {
         match self {
             AlertKind::VolumeSpike => DEFAULT_MIN_MENTIONS,
             AlertKind::NegativeSurge => DEFAULT_MIN_NEGATIVE,
@@ -160,7 +160,8 @@ pub struct AlertRule {
 impl AlertRule {
     /// A rule of `kind` with every default, as a rule file giving only
     /// `name` and `kind` gets it (`keyword` still needs its `query`).
-    pub fn with_defaults(name: &str, kind: AlertKind) -> AlertRule {
+    #[cfg(test)]
+    pub(crate) fn with_defaults(name: &str, kind: AlertKind) -> AlertRule {
         AlertRule {
             name: name.to_string(),
             kind,
@@ -202,20 +203,20 @@ impl AlertRule {
     }
 }
 
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 60);
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// A small floor: the tail probability does the work (a watch of one or
 /// two mentions an hour must be able to alert).
-pub const DEFAULT_MIN_MENTIONS: u64 = 5;
-pub const DEFAULT_FACTOR: f64 = 3.0;
-pub const DEFAULT_SEVERITY: &str = "warning";
-pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
+pub(crate) const DEFAULT_MIN_MENTIONS: u64 = 5;
+pub(crate) const DEFAULT_FACTOR: f64 = 3.0;
+pub(crate) const DEFAULT_SEVERITY: &str = "warning";
+pub(crate) const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
 /// `negative_surge`'s default `min_mentions`.
-pub const DEFAULT_MIN_NEGATIVE: u64 = 4;
-pub const DEFAULT_SIGNIFICANCE: f64 = 1e-8;
-pub const DEFAULT_RESOLVE_AFTER: Duration = Duration::from_secs(15 * 60);
-pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
-pub const DEFAULT_EARLY_WARNING: bool = false;
-pub const DEFAULT_MIN_REACH: u64 = 50_000;
+pub(crate) const DEFAULT_MIN_NEGATIVE: u64 = 4;
+pub(crate) const DEFAULT_SIGNIFICANCE: f64 = 1e-8;
+pub(crate) const DEFAULT_RESOLVE_AFTER: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
+pub(crate) const DEFAULT_EARLY_WARNING: bool = false;
+pub(crate) const DEFAULT_MIN_REACH: u64 = 50_000;
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 const SPIKE_KINDS: &[AlertKind] = &[AlertKind::VolumeSpike, AlertKind::NegativeSurge];
 /// The alert keys only some kinds take, and those kinds (the module doc's
@@ -352,7 +353,7 @@ impl FileChecker<'_> {
 
 /// Parses and validates one rule file's text. `channels` are the channel
 /// names the config defines; `None` skips that check (backtests).
-pub fn parse_rule_file(
+pub(crate) fn parse_rule_file(
     path: &Path,
     source: &str,
     channels: Option<&HashSet<String>>,

@@ -48,7 +48,7 @@ use std::fmt;
 use crate::text;
 
 /// Longest accepted NEAR distance.
-pub const MAX_NEAR: u32 = 1000;
+pub(crate) const MAX_NEAR: u32 = 1000;
 
 /// Which analyzed fields a text term searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,7 +192,7 @@ fn check_depth(toks: &[(Tok, usize)]) -> Result<(), QueryError> {
 impl Query {
     /// When this query is a valid NEAR side (a word, prefix, phrase, or OR of
     /// them), the one scope all its literals share.
-    pub fn span_scope(&self) -> Option<Scope> {
+    pub(crate) fn span_scope(&self) -> Option<Scope> {
         match self {
             Query::Word { scope, .. }
             | Query::Prefix { scope, .. }
@@ -306,7 +306,7 @@ impl fmt::Display for Query {
 
 /// Normalizes a URL or `url:` value for comparison: lowercased, without
 /// scheme and without a leading `www.`.
-pub fn url_key(url: &str) -> String {
+pub(crate) fn url_key(url: &str) -> String {
     let s = url.trim().to_lowercase();
     let s = match s.find("://") {
         Some(i)
@@ -323,13 +323,13 @@ pub fn url_key(url: &str) -> String {
 }
 
 /// The host part of a [`url_key`]: up to the first `/`, `?`, `#` or `:`.
-pub fn url_key_host(key: &str) -> &str {
+pub(crate) fn url_key_host(key: &str) -> &str {
     let end = key.find(['/', '?', '#', ':']).unwrap_or(key.len());
     &key[..end]
 }
 
 /// Every dot-suffix of a host, itself first: `a.b.c` gives `a.b.c`, `b.c`, `c`.
-pub fn host_suffixes(host: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn host_suffixes(host: &str) -> impl Iterator<Item = &str> {
     std::iter::once(host)
         .chain(host.match_indices('.').map(move |(i, _)| &host[i + 1..]))
         .filter(|h| !h.is_empty())

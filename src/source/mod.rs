@@ -57,7 +57,7 @@ pub enum SourceKind {
 
 impl SourceKind {
     /// The kinds, as `kind = "…"` names them.
-    pub const NAMES: &[&str] = &["feed"];
+    pub(crate) const NAMES: &[&str] = &["feed"];
 
     /// The `kind` value.
     pub fn name(&self) -> &'static str {

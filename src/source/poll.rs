@@ -37,11 +37,11 @@ use crate::telemetry::Metrics;
 pub const MIN_DELAY: Duration = Duration::from_secs(1);
 /// The first retry after a failure waits at most this long (less if the
 /// interval is shorter).
-pub const FIRST_RETRY: Duration = Duration::from_secs(5);
+pub(crate) const FIRST_RETRY: Duration = Duration::from_secs(5);
 /// Backoff grows up to this, or up to the interval when that is longer.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// ± share of the delay spread by jitter.
-pub const JITTER: f64 = 0.10;
+pub(crate) const JITTER: f64 = 0.10;
 /// The first poll of a source comes within this share of its interval
 /// (capped at [`FIRST_POLL_CAP`]) after start.
 const FIRST_POLL_SPREAD: f64 = 0.1;
@@ -96,7 +96,7 @@ pub fn next_delay(
 
 /// The cursor stored for `source`, or [`Cursor::Start`] (with a warning when
 /// what is stored cannot be read).
-pub async fn stored_cursor(state: &Arc<StateStore>, source: &str) -> Cursor {
+pub(crate) async fn stored_cursor(state: &Arc<StateStore>, source: &str) -> Cursor {
     let (state, name) = (state.clone(), source.to_string());
     let stored = tokio::task::spawn_blocking(move || state.ledger().cursor(&name)).await;
     match stored {

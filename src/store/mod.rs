@@ -69,10 +69,10 @@ pub enum Backend {
 
 impl Backend {
     /// Every back end name, for error messages (`expected one of …`).
-    pub const NAMES: &'static [&'static str] = &["tantivy"];
+    pub(crate) const NAMES: &'static [&'static str] = &["tantivy"];
 
     /// The back end called `name` (as in the config), if any.
-    pub fn from_name(name: &str) -> Option<Backend> {
+    pub(crate) fn from_name(name: &str) -> Option<Backend> {
         match name {
             "tantivy" => Some(Backend::Tantivy),
             _ => None,
@@ -98,7 +98,10 @@ pub fn open_index(backend: Backend, dir: &Path) -> Result<Arc<dyn MentionIndex>,
 
 /// Opens an existing index of `backend` at `dir` for reading only, beside a
 /// running writer (`veilleur search`, `backtest --config`). Blocking.
-pub fn open_search(backend: Backend, dir: &Path) -> Result<Box<dyn MentionSearch>, IndexError> {
+pub(crate) fn open_search(
+    backend: Backend,
+    dir: &Path,
+) -> Result<Box<dyn MentionSearch>, IndexError> {
     match backend {
         Backend::Tantivy => Ok(Box::new(tantivy::TantivyIndex::open_read_only(dir)?)),
     }
@@ -204,7 +207,14 @@ pub struct Cursor {
 
 impl Cursor {
     /// The cursor as an opaque token: `<nanos>:<id>`.
-    pub fn encode(&self) -> String {
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the HTTP API's cursor pagination hands it out; tested here"
+        )
+    )]
+    pub(crate) fn encode(&self) -> String {
         format!("{}:{}", self.published_nanos, self.id)
     }
 
@@ -220,7 +230,7 @@ impl Cursor {
 
     /// Whether a mention at (`nanos`, `id`) comes after this cursor in
     /// newest-first, then id-descending, order.
-    pub fn precedes(&self, nanos: i64, id: &str) -> bool {
+    pub(crate) fn precedes(&self, nanos: i64, id: &str) -> bool {
         (nanos, id) < (self.published_nanos, self.id.as_str())
     }
 }

@@ -43,7 +43,7 @@ impl Buckets<'_> {
 
     /// Deletes buckets older than `before_minute`; returns how many.
     /// Blocking, fsyncs.
-    pub fn prune(&self, before_minute: i64) -> Result<u64, StateError> {
+    pub(crate) fn prune(&self, before_minute: i64) -> Result<u64, StateError> {
         let tx = self.db.begin_write()?;
         let mut n = 0;
         {
@@ -67,7 +67,7 @@ impl Buckets<'_> {
     /// again changes nothing. Detection restores minute and hour rows alike
     /// (it learns hourly counts); only windows shorter than an hour lose
     /// their shape, and those only look at recent minutes. Blocking, fsyncs.
-    pub fn compact(&self, before_minute: i64) -> Result<u64, StateError> {
+    pub(crate) fn compact(&self, before_minute: i64) -> Result<u64, StateError> {
         let tx = self.db.begin_write()?;
         let mut n = 0;
         {

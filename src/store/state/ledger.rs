@@ -17,7 +17,9 @@
 //! async callers run them on `spawn_blocking`.
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition, WriteTransaction};
+#[cfg(test)]
+use redb::ReadableTableMetadata;
+use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use super::{PRUNE_BATCH, StateError, prune_older};
 
@@ -35,7 +37,7 @@ pub struct Ledger<'a> {
 impl Ledger<'_> {
     /// For each id, whether it was never seen before (or was pruned).
     /// Blocking read.
-    pub fn unseen(&self, ids: &[&str]) -> Result<Vec<bool>, StateError> {
+    pub(crate) fn unseen(&self, ids: &[&str]) -> Result<Vec<bool>, StateError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(SEEN)?;
         ids.iter().map(|id| Ok(t.get(*id)?.is_none())).collect()
@@ -51,7 +53,7 @@ impl Ledger<'_> {
     /// Forgets the ids seen before `before`, in transactions of at most
     /// [`PRUNE_BATCH`] deletions each (so the daemon's ingest commits wait
     /// for one batch at most); returns how many. Blocking, fsyncs.
-    pub fn prune_seen(&self, before: DateTime<Utc>) -> Result<u64, StateError> {
+    pub(crate) fn prune_seen(&self, before: DateTime<Utc>) -> Result<u64, StateError> {
         self.prune_seen_in_batches(before, PRUNE_BATCH)
     }
 
@@ -64,7 +66,8 @@ impl Ledger<'_> {
     }
 
     /// Number of seen ids. Blocking read.
-    pub fn seen_len(&self) -> Result<u64, StateError> {
+    #[cfg(test)]
+    pub(crate) fn seen_len(&self) -> Result<u64, StateError> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(SEEN)?.len()?)
     }

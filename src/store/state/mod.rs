@@ -40,7 +40,7 @@ pub use outbox::Outbox;
 
 /// Most rows one pruning transaction deletes: a prune of months of ids
 /// holds the write lock (and delays an ingest commit) for one batch at a time.
-pub const PRUNE_BATCH: usize = 10_000;
+pub(crate) const PRUNE_BATCH: usize = 10_000;
 /// Most rows one pruning transaction reads while looking for old ones, as a
 /// multiple of the batch (bounds a transaction when few rows are old).
 const PRUNE_SCAN_FACTOR: usize = 8;
@@ -90,7 +90,7 @@ pub struct IngestCommit {
 
 /// How many rows one [`StateStore::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     pub seen: u64,
     pub sent: u64,
 }
@@ -127,7 +127,7 @@ impl StateStore {
     }
 
     /// Seen ids and source cursors.
-    pub fn ledger(&self) -> Ledger<'_> {
+    pub(crate) fn ledger(&self) -> Ledger<'_> {
         Ledger { db: &self.db }
     }
 
@@ -159,7 +159,7 @@ impl StateStore {
     /// Forgets seen ids and sent-log rows older than `before` (the retention
     /// horizon, `daemon.retention` before now), batch by batch. Blocking,
     /// fsyncs once per batch.
-    pub fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StateError> {
+    pub(crate) fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StateError> {
         Ok(Pruned {
             seen: self.ledger().prune_seen(before)?,
             sent: self.outbox().prune_sent(before)?,

@@ -128,7 +128,7 @@ impl Outbox<'_> {
     }
 
     /// The earliest next attempt among queued entries, if any. Blocking read.
-    pub fn next_due(&self) -> Result<Option<i64>, StateError> {
+    pub(crate) fn next_due(&self) -> Result<Option<i64>, StateError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(OUTBOX)?;
         let mut min = None;
@@ -184,7 +184,7 @@ impl Outbox<'_> {
 
     /// Drops an entry that can never be delivered (its channel is gone or it
     /// failed permanently). Blocking, fsyncs.
-    pub fn drop_entry(&self, seq: u64) -> Result<(), StateError> {
+    pub(crate) fn drop_entry(&self, seq: u64) -> Result<(), StateError> {
         let tx = self.db.begin_write()?;
         tx.open_table(OUTBOX)?.remove(seq)?;
         tx.commit()?;
@@ -196,7 +196,7 @@ impl Outbox<'_> {
     /// notification replayed after its row is pruned would be sent again,
     /// so the horizon must be longer than any replay (the retention is).
     /// Blocking, fsyncs.
-    pub fn prune_sent(&self, before: DateTime<Utc>) -> Result<u64, StateError> {
+    pub(crate) fn prune_sent(&self, before: DateTime<Utc>) -> Result<u64, StateError> {
         self.prune_sent_in_batches(before, PRUNE_BATCH)
     }
 

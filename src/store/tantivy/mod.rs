@@ -175,7 +175,7 @@ impl TantivyIndex {
     }
 
     /// One page of results: see [`MentionSearch::search`].
-    pub fn search_page(&self, req: &SearchRequest<'_>) -> Result<SearchPage, IndexError> {
+    pub(crate) fn search_page(&self, req: &SearchRequest<'_>) -> Result<SearchPage, IndexError> {
         let empty = SearchPage {
             mentions: Vec::new(),
             next: None,
@@ -290,7 +290,7 @@ impl TantivyIndex {
 
     /// Deletes the mentions published before `before`; returns how many
     /// committed documents that is. Takes effect at the next commit.
-    pub fn delete_older_than(&self, before: DateTime<Utc>) -> Result<u64, IndexError> {
+    pub(crate) fn delete_older_than(&self, before: DateTime<Utc>) -> Result<u64, IndexError> {
         let range = || {
             RangeQuery::new(
                 Bound::Unbounded,
