@@ -1,5 +1,7 @@
 //! `veilleur check --config FILE`: validates the config and every rule file,
-//! printing each problem as `file:line:col: message` with the offending line.
+//! printing each problem as `file:line:col: message` with the offending line,
+//! and builds every channel as `run` does (secrets resolved), so a config
+//! that passes `check` starts.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use crate::config::Config;
 
 pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
+    let mut summary = None;
     let cfg = match Config::load(config) {
         Ok(c) => Some(c),
         Err(diags) => {
@@ -19,10 +22,23 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(cfg) = &cfg {
+        // The daemon builds its channels with this same call (secrets
+        // resolved, addresses and the smtp URL parsed): what passes here
+        // starts. The error names the variable or file, never the secret.
+        crate::install_crypto_provider();
+        for ch in &cfg.channels {
+            if let Err(e) = crate::notify::Notifier::from_config(ch, &cfg.daemon.user_agent) {
+                eprintln!(
+                    "{}",
+                    crate::diag::Diagnostic::file(config, format!("{e:#}"))
+                );
+                errors += 1;
+            }
+        }
         match crate::rules::load_dir(&cfg.daemon.rules_dir, Some(&cfg.channel_names())) {
             Ok(rules) => {
                 let alerts: usize = rules.watches.iter().map(|w| w.alerts.len()).sum();
-                println!(
+                summary = Some(format!(
                     "{}: ok — {} sources, {} channels, {} watches, {} alert rules in {}",
                     config.display(),
                     cfg.sources.len(),
@@ -30,7 +46,7 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                     rules.watches.len(),
                     alerts,
                     cfg.daemon.rules_dir.display()
-                );
+                ));
             }
             Err(diags) => {
                 for d in &diags {
@@ -39,6 +55,9 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 errors += diags.len();
             }
         }
+    }
+    if let Some(summary) = summary.filter(|_| errors == 0) {
+        println!("{summary}");
     }
     if errors > 0 {
         eprintln!("{errors} error{}", if errors == 1 { "" } else { "s" });
