@@ -2,13 +2,14 @@
 //!
 //! Owns the leniency real feeds need before and around `feed-rs`:
 //!
-//! * **encoding**: the body is decoded to UTF-8 here (BOM, then the XML
+//! * **encoding**: the body is decoded to UTF-8 here: BOM, then the XML
 //!   declaration or the HTTP charset when they name something else than
-//!   UTF-8, then UTF-8 when the bytes are mostly valid UTF-8, repaired per
-//!   byte (an invalid sequence becomes U+FFFD, the rest stays UTF-8), else a
-//!   guess with `chardetng`), and the XML declaration is removed so the parser
-//!   doesn't decode a second time; junk before the root (whitespace, BOM,
-//!   comments, a stray declaration) is tolerated;
+//!   UTF-8 and the bytes are not plainly UTF-8, then UTF-8 when the bytes
+//!   are mostly valid UTF-8, repaired per byte (an invalid sequence becomes
+//!   U+FFFD, the rest stays UTF-8), else a guess with `chardetng`; the XML
+//!   declaration is removed so the parser doesn't decode a second time, and
+//!   junk before the root (whitespace, BOM, comments, a stray declaration)
+//!   is tolerated;
 //! * **entities**: a bare `&` (`AT&T`) becomes `&amp;`, and numeric
 //!   references to characters XML forbids become U+FFFD, instead of failing the
 //!   whole feed; HTML named entities undefined in XML (`&eacute;`) are kept by
@@ -169,7 +170,8 @@ pub fn parse_feed(
 /// text are skipped, and an id seen twice in one feed is kept once.
 ///
 /// `content_type` is the HTTP `Content-Type`; its charset is used only when
-/// the body has no BOM and no usable XML encoding declaration.
+/// the body has no BOM and no usable XML encoding declaration, and is not
+/// valid UTF-8 with multi-byte characters.
 pub fn parse_feed_with_content_type(
     source: &str,
     feed_url: &Url,
@@ -360,7 +362,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Decodes a feed body to UTF-8: BOM, else a non-UTF-8 encoding declared by
-/// the XML declaration or the HTTP charset, else UTF-8 when the bytes are
+/// the XML declaration or the HTTP charset (unless the body is valid UTF-8
+/// with multi-byte characters), else UTF-8 when the bytes are
 /// mostly valid UTF-8 (each invalid sequence becomes U+FFFD, so one bad byte
 /// does not re-decode the whole document), else a statistical guess. A
 /// declared UTF-16 without a BOM is ignored (we could read the declaration as
@@ -377,7 +380,10 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
             .filter(not_utf16)
     });
     match declared {
-        Some(enc) if enc != UTF_8 => enc.decode_without_bom_handling(body).0,
+        // A body that is valid UTF-8 and uses it (a multi-byte character)
+        // is UTF-8 whatever a server default or a generator template says:
+        // Latin-1 text is valid UTF-8 only when it has no accent at all.
+        Some(enc) if enc != UTF_8 && !uses_utf8(body) => enc.decode_without_bom_handling(body).0,
         // "utf-8" is also what servers and generators write by default; when
         // the bytes disagree (no valid multi-byte character, invalid bytes),
         // believe the bytes, as when nothing is declared.
@@ -391,6 +397,11 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
             enc.decode_without_bom_handling(body).0
         }
     }
+}
+
+/// Whether `body` is valid UTF-8 with at least one multi-byte character.
+fn uses_utf8(body: &[u8]) -> bool {
+    body.iter().any(|b| *b >= 0x80) && std::str::from_utf8(body).is_ok()
 }
 
 /// Whether `body` is UTF-8 with at most a few invalid sequences: valid, or
@@ -674,6 +685,16 @@ mod tests {
         ]
         .concat();
         assert!(decode(&declared, None).ends_with(&stray));
+        // Valid UTF-8 declared Latin-1 (a server's default charset, a
+        // template's declaration): the bytes win.
+        let utf8 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>Café</t>";
+        assert!(decode(utf8.as_bytes(), None).ends_with("<t>Café</t>"));
+        assert_eq!(
+            decode("<t>Café</t>".as_bytes(), Some("iso-8859-1")),
+            "<t>Café</t>"
+        );
+        // Pure ASCII declared Latin-1 reads the same either way.
+        assert_eq!(decode(b"<t>Cafe</t>", Some("iso-8859-1")), "<t>Cafe</t>");
         // A sequence cut short at the very end is one bad sequence.
         let cut = [&damaged[..damaged.len() - 5], b"\xc3".as_slice()].concat();
         assert_eq!(decode(&cut, None), "<t>Café Télécom \u{fffd}");
