@@ -10,7 +10,6 @@ use crate::config::Config;
 
 pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
-    let mut summary = None;
     let cfg = match Config::load(config) {
         Ok(c) => Some(c),
         Err(diags) => {
@@ -38,7 +37,7 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
         match crate::rules::load_dir(&cfg.daemon.rules_dir, Some(&cfg.channel_names())) {
             Ok(rules) => {
                 let alerts: usize = rules.watches.iter().map(|w| w.alerts.len()).sum();
-                summary = Some(format!(
+                println!(
                     "{}: ok — {} sources, {} channels, {} watches, {} alert rules in {}",
                     config.display(),
                     cfg.sources.len(),
@@ -46,7 +45,7 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                     rules.watches.len(),
                     alerts,
                     cfg.daemon.rules_dir.display()
-                ));
+                );
             }
             Err(diags) => {
                 for d in &diags {
@@ -55,9 +54,6 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 errors += diags.len();
             }
         }
-    }
-    if let Some(summary) = summary.filter(|_| errors == 0) {
-        println!("{summary}");
     }
     if errors > 0 {
         eprintln!("{errors} error{}", if errors == 1 { "" } else { "s" });
