@@ -177,7 +177,7 @@ struct RawChannel {
 struct RawEmail {
     smtp: Option<Spanned<String>>,
     from: Option<Spanned<String>>,
-    to: Option<Spanned<Vec<String>>>,
+    to: Option<Spanned<Vec<Spanned<String>>>>,
     password_env: Option<String>,
     password_file: Option<String>,
 }
@@ -489,17 +489,23 @@ impl Parser<'_> {
                 format!("unknown tls mode `{tls}`: expected required, opportunistic or none"),
             );
         }
+        // Addresses are parsed exactly as the email notifier parses them
+        // (lettre's `Mailbox`), so `check` refuses what `run` would.
         let from = self
             .required(&raw.from, name, "channel", "from")
-            .map(|f| f.get_ref().clone());
-        let to = self
-            .required(&raw.to, name, "channel", "to")
-            .map(|t| t.get_ref().clone());
+            .and_then(|f| self.mailbox(f, "from"));
+        let to = self.required(&raw.to, name, "channel", "to").map(|t| {
+            t.get_ref()
+                .iter()
+                .map(|a| self.mailbox(a, "to"))
+                .collect::<Option<Vec<_>>>()
+        });
         if let Some(t) = &raw.to
             && t.get_ref().is_empty()
         {
             self.err(t, "`to` needs at least one address");
         }
+        let to = to.flatten();
         Some(ChannelKind::Email(EmailConfig {
             smtp: smtp?,
             from: from?,
@@ -510,6 +516,24 @@ impl Parser<'_> {
                 .as_deref()
                 .map(|p| resolve_path(self.path, p)),
         }))
+    }
+
+    /// An email address as the email notifier reads it (`a@b.org` or
+    /// `Name <a@b.org>`, no line breaks).
+    fn mailbox(&mut self, v: &Spanned<String>, what: &str) -> Option<String> {
+        match v.get_ref().parse::<lettre::message::Mailbox>() {
+            Ok(_) => Some(v.get_ref().clone()),
+            Err(e) => {
+                self.err(
+                    v,
+                    format!(
+                        "invalid {what} address `{}`: {e}: write `name@example.org` or `Name <name@example.org>`",
+                        v.get_ref().escape_debug()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     fn webhook(&mut self, name: &Spanned<String>, raw: RawWebhook) -> Option<ChannelKind> {
@@ -731,6 +755,43 @@ secret_env = "VEILLEUR_WEBHOOK_SECRET"
         assert!(
             matches!(&c.channels[0].kind, ChannelKind::Email(e) if e.to == ["comms@example.org"])
         );
+    }
+
+    #[test]
+    fn email_addresses_are_parsed_as_the_notifier_parses_them() {
+        let email = |from: &str, to: &str| -> Vec<String> {
+            let diags = parse(&format!(
+                "[daemon]\ndata_dir = \"d\"\nrules_dir = \"r\"\n\n[[channel]]\nname = \"m\"\nkind = \"email\"\nsmtp = \"smtp://127.0.0.1\"\nfrom = {from}\nto = {to}\n"
+            ));
+            diags
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        };
+        let good = ["\"a@example.org\"", "\"Veille <a@example.org>\""];
+        for from in good {
+            assert!(email(from, "[\"b@example.org\"]").is_empty(), "{from}");
+        }
+        // A header injection through `from`: refused at its place, as `run`
+        // would refuse it.
+        let text = email(
+            "\"a@example.org\\r\\nBcc: x@example.org\"",
+            "[\"b@example.org\", \"not an address\"]",
+        );
+        assert_eq!(text.len(), 2, "{text:#?}");
+        assert!(
+            text[0].starts_with("/etc/veilleur/veilleur.toml:9:8: invalid from address `a@example.org\\r\\nBcc: x@example.org`"),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].starts_with(
+                "/etc/veilleur/veilleur.toml:10:24: invalid to address `not an address`"
+            ),
+            "{text:#?}"
+        );
+        assert_eq!(email("\"a@example.org\"", "[]").len(), 1);
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub async fn run_with(
     .await
     .context("opening the stores panicked")??;
     let channels = config.channel_names();
+    // Stamped before loading: an edit made while the daemon starts is seen
+    // by the first check instead of being taken for the loaded version.
+    let rules_stamp_at_load = rules_stamp(&d.rules_dir);
     let rules = crate::rules::load_dir(&d.rules_dir, Some(&channels)).map_err(diagnostics)?;
     let mut notifiers = std::collections::HashMap::new();
     for ch in &config.channels {
@@ -178,7 +181,7 @@ pub async fn run_with(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let mut worker = Worker(Some(pipeline));
     let rules = RulesDir {
-        stamp: rules_stamp(&d.rules_dir),
+        stamp: rules_stamp_at_load,
         dir: d.rules_dir.clone(),
         channels,
     };

@@ -1,5 +1,7 @@
 //! `veilleur check --config FILE`: validates the config and every rule file,
-//! printing each problem as `file:line:col: message` with the offending line.
+//! printing each problem as `file:line:col: message` with the offending line,
+//! and builds every channel as `run` does (secrets resolved), so a config
+//! that passes `check` starts.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,6 +21,19 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(cfg) = &cfg {
+        // The daemon builds its channels with this same call (secrets
+        // resolved, addresses and the smtp URL parsed): what passes here
+        // starts. The error names the variable or file, never the secret.
+        crate::install_crypto_provider();
+        for ch in &cfg.channels {
+            if let Err(e) = crate::notify::Notifier::from_config(ch, &cfg.daemon.user_agent) {
+                eprintln!(
+                    "{}",
+                    crate::diag::Diagnostic::file(config, format!("{e:#}"))
+                );
+                errors += 1;
+            }
+        }
         match crate::rules::load_dir(&cfg.daemon.rules_dir, Some(&cfg.channel_names())) {
             Ok(rules) => {
                 let alerts: usize = rules.watches.iter().map(|w| w.alerts.len()).sum();

@@ -2,11 +2,14 @@
 //!
 //! Owns the leniency real feeds need before and around `feed-rs`:
 //!
-//! * **encoding**: the body is decoded to UTF-8 here (BOM, then the XML
-//!   declaration, then the HTTP charset, then UTF-8 if valid, else a guess
-//!   with `chardetng`), and the XML declaration is removed so the parser
-//!   doesn't decode a second time; junk before the root (whitespace, BOM,
-//!   comments, a stray declaration) is tolerated;
+//! * **encoding**: the body is decoded to UTF-8 here: BOM, then the XML
+//!   declaration or the HTTP charset when they name something else than
+//!   UTF-8 and the bytes are not plainly UTF-8, then UTF-8 when the bytes
+//!   are mostly valid UTF-8, repaired per byte (an invalid sequence becomes
+//!   U+FFFD, the rest stays UTF-8), else a guess with `chardetng`; the XML
+//!   declaration is removed so the parser doesn't decode a second time, and
+//!   junk before the root (whitespace, BOM, comments, a stray declaration)
+//!   is tolerated;
 //! * **entities**: a bare `&` (`AT&T`) becomes `&amp;`, and numeric
 //!   references to characters XML forbids become U+FFFD, instead of failing the
 //!   whole feed; HTML named entities undefined in XML (`&eacute;`) are kept by
@@ -167,7 +170,8 @@ pub fn parse_feed(
 /// text are skipped, and an id seen twice in one feed is kept once.
 ///
 /// `content_type` is the HTTP `Content-Type`; its charset is used only when
-/// the body has no BOM and no usable XML encoding declaration.
+/// the body has no BOM and no usable XML encoding declaration, and is not
+/// valid UTF-8 with multi-byte characters.
 pub fn parse_feed_with_content_type(
     source: &str,
     feed_url: &Url,
@@ -357,10 +361,13 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Decodes a feed body to UTF-8: BOM, else the XML declaration, else the HTTP
-/// charset, else UTF-8 when the bytes are valid UTF-8, else a statistical
-/// guess. A declared UTF-16 without a BOM is ignored (we could read the
-/// declaration as ASCII, so it is not UTF-16). Undecodable bytes become U+FFFD.
+/// Decodes a feed body to UTF-8: BOM, else a non-UTF-8 encoding declared by
+/// the XML declaration or the HTTP charset (unless the body is valid UTF-8
+/// with multi-byte characters), else UTF-8 when the bytes are
+/// mostly valid UTF-8 (each invalid sequence becomes U+FFFD, so one bad byte
+/// does not re-decode the whole document), else a statistical guess. A
+/// declared UTF-16 without a BOM is ignored (we could read the declaration as
+/// ASCII, so it is not UTF-16).
 fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = Encoding::for_bom(body) {
         return enc.decode_without_bom_handling(&body[bom_len..]).0;
@@ -372,20 +379,59 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
             .and_then(|c| Encoding::for_label(c.as_bytes()))
             .filter(not_utf16)
     });
-    let enc = match declared {
+    match declared {
+        // A body that is valid UTF-8 and uses it (a multi-byte character)
+        // is UTF-8 whatever a server default or a generator template says:
+        // Latin-1 text is valid UTF-8 only when it has no accent at all.
+        Some(enc) if enc != UTF_8 && !uses_utf8(body) => enc.decode_without_bom_handling(body).0,
         // "utf-8" is also what servers and generators write by default; when
-        // the bytes disagree, believe the bytes.
-        Some(enc) if enc != UTF_8 || std::str::from_utf8(body).is_ok() => enc,
-        _ if std::str::from_utf8(body).is_ok() => UTF_8,
+        // the bytes disagree (no valid multi-byte character, invalid bytes),
+        // believe the bytes, as when nothing is declared.
+        _ if is_mostly_utf8(body) => String::from_utf8_lossy(body),
         _ => {
-            // Only reached with invalid UTF-8, so UTF-8 is not a candidate.
             let mut detector =
                 chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
             detector.feed(body, true);
-            detector.guess(None, chardetng::Utf8Detection::Deny)
+            // Not mostly UTF-8, so UTF-8 is not a candidate.
+            let enc = detector.guess(None, chardetng::Utf8Detection::Deny);
+            enc.decode_without_bom_handling(body).0
         }
-    };
-    enc.decode_without_bom_handling(body).0
+    }
+}
+
+/// Whether `body` is valid UTF-8 with at least one multi-byte character.
+fn uses_utf8(body: &[u8]) -> bool {
+    body.iter().any(|b| *b >= 0x80) && std::str::from_utf8(body).is_ok()
+}
+
+/// Whether `body` is UTF-8 with at most a few invalid sequences: valid, or
+/// holding more valid multi-byte characters than invalid sequences. A
+/// Latin-1 or windows-1252 document almost never forms a valid multi-byte
+/// UTF-8 character (`é` is one byte, never followed by a continuation byte),
+/// so it fails this test as soon as it has one accented letter; a UTF-8
+/// document damaged by a few stray bytes passes it.
+fn is_mostly_utf8(body: &[u8]) -> bool {
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    let mut rest = body;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                multibyte += valid.bytes().filter(|b| *b >= 0xc0).count();
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                multibyte += valid.iter().filter(|b| **b >= 0xc0).count();
+                invalid += 1;
+                match e.error_len() {
+                    Some(len) => rest = &after[len..],
+                    // Cut short at the end: one more invalid sequence.
+                    None => break,
+                }
+            }
+        }
+    }
+    invalid == 0 || multibyte > invalid
 }
 
 /// Makes decoded XML digestible for a strict parser: drops everything before
@@ -626,6 +672,32 @@ mod tests {
             utf16.extend_from_slice(&u.to_le_bytes());
         }
         assert_eq!(decode(&utf16, None), "<t>été</t>");
+        // UTF-8 with one stray byte stays UTF-8, declared or not: only the
+        // bad byte is replaced.
+        let stray = "<t>Café Télécom \u{1}</t>".replace('\u{1}', "\u{fffd}");
+        let mut damaged = "<t>Café Télécom ".as_bytes().to_vec();
+        damaged.extend_from_slice(b"\xff</t>");
+        assert_eq!(decode(&damaged, None), stray);
+        assert_eq!(decode(&damaged, Some("utf-8")), stray);
+        let declared = [
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>".as_slice(),
+            &damaged,
+        ]
+        .concat();
+        assert!(decode(&declared, None).ends_with(&stray));
+        // Valid UTF-8 declared Latin-1 (a server's default charset, a
+        // template's declaration): the bytes win.
+        let utf8 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>Café</t>";
+        assert!(decode(utf8.as_bytes(), None).ends_with("<t>Café</t>"));
+        assert_eq!(
+            decode("<t>Café</t>".as_bytes(), Some("iso-8859-1")),
+            "<t>Café</t>"
+        );
+        // Pure ASCII declared Latin-1 reads the same either way.
+        assert_eq!(decode(b"<t>Cafe</t>", Some("iso-8859-1")), "<t>Cafe</t>");
+        // A sequence cut short at the very end is one bad sequence.
+        let cut = [&damaged[..damaged.len() - 5], b"\xc3".as_slice()].concat();
+        assert_eq!(decode(&cut, None), "<t>Café Télécom \u{fffd}");
         assert_eq!(
             charset_of("text/xml; charset=\"ISO-8859-1\""),
             Some("ISO-8859-1")

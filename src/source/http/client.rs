@@ -5,7 +5,8 @@
 //! `If-Modified-Since` from [`Validators`]), compressed transfer (gzip,
 //! deflate, brotli), a connect timeout and a total timeout per request, a
 //! hard cap on the (decompressed) body size enforced while streaming, at most
-//! [`MAX_REDIRECTS`] redirects and only to http(s), and `Retry-After` on
+//! [`MAX_REDIRECTS`] redirects and only to http(s) (a redirect to another
+//! scheme is [`FetchError::RedirectScheme`]), and `Retry-After` on
 //! errors. Every request, whatever its method or kind, first passes
 //! robots.txt (`robots.rs`) and then the host's pacing (`pacing.rs`).
 //!
@@ -259,21 +260,32 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
-/// Follows at most [`MAX_REDIRECTS`] redirects, and only to http(s).
+/// Follows at most [`MAX_REDIRECTS`] redirects, and only to http(s): a
+/// redirect elsewhere is not followed, and [`refused_redirect`] names it.
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         // The first URL of `previous` is the one asked for, not a redirect.
         if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
         } else if !matches!(attempt.url().scheme(), "http" | "https") {
-            let scheme = attempt.url().scheme().to_string();
-            attempt.error(format!(
-                "redirect to a `{scheme}` url, only http and https are followed"
-            ))
+            attempt.stop()
         } else {
             attempt.follow()
         }
     })
+}
+
+/// The scheme of a redirect's target when it is not http(s). A `Location`
+/// such as `file:///etc/passwd` never reaches the redirect policy (it is not
+/// an HTTP URI), so the 3xx comes back as it is and is recognised here.
+fn refused_redirect(status: StatusCode, headers: &HeaderMap, base: &Url) -> Option<String> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let location = headers.get(header::LOCATION)?.to_str().ok()?;
+    let target = base.join(location.trim()).ok()?;
+    let scheme = target.scheme();
+    (!matches!(scheme, "http" | "https")).then(|| scheme.to_ascii_lowercase())
 }
 
 impl HttpClient {
@@ -432,6 +444,13 @@ impl HttpClient {
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok((Fetched::NotModified, None));
+        }
+        if let Some(scheme) = refused_redirect(status, resp.headers(), resp.url()) {
+            return Err(FetchError::RedirectScheme {
+                method: method.clone(),
+                url: url.clone(),
+                scheme,
+            });
         }
         if !status.is_success() {
             let retry_after = resp

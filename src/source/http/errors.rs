@@ -56,6 +56,17 @@ pub enum FetchError {
         url: Url,
         detail: String,
     },
+    /// A redirect to a URL of another scheme than http or https (`file:`,
+    /// `ftp:`, `data:`…): refused, whatever the server intends.
+    #[error(
+        "{method} {url}: redirect to a {scheme}: URL refused: only http and https are followed"
+    )]
+    RedirectScheme {
+        method: Method,
+        url: Url,
+        /// The scheme of the redirect's target, lowercase.
+        scheme: String,
+    },
     /// The server answered with a status other than 2xx or 304.
     #[error("{method} {url}: server answered {status}")]
     Status {
@@ -158,6 +169,7 @@ impl FetchError {
             | FetchError::Build { .. }
             | FetchError::Scheme { .. }
             | FetchError::Redirect { .. }
+            | FetchError::RedirectScheme { .. }
             | FetchError::TooLarge { .. }
             | FetchError::Robots { .. } => false,
         }
@@ -172,7 +184,7 @@ impl FetchError {
             FetchError::Scheme { .. } => "url",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "connect",
-            FetchError::Redirect { .. } => "redirect",
+            FetchError::Redirect { .. } | FetchError::RedirectScheme { .. } => "redirect",
             FetchError::Status { .. } => "status",
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Body { .. } => "body",
