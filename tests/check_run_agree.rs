@@ -75,6 +75,8 @@ fn check_refuses_an_unset_password_variable_without_printing_secrets() {
         "{err}"
     );
     assert!(err.ends_with("1 error\n"), "{err}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains(": ok"), "no ok line beside an error: {said}");
     let run = veilleur("run", dir.path(), &[]);
     let run_err = String::from_utf8_lossy(&run.stderr);
     assert!(

@@ -35,7 +35,8 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
             }
         }
         match crate::rules::load_dir(&cfg.daemon.rules_dir, Some(&cfg.channel_names())) {
-            Ok(rules) => {
+            // "ok" only when nothing failed (a channel may have).
+            Ok(rules) if errors == 0 => {
                 let alerts: usize = rules.watches.iter().map(|w| w.alerts.len()).sum();
                 println!(
                     "{}: ok — {} sources, {} channels, {} watches, {} alert rules in {}",
@@ -48,6 +49,7 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 );
                 print_warmup(cfg, &rules);
             }
+            Ok(_) => {}
             Err(diags) => {
                 for d in &diags {
                     eprintln!("{}", d.render());
