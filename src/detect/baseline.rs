@@ -24,7 +24,9 @@
 //!
 //! Over-dispersion is estimated per width class on the residuals after the
 //! level and profile ([`Model::learn_dispersion`]), winsorised at three
-//! standard deviations (robust to the odd burst), floored at 0 (Poisson).
+//! standard deviations (robust to the odd burst), floored at 0 (Poisson) —
+//! and, as the detector builds it ([`Model::with_phi_floor`]), at a small
+//! floor per hour that shrinks on longer widths.
 //!
 //! Everything is O(1) per hour and a few hundred bytes per watch, so the
 //! model is rebuilt from the persisted buckets at start-up rather than

@@ -30,7 +30,7 @@
 //!   expected count of a window never includes the window itself.
 //! * **Score**: the negative-binomial tail probability of each width's
 //!   count, with the over-dispersion estimated per width on the residuals
-//!   ([`stats`]); the smallest, times the number of widths (Bonferroni), is
+//!   and floored at [`Tuning::phi_floor`] ([`stats`]); the smallest, times the number of widths (Bonferroni), is
 //!   the rule's tail probability, and `−log10` of it its score. A window
 //!   holds when that probability is at most `significance`, its count
 //!   reaches `min_mentions` (a small floor) and `factor` × expected, and its
