@@ -573,6 +573,86 @@ mod tests {
         assert_eq!(normalise(-2.0, 2, std), 0.0);
     }
 
+    /// Writes `names` as 4-day series of 5-minute counts (about 20 a row,
+    /// a daily cycle and a little noise) with a tenfold burst of half an
+    /// hour on day 3, labelled.
+    fn write_series(dir: &Path, names: &[&str]) {
+        let start = 1_425_168_000; // 2015-03-01 00:00 UTC
+        let fmt = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let mut labels = serde_json::Map::new();
+        for (k, name) in names.iter().enumerate() {
+            let mut csv = "timestamp,value\n".to_string();
+            let burst = 3 * 288 + 100 + 7 * k as i64;
+            for i in 0..4 * 288i64 {
+                let hour = (i / 12) % 24;
+                let base = 20.0 + 8.0 * ((hour as f64 - 6.0) * std::f64::consts::PI / 12.0).sin();
+                let noise = ((i * 7919 + k as i64 * 31) % 11) as f64 - 5.0;
+                let mut v = (base + noise).max(0.0);
+                if (burst..burst + 6).contains(&i) {
+                    v *= 10.0;
+                }
+                csv.push_str(&format!("{},{}\n", fmt(start + i * 300), v.round()));
+            }
+            std::fs::write(dir.join(name), csv).unwrap();
+            labels.insert(
+                name.to_string(),
+                serde_json::json!([[
+                    fmt(start + (burst - 20) * 300),
+                    fmt(start + (burst + 20) * 300)
+                ]]),
+            );
+        }
+        std::fs::write(
+            dir.join("labels.json"),
+            serde_json::Value::Object(labels).to_string(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn leave_one_series_out_scores_each_series_with_a_setting_chosen_on_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "Twitter_volume_A.csv",
+            "Twitter_volume_B.csv",
+            "Twitter_volume_C.csv",
+        ];
+        write_series(dir.path(), &names);
+        let mut out = Vec::new();
+        run_loo(dir.path(), &[], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for name in names {
+            let rows = text.lines().filter(|l| l.starts_with(name)).count();
+            assert_eq!(rows, PROFILES.len(), "{text}");
+        }
+        let all = text
+            .lines()
+            .find(|l| l.starts_with("ALL held out"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let standard: f64 = all
+            .split("standard ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{all}"));
+        // Every burst is found early in its window: far above the null
+        // detector's 0.
+        assert!(standard > 50.0, "{text}");
+        // The grid's own parameters cannot be set too.
+        let err = run_loo(
+            dir.path(),
+            &["significance = 1e-6".to_string()],
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("--loo chooses"), "{err:#}");
+    }
+
     #[test]
     fn probation_is_capped_at_750() {
         assert_eq!(probation(100), 15);
