@@ -98,6 +98,11 @@ pub enum Command {
         /// falls in a labelled window.
         #[arg(long)]
         detections: bool,
+        /// Leave-one-series-out instead: for each series, the best setting
+        /// of a small grid (gate × significance) on the other series is
+        /// scored on it.
+        #[arg(long, conflicts_with = "detections")]
+        loo: bool,
     },
     /// Measure crisis detection on generated watches: per volume class and
     /// rise time, detected before the peak, median lead, false alarms per
@@ -197,7 +202,14 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             dir,
             overrides,
             detections,
-        } => cmd::eval_nab::run(&dir, &overrides, detections, &mut std::io::stdout().lock()),
+            loo,
+        } => {
+            if loo {
+                cmd::eval_nab::run_loo(&dir, &overrides, &mut std::io::stdout().lock())
+            } else {
+                cmd::eval_nab::run(&dir, &overrides, detections, &mut std::io::stdout().lock())
+            }
+        }
         Command::EvalCrisis {
             seeds,
             cases,

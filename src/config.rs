@@ -30,7 +30,6 @@ use crate::diag::{self, Diagnostic};
 
 // Kept so that stages which imported these from here still compile; new
 // code imports them from `crate::duration`.
-pub use crate::duration::{format_duration, parse_duration};
 pub use crate::source::{SourceConfig, SourceKind};
 
 /// The validated daemon configuration.
@@ -241,7 +240,7 @@ impl Parser<'_> {
     pub(crate) fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
         match v {
             None => default,
-            Some(s) => match parse_duration(s.get_ref()) {
+            Some(s) => match crate::duration::parse_duration(s.get_ref()) {
                 Ok(d) => d,
                 Err(e) => {
                     self.err(s, e);

@@ -14,7 +14,7 @@ use std::time::Duration;
 const EXAMPLES: &str = "e.g. 90s, 5m, 1h or 7d";
 
 /// Parses a duration such as `90s`, `5m`, `1h`, `7d`, `250ms` or `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err(format!("empty duration: write {EXAMPLES}"));
@@ -71,7 +71,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way config files write them (`90s`, `5m`, `2h`).
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     if d.subsec_millis() != 0 || s == 0 {
         format!("{}ms", d.as_millis())

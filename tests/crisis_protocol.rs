@@ -406,3 +406,37 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
     let out = eval_crisis(&["--rules", &path, "--set", "window = '1h'"]);
     assert!(!out.status.success());
 }
+
+fn before_peak_total(args: &[&str]) -> u64 {
+    let mut all = vec!["--cases", "1", "--json"];
+    all.extend_from_slice(args);
+    let out = eval_crisis(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON"))
+        .find(|j| {
+            j["table"] == "crisis"
+                && j["volume"] == "all"
+                && j["rise"] == "all"
+                && j["factor"] == "all"
+        })
+        .and_then(|j| j["before_peak"].as_u64())
+        .expect("a total object")
+}
+
+#[test]
+fn eval_crisis_sets_the_detectors_method_parameters() {
+    // A dispersion floor of 150 % relative s.d. hides some crises.
+    let default = before_peak_total(&[]);
+    let blunt = before_peak_total(&["--set", "detect.phi_floor = 2.25"]);
+    assert!(blunt < default, "{blunt} vs {default}");
+    let out = eval_crisis(&["--cases", "1", "--set", "detect.no_such = 1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown detector parameter"), "{err}");
+}

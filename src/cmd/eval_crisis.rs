@@ -5,7 +5,9 @@
 //!
 //! The rules are those a new user gets: one watch with a `volume_spike` and
 //! a `negative_surge` rule giving only `name` and `kind`; `--set 'key =
-//! value'` adds a key to both rules (to measure an alternative), `--rules
+//! value'` adds a key to both rules (to measure an alternative; `--set
+//! 'detect.KEY = VALUE'` sets a method parameter of the detector instead,
+//! as in `eval-nab`), `--rules
 //! DIR` takes the alert rules of the one watch of a rules directory
 //! instead. `--seeds tuning` (the default) draws from the seeds defaults may
 //! be chosen on, `--seeds reporting` from the disjoint ones the README
@@ -62,7 +64,13 @@ fn load_rules(opts: &Options<'_>) -> anyhow::Result<(RuleSet, String)> {
         );
         return Ok((rules, format!("rules of {}", dir.display())));
     }
-    let rules = sim::rules_with(opts.overrides).map_err(render)?;
+    let rule_lines: Vec<String> = opts
+        .overrides
+        .iter()
+        .filter(|o| !o.trim_start().starts_with("detect."))
+        .cloned()
+        .collect();
+    let rules = sim::rules_with(&rule_lines).map_err(render)?;
     let what = if opts.overrides.is_empty() {
         "defaults (volume_spike and negative_surge, name and kind only)".to_string()
     } else {
@@ -272,7 +280,9 @@ pub fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<ExitCode>
             );
         }
     };
-    let outcomes = protocol::run_all(&rules, opts.seeds, opts.cases, threads, &progress);
+    let tuning = crate::cmd::eval_nab::split_overrides(opts.overrides)?;
+    let outcomes =
+        protocol::run_all_with(&rules, &tuning, opts.seeds, opts.cases, threads, &progress);
     let secs = started.elapsed().as_secs_f64();
     let rep = protocol::report(&outcomes);
     if opts.json {

@@ -24,7 +24,9 @@
 //!
 //! Over-dispersion is estimated per width class on the residuals after the
 //! level and profile ([`Model::learn_dispersion`]), winsorised at three
-//! standard deviations (robust to the odd burst), floored at 0 (Poisson).
+//! standard deviations (robust to the odd burst), floored at 0 (Poisson) —
+//! and, as the detector builds it ([`Model::with_phi_floor`]), at a small
+//! floor per hour that shrinks on longer widths.
 //!
 //! Everything is O(1) per hour and a few hundred bytes per watch, so the
 //! model is rebuilt from the persisted buckets at start-up rather than
@@ -82,6 +84,8 @@ pub struct Model {
     alpha: f64,
     /// Most suspicious hours skipped in a row.
     freeze_hours: u32,
+    /// Least dispersion believed (see [`Model::with_phi_floor`]).
+    phi_floor: f64,
 }
 
 impl Default for Model {
@@ -114,7 +118,18 @@ impl Model {
             frozen: 0,
             alpha: 1.0 / level_hours.max(1.0),
             freeze_hours,
+            phi_floor: 0.0,
         }
+    }
+
+    /// The same model believing at least `floor` of over-dispersion on an
+    /// hour (less on longer widths, see [`Model::phi`]): real mention counts are never tighter than that, and
+    /// an estimate from a few days of residuals is noisy — below the floor,
+    /// the tail of a large watch would be far more confident than its data
+    /// allow. Negligible for small counts (`phi·mu²` ≪ `mu`).
+    pub fn with_phi_floor(mut self, floor: f64) -> Model {
+        self.phi_floor = floor.clamp(0.0, MAX_PHI);
+        self
     }
 
     /// Completed hours learnt.
@@ -188,7 +203,15 @@ impl Model {
     /// The over-dispersion `phi` of counts over `width` seconds (0 is
     /// Poisson), from the nearest width class.
     pub fn phi(&self, width: i64) -> f64 {
-        self.phi[self.class(width)]
+        let k = self.class(width);
+        self.phi[k].max(self.floor(self.widths[k]))
+    }
+
+    /// The dispersion floor of width class `width`: the floor of one hour
+    /// for widths up to an hour, shrinking as `1 / hours` beyond (the
+    /// extra noise of independent hours averages out over a long window).
+    fn floor(&self, width: i64) -> f64 {
+        self.phi_floor * (3600.0 / width.max(1) as f64).min(1.0)
     }
 
     /// The de-seasonalised level, mentions per hour.
@@ -203,7 +226,7 @@ impl Model {
             return;
         }
         let k = self.class(width);
-        let sd = (mu + self.phi[k] * mu * mu).sqrt();
+        let sd = (mu + self.phi[k].max(self.floor(self.widths[k])) * mu * mu).sqrt();
         let x = x.clamp(mu - WINSOR * sd, mu + WINSOR * sd);
         let r = ((x - mu).powi(2) - mu) / (mu * mu);
         self.phi_n[k] += 1;
@@ -351,6 +374,38 @@ mod tests {
             m.learn(h, 160.0, true);
         }
         assert!(m.level() > 100.0, "{}", m.level());
+    }
+
+    #[test]
+    fn the_dispersion_floor_holds_per_hour_and_shrinks_on_longer_widths() {
+        let widths = [900, 3600, 28_800];
+        let mut plain = Model::new(&widths, 48.0, 24);
+        let mut floored = Model::new(&widths, 48.0, 24).with_phi_floor(0.05);
+        // Exactly constant counts: the estimated dispersion is floored at 0.
+        for h in 0..24 * 5 {
+            for m in [&mut plain, &mut floored] {
+                let mu = m.expected_hour(h);
+                m.learn_dispersion(3600, 50.0, mu);
+                m.learn_dispersion(900, 12.5, mu / 4.0);
+                m.learn(h, 50.0, false);
+            }
+        }
+        assert_eq!(plain.phi(3600), 0.0);
+        assert!(
+            (floored.phi(900) - 0.05).abs() < 1e-12,
+            "{}",
+            floored.phi(900)
+        );
+        assert!((floored.phi(3600) - 0.05).abs() < 1e-12);
+        assert!((floored.phi(28_800) - 0.05 / 8.0).abs() < 1e-12);
+        // An estimate above the floor is kept as it is.
+        for h in 24 * 5..24 * 15 {
+            let mu = floored.expected_hour(h);
+            let x = if h % 2 == 0 { 25.0 } else { 75.0 };
+            floored.learn_dispersion(3600, x, mu);
+            floored.learn(h, 50.0, false);
+        }
+        assert!(floored.phi(3600) > 0.15, "{}", floored.phi(3600));
     }
 
     #[test]

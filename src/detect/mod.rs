@@ -30,7 +30,7 @@
 //!   expected count of a window never includes the window itself.
 //! * **Score**: the negative-binomial tail probability of each width's
 //!   count, with the over-dispersion estimated per width on the residuals
-//!   ([`stats`]); the smallest, times the number of widths (Bonferroni), is
+//!   and floored at [`Tuning::phi_floor`] ([`stats`]); the smallest, times the number of widths (Bonferroni), is
 //!   the rule's tail probability, and `−log10` of it its score. A window
 //!   holds when that probability is at most `significance`, its count
 //!   reaches `min_mentions` (a small floor) and `factor` × expected, and its
@@ -100,6 +100,11 @@ const PRETEST_SD: f64 = 2.0;
 const SUSPECT_FACTOR: f64 = 1.5;
 /// …and with at least this many mentions.
 const SUSPECT_MIN: u64 = 3;
+/// Least over-dispersion believed by default (a relative standard
+/// deviation of about 22 % on top of Poisson): chosen on the crisis tuning
+/// seeds (it halves the false alarms of the largest watches) and neutral on
+/// NAB dev from 0 to 0.05 (see the README).
+pub const PHI_FLOOR: f64 = 0.05;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -135,6 +140,9 @@ pub struct Tuning {
     pub fallback_factor: f64,
     /// …and the history seen before the window, seconds.
     pub fallback_min_span: i64,
+    /// Least over-dispersion the baseline believes (see
+    /// [`Model::with_phi_floor`]).
+    pub phi_floor: f64,
 }
 
 impl Default for Tuning {
@@ -144,13 +152,14 @@ impl Default for Tuning {
             level_hours: 48.0,
             suspect_p: 1e-3,
             freeze_hours: 24,
-            gate: 4.0,
+            gate: 4.5,
             gate_quantile: 0.5,
             gate_days: GATE_DAYS,
             gate_factor: 0.0,
             fallback_p: 1e-8,
             fallback_factor: 10.0,
             fallback_min_span: 3600,
+            phi_floor: PHI_FLOOR,
         }
     }
 }
@@ -168,7 +177,7 @@ impl Tuning {
             "widths" => {
                 let mut ws = Vec::new();
                 for p in value.split(',') {
-                    let d = crate::config::parse_duration(p.trim())
+                    let d = crate::duration::parse_duration(p.trim())
                         .map_err(|e| format!("widths: {e}"))?;
                     ws.push(secs(d).max(1));
                 }
@@ -184,9 +193,10 @@ impl Tuning {
             "fallback_p" => self.fallback_p = num(value)?,
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
+            "phi_floor" => self.phi_floor = num(value)?,
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor or fallback_min_span"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span or phi_floor"
                 ));
             }
         }
@@ -335,6 +345,7 @@ impl Detector {
             self.tuning.level_hours,
             self.tuning.freeze_hours,
         )
+        .with_phi_floor(self.tuning.phi_floor)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -1216,7 +1227,7 @@ fn transition(
 ) -> Transition {
     let rule = &rs.rule;
     let window = m.width.max(1);
-    let window_txt = crate::config::format_duration(Duration::from_secs(window as u64));
+    let window_txt = crate::duration::format_duration(Duration::from_secs(window as u64));
     let share = if m.window.total == 0 {
         0.0
     } else {

@@ -266,11 +266,13 @@ fn pending_for_delays_firing() {
     r.pending_for = Duration::from_secs(120);
     let mut d = Detector::new(&rules(vec![r]));
     quiet(&mut d, 6);
-    let fired = feed(&mut d, &burst(0, 60, 5, true));
+    // (The burst lasts long enough to hold past `for` under the dispersion
+    // floor, which needs a few more mentions than Poisson.)
+    let fired = feed(&mut d, &burst(0, 90, 5, true));
     assert_eq!(fired.len(), 1);
     let first_holding = 5 * 30;
     let t = fired[0].event.at.timestamp() - 1_700_000_000;
-    assert!(t >= first_holding && t <= 300, "{t}");
+    assert!(t >= first_holding && t <= 450, "{t}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::DateTime;
 
 use crate::alert::{AlertEvent, AlertState, Stage};
-use crate::detect::Detector;
+use crate::detect::{Detector, Tuning};
 use crate::rules::RuleSet;
 
 use super::SeedSet;
@@ -79,7 +79,12 @@ impl Outcome {
 
 /// Replays one scenario through a fresh detector of `rules` (its watch 0).
 pub fn replay(rules: &RuleSet, sc: &Scenario) -> Outcome {
-    let mut d = Detector::new(rules);
+    replay_with(rules, &Tuning::default(), sc)
+}
+
+/// [`replay`] with other method parameters (to measure alternatives).
+pub fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Outcome {
+    let mut d = Detector::with_tuning(rules, tuning.clone());
     let crisis_start = sc.crisis.map(|c| c.start);
     let mut out = Outcome {
         kind: sc.kind,
@@ -152,6 +157,18 @@ pub fn run_all(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Outcome> {
+    run_all_with(rules, &Tuning::default(), seeds, cases, threads, progress)
+}
+
+/// [`run_all`] with other method parameters.
+pub fn run_all_with(
+    rules: &RuleSet,
+    tuning: &Tuning,
+    seeds: SeedSet,
+    cases: u64,
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Outcome> {
     let all = scenarios(seeds, cases);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -168,7 +185,7 @@ pub fn run_all(
                         Kind::Crisis => Scenario::crisis(seed, v, r),
                         Kind::Quiet => Scenario::quiet(seed, v),
                     };
-                    let o = replay(rules, &sc);
+                    let o = replay_with(rules, tuning, &sc);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(o);
                     }
