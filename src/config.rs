@@ -118,21 +118,21 @@ pub struct FileChannelConfig {
     pub dir: PathBuf,
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
-pub const DEFAULT_USER_AGENT: &str = concat!(
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+pub(crate) const DEFAULT_USER_AGENT: &str = concat!(
     "veilleur/",
     env!("CARGO_PKG_VERSION"),
     " (+https://github.com/veilleur/veilleur)"
 );
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
-pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
-pub const DEFAULT_COMMIT_DOCS: usize = 1000;
+pub(crate) const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_COMMIT_DOCS: usize = 1000;
 /// Half a year: enough for a seasonal baseline and for a crisis post-mortem.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(180 * 86_400);
+pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(180 * 86_400);
 /// The shortest poll interval accepted: politeness towards the servers polled.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Keys every `[[source]]` takes, whatever its kind.
 const SOURCE_KEYS: &[&str] = &["name", "kind", "interval", "timeout", "max_body_bytes"];
@@ -617,7 +617,7 @@ fn explain_unknown_key(message: &str, family: &str, kind: &str, common: &[&str])
 }
 
 /// Resolves `p` against the directory holding the config file.
-pub fn resolve_path(config_path: &Path, p: &str) -> PathBuf {
+pub(crate) fn resolve_path(config_path: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
@@ -691,7 +691,7 @@ impl Config {
     }
 
     /// Names of the configured channels, for rule validation.
-    pub fn channel_names(&self) -> HashSet<String> {
+    pub(crate) fn channel_names(&self) -> HashSet<String> {
         self.channels.iter().map(|c| c.name.clone()).collect()
     }
 }

@@ -43,7 +43,7 @@ pub struct Options<'a> {
 }
 
 /// The definitions printed above the tables.
-pub const DEFINITIONS: &str = "\
+pub(crate) const DEFINITIONS: &str = "\
 # detected before peak: the first alert onset (either rule; stage threshold or early warning) at or after the crisis start is strictly before the peak
 # lead: peak time minus that onset (median over the crises detected before their peak)
 # detected at all: an onset at or after the crisis start, up to the scenario's end (peak + 3 decay time constants, at least 3 h)
@@ -177,7 +177,7 @@ pub fn print_table(out: &mut impl Write, rep: &Report) -> std::io::Result<()> {
 }
 
 /// The JSON lines of `rep`: one object per class.
-pub fn json_lines(rep: &Report) -> Vec<serde_json::Value> {
+pub(crate) fn json_lines(rep: &Report) -> Vec<serde_json::Value> {
     let mut lines = Vec::new();
     for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
         for (r, rc) in RISE_CLASSES.iter().enumerate() {

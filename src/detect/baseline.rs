@@ -35,18 +35,18 @@
 use std::collections::VecDeque;
 
 /// Weight of a new day in an hour-of-day share (time constant 5 days).
-pub const BETA: f64 = 1.0 / 5.0;
+pub(crate) const BETA: f64 = 1.0 / 5.0;
 /// Weight of a new sample in a dispersion estimate (time constant 2 days of
 /// hourly samples).
-pub const GAMMA: f64 = 1.0 / 48.0;
+pub(crate) const GAMMA: f64 = 1.0 / 48.0;
 /// Counts above `CLIP × expected + SLACK` are clipped before learning.
-pub const CLIP: f64 = 3.0;
-pub const SLACK: f64 = 5.0;
+pub(crate) const CLIP: f64 = 3.0;
+pub(crate) const SLACK: f64 = 5.0;
 /// Hours learnt before clipping and suspicion apply (the level is still a
 /// guess).
-pub const UNCLIPPED_HOURS: u32 = 6;
+pub(crate) const UNCLIPPED_HOURS: u32 = 6;
 /// Hours learnt before an hour can be judged suspicious.
-pub const SUSPECT_AFTER_HOURS: u32 = 24;
+pub(crate) const SUSPECT_AFTER_HOURS: u32 = 24;
 /// Largest dispersion believed (a relative standard deviation of 150 %).
 const MAX_PHI: f64 = 2.25;
 /// Least expected count for the profile and dispersion to learn from: below
@@ -60,7 +60,7 @@ const PAST_HOURS: usize = 26;
 
 /// A seasonal baseline of hourly counts.
 #[derive(Debug, Clone)]
-pub struct Model {
+pub(crate) struct Model {
     /// De-seasonalised mentions per hour.
     level: f64,
     /// Share of the level per hour of day (UTC), mean 1.
@@ -98,7 +98,7 @@ impl Model {
     /// A model with dispersion classes `widths` (seconds), a level time
     /// constant of `level_hours` and at most `freeze_hours` suspicious hours
     /// skipped in a row.
-    pub fn new(widths: &[i64], level_hours: f64, freeze_hours: u32) -> Model {
+    pub(crate) fn new(widths: &[i64], level_hours: f64, freeze_hours: u32) -> Model {
         let mut widths: Vec<i64> = widths.iter().copied().filter(|w| *w > 0).collect();
         widths.sort_unstable();
         widths.dedup();
@@ -127,18 +127,18 @@ impl Model {
     /// an estimate from a few days of residuals is noisy — below the floor,
     /// the tail of a large watch would be far more confident than its data
     /// allow. Negligible for small counts (`phi·mu²` ≪ `mu`).
-    pub fn with_phi_floor(mut self, floor: f64) -> Model {
+    pub(crate) fn with_phi_floor(mut self, floor: f64) -> Model {
         self.phi_floor = floor.clamp(0.0, MAX_PHI);
         self
     }
 
     /// Completed hours learnt.
-    pub fn hours(&self) -> u32 {
+    pub(crate) fn hours(&self) -> u32 {
         self.hours
     }
 
     /// The dispersion width classes, ascending.
-    pub fn widths(&self) -> &[i64] {
+    pub(crate) fn widths(&self) -> &[i64] {
         &self.widths
     }
 
@@ -160,7 +160,7 @@ impl Model {
     }
 
     /// Whether an hour from unix hour `h` on was skipped as suspicious.
-    pub fn skipped_since(&self, h: i64) -> bool {
+    pub(crate) fn skipped_since(&self, h: i64) -> bool {
         self.past
             .iter()
             .rev()
@@ -169,12 +169,12 @@ impl Model {
     }
 
     /// Expected count of unix hour `h`, from what was known before it.
-    pub fn expected_hour(&self, h: i64) -> f64 {
+    pub(crate) fn expected_hour(&self, h: i64) -> f64 {
         self.level_at(h) * self.profile[h.rem_euclid(24) as usize]
     }
 
     /// Expected count of the seconds `(from, to]`.
-    pub fn expected(&self, from: i64, to: i64) -> f64 {
+    pub(crate) fn expected(&self, from: i64, to: i64) -> f64 {
         let mut mu = 0.0;
         let mut a = from;
         while a < to {
@@ -202,7 +202,7 @@ impl Model {
 
     /// The over-dispersion `phi` of counts over `width` seconds (0 is
     /// Poisson), from the nearest width class.
-    pub fn phi(&self, width: i64) -> f64 {
+    pub(crate) fn phi(&self, width: i64) -> f64 {
         let k = self.class(width);
         self.phi[k].max(self.floor(self.widths[k]))
     }
@@ -215,13 +215,13 @@ impl Model {
     }
 
     /// The de-seasonalised level, mentions per hour.
-    pub fn level(&self) -> f64 {
+    pub(crate) fn level(&self) -> f64 {
         self.level
     }
 
     /// Learns one residual of width class `width`: `x` counted where `mu`
     /// was expected (before the hour it ends in was learnt).
-    pub fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64) {
+    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64) {
         if mu < MIN_LEVEL || self.hours <= UNCLIPPED_HOURS {
             return;
         }
@@ -238,14 +238,9 @@ impl Model {
     /// [`SUSPECT_AFTER_HOURS`] and, above [`MIN_LEVEL`], two days of this
     /// hour of day (before that, what looks odd is mostly the model still
     /// learning the daily cycle).
-    pub fn judges(&self, h: i64) -> bool {
+    pub(crate) fn judges(&self, h: i64) -> bool {
         let hod = h.rem_euclid(24) as usize;
         self.hours >= SUSPECT_AFTER_HOURS && (self.level < MIN_LEVEL || self.days[hod] >= 2)
-    }
-
-    /// Suspicious hours in a row so far.
-    pub fn frozen(&self) -> u32 {
-        self.frozen
     }
 
     /// Learns the count of the completed unix hour `h`. A `suspicious` hour
@@ -254,7 +249,7 @@ impl Model {
     /// learnt; it still teaches its hour of day's share (clipped), so that
     /// a routine daily burst becomes expected. Returns whether the level
     /// learnt it.
-    pub fn learn(&mut self, h: i64, count: f64, suspicious: bool) -> bool {
+    pub(crate) fn learn(&mut self, h: i64, count: f64, suspicious: bool) -> bool {
         let skip = suspicious && self.frozen < self.freeze_hours;
         self.past.push_back((h, self.level, !skip));
         while self.past.len() > PAST_HOURS {

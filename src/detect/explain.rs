@@ -70,7 +70,7 @@ struct Item {
 
 /// What explains a window: see [`Recent::explain`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     pub top_terms: Vec<String>,
     pub emerging_terms: Vec<EmergingTerm>,
     pub top_mentions: Vec<TopMention>,
@@ -79,7 +79,7 @@ pub struct Explanation {
 
 /// A watch's recent mentions, oldest first, and a sample of older ones.
 #[derive(Default)]
-pub struct Recent {
+pub(crate) struct Recent {
     items: VecDeque<Item>,
     /// Older mentions, one kept every `stride` offered, oldest first.
     history: VecDeque<(i64, String)>,
@@ -104,13 +104,13 @@ fn terms(text: &str) -> Vec<String> {
 impl Recent {
     /// Sets the words (in any form: they are folded by the shared analyzer)
     /// that top terms leave out, typically the watch query's own words.
-    pub fn set_known(&mut self, query_text: &str) {
+    pub(crate) fn set_known(&mut self, query_text: &str) {
         self.known = crate::text::words(query_text).into_iter().collect();
     }
 
     /// Adds a mention published at `t`, dropping those older than `keep`
     /// seconds before the newest, and the oldest beyond the cap.
-    pub fn push(&mut self, t: i64, m: &Mention, keep: i64) {
+    pub(crate) fn push(&mut self, t: i64, m: &Mention, keep: i64) {
         let mut text = String::with_capacity(m.title.len() + 1 + m.text.len().min(TEXT_CAP));
         text.push_str(&m.title);
         text.push(' ');
@@ -161,7 +161,7 @@ impl Recent {
 
     /// Drops mentions published at or before `before` from the recent ones
     /// (into the history sample), and history older than the baseline.
-    pub fn prune(&mut self, before: i64) {
+    pub(crate) fn prune(&mut self, before: i64) {
         while self.items.front().is_some_and(|i| i.t <= before) {
             if let Some(old) = self.items.pop_front() {
                 self.offer_history(old.t, old.text);
@@ -182,7 +182,7 @@ impl Recent {
     /// Explains the window `(from, to]`: its most frequent terms, the terms
     /// whose share jumps against the older mentions, the top mentions (by
     /// reach, then negativity) and the sources.
-    pub fn explain(&self, from: i64, to: i64) -> Explanation {
+    pub(crate) fn explain(&self, from: i64, to: i64) -> Explanation {
         let window: Vec<&Item> = self
             .items
             .iter()
@@ -282,7 +282,7 @@ impl Recent {
 }
 
 /// A mention as an alert shows it.
-pub fn top_mention(m: &Mention) -> TopMention {
+pub(crate) fn top_mention(m: &Mention) -> TopMention {
     TopMention {
         url: m.url.clone(),
         title: m.title.clone(),

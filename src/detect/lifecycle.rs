@@ -43,12 +43,12 @@ pub struct AlertRecord {
 
 impl AlertRecord {
     /// Whether the rule needs evaluating as time passes (pending or firing).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.firing || self.pending_since.is_some()
     }
 
     /// The bytes the state store keeps for this record (JSON).
-    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(self)
     }
 
@@ -61,7 +61,7 @@ impl AlertRecord {
 
 /// What a rule sees at `now`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Signal {
+pub(crate) struct Signal {
     /// The rule's condition holds.
     pub holds: bool,
     /// The early-warning condition holds (spike kinds, before the threshold).
@@ -72,7 +72,7 @@ pub struct Signal {
 
 /// What changed: the event to emit, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     pub state: AlertState,
     pub stage: Stage,
     /// Severity of the event: `warning` for an early warning.
@@ -86,7 +86,7 @@ fn dur(d: std::time::Duration) -> ChronoDuration {
 /// One step of the lifecycle. Returns the new record and the change to
 /// notify (`None`: nothing to tell; the record may still have changed, e.g.
 /// pending).
-pub fn step(
+pub(crate) fn step(
     rec: &AlertRecord,
     sig: Signal,
     rule: &AlertRule,

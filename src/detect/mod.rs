@@ -75,23 +75,23 @@ use series::{Counts, Series};
 
 /// How much history is kept (and restored from the store): the baseline
 /// horizon.
-pub const RETENTION: Duration = Duration::from_secs(28 * 86_400);
+pub(crate) const RETENTION: Duration = Duration::from_secs(28 * 86_400);
 /// How far behind the wall clock the daemon evaluates the minute grid, so
 /// that mentions published in a minute have arrived before it is judged.
-pub const LATENESS: Duration = Duration::from_secs(60);
+pub(crate) const LATENESS: Duration = Duration::from_secs(60);
 /// Early warning: a quarter-window must be this much above the previous one,
 /// three quarters in a row.
-pub const ACCELERATION: f64 = 1.5;
+pub(crate) const ACCELERATION: f64 = 1.5;
 /// Early warning: significance of the last quarter-window, as a power of the
 /// rule's (0.5: the square root, e.g. 1e-3 for 1e-6).
-pub const EARLY_SIGNIFICANCE_POWER: f64 = 0.5;
+pub(crate) const EARLY_SIGNIFICANCE_POWER: f64 = 0.5;
 /// `negative_surge` without `negative_share`: the share must rise this much
 /// above its usual level.
-pub const NEGATIVE_SHARE_RISE: f64 = 0.3;
+pub(crate) const NEGATIVE_SHARE_RISE: f64 = 0.3;
 /// Days of highest daily scores the gate remembers, and needs before it
 /// applies.
-pub const GATE_DAYS: usize = 14;
-pub const GATE_MIN_DAYS: usize = 3;
+pub(crate) const GATE_DAYS: usize = 14;
+pub(crate) const GATE_MIN_DAYS: usize = 3;
 /// A window is only worth a tail probability when its count is at least
 /// this many standard deviations above expected (a cheap pre-test: the
 /// tail of anything below is far above any threshold used).
@@ -104,7 +104,7 @@ const SUSPECT_MIN: u64 = 3;
 /// deviation of about 22 % on top of Poisson): chosen on the crisis tuning
 /// seeds (it halves the false alarms of the largest watches) and neutral on
 /// NAB dev from 0 to 0.05 (see the README).
-pub const PHI_FLOOR: f64 = 0.05;
+pub(crate) const PHI_FLOOR: f64 = 0.05;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -207,7 +207,7 @@ impl Tuning {
 /// Whether one spike rule of one watch is warm (see
 /// [`Detector::warmup_status`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WarmupStatus {
+pub(crate) struct WarmupStatus {
     pub watch: String,
     pub rule: String,
     /// Enough history for the full baseline; before it, only the
@@ -272,7 +272,7 @@ pub struct Detector {
 }
 
 /// Key of an alert record: `watch/rule`.
-pub fn record_key(watch: &str, rule: &str) -> String {
+pub(crate) fn record_key(watch: &str, rule: &str) -> String {
     format!("{watch}/{rule}")
 }
 
@@ -323,7 +323,7 @@ impl Detector {
     }
 
     /// A detector with other method parameters (evaluations).
-    pub fn with_tuning(rules: &RuleSet, tuning: Tuning) -> Detector {
+    pub(crate) fn with_tuning(rules: &RuleSet, tuning: Tuning) -> Detector {
         let mut d = Detector {
             watches: Vec::new(),
             records: HashMap::new(),
@@ -419,7 +419,7 @@ impl Detector {
 
     /// Records a mention matched to watch `watch` (an index into the rule
     /// set's watches), without evaluating: see [`Detector::ingest`].
-    pub fn observe(&mut self, watch: usize, m: &Mention) {
+    pub(crate) fn observe(&mut self, watch: usize, m: &Mention) {
         let Some(w) = self.watches.get_mut(watch) else {
             return;
         };
@@ -454,7 +454,7 @@ impl Detector {
 
     /// Records `total` mentions (of which `negative`) published at unix
     /// second `t` for `watch`, without bodies and without evaluating.
-    pub fn observe_count(&mut self, watch: usize, t: i64, total: u64, negative: u64) {
+    pub(crate) fn observe_count(&mut self, watch: usize, t: i64, total: u64, negative: u64) {
         if let Some(w) = self.watches.get_mut(watch) {
             w.series.add(t, Counts { total, negative });
         }
@@ -516,7 +516,7 @@ impl Detector {
 
     /// [`Detector::ingest`] for counts: `total` mentions (`negative` of them
     /// negative) published at second `t`, then one evaluation at `t`.
-    pub fn ingest_counts(
+    pub(crate) fn ingest_counts(
         &mut self,
         watch: usize,
         t: i64,
@@ -540,28 +540,23 @@ impl Detector {
         out
     }
 
-    /// Evaluates every alert rule of the given watches at `now` (after the
-    /// minute grid up to it). Kept for callers that evaluate without data.
-    pub fn evaluate_watches(&mut self, watches: &[usize], now: DateTime<Utc>) -> Vec<Transition> {
+    /// Evaluates every alert rule of every watch at `now`, then moves
+    /// pending and firing alerts on to it (tests).
+    #[cfg(test)]
+    pub(crate) fn evaluate(&mut self, now: DateTime<Utc>) -> Vec<Transition> {
         let mut out = Vec::new();
-        for &i in watches {
+        for i in 0..self.watches.len() {
             out.extend(self.evaluate_watch(i, now.timestamp()));
         }
         out.extend(self.advance(now));
         out
     }
 
-    /// Evaluates every alert rule of every watch at `now`.
-    pub fn evaluate(&mut self, now: DateTime<Utc>) -> Vec<Transition> {
-        let all: Vec<usize> = (0..self.watches.len()).collect();
-        self.evaluate_watches(&all, now)
-    }
-
     /// Per watch and spike rule: whether it is warm at `now`, and since and
     /// until when it warms up (for `veilleur check`, the start-up log and
     /// the per-watch metric). Keyword and influencer rules need no warm-up
     /// and are not listed.
-    pub fn warmup_status(&self, now: DateTime<Utc>) -> Vec<WarmupStatus> {
+    pub(crate) fn warmup_status(&self, now: DateTime<Utc>) -> Vec<WarmupStatus> {
         let now_s = now.timestamp();
         let mut out = Vec::new();
         for w in &self.watches {
@@ -654,7 +649,7 @@ impl Detector {
     }
 
     /// Forgets data older than needed at `now`.
-    pub fn prune(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn prune(&mut self, now: DateTime<Utc>) {
         let now_s = now.timestamp();
         for w in &mut self.watches {
             let before = now_s - w.keep - 60;

@@ -25,7 +25,7 @@ use crate::rules::matcher::Matcher;
 /// A mention with the watches it matched (indices into the rule set's
 /// watches).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Matched {
+pub(crate) struct Matched {
     pub mention: Mention,
     pub watches: Vec<usize>,
 }
@@ -34,7 +34,7 @@ pub struct Matched {
 ///
 /// Batches must come in publication order: each one's mentions (in any
 /// order among themselves) are no older than the previous batches'.
-pub struct Replay {
+pub(crate) struct Replay {
     detector: Detector,
     /// Mentions of the newest second seen, not yet ingested.
     carry: Vec<Matched>,
@@ -46,7 +46,7 @@ pub struct Replay {
 
 impl Replay {
     /// A replay of `rules` from an empty history.
-    pub fn new(rules: &RuleSet) -> Replay {
+    pub(crate) fn new(rules: &RuleSet) -> Replay {
         Replay {
             detector: Detector::new(rules),
             carry: Vec::new(),
@@ -56,7 +56,7 @@ impl Replay {
     }
 
     /// Replays a batch of matched (and enriched) mentions.
-    pub fn push(&mut self, batch: Vec<Matched>) {
+    pub(crate) fn push(&mut self, batch: Vec<Matched>) {
         let mut ms = std::mem::take(&mut self.carry);
         ms.extend(batch);
         // Stable: ties keep their input order, as in one whole replay.
@@ -82,7 +82,7 @@ impl Replay {
     /// Ingests what is held back, moves time on to the newest mention (so
     /// that pending and firing alerts are judged up to it) and returns the
     /// events in time order (ties in the order they happened).
-    pub fn finish(mut self) -> Vec<AlertEvent> {
+    pub(crate) fn finish(mut self) -> Vec<AlertEvent> {
         let carry = std::mem::take(&mut self.carry);
         self.ingest(&carry);
         if let Some(newest) = self.newest {
@@ -95,7 +95,7 @@ impl Replay {
     }
 
     /// Events so far (held-back mentions not included).
-    pub fn events(&self) -> usize {
+    pub(crate) fn events(&self) -> usize {
         self.events.len()
     }
 }

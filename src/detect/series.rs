@@ -14,23 +14,23 @@
 use std::collections::VecDeque;
 
 /// Hourly buckets kept: the baseline horizon.
-pub const HORIZON_HOURS: i64 = 28 * 24;
+pub(crate) const HORIZON_HOURS: i64 = 28 * 24;
 
 /// Mention counts in one bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub total: u64,
     pub negative: u64,
 }
 
 impl Counts {
-    pub fn add(&mut self, o: Counts) {
+    pub(crate) fn add(&mut self, o: Counts) {
         self.total += o.total;
         self.negative += o.negative;
     }
 
     /// `self − o`, each count floored at zero.
-    pub fn minus(self, o: Counts) -> Counts {
+    pub(crate) fn minus(self, o: Counts) -> Counts {
         Counts {
             total: self.total.saturating_sub(o.total),
             negative: self.negative.saturating_sub(o.negative),
@@ -48,7 +48,7 @@ struct Sec {
 
 /// Counts of one watch.
 #[derive(Debug, Clone, Default)]
-pub struct Series {
+pub(crate) struct Series {
     secs: VecDeque<Sec>,
     hours: VecDeque<Counts>,
     /// Hour index (unix hour) of `hours[0]`.
@@ -62,7 +62,7 @@ pub struct Series {
 
 impl Series {
     /// Records `c` mentions published at unix second `t`.
-    pub fn add(&mut self, t: i64, c: Counts) {
+    pub(crate) fn add(&mut self, t: i64, c: Counts) {
         if c.total == 0 {
             return;
         }
@@ -76,7 +76,7 @@ impl Series {
     /// Restores a persisted minute bucket. The one-second view gets the
     /// count at the minute's first second: after a restart, windows shorter
     /// than a minute are approximate for the minutes before it.
-    pub fn restore_minute(&mut self, minute: i64, c: Counts) {
+    pub(crate) fn restore_minute(&mut self, minute: i64, c: Counts) {
         self.add(minute * 60, c);
     }
 
@@ -147,7 +147,7 @@ impl Series {
 
     /// Running total of the seconds at or before `t`, relative to the span:
     /// `window(from, to)` is `cum_at(to).minus(cum_at(from))`.
-    pub fn cum_at(&self, t: i64) -> Counts {
+    pub(crate) fn cum_at(&self, t: i64) -> Counts {
         let i = self.secs.partition_point(|s| s.t <= t);
         if i == 0 {
             self.secs
@@ -160,7 +160,7 @@ impl Series {
 
     /// Counts published in the half-open second range `(from, to]`. Exact
     /// while `from` is within the one-second span (see [`Series::prune`]).
-    pub fn window(&self, from: i64, to: i64) -> Counts {
+    pub(crate) fn window(&self, from: i64, to: i64) -> Counts {
         if from >= to || self.secs.is_empty() {
             return Counts::default();
         }
@@ -168,7 +168,7 @@ impl Series {
     }
 
     /// Counts of the unix hour `h` (zero outside the horizon).
-    pub fn hour(&self, h: i64) -> Counts {
+    pub(crate) fn hour(&self, h: i64) -> Counts {
         if h < self.hour0 {
             return Counts::default();
         }
@@ -181,7 +181,7 @@ impl Series {
     /// Counts published in `[from, to)`, from the hourly buckets for whole
     /// hours and the one-second span for the rest (approximate for partial
     /// hours older than the span).
-    pub fn range(&self, from: i64, to: i64) -> Counts {
+    pub(crate) fn range(&self, from: i64, to: i64) -> Counts {
         let mut c = Counts::default();
         if from >= to {
             return c;
@@ -200,12 +200,12 @@ impl Series {
     }
 
     /// The earliest second with data within the horizon, if any.
-    pub fn first(&self) -> Option<i64> {
+    pub(crate) fn first(&self) -> Option<i64> {
         self.first
     }
 
     /// Drops one-second buckets at or before `before_sec`.
-    pub fn prune(&mut self, before_sec: i64) {
+    pub(crate) fn prune(&mut self, before_sec: i64) {
         while self.secs.front().is_some_and(|s| s.t <= before_sec) {
             self.secs.pop_front();
         }
@@ -214,12 +214,12 @@ impl Series {
 
     /// Whether [`Series::window`] from `from` is exact (nothing after `from`
     /// has been pruned from the one-second view).
-    pub fn exact_from(&self, from: i64) -> bool {
+    pub(crate) fn exact_from(&self, from: i64) -> bool {
         self.pruned.is_none_or(|p| from >= p)
     }
 
     /// One-second buckets held (for tests and bounds).
-    pub fn span_len(&self) -> usize {
+    pub(crate) fn span_len(&self) -> usize {
         self.secs.len()
     }
 }

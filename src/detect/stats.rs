@@ -8,7 +8,7 @@
 //! method.
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9).
-pub fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const G: [f64; 9] = [
         0.999_999_999_999_809_9,
         676.520_368_121_885_1,
@@ -77,7 +77,7 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
 }
 
 /// The regularized incomplete beta function I_x(a, b), a, b > 0.
-pub fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
+pub(crate) fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -94,7 +94,7 @@ pub fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
 }
 
 /// The regularized lower incomplete gamma function P(a, x), a > 0.
-pub fn gamma_p(a: f64, x: f64) -> f64 {
+pub(crate) fn gamma_p(a: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -142,7 +142,7 @@ pub fn gamma_p(a: f64, x: f64) -> f64 {
 }
 
 /// P(X ≥ x) for X ~ Poisson(mu).
-pub fn poisson_tail(x: u64, mu: f64) -> f64 {
+pub(crate) fn poisson_tail(x: u64, mu: f64) -> f64 {
     if x == 0 {
         return 1.0;
     }
@@ -154,7 +154,7 @@ pub fn poisson_tail(x: u64, mu: f64) -> f64 {
 
 /// P(X ≥ x) for a negative binomial of mean `mu` and variance
 /// `mu + phi·mu²` (`phi` = 0 is Poisson).
-pub fn nb_tail(x: u64, mu: f64, phi: f64) -> f64 {
+pub(crate) fn nb_tail(x: u64, mu: f64, phi: f64) -> f64 {
     if x == 0 {
         return 1.0;
     }
@@ -170,7 +170,7 @@ pub fn nb_tail(x: u64, mu: f64, phi: f64) -> f64 {
 }
 
 /// P(X ≥ k) for X ~ Binomial(n, p).
-pub fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
+pub(crate) fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
     if k == 0 {
         return 1.0;
     }
@@ -186,7 +186,8 @@ pub fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
 /// The smallest count `x` with `nb_tail(x, mu, phi) <= alpha`: the count at
 /// which a window becomes improbable. Binary search, about 40 tail
 /// evaluations; detection caches it per hour.
-pub fn nb_threshold(mu: f64, phi: f64, alpha: f64) -> u64 {
+#[cfg(test)]
+pub(crate) fn nb_threshold(mu: f64, phi: f64, alpha: f64) -> u64 {
     let mut lo = mu.max(0.0).floor() as u64;
     let mut hi = lo.max(1);
     while nb_tail(hi, mu, phi) > alpha {

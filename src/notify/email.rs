@@ -36,11 +36,11 @@ use crate::config::EmailConfig;
 use crate::retry::error_chain;
 
 /// Time allowed for one whole send (connect, TLS, SMTP dialogue).
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
+pub(crate) enum SmtpSecurity {
     /// Plain text, never upgraded (`tls=none`).
     None,
     /// STARTTLS when the server offers it (`tls=opportunistic`, the default).
@@ -53,7 +53,7 @@ pub enum SmtpSecurity {
 
 /// Where and how to reach the SMTP server, from the channel's URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpEndpoint {
+pub(crate) struct SmtpEndpoint {
     pub host: String,
     pub port: u16,
     pub security: SmtpSecurity,
@@ -63,7 +63,7 @@ pub struct SmtpEndpoint {
 
 impl SmtpEndpoint {
     /// Parses `smtp://…` or `smtps://…`; the error says what to write instead.
-    pub fn parse(url: &url::Url) -> Result<SmtpEndpoint, String> {
+    pub(crate) fn parse(url: &url::Url) -> Result<SmtpEndpoint, String> {
         let implicit = match url.scheme() {
             "smtp" => false,
             "smtps" => true,
@@ -161,7 +161,7 @@ pub fn message_id(key: &str) -> String {
 /// Builds the RFC 5322 message for `ev`: subject from [`render::subject`],
 /// `multipart/alternative` with the text and HTML bodies (quoted-printable),
 /// a `Message-ID` and MIME boundary derived from `key`, and `date`.
-pub fn build_message(
+pub(crate) fn build_message(
     ev: &AlertEvent,
     key: &str,
     from: &Mailbox,
@@ -213,7 +213,6 @@ pub struct EmailNotifier {
     // Boxed: it is large and only read once, on the first send.
     builder: Box<AsyncSmtpTransportBuilder>,
     transport: OnceCell<AsyncSmtpTransport<Tokio1Executor>>,
-    endpoint: SmtpEndpoint,
     from: Mailbox,
     to: Vec<Mailbox>,
     user_agent: String,
@@ -233,7 +232,7 @@ impl EmailNotifier {
     }
 
     /// Like [`EmailNotifier::new`] with a chosen send timeout.
-    pub fn with_timeout(
+    pub(crate) fn with_timeout(
         channel: &str,
         cfg: &EmailConfig,
         password: Option<String>,
@@ -289,17 +288,11 @@ impl EmailNotifier {
         Ok(EmailNotifier {
             builder: Box::new(builder),
             transport: OnceCell::new(),
-            endpoint,
             from,
             to,
             user_agent: user_agent.to_string(),
             timeout,
         })
-    }
-
-    /// The server this notifier sends to.
-    pub fn endpoint(&self) -> &SmtpEndpoint {
-        &self.endpoint
     }
 
     /// Sends `ev` to every recipient in one SMTP transaction.

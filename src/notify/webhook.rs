@@ -40,7 +40,7 @@ use crate::config::{WebhookConfig, WebhookFormat};
 use crate::retry::error_chain;
 
 /// Time allowed for one request, response headers included.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Header carrying the HMAC signature.
 pub(crate) const SIGNATURE_HEADER: &str = "x-veilleur-signature";
 /// Header carrying the Unix time (seconds) the signature covers.

@@ -126,7 +126,7 @@ pub const PEAK_FACTOR: (f64, f64) = (4.0, 25.0);
 
 /// Classes of peak factor, for reporting only (the factor is drawn over the
 /// whole [`PEAK_FACTOR`] range, whatever the class).
-pub const FACTOR_CLASSES: [(&str, f64, f64); 4] = [
+pub(crate) const FACTOR_CLASSES: [(&str, f64, f64); 4] = [
     ("4-6x", 4.0, 6.0),
     ("6-10x", 6.0, 10.0),
     ("10-16x", 10.0, 16.0),
@@ -134,7 +134,7 @@ pub const FACTOR_CLASSES: [(&str, f64, f64); 4] = [
 ];
 
 /// The reporting class of a peak factor.
-pub fn factor_class(f: f64) -> usize {
+pub(crate) fn factor_class(f: f64) -> usize {
     FACTOR_CLASSES
         .iter()
         .position(|&(_, _, hi)| f < hi)
@@ -148,25 +148,25 @@ pub const QUIET_WEEKS: i64 = 8;
 /// Nights, as a share of the daily mean.
 pub const NIGHT: (f64, f64) = (0.3, 0.4);
 /// Shape exponent of the daily raised cosine (larger: a narrower peak).
-pub const DAY_SHAPE: (f64, f64) = (0.6, 0.85);
+pub(crate) const DAY_SHAPE: (f64, f64) = (0.6, 0.85);
 /// Hour (UTC) of the afternoon peak.
-pub const PEAK_HOUR: (f64, f64) = (13.0, 17.0);
+pub(crate) const PEAK_HOUR: (f64, f64) = (13.0, 17.0);
 /// Weekends, as a share of weekdays.
 pub const WEEKEND: (f64, f64) = (0.6, 0.7);
 /// Share of watches whose counts are pure Poisson.
-pub const POISSON_SHARE: f64 = 0.25;
+pub(crate) const POISSON_SHARE: f64 = 0.25;
 /// Relative s.d. of the hourly gamma noise of the other watches.
-pub const DISPERSION: (f64, f64) = (0.1, 0.5);
+pub(crate) const DISPERSION: (f64, f64) = (0.1, 0.5);
 /// Harmless bumps a week (a per-watch mean), their factor and hours.
-pub const BUMPS_PER_WEEK: (f64, f64) = (1.0, 4.0);
+pub(crate) const BUMPS_PER_WEEK: (f64, f64) = (1.0, 4.0);
 pub const BUMP_FACTOR: (f64, f64) = (1.5, 2.0);
 pub const BUMP_HOURS: (f64, f64) = (1.0, 2.0);
 /// The usual negative share.
-pub const NEGATIVE_SHARE: (f64, f64) = (0.05, 0.25);
+pub(crate) const NEGATIVE_SHARE: (f64, f64) = (0.05, 0.25);
 /// The negative share targeted at a crisis peak.
 pub const CRISIS_NEGATIVE_SHARE: (f64, f64) = (0.5, 0.85);
 /// Decay time constant after the peak, as a multiple of the rise time.
-pub const DECAY: (f64, f64) = (0.5, 2.0);
+pub(crate) const DECAY: (f64, f64) = (0.5, 2.0);
 
 /// A harmless bump: the rate is multiplied by `factor` in `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -27,9 +27,9 @@ use crate::rules::RuleSet;
 use super::{EPOCH, Rng};
 
 /// Days of quiet baseline before the wave.
-pub const QUIET_DAYS: i64 = 14;
+pub(crate) const QUIET_DAYS: i64 = 14;
 /// A wave peaks at least this many mentions an hour.
-pub const MIN_PEAK_PER_HOUR: f64 = 60.0;
+pub(crate) const MIN_PEAK_PER_HOUR: f64 = 60.0;
 
 /// One simulated watch.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ impl Scenario {
     }
 
     /// Rate per hour of the wave at `t` (0 outside it).
-    pub fn wave(&self, t: i64) -> f64 {
+    pub(crate) fn wave(&self, t: i64) -> f64 {
         let peak_rate = (self.peak_factor * self.baseline(self.peak())).max(MIN_PEAK_PER_HOUR);
         let dt = (t - self.peak()) as f64 / 3600.0;
         if t < self.wave_start || dt > self.growth_hours {

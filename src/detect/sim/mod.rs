@@ -93,7 +93,7 @@ impl Rng {
     /// A generator keyed by several numbers (a seed and class indices):
     /// each part goes through the SplitMix64 finaliser, so nearby keys give
     /// unrelated streams.
-    pub fn from_key(parts: &[u64]) -> Rng {
+    pub(crate) fn from_key(parts: &[u64]) -> Rng {
         let mut h = 0x6A09_E667_F3BC_C908u64;
         for &p in parts {
             h = mix(h ^ mix(p.wrapping_add(0x9E37_79B9_7F4A_7C15)));
@@ -114,19 +114,19 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let u = self.f64().max(1e-300);
         let v = self.f64();
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
     }
 
     /// Uniform in [lo, hi).
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(crate) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.f64()
     }
 
     /// Log-uniform in [lo, hi): uniform on a log scale, lo, hi > 0.
-    pub fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(crate) fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo * (hi / lo).powf(self.f64())
     }
 
@@ -149,7 +149,7 @@ impl Rng {
     }
 
     /// Binomial(n, p) by normal approximation for large n.
-    pub fn binomial(&mut self, n: u64, p: f64) -> u64 {
+    pub(crate) fn binomial(&mut self, n: u64, p: f64) -> u64 {
         if n < 50 {
             return (0..n).filter(|_| self.f64() < p).count() as u64;
         }
@@ -159,7 +159,7 @@ impl Rng {
     }
 
     /// Gamma with mean 1 and relative s.d. `cv` (Marsaglia–Tsang).
-    pub fn gamma_unit(&mut self, cv: f64) -> f64 {
+    pub(crate) fn gamma_unit(&mut self, cv: f64) -> f64 {
         let k = 1.0 / (cv * cv);
         let d = k - 1.0 / 3.0;
         let c = 1.0 / (9.0 * d).sqrt();
@@ -208,7 +208,7 @@ pub fn default_rules() -> RuleSet {
 
 /// [`default_rules`] with `overrides` (TOML `key = value` lines) added to
 /// both rules, to measure an alternative to the defaults.
-pub fn rules_with(overrides: &[String]) -> Result<RuleSet, Vec<Diagnostic>> {
+pub(crate) fn rules_with(overrides: &[String]) -> Result<RuleSet, Vec<Diagnostic>> {
     let src = rule_source(overrides);
     let w = crate::rules::parse_rule_file(Path::new("sim.toml"), &src, None)?;
     Ok(RuleSet { watches: vec![w] })

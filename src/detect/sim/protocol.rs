@@ -37,7 +37,7 @@ use super::generator::{
 const WEEK: f64 = 7.0 * 86_400.0;
 
 /// Whether an event is a detection: an alert that starts firing.
-pub fn is_onset(ev: &AlertEvent) -> bool {
+pub(crate) fn is_onset(ev: &AlertEvent) -> bool {
     ev.state == AlertState::Firing && matches!(ev.stage, Stage::Threshold | Stage::EarlyWarning)
 }
 
@@ -70,7 +70,7 @@ impl Outcome {
     }
 
     /// Seconds from the detection to the peak, when before it.
-    pub fn lead_secs(&self) -> Option<i64> {
+    pub(crate) fn lead_secs(&self) -> Option<i64> {
         self.detected_after_start
             .filter(|&d| d < self.rise_secs)
             .map(|d| self.rise_secs - d)
@@ -83,7 +83,7 @@ pub fn replay(rules: &RuleSet, sc: &Scenario) -> Outcome {
 }
 
 /// [`replay`] with other method parameters (to measure alternatives).
-pub fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Outcome {
+pub(crate) fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Outcome {
     let mut d = Detector::with_tuning(rules, tuning.clone());
     let crisis_start = sc.crisis.map(|c| c.start);
     let mut out = Outcome {
@@ -161,7 +161,7 @@ pub fn run_all(
 }
 
 /// [`run_all`] with other method parameters.
-pub fn run_all_with(
+pub(crate) fn run_all_with(
     rules: &RuleSet,
     tuning: &Tuning,
     seeds: SeedSet,
@@ -234,12 +234,12 @@ impl Stats {
     }
 
     /// Share of crises detected before their peak, in [0, 1].
-    pub fn before_peak_share(&self) -> f64 {
+    pub(crate) fn before_peak_share(&self) -> f64 {
         self.before_peak as f64 / self.crises.max(1) as f64
     }
 
     /// Share of crises detected at all.
-    pub fn detected_share(&self) -> f64 {
+    pub(crate) fn detected_share(&self) -> f64 {
         self.detected as f64 / self.crises.max(1) as f64
     }
 
