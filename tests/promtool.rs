@@ -110,6 +110,20 @@ async fn a_real_scrape_passes_promtool_check_metrics() {
         .to_string();
     let text = resp.text().await.unwrap();
     assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+    // The standard process families and the build info are there.
+    for family in [
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+        "veilleur_build_info{version=",
+    ] {
+        assert!(text.contains(family), "no {family} in\n{text}");
+    }
+    assert!(
+        common::metric(&text, "process_resident_memory_bytes").unwrap_or(0.0) > 1e6,
+        "{text}"
+    );
     let (ok, out) = run_promtool(&["check", "metrics"], Some(&text));
     assert!(
         ok && out.trim().is_empty(),

@@ -5,6 +5,8 @@
 //! (source, watch, rule, channel) and closed sets (outcome, reason, severity),
 //! never a URL or an author. Also sets up the tracing subscriber.
 
+mod process;
+
 use std::sync::atomic::AtomicI64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -37,6 +39,11 @@ pub struct AlertLabels {
 pub struct ChannelOutcomeLabels {
     pub channel: String,
     pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -93,6 +100,17 @@ impl Metrics {
             rules_reload_errors: Counter::default(),
             registry: Registry::default(),
         };
+        let build: Family<BuildLabels, Gauge<i64, AtomicI64>> = Family::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the version of the running veilleur in its label",
+            build,
+        );
         registry.register(
             "mentions_ingested",
             "New mentions stored, by source",
@@ -162,11 +180,17 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// The OpenMetrics 1.0 text exposition of every metric.
+    /// The OpenMetrics 1.0 text exposition of every metric, with the
+    /// `process_*` families read at this moment.
     pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
+        if let Some(p) = process::Process::read() {
+            // Before the closing `# EOF` of the exposition.
+            let body = out.strip_suffix("# EOF\n").unwrap_or(&out).to_string();
+            out = format!("{body}{}# EOF\n", p.exposition());
+        }
         out
     }
 
