@@ -23,6 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
+use common::search_json as search;
 use common::{FeedServer, Page};
 
 const BIN: &str = env!("CARGO_BIN_EXE_veilleur");
@@ -189,24 +190,6 @@ fn spawn(dir: &Path) -> Child {
         .unwrap()
 }
 
-fn search(dir: &Path, query: &str) -> Vec<serde_json::Value> {
-    let out = Command::new(BIN)
-        .args(["search", "--config"])
-        .arg(dir.join("veilleur.toml"))
-        .args(["--json", "--limit", "1000000", query])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn log_tail(dir: &Path) -> String {
     let log = std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
@@ -279,7 +262,9 @@ async fn sigkill_during_ingestion_and_delivery_loses_and_duplicates_nothing() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut converged = false;
     while Instant::now() < deadline {
-        if receiver.distinct().len() >= batches && search(dir.path(), "acme").len() >= items.len() {
+        if receiver.distinct().len() >= batches
+            && search(&dir.path().join("veilleur.toml"), "acme").len() >= items.len()
+        {
             converged = true;
             break;
         }
@@ -295,14 +280,14 @@ async fn sigkill_during_ingestion_and_delivery_loses_and_duplicates_nothing() {
         "not caught up after 30 s: {} of {} alerts, {} of {} mentions\n{}",
         receiver.distinct().len(),
         batches,
-        search(dir.path(), "acme").len(),
+        search(&dir.path().join("veilleur.toml"), "acme").len(),
         items.len(),
         log_tail(dir.path())
     );
     assert!(status.success(), "{status}\n{}", log_tail(dir.path()));
 
     // Every mention served is indexed exactly once.
-    let hits = search(dir.path(), "acme");
+    let hits = search(&dir.path().join("veilleur.toml"), "acme");
     let mut urls: BTreeMap<String, usize> = BTreeMap::new();
     for m in &hits {
         *urls
@@ -322,7 +307,7 @@ async fn sigkill_during_ingestion_and_delivery_loses_and_duplicates_nothing() {
     );
     // Each watch counts its own mentions: one crisis each.
     for w in 0..batches {
-        let got = search(dir.path(), &format!("crisis{w}"));
+        let got = search(&dir.path().join("veilleur.toml"), &format!("crisis{w}"));
         assert_eq!(got.len(), 1, "watch w{w}: {got:?}");
     }
     // No alert lost, none sent under two keys; re-deliveries of one key

@@ -17,7 +17,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -26,6 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
+use common::search_json as search;
 use common::{metric, start_daemon};
 use url::Url;
 use veilleur::config::{SourceConfig, SourceKind};
@@ -33,7 +33,6 @@ use veilleur::source::feed::FeedConfig;
 use veilleur::source::http::{FetchError, HttpClient};
 use veilleur::source::{Cursor, Poll, poll};
 
-const BIN: &str = env!("CARGO_BIN_EXE_veilleur");
 /// The body cap of the hostile sources: small, so the tests are fast.
 const CAP: u64 = 256 * 1024;
 /// Items of the big feed.
@@ -498,24 +497,4 @@ async fn daemon_survives_every_attack_and_loses_nothing_valid() {
         let t = m["text"].as_str().unwrap_or("");
         assert!(!t.contains("lollol") && !t.contains("root:"), "{t:.200}");
     }
-}
-
-/// Runs `veilleur search --json QUERY` on the daemon's config; the
-/// mentions' JSON.
-fn search(config: &std::path::Path, query: &str) -> Vec<serde_json::Value> {
-    let out = Command::new(BIN)
-        .args(["search", "--config"])
-        .arg(config)
-        .args(["--json", "--limit", "100000", query])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }

@@ -2,6 +2,8 @@
 //! or not a mention is reported with its number, the valid lines before and
 //! after it are indexed, and the exit code says something was skipped.
 
+mod common;
+
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_veilleur");
@@ -48,26 +50,9 @@ fn import_reports_an_invalid_utf8_line_and_indexes_the_others() {
     assert!(err.contains("m.jsonl:2: skipped: not valid UTF-8"), "{err}");
     assert!(err.contains("m.jsonl:3: skipped"), "{err}");
 
-    let out = Command::new(BIN)
-        .args(["search", "--config"])
-        .arg(&config)
-        .args(["--json", "acme"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let urls: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["url"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let urls: Vec<String> = common::search_json(&config, "acme")
+        .iter()
+        .map(|m| m["url"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(urls, vec!["https://ex.org/3", "https://ex.org/1"], "{text}");
+    assert_eq!(urls, vec!["https://ex.org/3", "https://ex.org/1"]);
 }

@@ -375,28 +375,11 @@ fn a_bursty_backlog_fills_history_live_but_a_backtest_sees_its_spike() {
 // learn the anomaly, the score gate, day one. Poisson counts per minute
 // from a fixed seed, fed through the count path.
 
-/// A deterministic generator for the scenarios (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn poisson(&mut self, lambda: f64) -> u64 {
-        let l = (-lambda).exp();
-        let mut k = 0;
-        let mut p = self.f64();
-        while p > l {
-            k += 1;
-            p *= self.f64();
-        }
-        k
-    }
+/// The scenarios' generator: the simulation's own SplitMix64, seeded so
+/// that `rng(seed)` starts the stream at state `seed`.
+fn rng(seed: u64) -> super::sim::Rng {
+    // `Rng::new` mixes the seed with the golden-ratio increment; undo it.
+    super::sim::Rng::new(seed ^ 0x9E37_79B9_7F4A_7C15)
 }
 
 const HOUR: i64 = 3600;
@@ -428,7 +411,7 @@ fn logistic(t: i64, start: i64, rise: i64, base: f64, peak: f64) -> f64 {
 /// the alert onsets as `(second, rule)`.
 fn simulate(
     d: &mut Detector,
-    rng: &mut Rng,
+    rng: &mut super::sim::Rng,
     from: i64,
     to: i64,
     rate: impl Fn(i64) -> f64,
@@ -479,7 +462,7 @@ fn rules_of(alerts: Vec<AlertRule>) -> RuleSet {
 /// first onset after it started (relative to the peak).
 fn crisis(seed: u64, base: f64, peak: f64, rise: i64) -> (Vec<(i64, String)>, Option<i64>) {
     let mut d = defaults(&[AlertKind::VolumeSpike]);
-    let mut rng = Rng(seed);
+    let mut rng = rng(seed);
     let start = 21 * DAY + 10 * HOUR;
     let quiet = simulate(&mut d, &mut rng, 0, start, |t| base * daily(t), |_| 0.1);
     let rate = |t| logistic(t, start, rise, base * daily(t), peak);
@@ -511,7 +494,7 @@ fn a_slow_ten_hour_rise_from_15_to_180_fires_hours_before_the_peak() {
 fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
     for (seed, base) in [(6, 8.0), (7, 120.0)] {
         let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
-        let mut rng = Rng(seed);
+        let mut rng = rng(seed);
         // A bump a day at a different hour: ×1.5 to ×2 for one or two hours.
         let bumps: Vec<(i64, i64, f64)> = (0..28)
             .map(|day| {
@@ -538,7 +521,7 @@ fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
 #[test]
 fn a_routinely_spiky_watch_does_not_alarm_daily() {
     let mut d = defaults(&[AlertKind::VolumeSpike]);
-    let mut rng = Rng(8);
+    let mut rng = rng(8);
     // Every day at 18:00, ten times the volume for 40 minutes.
     let rate = |t: i64| {
         let s = t.rem_euclid(DAY);
@@ -557,7 +540,7 @@ fn a_routinely_spiky_watch_does_not_alarm_daily() {
 #[test]
 fn the_baseline_does_not_learn_an_ongoing_anomaly() {
     let mut d = defaults(&[AlertKind::VolumeSpike]);
-    let mut rng = Rng(9);
+    let mut rng = rng(9);
     simulate(&mut d, &mut rng, 0, 7 * DAY, |_| 20.0, |_| 0.1);
     // Ten hours at five times the usual volume.
     let onsets = simulate(
@@ -578,7 +561,7 @@ fn the_baseline_does_not_learn_an_ongoing_anomaly() {
 fn an_unwarmed_watch_fires_within_30_minutes_on_20_times_its_rate() {
     for (seed, base) in [(10, 1.5), (11, 10.0), (12, 200.0)] {
         let mut d = defaults(&[AlertKind::VolumeSpike]);
-        let mut rng = Rng(seed);
+        let mut rng = rng(seed);
         // Three hours of history, far from warm; the observed rate is what
         // it saw since its first mention.
         let mut seen = Vec::new();
@@ -613,7 +596,7 @@ fn an_unwarmed_watch_fires_within_30_minutes_on_20_times_its_rate() {
 fn an_unwarmed_watch_is_silent_on_ordinary_variation() {
     for (seed, base) in [(13, 2.0), (14, 30.0), (15, 300.0)] {
         let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
-        let mut rng = Rng(seed);
+        let mut rng = rng(seed);
         // Starting at night: the afternoon is four times the first hours,
         // with a harmless ×2 bump for an hour.
         let rate = |t: i64| {
@@ -668,7 +651,7 @@ fn warmup_status_says_which_rules_warm_up_and_until_when() {
 #[test]
 fn negative_surge_fires_on_a_small_watch() {
     let mut d = defaults(&[AlertKind::NegativeSurge]);
-    let mut rng = Rng(16);
+    let mut rng = rng(16);
     let start = 21 * DAY + 9 * HOUR;
     // Three mentions an hour, 10 % negative; then 12 negative ones an hour.
     let quiet = simulate(&mut d, &mut rng, 0, start, |t| 3.0 * daily(t), |_| 0.1);

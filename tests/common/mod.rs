@@ -331,3 +331,23 @@ impl Daemon {
             .expect("daemon exits without error");
     }
 }
+
+/// `veilleur search --config CONFIG --json QUERY` through the real binary:
+/// every hit (up to a million), one JSON mention each, newest first.
+pub(crate) fn search_json(config: &std::path::Path, query: &str) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"))
+        .args(["search", "--config"])
+        .arg(config)
+        .args(["--json", "--limit", "1000000", query])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
