@@ -4,7 +4,7 @@
 //! detection throughput on one thread. `cargo bench --bench crisis [--
 //! CASES]`.
 
-use veilleur::cmd::eval_crisis;
+use veilleur::detect::sim::table;
 use veilleur::detect::sim::{self, SeedSet, protocol};
 
 fn main() -> anyhow::Result<()> {
@@ -19,8 +19,8 @@ fn main() -> anyhow::Result<()> {
     let rep = protocol::report(&outcomes);
     let mut out = std::io::stdout().lock();
     println!("crisis protocol, reporting seeds, {cases} cases per class, one thread");
-    eval_crisis::print_table(&mut out, &rep)?;
-    println!("\n{}", eval_crisis::total_line(&rep, secs));
+    table::print(&mut out, &rep)?;
+    println!("\n{}", table::total_line(&rep, secs));
     let weeks: f64 = outcomes
         .iter()
         .map(|o| o.watch_weeks + o.rise_secs as f64 / (7.0 * 86_400.0))

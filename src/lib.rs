@@ -26,7 +26,7 @@
 
 pub mod alert;
 pub mod cli;
-pub mod cmd;
+pub(crate) mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod detect;

@@ -21,14 +21,14 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use crate::detect::sim::generator::{FACTOR_CLASSES, QUIET_WEEKS, RISE_CLASSES, VOLUME_CLASSES};
+use crate::detect::sim::generator::{FACTOR_CLASSES, RISE_CLASSES, VOLUME_CLASSES};
 use crate::detect::sim::protocol::{self, Report, Stats};
-use crate::detect::sim::{self, SeedSet};
+use crate::detect::sim::{self, SeedSet, table};
 use crate::rules::RuleSet;
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     pub seeds: SeedSet,
     /// Scenarios per class (crisis: per volume × rise class; quiet: per
     /// volume class).
@@ -41,13 +41,6 @@ pub struct Options<'a> {
     /// Progress lines on stderr.
     pub progress: bool,
 }
-
-/// The definitions printed above the tables.
-pub(crate) const DEFINITIONS: &str = "\
-# detected before peak: the first alert onset (either rule; stage threshold or early warning) at or after the crisis start is strictly before the peak
-# lead: peak time minus that onset (median over the crises detected before their peak)
-# detected at all: an onset at or after the crisis start, up to the scenario's end (peak + 3 decay time constants, at least 3 h)
-# false alarm: an onset in a quiet scenario (8 weeks with harmless bumps), or before the crisis start in a crisis scenario (21-28 days of history)";
 
 fn load_rules(opts: &Options<'_>) -> anyhow::Result<(RuleSet, String)> {
     let render = |d: Vec<crate::diag::Diagnostic>| {
@@ -79,27 +72,6 @@ fn load_rules(opts: &Options<'_>) -> anyhow::Result<(RuleSet, String)> {
     Ok((rules, what))
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-fn lead(s: &Stats) -> String {
-    s.median_lead_minutes()
-        .map_or("-".to_string(), |m| format!("{m:.0}"))
-}
-
-fn crisis_row(out: &mut impl Write, a: &str, b: &str, s: &Stats) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{a:<8} {b:<8} {:>6} {:>11} {:>11} {:>9} {:>14.3}",
-        s.crises,
-        pct(s.before_peak_share()),
-        lead(s),
-        pct(s.detected_share()),
-        s.false_alarms_per_week()
-    )
-}
-
 fn crisis_json(
     table: &str,
     volume: &str,
@@ -122,58 +94,6 @@ fn crisis_json(
         "watch_weeks": s.watch_weeks,
         "false_alarms_per_watch_week": s.false_alarms_per_week(),
     })
-}
-
-/// Prints the tables of `rep`.
-pub fn print_table(out: &mut impl Write, rep: &Report) -> std::io::Result<()> {
-    writeln!(out, "{DEFINITIONS}")?;
-    writeln!(out, "\ncrises by volume class and rise time")?;
-    let header = |out: &mut dyn Write, a: &str, b: &str| {
-        writeln!(
-            out,
-            "{a:<8} {b:<8} {:>6} {:>11} {:>11} {:>9} {:>14}",
-            "crises", "before-peak", "lead-min", "detected", "FA/week-hist"
-        )
-    };
-    header(out, "volume", "rise")?;
-    for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
-        for (r, rc) in RISE_CLASSES.iter().enumerate() {
-            crisis_row(out, vc.name, rc.name, &rep.by_class[v][r])?;
-        }
-        crisis_row(out, vc.name, "all", &rep.by_volume[v])?;
-    }
-    for (r, rc) in RISE_CLASSES.iter().enumerate() {
-        crisis_row(out, "all", rc.name, &rep.by_rise[r])?;
-    }
-    writeln!(out, "\ncrises by peak factor")?;
-    header(out, "factor", "")?;
-    for (f, (name, _, _)) in FACTOR_CLASSES.iter().enumerate() {
-        crisis_row(out, name, "", &rep.by_factor[f])?;
-    }
-    writeln!(
-        out,
-        "\nfalse alarms on quiet scenarios ({QUIET_WEEKS} weeks each, harmless bumps)"
-    )?;
-    writeln!(
-        out,
-        "{:<8} {:>8} {:>12} {:>13} {:>15}",
-        "volume", "watches", "watch-weeks", "false-alarms", "FA/watch-week"
-    )?;
-    let quiet_row = |out: &mut dyn Write, name: &str, s: &Stats, n: usize| {
-        writeln!(
-            out,
-            "{name:<8} {n:>8} {:>12.0} {:>13} {:>15.3}",
-            s.watch_weeks,
-            s.false_alarms,
-            s.false_alarms_per_week()
-        )
-    };
-    let per_class = |s: &Stats| (s.watch_weeks / QUIET_WEEKS as f64).round() as usize;
-    for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
-        quiet_row(out, vc.name, &rep.quiet[v], per_class(&rep.quiet[v]))?;
-    }
-    quiet_row(out, "all", &rep.quiet_total, per_class(&rep.quiet_total))?;
-    Ok(())
 }
 
 /// The JSON lines of `rep`: one object per class.
@@ -228,25 +148,7 @@ fn quiet_json(volume: &str, s: &Stats) -> serde_json::Value {
     })
 }
 
-/// The one-line total.
-pub fn total_line(rep: &Report, secs: f64) -> String {
-    let c = &rep.crises;
-    let q = &rep.quiet_total;
-    let mentions = c.mentions + q.mentions;
-    format!(
-        "TOTAL: {} crises, {} detected before the peak, median lead {} min, {} detected at all; {:.3} false alarms per quiet watch-week ({:.0} watch-weeks), {:.3} per week of crisis history; {mentions} mentions in {secs:.1}s ({:.0} mentions/s)",
-        c.crises,
-        pct(c.before_peak_share()),
-        lead(c),
-        pct(c.detected_share()),
-        q.false_alarms_per_week(),
-        q.watch_weeks,
-        c.false_alarms_per_week(),
-        mentions as f64 / secs.max(1e-9)
-    )
-}
-
-pub fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(opts.cases > 0, "--cases must be at least 1");
     let (rules, what) = load_rules(opts)?;
     let threads = if opts.threads == 0 {
@@ -290,8 +192,8 @@ pub fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<ExitCode>
             writeln!(out, "{line}")?;
         }
     } else {
-        print_table(out, &rep)?;
-        writeln!(out, "\n{}", total_line(&rep, secs))?;
+        table::print(out, &rep)?;
+        writeln!(out, "\n{}", table::total_line(&rep, secs))?;
     }
     Ok(ExitCode::SUCCESS)
 }

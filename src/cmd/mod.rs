@@ -4,8 +4,7 @@
 pub(crate) mod backtest;
 pub(crate) mod check;
 pub(crate) mod demo;
-/// Public for `benches/crisis.rs`, which prints the same table.
-pub mod eval_crisis;
+pub(crate) mod eval_crisis;
 pub(crate) mod eval_nab;
 pub(crate) mod eval_sentiment;
 pub(crate) mod import;

@@ -17,6 +17,7 @@
 pub mod generator;
 pub mod legacy;
 pub mod protocol;
+pub mod table;
 
 use std::ops::Range;
 use std::path::Path;

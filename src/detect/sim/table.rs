@@ -1,0 +1,106 @@
+//! The crisis protocol's report as a person reads it: the tables that
+//! `veilleur eval-crisis` and `benches/crisis.rs` print, and the one-line
+//! total. Formatting only; the figures come from [`super::protocol`].
+
+use std::io::Write;
+
+use super::generator::{FACTOR_CLASSES, QUIET_WEEKS, RISE_CLASSES, VOLUME_CLASSES};
+use super::protocol::{Report, Stats};
+
+/// The definitions printed above the tables.
+pub const DEFINITIONS: &str = "\
+# detected before peak: the first alert onset (either rule; stage threshold or early warning) at or after the crisis start is strictly before the peak
+# lead: peak time minus that onset (median over the crises detected before their peak)
+# detected at all: an onset at or after the crisis start, up to the scenario's end (peak + 3 decay time constants, at least 3 h)
+# false alarm: an onset in a quiet scenario (8 weeks with harmless bumps), or before the crisis start in a crisis scenario (21-28 days of history)";
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn lead(s: &Stats) -> String {
+    s.median_lead_minutes()
+        .map_or("-".to_string(), |m| format!("{m:.0}"))
+}
+
+fn crisis_row(out: &mut impl Write, a: &str, b: &str, s: &Stats) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{a:<8} {b:<8} {:>6} {:>11} {:>11} {:>9} {:>14.3}",
+        s.crises,
+        pct(s.before_peak_share()),
+        lead(s),
+        pct(s.detected_share()),
+        s.false_alarms_per_week()
+    )
+}
+
+/// Prints the tables of `rep`.
+pub fn print(out: &mut impl Write, rep: &Report) -> std::io::Result<()> {
+    writeln!(out, "{DEFINITIONS}")?;
+    writeln!(out, "\ncrises by volume class and rise time")?;
+    let header = |out: &mut dyn Write, a: &str, b: &str| {
+        writeln!(
+            out,
+            "{a:<8} {b:<8} {:>6} {:>11} {:>11} {:>9} {:>14}",
+            "crises", "before-peak", "lead-min", "detected", "FA/week-hist"
+        )
+    };
+    header(out, "volume", "rise")?;
+    for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
+        for (r, rc) in RISE_CLASSES.iter().enumerate() {
+            crisis_row(out, vc.name, rc.name, &rep.by_class[v][r])?;
+        }
+        crisis_row(out, vc.name, "all", &rep.by_volume[v])?;
+    }
+    for (r, rc) in RISE_CLASSES.iter().enumerate() {
+        crisis_row(out, "all", rc.name, &rep.by_rise[r])?;
+    }
+    writeln!(out, "\ncrises by peak factor")?;
+    header(out, "factor", "")?;
+    for (f, (name, _, _)) in FACTOR_CLASSES.iter().enumerate() {
+        crisis_row(out, name, "", &rep.by_factor[f])?;
+    }
+    writeln!(
+        out,
+        "\nfalse alarms on quiet scenarios ({QUIET_WEEKS} weeks each, harmless bumps)"
+    )?;
+    writeln!(
+        out,
+        "{:<8} {:>8} {:>12} {:>13} {:>15}",
+        "volume", "watches", "watch-weeks", "false-alarms", "FA/watch-week"
+    )?;
+    let quiet_row = |out: &mut dyn Write, name: &str, s: &Stats, n: usize| {
+        writeln!(
+            out,
+            "{name:<8} {n:>8} {:>12.0} {:>13} {:>15.3}",
+            s.watch_weeks,
+            s.false_alarms,
+            s.false_alarms_per_week()
+        )
+    };
+    let per_class = |s: &Stats| (s.watch_weeks / QUIET_WEEKS as f64).round() as usize;
+    for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
+        quiet_row(out, vc.name, &rep.quiet[v], per_class(&rep.quiet[v]))?;
+    }
+    quiet_row(out, "all", &rep.quiet_total, per_class(&rep.quiet_total))?;
+    Ok(())
+}
+
+/// The one-line total.
+pub fn total_line(rep: &Report, secs: f64) -> String {
+    let c = &rep.crises;
+    let q = &rep.quiet_total;
+    let mentions = c.mentions + q.mentions;
+    format!(
+        "TOTAL: {} crises, {} detected before the peak, median lead {} min, {} detected at all; {:.3} false alarms per quiet watch-week ({:.0} watch-weeks), {:.3} per week of crisis history; {mentions} mentions in {secs:.1}s ({:.0} mentions/s)",
+        c.crises,
+        pct(c.before_peak_share()),
+        lead(c),
+        pct(c.detected_share()),
+        q.false_alarms_per_week(),
+        q.watch_weeks,
+        c.false_alarms_per_week(),
+        mentions as f64 / secs.max(1e-9)
+    )
+}
