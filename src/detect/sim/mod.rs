@@ -1,7 +1,7 @@
 //! Simulated watches for measuring detection: a deterministic generator of
 //! mention counts ([`generator`]), the protocol that replays them through
-//! the detector's count path and scores it ([`protocol`]), and the first,
-//! biased simulation ([`legacy`], kept for the test that still uses it).
+//! the detector's count path and scores it ([`protocol`]), and the tables a
+//! person reads ([`table`]).
 //!
 //! Everything here is a function of a seed: the pseudo-random stream is the
 //! project's own SplitMix64 ([`Rng`]), so a seed gives the same series on
@@ -15,7 +15,6 @@
 //! was chosen on.
 
 pub mod generator;
-pub mod legacy;
 pub mod protocol;
 pub mod table;
 
@@ -24,8 +23,6 @@ use std::path::Path;
 
 use crate::diag::Diagnostic;
 use crate::rules::RuleSet;
-
-pub use legacy::{Outcome, Scenario, Summary, run, summarise};
 
 /// The simulations' epoch: Monday 2026-01-05 00:00 UTC.
 pub const EPOCH: i64 = 1_767_571_200;

@@ -234,7 +234,7 @@ impl Stats {
     }
 
     /// Share of crises detected before their peak, in [0, 1].
-    pub(crate) fn before_peak_share(&self) -> f64 {
+    pub fn before_peak_share(&self) -> f64 {
         self.before_peak as f64 / self.crises.max(1) as f64
     }
 
