@@ -1,14 +1,18 @@
 //! The poll loop, the same for every source kind: poll, send what was found
 //! to the pipeline as a [`Batch`], wait, again, until stopped.
 //!
-//! Owns the schedule ([`next_delay`], pure): the first poll comes after a
-//! short random delay so sources configured together don't all start at
-//! once; after a success the next one comes an `interval` later (±10 %);
+//! Owns the schedule ([`next_delay`], pure): the first poll comes at a
+//! random point of the source's interval (capped at [`FIRST_POLL_CAP`]), so
+//! hundreds of sources configured together on one host are spread over it
+//! instead of bursting at start; each poll runs `patiently` (its requests
+//! wait their turn in the host's queue for up to an interval rather than
+//! failing as `throttled`, `http/pacing.rs`); after a success the next one comes an `interval` later (±10 %);
 //! transient errors back off exponentially; a permanent one (404, not a
 //! feed, robots.txt refusal) is retried at the normal interval, since
 //! polling it faster or slower changes nothing until someone fixes it; a
 //! server's `Retry-After` is a floor. Also owns reading the source's stored
-//! cursor at start, and the fetch metrics.
+//! cursor at start, and the source's health metrics (fetches, failures in a
+//! row, last success, items per fetch, time in the host's queue).
 //!
 //! Deliberately not here: what a poll does (`source::poll`, one arm per
 //! kind) and storing the cursor: a [`Batch`] carries it to the pipeline,
@@ -27,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::http::patiently;
 use super::{Cursor, HttpClient, Poll, SourceConfig};
 use crate::mention::Mention;
 use crate::retry::{Backoff, spread};
@@ -42,10 +47,11 @@ pub(crate) const FIRST_RETRY: Duration = Duration::from_secs(5);
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// ± share of the delay spread by jitter.
 pub(crate) const JITTER: f64 = 0.10;
-/// The first poll of a source comes within this share of its interval
-/// (capped at [`FIRST_POLL_CAP`]) after start.
-const FIRST_POLL_SPREAD: f64 = 0.1;
-const FIRST_POLL_CAP: Duration = Duration::from_secs(10);
+/// The first poll of a source comes at a uniformly random point of its
+/// interval, or of this when the interval is longer: 300 feeds polled every
+/// 5 minutes start at one a second rather than all at once, and a daily
+/// source still starts within minutes.
+pub const FIRST_POLL_CAP: Duration = Duration::from_secs(300);
 
 /// What one poll of a source hands to the pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +100,18 @@ pub fn next_delay(
         .max(MIN_DELAY)
 }
 
+/// Delay before a source's first poll: `jitter` (a random number in
+/// [0, 1)) of its interval, capped at [`FIRST_POLL_CAP`]; garbage jitter
+/// counts as 0.
+pub fn first_poll_delay(interval: Duration, jitter: f64) -> Duration {
+    let share = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    interval.min(FIRST_POLL_CAP).mul_f64(share)
+}
+
 /// The cursor stored for `source`, or [`Cursor::Start`] (with a warning when
 /// what is stored cannot be read).
 pub(crate) async fn stored_cursor(state: &Arc<StateStore>, source: &str) -> Cursor {
@@ -129,23 +147,34 @@ pub async fn run(
         c = stored_cursor(&state, &cfg.name) => c,
         _ = stop.cancelled() => return,
     };
-    let first = cfg
-        .interval
-        .min(FIRST_POLL_CAP)
-        .mul_f64(rand::random::<f64>() * FIRST_POLL_SPREAD);
+    let first = first_poll_delay(cfg.interval, rand::random::<f64>());
     tokio::select! {
         _ = tokio::time::sleep(first) => {}
         _ = stop.cancelled() => return,
     }
-    let mut failures = 0u32;
+    let kind = cfg.kind.name();
+    // `failures` drives the backoff (a permanent error keeps the normal
+    // pace); `failing` is the health figure: every failure in a row.
+    let (mut failures, mut failing) = (0u32, 0u32);
+    // A turn in the host's queue later than an interval away is pointless:
+    // the next poll would be due by then.
+    let patience = cfg.interval.max(MIN_DELAY);
     loop {
         let started = Instant::now();
-        let res = tokio::select! {
-            r = super::poll(&cfg, &client, &cursor, Utc::now()) => r,
+        let (res, queued) = tokio::select! {
+            r = patiently(patience, super::poll(&cfg, &client, &cursor, Utc::now())) => r,
             _ = stop.cancelled() => return,
         };
-        metrics.fetch_finished(&cfg.name, started.elapsed().as_secs_f64());
+        metrics.fetch_finished(&cfg.name, kind, started.elapsed().as_secs_f64(), queued);
         let mut retry_after = None;
+        if res.is_ok() {
+            failing = 0;
+            let items = match &res {
+                Ok(Poll::Items { mentions, .. }) => Some(mentions.len()),
+                _ => None,
+            };
+            metrics.fetch_succeeded(&cfg.name, Utc::now(), items);
+        }
         match res {
             Ok(Poll::NotModified) => {
                 failures = 0;
@@ -170,10 +199,11 @@ pub async fn run(
             }
             Err(e) => {
                 failures = if e.is_retryable() { failures + 1 } else { 0 };
+                failing = failing.saturating_add(1);
                 retry_after = e.retry_after();
                 // The log shows the delay without jitter.
                 let delay = next_delay(cfg.interval, failures, retry_after, 0.5);
-                metrics.fetch_failed(&cfg.name, e.reason(), &e, delay);
+                metrics.fetch_failed(&cfg.name, e.reason(), &e, delay, failing);
             }
         }
         let delay = next_delay(cfg.interval, failures, retry_after, rand::random::<f64>());
@@ -210,6 +240,19 @@ mod tests {
             expected_ms,
             "next_delay({interval}s, {failures}, {retry_after:?}, {jitter})"
         );
+    }
+
+    #[test]
+    fn first_polls_are_spread_over_the_interval() {
+        let d = |i: u64, j: f64| first_poll_delay(Duration::from_secs(i), j).as_millis() as u64;
+        assert_eq!(d(5 * M, 0.0), 0);
+        assert_eq!(d(5 * M, 0.5), 150_000);
+        assert_eq!(d(5 * M, 0.999), 299_700);
+        assert_eq!(d(2 * S, 0.25), 500);
+        // Capped for long intervals.
+        assert_eq!(d(24 * H, 0.5), 150_000);
+        assert_eq!(d(5 * M, f64::NAN), 0);
+        assert_eq!(d(5 * M, 7.0), 300_000);
     }
 
     #[test]

@@ -22,6 +22,13 @@ pub struct SourceLabel {
     pub source: String,
 }
 
+/// A source kind (`feed`, `html`, …): per-kind histograms keep the series
+/// count flat however many sources there are.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceReasonLabels {
     pub source: String,
@@ -58,7 +65,15 @@ pub struct Metrics {
     pub mentions_duplicate: Family<SourceLabel, Counter>,
     pub fetch_errors: Family<SourceLabel, Counter>,
     pub fetch_errors_by_reason: Family<SourceReasonLabels, Counter>,
-    pub fetch_duration: Family<SourceLabel, Histogram>,
+    /// Fetches that ended (well or not), per source.
+    pub fetches: Family<SourceLabel, Counter>,
+    /// Per kind, not per source: a histogram is a dozen series.
+    pub fetch_duration: Family<KindLabel, Histogram>,
+    /// Time a fetch's requests waited in their host's queue, per kind.
+    pub queue_wait: Family<KindLabel, Histogram>,
+    pub source_last_success: Family<SourceLabel, Gauge<i64, AtomicI64>>,
+    pub source_failures: Family<SourceLabel, Gauge<i64, AtomicI64>>,
+    pub source_items: Family<SourceLabel, Gauge<i64, AtomicI64>>,
     pub watch_matches: Family<WatchLabel, Counter>,
     pub watch_warm: Family<WatchLabel, Gauge<i64, AtomicI64>>,
     pub watch_warm_at: Family<WatchLabel, Gauge<i64, AtomicI64>>,
@@ -72,6 +87,10 @@ pub struct Metrics {
 
 fn fetch_histogram() -> Histogram {
     Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+fn queue_histogram() -> Histogram {
+    Histogram::new([0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0])
 }
 
 impl Default for Metrics {
@@ -88,7 +107,12 @@ impl Metrics {
             mentions_duplicate: Family::default(),
             fetch_errors: Family::default(),
             fetch_errors_by_reason: Family::default(),
+            fetches: Family::default(),
             fetch_duration: Family::new_with_constructor(fetch_histogram),
+            queue_wait: Family::new_with_constructor(queue_histogram),
+            source_last_success: Family::default(),
+            source_failures: Family::default(),
+            source_items: Family::default(),
             watch_matches: Family::default(),
             watch_warm: Family::default(),
             watch_warm_at: Family::default(),
@@ -132,9 +156,34 @@ impl Metrics {
             m.fetch_errors_by_reason.clone(),
         );
         registry.register(
+            "fetches",
+            "Fetches that ended, successful or not, by source",
+            m.fetches.clone(),
+        );
+        registry.register(
             "fetch_duration_seconds",
-            "Time to fetch and parse a source",
+            "Time to fetch and parse a source, queue included, by source kind",
             m.fetch_duration.clone(),
+        );
+        registry.register(
+            "source_queue_wait_seconds",
+            "Time a fetch waited for its turn in its host's queue (rate limit, Crawl-delay), by source kind",
+            m.queue_wait.clone(),
+        );
+        registry.register(
+            "source_last_success_timestamp_seconds",
+            "Unix time of the source's last successful fetch (a 304 included)",
+            m.source_last_success.clone(),
+        );
+        registry.register(
+            "source_consecutive_failures",
+            "Fetches of the source that failed in a row; 0 after a success",
+            m.source_failures.clone(),
+        );
+        registry.register(
+            "source_items_last_fetch",
+            "Items the source's last successful fetch returned (new or not; unchanged by a 304)",
+            m.source_items.clone(),
         );
         registry.register(
             "watch_matches",
@@ -217,26 +266,31 @@ impl Metrics {
             .set(warm_at.map_or(0, |t| t.timestamp()));
     }
 
-    /// A fetch or parse of `source` failed for `reason` (a short fixed word).
+    /// A fetch or parse of `source` failed for `reason` (a short fixed word),
+    /// the `in_a_row`-th failure since its last success.
     pub(crate) fn fetch_failed(
         &self,
         source: &str,
         reason: &'static str,
         error: &dyn std::fmt::Display,
         retry_in: std::time::Duration,
+        in_a_row: u32,
     ) {
         warn!(
             source,
             reason,
+            in_a_row,
             error = %error,
             retry_in = %crate::duration::format_duration(retry_in),
             "fetch failed"
         );
-        self.fetch_errors
-            .get_or_create(&SourceLabel {
-                source: source.to_string(),
-            })
-            .inc();
+        let l = SourceLabel {
+            source: source.to_string(),
+        };
+        self.fetch_errors.get_or_create(&l).inc();
+        self.source_failures
+            .get_or_create(&l)
+            .set(i64::from(in_a_row));
         self.fetch_errors_by_reason
             .get_or_create(&SourceReasonLabels {
                 source: source.to_string(),
@@ -245,13 +299,49 @@ impl Metrics {
             .inc();
     }
 
-    /// A fetch of `source` finished (well or not) after `secs`.
-    pub(crate) fn fetch_finished(&self, source: &str, secs: f64) {
-        self.fetch_duration
+    /// A fetch of `source` (of `kind`) finished, well or not, after `secs`,
+    /// `queued` of which waiting for its turn in its host's queue.
+    pub(crate) fn fetch_finished(
+        &self,
+        source: &str,
+        kind: &str,
+        secs: f64,
+        queued: std::time::Duration,
+    ) {
+        self.fetches
             .get_or_create(&SourceLabel {
                 source: source.to_string(),
             })
-            .observe(secs);
+            .inc();
+        let k = KindLabel {
+            kind: kind.to_string(),
+        };
+        self.fetch_duration.get_or_create(&k).observe(secs);
+        self.queue_wait
+            .get_or_create(&k)
+            .observe(queued.as_secs_f64());
+    }
+
+    /// A fetch of `source` succeeded at `at`, with `items` items (`None`: a
+    /// 304, nothing new to count).
+    pub(crate) fn fetch_succeeded(
+        &self,
+        source: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        items: Option<usize>,
+    ) {
+        let l = SourceLabel {
+            source: source.to_string(),
+        };
+        self.source_last_success
+            .get_or_create(&l)
+            .set(at.timestamp());
+        self.source_failures.get_or_create(&l).set(0);
+        if let Some(n) = items {
+            self.source_items
+                .get_or_create(&l)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// New and duplicate mentions from one batch of `source`.
@@ -390,7 +480,7 @@ mod tests {
     fn text_format_names_every_sample_in_its_help_and_type() {
         let m = Metrics::new();
         m.mentions_stored("feed-a", 3, 1);
-        m.fetch_finished("feed-a", 0.2);
+        m.fetch_finished("feed-a", "feed", 0.2, std::time::Duration::ZERO);
         m.notification("mail", "sent");
         let text = m.encode_text();
         assert!(!text.contains("# EOF"), "{text}");
@@ -439,18 +529,54 @@ mod tests {
             "status",
             &"500",
             std::time::Duration::from_secs(1),
+            2,
         );
-        m.fetch_finished("feed-a", 0.2);
+        m.fetch_finished(
+            "feed-a",
+            "feed",
+            0.2,
+            std::time::Duration::from_millis(300),
+        );
+        let at: chrono::DateTime<chrono::Utc> = "2026-03-10T00:00:00Z".parse().unwrap();
+        m.fetch_succeeded("feed-a", at, Some(7));
+        m.fetch_succeeded("feed-a", at, None);
         m.notification("mail", "sent");
         let text = m.encode();
         for needle in [
             "veilleur_mentions_ingested_total{source=\"feed-a\"} 3",
             "veilleur_fetch_errors_total{source=\"feed-b\"} 1",
-            "veilleur_fetch_duration_seconds_bucket{le=\"0.25\",source=\"feed-a\"} 1",
+            "veilleur_fetches_total{source=\"feed-a\"} 1",
+            "veilleur_fetch_duration_seconds_bucket{le=\"0.25\",kind=\"feed\"} 1",
+            "veilleur_source_queue_wait_seconds_bucket{le=\"0.1\",kind=\"feed\"} 0",
+            "veilleur_source_queue_wait_seconds_bucket{le=\"0.5\",kind=\"feed\"} 1",
+            "veilleur_source_last_success_timestamp_seconds{source=\"feed-a\"} 1773100800",
+            "veilleur_source_consecutive_failures{source=\"feed-a\"} 0",
+            "veilleur_source_consecutive_failures{source=\"feed-b\"} 2",
+            "veilleur_source_items_last_fetch{source=\"feed-a\"} 7",
             "veilleur_notifications_total{channel=\"mail\",outcome=\"sent\"} 1",
             "veilleur_index_documents 0",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+    }
+
+    /// The scrape grows by a handful of series per source, not a dozen.
+    #[test]
+    fn series_per_source_stay_few() {
+        let series = |n: usize| {
+            let m = Metrics::new();
+            for i in 0..n {
+                let s = format!("s{i}");
+                m.fetch_finished(&s, "feed", 0.2, std::time::Duration::ZERO);
+                m.fetch_succeeded(&s, chrono::Utc::now(), Some(3));
+                m.mentions_stored(&s, 3, 0);
+            }
+            m.encode()
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.starts_with("process_"))
+                .count()
+        };
+        let per_source = (series(101) - series(1)) / 100;
+        assert!(per_source <= 6, "{per_source} series per source");
     }
 }

@@ -27,7 +27,7 @@ use url::Url;
 
 use super::FetchError;
 use super::errors::classify;
-use super::pacing::{Host, wait_turn};
+use super::pacing::{Host, HostRate, wait_turn};
 use super::robots::RobotsSlot;
 
 /// Redirects followed at most before a request fails.
@@ -247,6 +247,8 @@ pub struct HttpClient {
     pub(super) agent: Arc<str>,
     /// Per host (lowercase, port ignored); bounded by the configured sources.
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    /// Each host's default rate limit (see [`HttpClient::with_host_rate`]).
+    host_rate: HostRate,
     /// Per origin; bounded by the configured sources. The inner async lock
     /// makes one request read robots.txt while the others wait for its answer.
     pub(super) robots: Arc<Mutex<HashMap<String, RobotsSlot>>>,
@@ -312,8 +314,17 @@ impl HttpClient {
             client,
             agent: super::robots::robots_agent(user_agent).into(),
             hosts: Arc::default(),
+            host_rate: HostRate::default(),
             robots: Arc::default(),
         })
+    }
+
+    /// The same client with another default per-host rate limit (robots.txt
+    /// may still ask for slower). For hosts not contacted yet: set it before
+    /// the first request.
+    pub fn with_host_rate(mut self, rate: HostRate) -> HttpClient {
+        self.host_rate = rate;
+        self
     }
 
     pub(super) fn host(&self, url: &Url) -> Arc<Host> {
@@ -323,7 +334,7 @@ impl HttpClient {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         hosts
             .entry(host)
-            .or_insert_with(|| Arc::new(Host::new()))
+            .or_insert_with(|| Arc::new(Host::new(self.host_rate)))
             .clone()
     }
 

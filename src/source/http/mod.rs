@@ -8,9 +8,11 @@
 //!
 //! 1. **robots.txt** of its origin, cached (`robots.rs`);
 //! 2. **the host's rate limit**: [`REQUESTS_PER_SECOND_PER_HOST`], or one
-//!    request per `Crawl-delay` when robots.txt asks for slower; a request
-//!    whose turn would come after its timeout fails at once with the
-//!    retryable [`FetchError::Throttled`] (`pacing.rs`);
+//!    request per `Crawl-delay` when robots.txt asks for slower; requests
+//!    wait their turn in the host's queue for up to their timeout, or up to
+//!    the source's interval when the poll loop polls ([`patiently`]); a
+//!    request whose turn would come later fails at once with the retryable
+//!    [`FetchError::Throttled`] (`pacing.rs`);
 //! 3. **the host's concurrency cap**, [`MAX_REQUESTS_PER_HOST`] in flight;
 //! 4. **the exchange** (`client.rs`): a total timeout, compressed transfer,
 //!    a body cap enforced while streaming, at most [`MAX_REDIRECTS`]
@@ -25,9 +27,9 @@
 //! reads robots.txt again.
 //!
 //! Invariants: a request never takes longer than its `timeout` once it holds
-//! its per-host permit, and never waits longer than `timeout` for its turn
-//! under the rate limit (so a request, robots.txt included, is bounded by a
-//! few timeouts plus the permit queue); never buffers more than
+//! its per-host permit, and never waits longer than `timeout` (or the
+//! patience of its poll) for its turn under the rate limit (so a request,
+//! robots.txt included, is bounded by a few of those plus the permit queue); never buffers more than
 //! `max_body_bytes` of body; the per-host and per-origin maps only grow with
 //! the hosts of configured sources.
 
@@ -41,5 +43,7 @@ pub use client::{
     DEFAULT_TIMEOUT, Fetched, HttpClient, MAX_REDIRECTS, Request, Validators,
 };
 pub use errors::FetchError;
-pub use pacing::{MAX_CRAWL_DELAY, MAX_REQUESTS_PER_HOST, REQUESTS_PER_SECOND_PER_HOST};
+pub use pacing::{
+    HostRate, MAX_CRAWL_DELAY, MAX_REQUESTS_PER_HOST, REQUESTS_PER_SECOND_PER_HOST, patiently,
+};
 pub use robots::{ROBOTS_MAX_BYTES, ROBOTS_MIN_TTL, ROBOTS_RETRY, ROBOTS_TTL};
