@@ -747,7 +747,9 @@ secret_env = "VEILLEUR_WEBHOOK_SECRET"
         assert_eq!(c.daemon.data_dir, PathBuf::from("/etc/veilleur/data"));
         assert_eq!(c.daemon.retention, DEFAULT_RETENTION);
         assert_eq!(c.sources[0].interval, Duration::from_secs(300));
-        let SourceKind::Feed(feed) = &c.sources[0].kind;
+        let SourceKind::Feed(feed) = &c.sources[0].kind else {
+            panic!("a feed source")
+        };
         assert_eq!(feed.url.as_str(), "https://example.org/alerts/acme.xml");
         assert_eq!(c.channels.len(), 2);
         assert!(c.channel_names().contains("slack"));

@@ -144,8 +144,16 @@ async fn three_hundred_feeds_on_one_host_are_all_fetched_within_one_interval() {
             .join("\n")
     );
     // Some polls waited their turn, and it is counted as queue time.
-    let waited = metric(&text, "veilleur_source_queue_wait_seconds_sum{kind=\"feed\"}").unwrap();
-    let polls = metric(&text, "veilleur_source_queue_wait_seconds_count{kind=\"feed\"}").unwrap();
+    let waited = metric(
+        &text,
+        "veilleur_source_queue_wait_seconds_sum{kind=\"feed\"}",
+    )
+    .unwrap();
+    let polls = metric(
+        &text,
+        "veilleur_source_queue_wait_seconds_count{kind=\"feed\"}",
+    )
+    .unwrap();
     assert!(polls >= FEEDS as f64, "{polls}");
     assert!(waited > 0.0, "{waited}");
     for i in [0, 150, 299] {

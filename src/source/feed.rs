@@ -17,8 +17,13 @@
 //! * **mapping**: the entry's link (resolved against `xml:base` and the feed
 //!   URL, Google redirects unwrapped, tracking parameters dropped) gives the
 //!   id, so the same article from two feeds deduplicates; title and text go
-//!   through [`html_to_text`]; `published` falls back to `updated`, then to
-//!   the fetch time, and is never later than the fetch time.
+//!   through [`html_to_text`]; FeedBurner's `feedburner:origLink` is the
+//!   mention URL when present (the article, not the FeedBurner redirect);
+//!   `published` is the entry's publication date, else, when feed-rs lost it
+//!   because another date field of the item is broken (a good `pubDate`
+//!   and a bad `dc:date`: the last one read wins there), the first
+//!   publication date of the item's own XML that reads, else `updated`,
+//!   else the fetch time, and is never later than the fetch time.
 //!
 //! Also owns the kind's config (`url`, [`FeedConfig`]) and its poll: one
 //! conditional GET with a feed-shaped `Accept`, resuming from the HTTP
@@ -202,10 +207,22 @@ pub fn parse_feed_with_content_type(
         .parse(prepared.as_bytes())
         .map_err(|e| describe_parse_error(feed_url, &e, &prepared))?;
 
+    // What feed-rs does not keep, read from each item's XML; used only when
+    // the items line up with the entries one to one.
+    let mut extras = if prepared.starts_with('{') {
+        Vec::new()
+    } else {
+        item_extras(&prepared, fetched_at)
+    };
+    if extras.len() != feed.entries.len() {
+        extras.clear();
+    }
+    let mut extras = extras.into_iter();
     let mut seen = HashSet::new();
     let mut mentions = Vec::with_capacity(feed.entries.len());
     for entry in feed.entries {
-        let Some(m) = entry_to_mention(source, feed_url, entry, fetched_at) else {
+        let extra = extras.next().unwrap_or_default();
+        let Some(m) = entry_to_mention(source, feed_url, entry, extra, fetched_at) else {
             continue;
         };
         if seen.insert(m.id.clone()) {
@@ -215,10 +232,108 @@ pub fn parse_feed_with_content_type(
     Ok(mentions)
 }
 
+/// What an item's own XML says that feed-rs does not keep.
+#[derive(Debug, Default, PartialEq)]
+struct ItemExtras {
+    /// `feedburner:origLink`, canonical, http(s) only.
+    orig_link: Option<String>,
+    /// The first publication date element (`pubDate`, `dc:date`,
+    /// `published`, `issued`, `dcterms:created`) that reads.
+    published: Option<DateTime<Utc>>,
+}
+
+/// The items (`<item>`) or entries (`<entry>`) of a prepared XML feed, in
+/// document order, with what feed-rs does not keep. Linear in the body.
+fn item_extras(xml: &str, fetched_at: DateTime<Utc>) -> Vec<ItemExtras> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some((block, after)) = next_item(rest) {
+        let orig_link = element_texts(block, "origLink")
+            .find_map(|href| canonical_url(&unescape(href), None))
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+        let published = ["pubDate", "date", "published", "issued", "created"]
+            .iter()
+            .flat_map(|name| element_texts(block, name))
+            .find_map(|t| super::dates::parse_forum_date(&unescape(t), chrono_tz::UTC, fetched_at));
+        out.push(ItemExtras {
+            orig_link,
+            published,
+        });
+        rest = after;
+    }
+    out
+}
+
+/// The next `<item …>…</item>` or `<entry …>…</entry>` of `xml` (its inside)
+/// and what follows it.
+fn next_item(xml: &str) -> Option<(&str, &str)> {
+    let mut from = 0;
+    loop {
+        let at = from + xml[from..].find('<')?;
+        let tag = &xml[at + 1..];
+        let name = ["item", "entry"].into_iter().find(|n| {
+            tag.starts_with(n)
+                && tag[n.len()..].starts_with(|c: char| c.is_whitespace() || c == '>')
+        });
+        let Some(name) = name else {
+            from = at + 1;
+            continue;
+        };
+        let open_end = at + xml[at..].find('>')? + 1;
+        let close = format!("</{name}>");
+        let end = open_end + xml[open_end..].find(&close)?;
+        return Some((&xml[open_end..end], &xml[end + close.len()..]));
+    }
+}
+
+/// The text of every element of `block` whose local name is `local`
+/// (whatever its prefix), CDATA unwrapped, trimmed.
+fn element_texts<'a>(block: &'a str, local: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let mut rest = block;
+    std::iter::from_fn(move || {
+        loop {
+            let at = rest.find('<')?;
+            let tag = &rest[at + 1..];
+            rest = tag;
+            let name_len = tag
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(tag.len());
+            let name = &tag[..name_len];
+            let local_name = name.rsplit(':').next().unwrap_or(name);
+            if local_name != local || name.starts_with(['/', '!', '?']) {
+                continue;
+            }
+            let open_end = tag.find('>')?;
+            if tag[..open_end].ends_with('/') {
+                continue;
+            }
+            let inner = &tag[open_end + 1..];
+            let close = format!("</{name}>");
+            let end = inner.find(&close)?;
+            rest = &inner[end..];
+            let text = inner[..end].trim();
+            let text = text
+                .strip_prefix("<![CDATA[")
+                .and_then(|t| t.strip_suffix("]]>"))
+                .unwrap_or(text);
+            return Some(text.trim());
+        }
+    })
+}
+
+/// The five XML entities and numeric references, decoded.
+fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(html_to_text(&s.replace('<', "&lt;")))
+}
+
 fn entry_to_mention(
     source: &str,
     feed_url: &Url,
     entry: feed_rs::model::Entry,
+    extra: ItemExtras,
     fetched_at: DateTime<Utc>,
 ) -> Option<Mention> {
     let base = entry
@@ -226,7 +341,10 @@ fn entry_to_mention(
         .as_deref()
         .and_then(|b| feed_url.join(b).ok())
         .unwrap_or_else(|| feed_url.clone());
-    let url = entry_link(&entry, &base).unwrap_or_default();
+    let url = extra
+        .orig_link
+        .or_else(|| entry_link(&entry, &base))
+        .unwrap_or_default();
     let title = entry
         .title
         .as_ref()
@@ -265,6 +383,7 @@ fn entry_to_mention(
         .unwrap_or_default();
     let published = entry
         .published
+        .or(extra.published)
         .or(entry.updated)
         .unwrap_or(fetched_at)
         .min(fetched_at);
@@ -327,7 +446,7 @@ fn first_significant_char(s: &str) -> Option<char> {
 }
 
 /// The `charset` parameter of a Content-Type header value.
-fn charset_of(content_type: &str) -> Option<&str> {
+pub(super) fn charset_of(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim()
@@ -368,7 +487,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// does not re-decode the whole document), else a statistical guess. A
 /// declared UTF-16 without a BOM is ignored (we could read the declaration as
 /// ASCII, so it is not UTF-16).
-fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+pub(super) fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
     if let Some((enc, bom_len)) = Encoding::for_bom(body) {
         return enc.decode_without_bom_handling(&body[bom_len..]).0;
     }
@@ -651,6 +770,35 @@ mod tests {
         for (input, expected) in table {
             check(input, expected);
         }
+    }
+
+    #[test]
+    fn items_are_scanned_for_what_feed_rs_drops() {
+        let now: DateTime<Utc> = "2026-03-10T00:00:00Z".parse().unwrap();
+        let xml = r#"<rss><channel><items/><item><title>a</title>
+            <pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate><dc:date>not a date</dc:date>
+            <feedburner:origLink>https://example.org/a?x=1&amp;y=2</feedburner:origLink></item>
+            <item ><dc:date><![CDATA[2026-03-01T09:00:00+01:00]]></dc:date>
+            <feedburner:origLink>javascript:alert(1)</feedburner:origLink></item>
+            <entry><published>garbage</published><updated>2026-03-03T00:00:00Z</updated></entry>
+            </channel></rss>"#;
+        let got = item_extras(xml, now);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(
+            got[0].orig_link.as_deref(),
+            Some("https://example.org/a?x=1&y=2")
+        );
+        assert_eq!(
+            got[0].published,
+            Some("2026-03-02T10:00:00Z".parse().unwrap())
+        );
+        assert_eq!(got[1].orig_link, None);
+        assert_eq!(
+            got[1].published,
+            Some("2026-03-01T08:00:00Z".parse().unwrap())
+        );
+        assert_eq!(got[2], ItemExtras::default());
+        assert!(item_extras("<item><title>cut", now).is_empty());
     }
 
     #[test]

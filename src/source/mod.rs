@@ -1,6 +1,6 @@
 //! Sources: fetch and parse, nothing else.
 //!
-//! The seam: a source kind is one file here (`feed.rs`; next `mastodon.rs`,
+//! The seam: a source kind is one file here (`feed.rs`, `html/`; next `mastodon.rs`,
 //! `reddit.rs`, …), one [`SourceKind`] variant holding its own config, and
 //! one arm in each of `SourceKind::parse` (its config keys) and [`poll()`]
 //! (one fetch). Every kind fetches through the shared [`HttpClient`]
@@ -16,7 +16,9 @@
 //! the `now` passed in; a poll that fails leaves the cursor where it was.
 
 pub mod cursor;
+pub mod dates;
 pub mod feed;
+pub mod html;
 pub mod http;
 pub mod poll;
 
@@ -31,6 +33,7 @@ use crate::mention::Mention;
 
 pub use cursor::Cursor;
 pub use feed::{FeedConfig, FeedError};
+pub use html::{HtmlConfig, HtmlError};
 pub use http::{FetchError, Fetched, HttpClient, Request, Validators};
 pub use poll::{Batch, MIN_DELAY, next_delay};
 
@@ -53,16 +56,19 @@ pub struct SourceConfig {
 pub enum SourceKind {
     /// RSS 0.9x/1.0/2.0, Atom, JSON Feed.
     Feed(FeedConfig),
+    /// A web page or forum read with CSS selectors or a preset.
+    Html(HtmlConfig),
 }
 
 impl SourceKind {
     /// The kinds, as `kind = "…"` names them.
-    pub(crate) const NAMES: &[&str] = &["feed"];
+    pub(crate) const NAMES: &[&str] = &["feed", "html"];
 
     /// The `kind` value.
     pub fn name(&self) -> &'static str {
         match self {
             SourceKind::Feed(_) => "feed",
+            SourceKind::Html(_) => "html",
         }
     }
 
@@ -82,6 +88,10 @@ impl SourceKind {
                 .table(own, keys)
                 .and_then(|raw| FeedConfig::parse(p, name, raw))
                 .map(SourceKind::Feed),
+            "html" => p
+                .table(own, keys)
+                .and_then(|raw| HtmlConfig::parse(p, name, raw))
+                .map(SourceKind::Html),
             other => {
                 p.err(
                     kind,
@@ -116,6 +126,8 @@ pub enum SourceError {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Feed(#[from] FeedError),
+    #[error(transparent)]
+    Html(#[from] HtmlError),
 }
 
 impl SourceError {
@@ -125,6 +137,7 @@ impl SourceError {
         match self {
             SourceError::Fetch(e) => e.reason(),
             SourceError::Feed(e) => e.reason(),
+            SourceError::Html(e) => e.reason(),
         }
     }
 
@@ -136,6 +149,7 @@ impl SourceError {
         match self {
             SourceError::Fetch(e) => e.is_retryable(),
             SourceError::Feed(e) => e.is_retryable(),
+            SourceError::Html(e) => e.is_retryable(),
         }
     }
 
@@ -143,7 +157,7 @@ impl SourceError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             SourceError::Fetch(e) => e.retry_after(),
-            SourceError::Feed(_) => None,
+            SourceError::Feed(_) | SourceError::Html(_) => None,
         }
     }
 }
@@ -159,6 +173,7 @@ pub async fn poll(
 ) -> Result<Poll, SourceError> {
     match &cfg.kind {
         SourceKind::Feed(feed) => feed::poll(cfg, feed, client, cursor, now).await,
+        SourceKind::Html(html) => html::poll(cfg, html, client, cursor, now).await,
     }
 }
 

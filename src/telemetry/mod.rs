@@ -531,12 +531,7 @@ mod tests {
             std::time::Duration::from_secs(1),
             2,
         );
-        m.fetch_finished(
-            "feed-a",
-            "feed",
-            0.2,
-            std::time::Duration::from_millis(300),
-        );
+        m.fetch_finished("feed-a", "feed", 0.2, std::time::Duration::from_millis(300));
         let at: chrono::DateTime<chrono::Utc> = "2026-03-10T00:00:00Z".parse().unwrap();
         m.fetch_succeeded("feed-a", at, Some(7));
         m.fetch_succeeded("feed-a", at, None);

@@ -196,7 +196,13 @@ pub(super) async fn wait_turn(
     timeout: Duration,
 ) -> Result<(), FetchError> {
     let started = tokio::time::Instant::now();
-    let result = wait_in_queue(host, method, url, timeout.max(patience().unwrap_or_default())).await;
+    let result = wait_in_queue(
+        host,
+        method,
+        url,
+        timeout.max(patience().unwrap_or_default()),
+    )
+    .await;
     record_wait(started.elapsed());
     result
 }
