@@ -801,6 +801,40 @@ mod tests {
         assert!(item_extras("<item><title>cut", now).is_empty());
     }
 
+    /// Regression: a good `pubDate` beside a broken `dc:date` was stamped
+    /// with the fetch time (old posts counted as fresh volume); FeedBurner's
+    /// item link is its own redirect, `feedburner:origLink` the article.
+    #[test]
+    fn valid_pubdate_survives_a_broken_dc_date_and_origlink_is_the_url() {
+        let now: DateTime<Utc> = "2026-03-10T00:00:00Z".parse().unwrap();
+        let url = Url::parse("https://feeds.feedburner.com/acme-blog").unwrap();
+        let rss = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">
+<channel><title>Acme blog</title><link>https://blog.example.org/</link><description>d</description>
+<item><title>Old post</title><link>https://feeds.feedburner.com/~r/acme-blog/~3/abc/</link>
+<pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate><dc:date>2026-13-45 99:99</dc:date>
+<feedburner:origLink>https://blog.example.org/2026/03/old-post?utm_source=feedburner</feedburner:origLink></item>
+<item><title>Both broken</title><link>https://blog.example.org/b</link>
+<pubDate>yesterday-ish</pubDate><dc:date>soon</dc:date></item>
+<item><title>Bad first</title><link>https://blog.example.org/c</link>
+<dc:date>not a date</dc:date><pubDate>Tue, 03 Mar 2026 08:00:00 +0100</pubDate></item>
+</channel></rss>"#;
+        let got = parse_feed("blog", &url, rss.as_bytes(), now).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].url, "https://blog.example.org/2026/03/old-post");
+        assert_eq!(got[0].id, id_for(&got[0].url, "", ""));
+        assert_eq!(
+            got[0].published,
+            "2026-03-02T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // Nothing readable: the fetch time, as before.
+        assert_eq!(got[1].published, now);
+        assert_eq!(
+            got[2].published,
+            "2026-03-03T07:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+
     #[test]
     fn encodings_are_detected() {
         let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>\xe9t\xe9</t>";

@@ -18,8 +18,8 @@
 //! what tells posts apart (`#p453`); an item without a link is the page URL
 //! with the item's `id` as fragment; dates are read by `dates.rs` in
 //! `timezone` (or with `date_format`), else the fetch time, never later than
-//! it; the title falls back to the selector on the whole page, then to
-//! `<title>`. A page after the first that fails ends the crawl with the
+//! it; an item without a title of its own takes the page's `<title>` (a
+//! forum post's topic). A page after the first that fails ends the crawl with the
 //! pages before it kept.
 //!
 //! Deliberately not here: politeness (`http/`), reading dates
@@ -436,14 +436,13 @@ pub fn parse_document(
         .and_then(|s| doc.select(&s).next())
         .map(|t| html_to_text(&t.inner_html()))
         .unwrap_or_default();
-    let doc_title = first(&config.title, root).unwrap_or(page_title);
     let mut seen = HashSet::new();
     let mut items = Vec::new();
     let mut matched = false;
     for el in doc.select(&config.item).take(MAX_ITEMS_PER_PAGE) {
         matched = true;
         let text = first(&config.body, el).unwrap_or_default();
-        let title = first(&config.title, el).unwrap_or_else(|| doc_title.clone());
+        let title = first(&config.title, el).unwrap_or_else(|| page_title.clone());
         if text.is_empty() && title.is_empty() {
             continue;
         }

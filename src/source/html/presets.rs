@@ -51,7 +51,8 @@ pub(crate) const PRESETS: &[Preset] = &[
     Preset {
         name: "xenforo",
         item: "article.message--post, article.message",
-        title: &["h1.p-title-value", "h1"],
+        // Posts have no title of their own: the page's `<title>` is used.
+        title: &[".message-title"],
         body: &[
             ".message-body .bbWrapper",
             ".message-body",
@@ -97,7 +98,7 @@ pub(crate) const PRESETS: &[Preset] = &[
     Preset {
         name: "discourse",
         item: "div.crawler-post, div[itemprop='comment'], div.topic-body",
-        title: &["h1 a", "h1", "#topic-title"],
+        title: &[".post-title"],
         body: &["div.post[itemprop='text']", "div.post", ".cooked"],
         author: &[
             "[itemprop='author'] [itemprop='name']",
