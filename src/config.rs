@@ -237,6 +237,11 @@ impl Parser<'_> {
         }
     }
 
+    /// A path written in the config, resolved against the config's folder.
+    pub(crate) fn resolve(&self, p: &str) -> PathBuf {
+        resolve_path(self.path, p)
+    }
+
     pub(crate) fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
         match v {
             None => default,
@@ -408,7 +413,10 @@ impl Parser<'_> {
             if s.name.get_ref().trim().is_empty() {
                 self.err(&s.name, "source name must not be empty");
             }
-            let interval = self.duration(&s.interval, DEFAULT_INTERVAL);
+            let interval = self.duration(
+                &s.interval,
+                SourceKind::default_interval(s.kind.get_ref(), DEFAULT_INTERVAL),
+            );
             if let Some(i) = &s.interval
                 && interval < MIN_INTERVAL
             {
@@ -747,7 +755,9 @@ secret_env = "VEILLEUR_WEBHOOK_SECRET"
         assert_eq!(c.daemon.data_dir, PathBuf::from("/etc/veilleur/data"));
         assert_eq!(c.daemon.retention, DEFAULT_RETENTION);
         assert_eq!(c.sources[0].interval, Duration::from_secs(300));
-        let SourceKind::Feed(feed) = &c.sources[0].kind;
+        let SourceKind::Feed(feed) = &c.sources[0].kind else {
+            panic!("a feed source")
+        };
         assert_eq!(feed.url.as_str(), "https://example.org/alerts/acme.xml");
         assert_eq!(c.channels.len(), 2);
         assert!(c.channel_names().contains("slack"));

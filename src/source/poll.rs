@@ -168,6 +168,28 @@ pub async fn run(
                     _ = stop.cancelled() => return,
                 }
             }
+            Ok(Poll::Partial {
+                mentions,
+                cursor: next,
+                error,
+            }) => {
+                // What was read is kept; the failure counts as one.
+                cursor = next.clone();
+                let batch = Batch {
+                    source: cfg.name.clone(),
+                    mentions,
+                    cursor: next,
+                };
+                tokio::select! {
+                    r = tx.send(batch) => if r.is_err() { return },
+                    _ = stop.cancelled() => return,
+                }
+                let e = &error.0;
+                failures = if e.is_retryable() { failures + 1 } else { 0 };
+                retry_after = e.retry_after();
+                let delay = next_delay(cfg.interval, failures, retry_after, 0.5);
+                metrics.fetch_failed(&cfg.name, e.reason(), e.as_ref(), delay);
+            }
             Err(e) => {
                 failures = if e.is_retryable() { failures + 1 } else { 0 };
                 retry_after = e.retry_after();
