@@ -79,6 +79,25 @@ pub enum Command {
         config: PathBuf,
         file: PathBuf,
     },
+    /// Read an API source's history (as far back as --since) into the index,
+    /// without alerting.
+    Backfill {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The `[[source]]` name.
+        #[arg(long)]
+        source: String,
+        /// How far back to read, e.g. 30d.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// Pages read at most (default: 5 × the source's max_pages).
+        #[arg(long)]
+        max_pages: Option<usize>,
+    },
+    /// Run sample payloads (DIR/feeds, DIR/social/<kind>, DIR/forums)
+    /// through the parsers and report which parse.
+    #[command(hide = true)]
+    Conformance { dir: PathBuf },
     /// Score sentiment of JSON lines {"id","text"[,"lang"]} read on stdin.
     Sentiment,
     /// Evaluate sentiment scoring on labelled TSV files (id, lang, label, text).
@@ -184,6 +203,13 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             ),
         },
         Command::Import { config, file } => cmd::import::run(&config, &file),
+        Command::Backfill {
+            config,
+            source,
+            since,
+            max_pages,
+        } => cmd::backfill::run(&config, &source, &since, max_pages),
+        Command::Conformance { dir } => cmd::conformance::run(&dir, &mut std::io::stdout().lock()),
         Command::Sentiment => {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::stdout().lock();

@@ -237,6 +237,11 @@ impl Parser<'_> {
         }
     }
 
+    /// A path written in the config, resolved against the config's folder.
+    pub(crate) fn resolve(&self, p: &str) -> PathBuf {
+        resolve_path(self.path, p)
+    }
+
     pub(crate) fn duration(&mut self, v: &Option<Spanned<String>>, default: Duration) -> Duration {
         match v {
             None => default,
@@ -408,7 +413,10 @@ impl Parser<'_> {
             if s.name.get_ref().trim().is_empty() {
                 self.err(&s.name, "source name must not be empty");
             }
-            let interval = self.duration(&s.interval, DEFAULT_INTERVAL);
+            let interval = self.duration(
+                &s.interval,
+                SourceKind::default_interval(s.kind.get_ref(), DEFAULT_INTERVAL),
+            );
             if let Some(i) = &s.interval
                 && interval < MIN_INTERVAL
             {

@@ -1,8 +1,10 @@
 //! One file per subcommand. Each turns arguments into a call to the library
 //! and its result into output for a person (or JSON lines with `--json`).
 
+pub(crate) mod backfill;
 pub(crate) mod backtest;
 pub(crate) mod check;
+pub(crate) mod conformance;
 pub(crate) mod demo;
 pub(crate) mod eval_crisis;
 pub(crate) mod eval_nab;

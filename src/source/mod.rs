@@ -21,6 +21,7 @@ pub mod feed;
 pub mod html;
 pub mod http;
 pub mod poll;
+pub mod social;
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ pub use feed::{FeedConfig, FeedError};
 pub use html::{HtmlConfig, HtmlError};
 pub use http::{FetchError, Fetched, HttpClient, Request, Validators};
 pub use poll::{Batch, MIN_DELAY, next_delay};
+pub use social::{ApiError, Walk};
 
 /// One `[[source]]`: the keys every kind shares, and its kind's own.
 #[derive(Debug, Clone)]
@@ -58,17 +60,72 @@ pub enum SourceKind {
     Feed(FeedConfig),
     /// A web page or forum read with CSS selectors or a preset.
     Html(HtmlConfig),
+    /// Mastodon hashtag timelines and status search.
+    Mastodon(social::mastodon::MastodonConfig),
+    /// Reddit search, site-wide or in subreddits.
+    Reddit(social::reddit::RedditConfig),
+    /// Bluesky post search.
+    Bluesky(social::bluesky::BlueskyConfig),
+    /// Hacker News stories and comments (Algolia search).
+    Hackernews(social::hackernews::HackernewsConfig),
+    /// YouTube videos and their comments (Data API v3).
+    Youtube(social::youtube::YoutubeConfig),
+    /// A Discourse forum's search or latest posts.
+    Discourse(social::discourse::DiscourseConfig),
 }
 
 impl SourceKind {
     /// The kinds, as `kind = "…"` names them.
-    pub(crate) const NAMES: &[&str] = &["feed", "html"];
+    pub(crate) const NAMES: &[&str] = &[
+        "feed",
+        "html",
+        "mastodon",
+        "reddit",
+        "bluesky",
+        "hackernews",
+        "youtube",
+        "discourse",
+    ];
 
     /// The `kind` value.
     pub fn name(&self) -> &'static str {
         match self {
             SourceKind::Feed(_) => "feed",
             SourceKind::Html(_) => "html",
+            SourceKind::Mastodon(_) => "mastodon",
+            SourceKind::Reddit(_) => "reddit",
+            SourceKind::Bluesky(_) => "bluesky",
+            SourceKind::Hackernews(_) => "hackernews",
+            SourceKind::Youtube(_) => "youtube",
+            SourceKind::Discourse(_) => "discourse",
+        }
+    }
+
+    /// The `interval` of a source of kind `kind` that sets none: the API's
+    /// documented rate limit with room to spare (see each kind's file),
+    /// else `fallback`.
+    pub(crate) fn default_interval(kind: &str, fallback: Duration) -> Duration {
+        match kind {
+            "mastodon" => social::mastodon::DEFAULT_INTERVAL,
+            "reddit" => social::reddit::DEFAULT_INTERVAL,
+            "bluesky" => social::bluesky::DEFAULT_INTERVAL,
+            "hackernews" => social::hackernews::DEFAULT_INTERVAL,
+            "youtube" => social::youtube::DEFAULT_INTERVAL,
+            "discourse" => social::discourse::DEFAULT_INTERVAL,
+            _ => fallback,
+        }
+    }
+
+    /// The API settings of an API kind (`None` for feeds and pages).
+    pub fn api(&self) -> Option<&social::ApiConfig> {
+        match self {
+            SourceKind::Feed(_) | SourceKind::Html(_) => None,
+            SourceKind::Mastodon(c) => Some(&c.api),
+            SourceKind::Reddit(c) => Some(&c.api),
+            SourceKind::Bluesky(c) => Some(&c.api),
+            SourceKind::Hackernews(c) => Some(&c.api),
+            SourceKind::Youtube(c) => Some(&c.api),
+            SourceKind::Discourse(c) => Some(&c.api),
         }
     }
 
@@ -92,6 +149,30 @@ impl SourceKind {
                 .table(own, keys)
                 .and_then(|raw| HtmlConfig::parse(p, name, raw))
                 .map(SourceKind::Html),
+            "mastodon" => p
+                .table(own, keys)
+                .and_then(|raw| social::mastodon::MastodonConfig::parse(p, name, raw))
+                .map(SourceKind::Mastodon),
+            "reddit" => p
+                .table(own, keys)
+                .and_then(|raw| social::reddit::RedditConfig::parse(p, name, raw))
+                .map(SourceKind::Reddit),
+            "bluesky" => p
+                .table(own, keys)
+                .and_then(|raw| social::bluesky::BlueskyConfig::parse(p, name, raw))
+                .map(SourceKind::Bluesky),
+            "hackernews" => p
+                .table(own, keys)
+                .and_then(|raw| social::hackernews::HackernewsConfig::parse(p, name, raw))
+                .map(SourceKind::Hackernews),
+            "youtube" => p
+                .table(own, keys)
+                .and_then(|raw| social::youtube::YoutubeConfig::parse(p, name, raw))
+                .map(SourceKind::Youtube),
+            "discourse" => p
+                .table(own, keys)
+                .and_then(|raw| social::discourse::DiscourseConfig::parse(p, name, raw))
+                .map(SourceKind::Discourse),
             other => {
                 p.err(
                     kind,
@@ -109,6 +190,14 @@ impl SourceKind {
 /// What one poll of a source produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Poll {
+    /// Some pages were read, then one failed: the mentions read are kept
+    /// with a cursor that resumes right after them; the poll loop hands
+    /// them on, then treats the poll as failed (backoff, `Retry-After`).
+    Partial {
+        mentions: Vec<Mention>,
+        cursor: Cursor,
+        error: PollError,
+    },
     /// Nothing changed since the cursor (an HTTP 304): the cursor stays.
     NotModified,
     /// The source's current items (possibly none, possibly all already
@@ -117,6 +206,23 @@ pub enum Poll {
         mentions: Vec<Mention>,
         cursor: Cursor,
     },
+}
+
+/// The error of a [`Poll::Partial`]: shared, so the poll can be cloned;
+/// equal when the messages are.
+#[derive(Debug, Clone)]
+pub struct PollError(pub std::sync::Arc<SourceError>);
+
+impl PollError {
+    pub(crate) fn new(e: SourceError) -> PollError {
+        PollError(std::sync::Arc::new(e))
+    }
+}
+
+impl PartialEq for PollError {
+    fn eq(&self, other: &PollError) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
 }
 
 /// Why a poll failed.
@@ -128,6 +234,8 @@ pub enum SourceError {
     Feed(#[from] FeedError),
     #[error(transparent)]
     Html(#[from] HtmlError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 impl SourceError {
@@ -138,6 +246,7 @@ impl SourceError {
             SourceError::Fetch(e) => e.reason(),
             SourceError::Feed(e) => e.reason(),
             SourceError::Html(e) => e.reason(),
+            SourceError::Api(e) => e.reason(),
         }
     }
 
@@ -150,6 +259,7 @@ impl SourceError {
             SourceError::Fetch(e) => e.is_retryable(),
             SourceError::Feed(e) => e.is_retryable(),
             SourceError::Html(e) => e.is_retryable(),
+            SourceError::Api(e) => e.is_retryable(),
         }
     }
 
@@ -158,6 +268,7 @@ impl SourceError {
         match self {
             SourceError::Fetch(e) => e.retry_after(),
             SourceError::Feed(_) | SourceError::Html(_) => None,
+            SourceError::Api(e) => e.retry_after(),
         }
     }
 }
@@ -171,9 +282,29 @@ pub async fn poll(
     cursor: &Cursor,
     now: DateTime<Utc>,
 ) -> Result<Poll, SourceError> {
+    poll_with(cfg, client, cursor, None, now).await
+}
+
+/// [`poll()`] with an explicit [`Walk`] for the API kinds (`veilleur
+/// backfill` reads from scratch with its own bounds; `None`: the daemon's
+/// walk, [`Walk::live`]). Feeds ignore it.
+pub async fn poll_with(
+    cfg: &SourceConfig,
+    client: &HttpClient,
+    cursor: &Cursor,
+    walk: Option<&Walk>,
+    now: DateTime<Utc>,
+) -> Result<Poll, SourceError> {
+    let live = |api: &social::ApiConfig| walk.cloned().unwrap_or_else(|| Walk::live(api, now));
     match &cfg.kind {
         SourceKind::Feed(feed) => feed::poll(cfg, feed, client, cursor, now).await,
         SourceKind::Html(html) => html::poll(cfg, html, client, cursor, now).await,
+        SourceKind::Mastodon(c) => c.poll(cfg, client, cursor, &live(&c.api), now).await,
+        SourceKind::Reddit(c) => c.poll(cfg, client, cursor, &live(&c.api), now).await,
+        SourceKind::Bluesky(c) => c.poll(cfg, client, cursor, &live(&c.api), now).await,
+        SourceKind::Hackernews(c) => c.poll(cfg, client, cursor, &live(&c.api), now).await,
+        SourceKind::Youtube(c) => c.poll(cfg, client, cursor, &live(&c.api), now).await,
+        SourceKind::Discourse(c) => c.poll(cfg, client, cursor, &live(&c.api), now).await,
     }
 }
 

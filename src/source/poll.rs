@@ -167,7 +167,8 @@ pub async fn run(
         };
         metrics.fetch_finished(&cfg.name, kind, started.elapsed().as_secs_f64(), queued);
         let mut retry_after = None;
-        if res.is_ok() {
+        // A partial walk kept what it read but failed: not a success.
+        if matches!(res, Ok(Poll::Items { .. } | Poll::NotModified)) {
             failing = 0;
             let items = match &res {
                 Ok(Poll::Items { mentions, .. }) => Some(mentions.len()),
@@ -196,6 +197,29 @@ pub async fn run(
                     r = tx.send(batch) => if r.is_err() { return },
                     _ = stop.cancelled() => return,
                 }
+            }
+            Ok(Poll::Partial {
+                mentions,
+                cursor: next,
+                error,
+            }) => {
+                // What was read is kept; the failure counts as one.
+                cursor = next.clone();
+                let batch = Batch {
+                    source: cfg.name.clone(),
+                    mentions,
+                    cursor: next,
+                };
+                tokio::select! {
+                    r = tx.send(batch) => if r.is_err() { return },
+                    _ = stop.cancelled() => return,
+                }
+                let e = &error.0;
+                failures = if e.is_retryable() { failures + 1 } else { 0 };
+                failing = failing.saturating_add(1);
+                retry_after = e.retry_after();
+                let delay = next_delay(cfg.interval, failures, retry_after, 0.5);
+                metrics.fetch_failed(&cfg.name, e.reason(), e.as_ref(), delay, failing);
             }
             Err(e) => {
                 failures = if e.is_retryable() { failures + 1 } else { 0 };
