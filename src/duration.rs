@@ -6,9 +6,11 @@
 //!
 //! Invariants: parsing uses checked arithmetic, so a number or a sum too
 //! large for a [`Duration`] is a "too large" error, never a panic or a
-//! silent wrap; errors are lowercase and say how to write a valid duration.
+//! silent wrap, and anything above [`MAX_DURATION`] is refused; errors are lowercase and say how to write a valid duration.
 
 use std::time::Duration;
+
+use crate::limits::MAX_DURATION;
 
 /// What an error message suggests.
 const EXAMPLES: &str = "e.g. 90s, 5m, 1h or 7d";
@@ -66,6 +68,12 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
             Duration::from_secs(n.checked_mul(secs_per_unit).ok_or_else(too_large)?)
         };
         total = total.checked_add(d).ok_or_else(too_large)?;
+    }
+    if total > MAX_DURATION {
+        return Err(format!(
+            "bad duration `{s}`: longer than the maximum, {}",
+            format_duration(MAX_DURATION)
+        ));
     }
     Ok(total)
 }

@@ -152,10 +152,12 @@ pub async fn run(
                 debug!(source = %cfg.name, "not modified");
             }
             Ok(Poll::Items {
-                mentions,
+                mut mentions,
                 cursor: next,
             }) => {
                 failures = 0;
+                let bounded = crate::normalize::bound_mentions(&mut mentions);
+                metrics.fetch_bounded(&cfg.name, bounded);
                 debug!(source = %cfg.name, items = mentions.len(), "fetched");
                 cursor = next.clone();
                 let batch = Batch {
