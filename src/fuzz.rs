@@ -42,7 +42,9 @@ pub fn rule_file(data: &[u8]) {
         return;
     };
     let path = Path::new("fuzz.toml");
-    let channels = ["ops".to_string(), "mail".to_string()].into_iter().collect();
+    let channels = ["ops".to_string(), "mail".to_string()]
+        .into_iter()
+        .collect();
     if let Err(diags) = crate::rules::parse_rule_file(path, src, Some(&channels)) {
         check_diagnostics(src, &diags);
     }
@@ -82,9 +84,13 @@ pub fn feed(data: &[u8]) {
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
         .expect("a valid literal date");
-    let Ok(mut mentions) =
-        crate::source::feed::parse_feed_with_content_type("fuzz", &url, body, content_type, fetched)
-    else {
+    let Ok(mut mentions) = crate::source::feed::parse_feed_with_content_type(
+        "fuzz",
+        &url,
+        body,
+        content_type,
+        fetched,
+    ) else {
         return;
     };
     crate::normalize::bound_mentions(&mut mentions);

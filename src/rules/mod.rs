@@ -569,7 +569,12 @@ fn read_rule_file(path: &Path) -> Result<String, Diagnostic> {
         let valid = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
         // The lossy text is the same as the bytes up to the first bad one.
-        Diagnostic::at(path, &text, valid, "invalid UTF-8: save the rule file as UTF-8")
+        Diagnostic::at(
+            path,
+            &text,
+            valid,
+            "invalid UTF-8: save the rule file as UTF-8",
+        )
     })
 }
 

@@ -290,7 +290,9 @@ impl Metrics {
         let l = SourceLabel {
             source: source.to_string(),
         };
-        self.items_dropped.get_or_create(&l).inc_by(b.dropped as u64);
+        self.items_dropped
+            .get_or_create(&l)
+            .inc_by(b.dropped as u64);
         self.text_cut.get_or_create(&l).inc_by(b.cut as u64);
     }
 
