@@ -132,11 +132,7 @@ fn scrape(text: &str) -> Scrape {
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     let (mut count, mut sum, mut ingested, mut errors) = (0.0, 0.0, 0.0, 0.0);
     for line in text.lines() {
-        let Some(v) = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-        else {
+        let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
             continue;
         };
         if line.starts_with("veilleur_fetch_duration_seconds_bucket") {
@@ -144,7 +140,13 @@ fn scrape(text: &str) -> Scrape {
                 .split("le=\"")
                 .nth(1)
                 .and_then(|s| s.split('"').next())
-                .map(|s| if s == "+Inf" { f64::INFINITY } else { s.parse().unwrap_or(f64::INFINITY) })
+                .map(|s| {
+                    if s == "+Inf" {
+                        f64::INFINITY
+                    } else {
+                        s.parse().unwrap_or(f64::INFINITY)
+                    }
+                })
                 .unwrap_or(f64::INFINITY);
             match buckets.iter_mut().find(|(l, _)| *l == le) {
                 Some(b) => b.1 += v,
@@ -178,11 +180,7 @@ fn quantile(a: &Scrape, b: &Scrape, q: f64) -> f64 {
         return 0.0;
     }
     for (le, n) in &b.buckets {
-        let before = a
-            .buckets
-            .iter()
-            .find(|(l, _)| l == le)
-            .map_or(0.0, |x| x.1);
+        let before = a.buckets.iter().find(|(l, _)| l == le).map_or(0.0, |x| x.1);
         if n - before >= q * total {
             return *le;
         }
@@ -254,7 +252,8 @@ async fn main() {
     println!("minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions");
 
     let started = Instant::now();
-    let mut csv = String::from("secs,cpu_secs,rss_bytes,fetches,fetch_errors,fetch_secs_sum,mentions\n");
+    let mut csv =
+        String::from("secs,cpu_secs,rss_bytes,fetches,fetch_errors,fetch_secs_sum,mentions\n");
     let mut rss_series = Vec::new();
     let mut last_minute: Option<(f64, Scrape)> = None;
     let mut first: Option<(f64, Scrape)> = None;
@@ -262,7 +261,10 @@ async fn main() {
     while started.elapsed() < end {
         tokio::time::sleep(Duration::from_secs(10)).await;
         let Some((cpu, rss)) = proc_sample(pid) else {
-            panic!("veilleur exited; see {}", dir.path().join("daemon.log").display());
+            panic!(
+                "veilleur exited; see {}",
+                dir.path().join("daemon.log").display()
+            );
         };
         let Ok(resp) = http.get(&metrics_url).send().await else {
             continue;
@@ -294,7 +296,11 @@ async fn main() {
                 rss as f64 / 1e6,
                 n,
                 s.errors - s0.errors,
-                if n > 0.0 { 1000.0 * (s.sum - s0.sum) / n } else { 0.0 },
+                if n > 0.0 {
+                    1000.0 * (s.sum - s0.sum) / n
+                } else {
+                    0.0
+                },
                 1000.0 * quantile(&s0, &s, 0.5),
                 1000.0 * quantile(&s0, &s, 0.99),
                 s.ingested
@@ -305,7 +311,9 @@ async fn main() {
             last_minute = Some((cpu, s));
         }
     }
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = child.wait();
     std::fs::create_dir_all("target").ok();
     std::fs::write("target/load-bench.csv", &csv).ok();

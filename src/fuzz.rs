@@ -112,7 +112,7 @@ pub fn html(data: &[u8]) {
     assert!(!text.contains(['\n', '\r', '\t']), "not one line: {text:?}");
     // Decoding entities can lengthen (`&nGt;` is three bytes for four)
     // but never beyond a few bytes per input byte.
-    assert!(text.len() <= 4 * src.len().min(crate::normalize::MAX_HTML_BYTES) + 4);
+    assert!(text.len() <= 4 * src.len().min(limits::MAX_HTML_BYTES) + 4);
 }
 
 /// The duration parser: an accepted duration is within the limit and

@@ -14,6 +14,11 @@ pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 /// printer all recurse over the tree, so this bounds their stack use.
 pub const MAX_QUERY_DEPTH: usize = 64;
 
+/// HTML (or text) longer than this is cut (at a char boundary) before
+/// `normalize::html_to_text` reads it: no mention needs more text, and it
+/// bounds the work a hostile page can cause.
+pub const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
+
 /// Largest rule file, in bytes. A watch with its alerts is a few hundred
 /// bytes; a megabyte is thousands of times that, and keeps a stray file
 /// (a log, a dump) from being parsed as rules on every reload.

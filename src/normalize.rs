@@ -27,7 +27,7 @@ use html5ever::tokenizer::{
 use html5ever::{LocalName, local_name};
 use url::Url;
 
-use crate::limits::{MAX_ITEMS_PER_FETCH, MAX_MENTION_TEXT_BYTES};
+use crate::limits::{MAX_HTML_BYTES, MAX_ITEMS_PER_FETCH, MAX_MENTION_TEXT_BYTES};
 use crate::mention::Mention;
 
 /// Query parameters that only track the reader; they never select content.
@@ -143,11 +143,6 @@ fn redirect_target(url: &Url) -> Option<Url> {
     let inner = Url::parse(target.trim()).ok()?;
     matches!(inner.scheme(), "http" | "https").then_some(inner)
 }
-
-/// Inputs longer than this are cut (at a char boundary) before
-/// [`html_to_text`] reads them: no mention needs more text, and it bounds the
-/// work a hostile page can cause.
-pub(crate) const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
 
 /// HTML (or plain text) → plain text: tags stripped, `script`/`style` (and
 /// other non-content elements) dropped, entities decoded exactly once (named,
