@@ -35,7 +35,7 @@ use tracing::{error, info, warn};
 use crate::alert::AlertEvent;
 use crate::config::Config;
 use crate::notify::Notifier;
-use crate::pipeline::{AlertLog, CommitPolicy, Pipeline, Storage};
+use crate::pipeline::{AlertLog, CommitPolicy, Pipeline, PipelineError, Storage};
 use crate::source::{Batch, HttpClient};
 use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
@@ -44,6 +44,9 @@ use crate::telemetry::Metrics;
 pub(crate) const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 /// How often pending data is committed and firing alerts re-evaluated.
 const TICK: Duration = Duration::from_secs(1);
+
+/// How often a commit is retried while the disk is full or read-only.
+const STORAGE_RETRY: Duration = Duration::from_secs(2);
 /// How often the rules directory is checked for changes.
 const RULES_CHECK: Duration = Duration::from_secs(5);
 /// How often old buckets are pruned and compacted.
@@ -185,7 +188,7 @@ pub async fn run_with(
         dir: d.rules_dir.clone(),
         channels,
     };
-    let result = drive(&mut worker, rules, rx, &shutdown).await;
+    let result = drive(&mut worker, rules, rx, &shutdown, &metrics).await;
 
     // Shutdown: sources are stopped (child token) and drained by now.
     ready.store(false, Ordering::Relaxed);
@@ -267,12 +270,32 @@ impl Worker {
 /// The pipeline loop: batches from the sources, the tick (commit, alert
 /// clock), rule reloads (SIGHUP or a changed file) and hourly housekeeping,
 /// until `shutdown`; then drains the batches already sent.
+///
+/// A failed write to the index or the state store (a full disk, a
+/// read-only file system) pauses ingestion instead of stopping the daemon:
+/// batches wait in the bounded queue (so the sources wait too), the outbox
+/// keeps delivering, and the pending commit is retried every
+/// [`STORAGE_RETRY`] until it succeeds.
 async fn drive(
     worker: &mut Worker,
     mut rules: RulesDir,
     mut rx: mpsc::Receiver<Batch>,
     shutdown: &CancellationToken,
+    metrics: &Metrics,
 ) -> anyhow::Result<()> {
+    // Since when ingestion is paused by a failed write, and the last try.
+    let mut stalled: Option<Instant> = None;
+    let storage = |r: Result<(), PipelineError>, stalled: &mut Option<Instant>| match r {
+        Ok(()) => Ok(()),
+        Err(e) => match e.store() {
+            Some(store) => {
+                metrics.storage_failed(store, &crate::retry::error_chain(&e));
+                *stalled = Some(Instant::now());
+                Ok(())
+            }
+            None => Err(anyhow::Error::from(e)),
+        },
+    };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_rules_check = Instant::now();
@@ -283,8 +306,8 @@ async fn drive(
     let mut open = true;
     loop {
         tokio::select! {
-            b = rx.recv(), if open => match b {
-                Some(b) => ingest(worker, b).await?,
+            b = rx.recv(), if open && stalled.is_none() => match b {
+                Some(b) => storage(ingest(worker, b).await?, &mut stalled)?,
                 None => {
                     open = false;
                     if shutdown.is_cancelled() {
@@ -293,7 +316,20 @@ async fn drive(
                 }
             },
             _ = tick.tick() => {
-                worker.run(|p| p.tick(Utc::now(), Instant::now())).await??;
+                if let Some(since) = stalled {
+                    if since.elapsed() < STORAGE_RETRY {
+                        continue;
+                    }
+                    let r = worker.run(|p| p.commit(Instant::now()).map(|_| ())).await?;
+                    storage(r, &mut stalled)?;
+                    if stalled.is_some_and(|t| t > since) {
+                        continue;
+                    }
+                    stalled = None;
+                    info!("storage writable again: ingestion resumes");
+                }
+                let r = worker.run(|p| p.tick(Utc::now(), Instant::now()).map(|_| ())).await?;
+                storage(r, &mut stalled)?;
                 if last_rules_check.elapsed() >= RULES_CHECK {
                     last_rules_check = Instant::now();
                     let stamp = rules_stamp(&rules.dir);
@@ -308,7 +344,8 @@ async fn drive(
                 }
                 if last_housekeeping.elapsed() >= HOUSEKEEPING {
                     last_housekeeping = Instant::now();
-                    worker.run(|p| p.housekeeping(Utc::now())).await??;
+                    let r = worker.run(|p| p.housekeeping(Utc::now())).await?;
+                    storage(r, &mut stalled)?;
                 }
             }
             _ = hup.recv() => {
@@ -318,8 +355,10 @@ async fn drive(
             }
             _ = shutdown.cancelled(), if open => {
                 // Sources stop on the same token; drain what they sent.
-                while let Some(b) = rx.recv().await {
-                    ingest(worker, b).await?;
+                // Not while the disk is full: they are fetched again
+                // after the restart, from the committed cursors.
+                while stalled.is_none() && let Some(b) = rx.recv().await {
+                    storage(ingest(worker, b).await?, &mut stalled)?;
                 }
                 return Ok(());
             }
@@ -330,15 +369,14 @@ async fn drive(
 
 /// One batch through the ingest step at the wall clock, then a commit if
 /// the policy says so.
-async fn ingest(worker: &mut Worker, b: Batch) -> anyhow::Result<()> {
+async fn ingest(worker: &mut Worker, b: Batch) -> anyhow::Result<Result<(), PipelineError>> {
     let cursor = b.cursor.to_bytes();
     worker
         .run(move |p| {
             p.ingest(&b.source, b.mentions, Some(cursor), Utc::now())?;
-            p.commit_if_due(Instant::now())
+            p.commit_if_due(Instant::now()).map(|_| ())
         })
-        .await??;
-    Ok(())
+        .await
 }
 
 async fn reload(worker: &mut Worker, rules: &RulesDir) -> anyhow::Result<()> {

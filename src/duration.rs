@@ -6,9 +6,11 @@
 //!
 //! Invariants: parsing uses checked arithmetic, so a number or a sum too
 //! large for a [`Duration`] is a "too large" error, never a panic or a
-//! silent wrap; errors are lowercase and say how to write a valid duration.
+//! silent wrap, and anything above [`MAX_DURATION`] is refused; errors are lowercase and say how to write a valid duration.
 
 use std::time::Duration;
+
+use crate::limits::MAX_DURATION;
 
 /// What an error message suggests.
 const EXAMPLES: &str = "e.g. 90s, 5m, 1h or 7d";
@@ -66,6 +68,12 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
             Duration::from_secs(n.checked_mul(secs_per_unit).ok_or_else(too_large)?)
         };
         total = total.checked_add(d).ok_or_else(too_large)?;
+    }
+    if total > MAX_DURATION {
+        return Err(format!(
+            "bad duration `{s}`: longer than the maximum, {}",
+            format_duration(MAX_DURATION)
+        ));
     }
     Ok(total)
 }
@@ -131,17 +139,14 @@ mod tests {
         // A number that does not fit a u64 at all.
         check("99999999999999999999999s", Err("too large"));
         check("30500568904944w", Err("too large"));
-        check(
-            "30500568904943w",
-            Ok(Duration::from_secs(30_500_568_904_943 * 604_800)),
-        );
-        // The largest sum that fits is still accepted.
-        check("18446744073709551615s", Ok(Duration::from_secs(u64::MAX)));
-        check(
-            "18446744073709551615s999ms",
-            Ok(Duration::new(u64::MAX, 999_000_000)),
-        );
+        // What fits a Duration but not the limit is refused as such.
+        check("30500568904943w", Err("longer than the maximum, 3660d"));
+        check("18446744073709551615s", Err("longer than the maximum"));
+        check("18446744073709551615s999ms", Err("longer than the maximum"));
         check("18446744073709551615s1000ms", Err("too large"));
+        // The maximum itself is accepted, a millisecond more is not.
+        check("3660d", Ok(MAX_DURATION));
+        check("3660d1ms", Err("longer than the maximum"));
     }
 
     #[test]

@@ -33,8 +33,10 @@ pub mod detect;
 pub(crate) mod diag;
 pub(crate) mod duration;
 pub mod enrich;
+#[doc(hidden)]
+pub mod fuzz;
 pub(crate) mod http;
-pub(crate) mod limits;
+pub mod limits;
 pub(crate) mod lines;
 pub mod mention;
 pub mod normalize;

@@ -6,6 +6,8 @@
 //!   `utm_*` tags, one through a Google redirect) deduplicates.
 //! * [`html_to_text`] turns HTML (or plain text) into the single-line plain
 //!   text the matcher, sentiment and the index read.
+//! * [`bound_mentions`] holds one fetch to the shared limits (items per
+//!   fetch, text length per mention), whatever the source kind.
 //!
 //! Deliberately not here: language detection, accent folding, tokenisation
 //! (`text.rs` and `enrich/`), and fetching anything.
@@ -24,6 +26,9 @@ use html5ever::tokenizer::{
 };
 use html5ever::{LocalName, local_name};
 use url::Url;
+
+use crate::limits::{MAX_HTML_BYTES, MAX_ITEMS_PER_FETCH, MAX_MENTION_TEXT_BYTES};
+use crate::mention::Mention;
 
 /// Query parameters that only track the reader; they never select content.
 /// Compared case-insensitively; `utm_*` is matched as a prefix.
@@ -139,11 +144,6 @@ fn redirect_target(url: &Url) -> Option<Url> {
     matches!(inner.scheme(), "http" | "https").then_some(inner)
 }
 
-/// Inputs longer than this are cut (at a char boundary) before
-/// [`html_to_text`] reads them: no mention needs more text, and it bounds the
-/// work a hostile page can cause.
-pub(crate) const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
-
 /// HTML (or plain text) → plain text: tags stripped, `script`/`style` (and
 /// other non-content elements) dropped, entities decoded exactly once (named,
 /// numeric, legacy forms without `;`; `&amp;eacute;` gives `&eacute;`), block
@@ -164,6 +164,47 @@ pub(crate) fn html_to_text(html: &str) -> String {
     tokenizer.end();
     let out = tokenizer.sink.out.take();
     collapse_whitespace(&out)
+}
+
+/// What [`bound_mentions`] cut from one fetch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bounded {
+    /// Items beyond [`MAX_ITEMS_PER_FETCH`], dropped.
+    pub dropped: usize,
+    /// Titles and texts longer than [`MAX_MENTION_TEXT_BYTES`], cut.
+    pub cut: usize,
+}
+
+/// Holds one fetch's mentions to the limits every source shares: at most
+/// [`MAX_ITEMS_PER_FETCH`] items (the first ones, a feed's newest), and
+/// titles and texts of at most [`MAX_MENTION_TEXT_BYTES`] ([`cut_text`]).
+/// The poll loop calls it for every kind and counts what it returns.
+pub fn bound_mentions(mentions: &mut Vec<Mention>) -> Bounded {
+    let dropped = mentions.len().saturating_sub(MAX_ITEMS_PER_FETCH);
+    mentions.truncate(MAX_ITEMS_PER_FETCH);
+    let mut cut = 0;
+    for m in mentions.iter_mut() {
+        cut += usize::from(cut_text(&mut m.title)) + usize::from(cut_text(&mut m.text));
+    }
+    Bounded { dropped, cut }
+}
+
+/// Cuts `text` to at most [`MAX_MENTION_TEXT_BYTES`]: at the last space
+/// before the limit when there is one in the last kilobyte, else at a char
+/// boundary; never in the middle of a character. Returns whether it cut.
+pub fn cut_text(text: &mut String) -> bool {
+    if text.len() <= MAX_MENTION_TEXT_BYTES {
+        return false;
+    }
+    let head = truncate_at_char_boundary(text, MAX_MENTION_TEXT_BYTES);
+    let end = match head.rfind(' ') {
+        Some(space) if head.len() - space <= 1024 => space,
+        _ => head.len(),
+    };
+    text.truncate(end);
+    let trimmed = text.trim_end().len();
+    text.truncate(trimmed);
+    true
 }
 
 fn truncate_at_char_boundary(s: &str, max: usize) -> &str {

@@ -7,8 +7,13 @@
 //! exactly once, each watch counts its own mentions, no alert is lost, and
 //! no alert reached the receiver under two keys.
 //!
-//! `VEILLEUR_KILL_ROUNDS` sets the number of kills (default 10; 50 for the
-//! bench form), `VEILLEUR_KILL_SEED` replays a run (the seed is printed).
+//! Every third round kills while a delivery is in flight (the receiver
+//! answers after 100 ms), the others at a random moment.
+//!
+//! `VEILLEUR_KILL_ROUNDS` sets the number of kills (default 10, which CI
+//! runs; 50 for the bench form:
+//! `VEILLEUR_KILL_ROUNDS=50 cargo test --release --test crash_kill -- --nocapture`),
+//! `VEILLEUR_KILL_SEED` replays a run (the seed is printed).
 
 mod common;
 
@@ -233,8 +238,19 @@ async fn sigkill_during_ingestion_and_delivery_loses_and_duplicates_nothing() {
         // The feed changes while the daemon runs.
         publish(&mut items, b, &feeds);
         b += 1;
-        let second = rng.millis(0, 1500);
-        tokio::time::sleep(second).await;
+        let second = if round % 3 == 2 {
+            // Every third round waits for a delivery in flight, so kills
+            // land mid-delivery in every run, not only by chance.
+            let waited = Instant::now();
+            while receiver.in_flight() == 0 && waited.elapsed() < Duration::from_secs(4) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            waited.elapsed()
+        } else {
+            let second = rng.millis(0, 1500);
+            tokio::time::sleep(second).await;
+            second
+        };
         let mid_delivery = receiver.in_flight() > 0;
         mid_deliveries += usize::from(mid_delivery);
         child.kill().unwrap(); // SIGKILL
@@ -286,6 +302,10 @@ async fn sigkill_during_ingestion_and_delivery_loses_and_duplicates_nothing() {
     );
     assert!(status.success(), "{status}\n{}", log_tail(dir.path()));
 
+    assert!(
+        rounds < 3 || mid_deliveries >= 1,
+        "no kill landed mid-delivery in {rounds} rounds"
+    );
     // Every mention served is indexed exactly once.
     let hits = search(&dir.path().join("veilleur.toml"), "acme");
     let mut urls: BTreeMap<String, usize> = BTreeMap::new();

@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::mention::Mention;
 use crate::store::state::IngestCommit;
 
 /// State changes waiting for the next index commit.
@@ -23,8 +24,10 @@ pub(crate) struct Pending {
     /// The ids in `commit.seen`: not yet in the store's seen table, so
     /// deduplicated here.
     seen: HashSet<String>,
-    /// Documents added to the index since its last commit.
-    docs: usize,
+    /// The mentions added to the index since its last commit, kept until
+    /// it succeeds: a failed commit rolls the index back and adds them
+    /// again (bounded by the commit policy).
+    docs: Vec<Mention>,
 }
 
 impl Pending {
@@ -33,7 +36,7 @@ impl Pending {
         self.commit.seen.is_empty()
             && self.commit.buckets.is_empty()
             && self.commit.validators.is_empty()
-            && self.docs == 0
+            && self.docs.is_empty()
     }
 
     /// Whether `id` was ingested since the last commit.
@@ -43,25 +46,40 @@ impl Pending {
 
     /// Documents added to the index since its last commit.
     pub(crate) fn docs(&self) -> usize {
-        self.docs
+        self.docs.len()
     }
 
-    /// Adds one batch's changes, `docs` of them indexed.
-    pub(crate) fn absorb(&mut self, delta: IngestCommit, docs: usize) {
+    /// The mentions added to the index since its last commit.
+    pub(crate) fn mentions(&self) -> &[Mention] {
+        &self.docs
+    }
+
+    /// Adds one batch's changes and the mentions it indexed.
+    pub(crate) fn absorb(&mut self, delta: IngestCommit, docs: &[Mention]) {
         self.seen
             .extend(delta.seen.iter().map(|(id, _)| id.clone()));
         self.commit.seen.extend(delta.seen);
         self.commit.buckets.extend(delta.buckets);
         self.commit.validators.extend(delta.validators);
-        self.docs += docs;
+        self.docs.extend_from_slice(docs);
     }
 
     /// Takes everything pending, leaving it empty: what to commit, and
     /// whether the index has documents to commit first.
     pub(crate) fn take(&mut self) -> (IngestCommit, usize) {
-        let docs = std::mem::take(&mut self.docs);
+        let docs = std::mem::take(&mut self.docs).len();
         self.seen.clear();
         (std::mem::take(&mut self.commit), docs)
+    }
+
+    /// Puts back state changes [`take`](Self::take) took, after their
+    /// transaction failed (their mentions are already in the index).
+    pub(crate) fn restore(&mut self, commit: IngestCommit) {
+        self.seen
+            .extend(commit.seen.iter().map(|(id, _)| id.clone()));
+        self.commit.seen.extend(commit.seen);
+        self.commit.buckets.extend(commit.buckets);
+        self.commit.validators.extend(commit.validators);
     }
 }
 
@@ -89,7 +107,7 @@ impl CommitPolicy {
     /// Whether a batch just ingested at `at` makes a commit due.
     pub(crate) fn due(&self, pending: &Pending, at: Instant) -> bool {
         !pending.is_empty()
-            && (pending.docs >= self.docs
+            && (pending.docs() >= self.docs
                 || at.saturating_duration_since(self.last) >= self.interval)
     }
 
@@ -102,6 +120,15 @@ impl CommitPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mentions(n: usize) -> Vec<Mention> {
+        let m = Mention::from_json_line(
+            r#"{"url":"https://example.org/a","title":"t","published":"2026-01-01T00:00:00Z"}"#,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        vec![m; n]
+    }
 
     fn delta(ids: &[&str]) -> IngestCommit {
         IngestCommit {
@@ -120,17 +147,17 @@ mod tests {
             !policy.due(&p, t0 + Duration::from_secs(60)),
             "nothing pending"
         );
-        p.absorb(delta(&["a", "b"]), 2);
+        p.absorb(delta(&["a", "b"]), &mentions(2));
         assert!(p.contains("a") && !p.contains("c"));
         assert!(!policy.due(&p, t0 + Duration::from_secs(1)));
         assert!(policy.due(&p, t0 + Duration::from_secs(5)), "by time");
-        p.absorb(delta(&["c"]), 1);
+        p.absorb(delta(&["c"]), &mentions(1));
         assert!(policy.due(&p, t0 + Duration::from_secs(1)), "by size");
         let (c, docs) = p.take();
         assert_eq!((c.seen.len(), c.buckets.len(), docs), (3, 2, 3));
         assert!(p.is_empty() && !p.contains("a"));
         policy.committed(t0 + Duration::from_secs(10));
-        p.absorb(delta(&["d"]), 1);
+        p.absorb(delta(&["d"]), &mentions(1));
         assert!(!policy.due(&p, t0 + Duration::from_secs(14)));
         assert!(policy.due(&p, t0 + Duration::from_secs(15)));
     }

@@ -72,6 +72,18 @@ pub(crate) enum PipelineError {
     Record(#[from] serde_json::Error),
 }
 
+impl PipelineError {
+    /// The store a failed read or write was for (`index` or `state`): a
+    /// full disk or a read-only file system, which the daemon waits out.
+    pub(crate) fn store(&self) -> Option<&'static str> {
+        match self {
+            PipelineError::State(_) => Some("state"),
+            PipelineError::Index(_) => Some("index"),
+            PipelineError::Record(_) => None,
+        }
+    }
+}
+
 /// The rule set mentions are matched against, and its compiled matcher.
 pub(crate) struct Watches {
     /// The rules: watch `i` of the matcher and of the detector is
@@ -130,6 +142,10 @@ pub(crate) struct Storage {
     /// Seen ids and sent-log rows older than this are pruned
     /// (`daemon.retention`).
     retention: std::time::Duration,
+    /// An upsert failed (tantivy's writer dies when a worker cannot write
+    /// a segment, on a full disk): the next commit rebuilds the writer and
+    /// adds the pending mentions again first.
+    broken: bool,
 }
 
 impl Storage {
@@ -140,6 +156,7 @@ impl Storage {
             pending: Pending::default(),
             policy,
             retention: crate::config::DEFAULT_RETENTION,
+            broken: false,
         }
     }
 
@@ -156,15 +173,42 @@ impl Storage {
         if self.pending.is_empty() {
             return Ok(false);
         }
+        if self.broken {
+            self.rebuild()?;
+        }
         if self.pending.docs() > 0 {
-            self.index.commit()?;
+            if let Err(e) = self.index.commit() {
+                // Nothing of this commit is visible; the next one retries
+                // with the same mentions on a rebuilt writer.
+                self.broken = true;
+                return Err(e.into());
+            }
             metrics.index_commits.inc();
             metrics.index_documents.set(self.index.num_docs() as i64);
         }
         let (changes, _) = self.pending.take();
-        self.state.commit_ingest(&changes)?;
+        if let Err(e) = self.state.commit_ingest(&changes) {
+            // The mentions are searchable; their seen ids, counts and
+            // cursors wait for the next commit (a crash before it
+            // re-ingests them, and the index upserts by id).
+            self.pending.restore(changes);
+            return Err(e.into());
+        }
         self.policy.committed(at);
         Ok(true)
+    }
+}
+
+impl Storage {
+    /// Rolls the index writer back to the last commit and adds the pending
+    /// mentions again.
+    fn rebuild(&mut self) -> Result<(), PipelineError> {
+        self.index.rollback()?;
+        for m in self.pending.mentions() {
+            self.index.upsert(m)?;
+        }
+        self.broken = false;
+        Ok(())
     }
 }
 
@@ -260,7 +304,7 @@ impl Pipeline {
         };
         if fresh.is_empty() {
             if let Some(s) = &mut self.storage {
-                s.pending.absorb(delta, 0);
+                s.pending.absorb(delta, &[]);
             }
             return Ok(out);
         }
@@ -268,13 +312,18 @@ impl Pipeline {
         let mut matched = Vec::with_capacity(fresh.len());
         for m in &mut fresh {
             matched.push(self.watches.prepare(m));
-            if let Some(s) = &self.storage {
-                s.index.upsert(m)?;
+            if let Some(s) = &mut self.storage
+                && !s.broken
+                && let Err(e) = s.index.upsert(m)
+            {
+                // Kept pending all the same; the commit rebuilds the writer.
+                warn!(error = %e, "index write failed; the next commit retries");
+                s.broken = true;
             }
         }
         self.count(&fresh, &matched, now, &mut delta);
         if let Some(s) = &mut self.storage {
-            s.pending.absorb(delta, fresh.len());
+            s.pending.absorb(delta, &fresh);
         }
         out.transitions = match &mut self.detection {
             Detection::Live(d) => {
@@ -390,7 +439,7 @@ impl Pipeline {
     /// due. Returns whether it committed.
     pub(crate) fn commit_if_due(&mut self, at: Instant) -> Result<bool, PipelineError> {
         match &mut self.storage {
-            Some(s) if s.policy.due(&s.pending, at) => s.commit(at, &self.metrics),
+            Some(s) if s.broken || s.policy.due(&s.pending, at) => s.commit(at, &self.metrics),
             _ => Ok(false),
         }
     }

@@ -30,6 +30,7 @@ use toml::Spanned;
 
 use crate::diag::{self, Diagnostic};
 use crate::duration::parse_duration;
+use crate::limits::{MAX_RULE_FILE_BYTES, MAX_WATCHES};
 pub use query::{Query, QueryError};
 
 /// Every watch of a rules directory, in file-name order.
@@ -358,6 +359,9 @@ pub(crate) fn parse_rule_file(
     source: &str,
     channels: Option<&HashSet<String>>,
 ) -> Result<Watch, Vec<Diagnostic>> {
+    if source.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(vec![too_long(path, source)]);
+    }
     let raw: RawRuleFile =
         toml::from_str(source).map_err(|e| vec![diag::from_toml(path, source, &e)])?;
     let mut c = FileChecker {
@@ -548,6 +552,49 @@ fn wrong_kind_message(key: &str, kind: AlertKind) -> String {
     )
 }
 
+/// Reads a rule file, refusing one longer than [`MAX_RULE_FILE_BYTES`] at
+/// the line and column where it crosses the limit, without reading the rest.
+fn read_rule_file(path: &Path) -> Result<String, Diagnostic> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Diagnostic::file(path, format!("cannot read rule file: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(too_long(path, &String::from_utf8_lossy(&bytes)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        // The lossy text is the same as the bytes up to the first bad one.
+        Diagnostic::at(
+            path,
+            &text,
+            valid,
+            "invalid UTF-8: save the rule file as UTF-8",
+        )
+    })
+}
+
+/// A rule file over [`MAX_RULE_FILE_BYTES`], at the offset that crosses it.
+fn too_long(path: &Path, source: &str) -> Diagnostic {
+    let mut at = (MAX_RULE_FILE_BYTES as usize).min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    Diagnostic::at(
+        path,
+        source,
+        at,
+        format!(
+            "rule file longer than the limit of {MAX_RULE_FILE_BYTES} bytes from here: \
+             a watch takes a few hundred bytes, so keep one watch per file"
+        ),
+    )
+}
+
 /// Loads every `*.toml` file of `dir`. Returns the rule set, or every
 /// diagnostic of every file (including duplicate watch names across files).
 pub fn load_dir(
@@ -568,17 +615,25 @@ pub fn load_dir(
     let mut diags = Vec::new();
     let mut watches: Vec<Watch> = Vec::new();
     for path in paths {
-        let source = match std::fs::read_to_string(&path) {
+        let source = match read_rule_file(&path) {
             Ok(s) => s,
-            Err(e) => {
-                diags.push(Diagnostic::file(
-                    &path,
-                    format!("cannot read rule file: {e}"),
-                ));
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
         match parse_rule_file(&path, &source, channels) {
+            Ok(_) if watches.len() == MAX_WATCHES => {
+                diags.push(Diagnostic::file(
+                    &path,
+                    format!(
+                        "more than {MAX_WATCHES} watches in {}: this file is one too many \
+                         (the limit keeps the matcher and the metrics small): merge watches \
+                         or run a second instance",
+                        dir.display()
+                    ),
+                ));
+            }
             Ok(w) => {
                 if let Some(first) = watches.iter().find(|o| o.name == w.name) {
                     diags.push(Diagnostic::file(

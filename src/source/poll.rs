@@ -3,8 +3,8 @@
 //!
 //! Owns the schedule ([`next_delay`], pure): the first poll comes at a
 //! random point of the source's interval (capped at [`FIRST_POLL_CAP`]), so
-//! hundreds of sources configured together on one host are spread over it
-//! instead of bursting at start; each poll runs `patiently` (its requests
+//! sources configured together do not start in the same instant (the host's
+//! queue orders the rest); each poll runs `patiently` (its requests
 //! wait their turn in the host's queue for up to an interval rather than
 //! failing as `throttled`, `http/pacing.rs`); after a success the next one comes an `interval` later (±10 %);
 //! transient errors back off exponentially; a permanent one (404, not a
@@ -48,10 +48,11 @@ pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// ± share of the delay spread by jitter.
 pub(crate) const JITTER: f64 = 0.10;
 /// The first poll of a source comes at a uniformly random point of its
-/// interval, or of this when the interval is longer: 300 feeds polled every
-/// 5 minutes start at one a second rather than all at once, and a daily
-/// source still starts within minutes.
-pub const FIRST_POLL_CAP: Duration = Duration::from_secs(300);
+/// interval, or of this when the interval is longer: sources configured
+/// together do not all start in the same instant, and a new install shows
+/// its first mentions within seconds. Hundreds of sources on one host are
+/// then ordered by the host's queue (`http/pacing.rs`), not by this spread.
+pub const FIRST_POLL_CAP: Duration = Duration::from_secs(10);
 
 /// What one poll of a source hands to the pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,10 +183,12 @@ pub async fn run(
                 debug!(source = %cfg.name, "not modified");
             }
             Ok(Poll::Items {
-                mentions,
+                mut mentions,
                 cursor: next,
             }) => {
                 failures = 0;
+                let bounded = crate::normalize::bound_mentions(&mut mentions);
+                metrics.fetch_bounded(&cfg.name, bounded);
                 debug!(source = %cfg.name, items = mentions.len(), "fetched");
                 cursor = next.clone();
                 let batch = Batch {

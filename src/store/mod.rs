@@ -116,6 +116,11 @@ pub trait MentionIndex: MentionSearch {
     /// Makes the upserts and deletions so far durable and visible to searches.
     fn commit(&self) -> Result<(), IndexError>;
 
+    /// Drops every upsert and deletion since the last commit, leaving the
+    /// writer as the last commit left it: after a failed commit (a full
+    /// disk) the caller upserts its pending mentions again and retries.
+    fn rollback(&self) -> Result<(), IndexError>;
+
     /// Number of documents visible to searches (committed).
     fn num_docs(&self) -> u64;
 

@@ -54,6 +54,11 @@ struct BuildLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabel {
+    pub store: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WatchLabel {
     pub watch: String,
 }
@@ -83,6 +88,13 @@ pub struct Metrics {
     pub index_documents: Gauge<i64, AtomicI64>,
     pub index_commits: Counter,
     pub rules_reload_errors: Counter,
+    /// Items beyond `limits::MAX_ITEMS_PER_FETCH` in one fetch, by source.
+    pub items_dropped: Family<SourceLabel, Counter>,
+    /// Titles and texts cut to `limits::MAX_MENTION_TEXT_BYTES`, by source.
+    pub text_cut: Family<SourceLabel, Counter>,
+    /// Index or state writes that failed (a full disk, a read-only file
+    /// system), by store.
+    pub storage_errors: Family<StoreLabel, Counter>,
 }
 
 fn fetch_histogram() -> Histogram {
@@ -122,6 +134,9 @@ impl Metrics {
             index_documents: Gauge::default(),
             index_commits: Counter::default(),
             rules_reload_errors: Counter::default(),
+            items_dropped: Family::default(),
+            text_cut: Family::default(),
+            storage_errors: Family::default(),
             registry: Registry::default(),
         };
         let build: Family<BuildLabels, Gauge<i64, AtomicI64>> = Family::default();
@@ -134,6 +149,21 @@ impl Metrics {
             "build_info",
             "Always 1; the version of the running veilleur in its label",
             build,
+        );
+        registry.register(
+            "source_items_dropped",
+            "Items beyond the per-fetch limit, dropped, by source",
+            m.items_dropped.clone(),
+        );
+        registry.register(
+            "mention_text_cut",
+            "Titles and texts cut to the per-mention length limit, by source",
+            m.text_cut.clone(),
+        );
+        registry.register(
+            "storage_errors",
+            "Failed writes to the index or the state store (full disk, read-only file system), by store",
+            m.storage_errors.clone(),
         );
         registry.register(
             "mentions_ingested",
@@ -295,6 +325,42 @@ impl Metrics {
             .get_or_create(&SourceReasonLabels {
                 source: source.to_string(),
                 reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// One fetch of `source` was held to the limits: items dropped and
+    /// texts cut, if any.
+    pub(crate) fn fetch_bounded(&self, source: &str, b: crate::normalize::Bounded) {
+        if b == crate::normalize::Bounded::default() {
+            return;
+        }
+        warn!(
+            source,
+            dropped = b.dropped,
+            cut = b.cut,
+            "fetch over the limits: items dropped or texts cut"
+        );
+        let l = SourceLabel {
+            source: source.to_string(),
+        };
+        self.items_dropped
+            .get_or_create(&l)
+            .inc_by(b.dropped as u64);
+        self.text_cut.get_or_create(&l).inc_by(b.cut as u64);
+    }
+
+    /// A write to `store` (`index` or `state`) failed; ingestion pauses
+    /// until a retry succeeds.
+    pub(crate) fn storage_failed(&self, store: &'static str, error: &dyn std::fmt::Display) {
+        tracing::error!(
+            store,
+            error = %error,
+            "storage write failed: free space or make the data directory writable; retrying"
+        );
+        self.storage_errors
+            .get_or_create(&StoreLabel {
+                store: store.to_string(),
             })
             .inc();
     }

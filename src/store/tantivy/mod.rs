@@ -410,6 +410,13 @@ impl MentionIndex for TantivyIndex {
         TantivyIndex::commit(self)
     }
 
+    fn rollback(&self) -> Result<(), IndexError> {
+        // A failed commit leaves tantivy's writer short of the indexing
+        // threads that failed; rolling back rebuilds it.
+        self.writer()?.rollback()?;
+        Ok(())
+    }
+
     fn num_docs(&self) -> u64 {
         TantivyIndex::num_docs(self)
     }
