@@ -34,6 +34,7 @@ pub(crate) mod diag;
 pub(crate) mod duration;
 pub mod enrich;
 pub(crate) mod http;
+pub mod i18n;
 pub(crate) mod limits;
 pub(crate) mod lines;
 pub mod mention;
