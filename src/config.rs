@@ -960,7 +960,7 @@ hashtags = [\"acme\"]
         ));
         assert_eq!(text.len(), 4, "{text:#?}");
         assert!(
-            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
+            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, `lang`, `timezone`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
             "{text:#?}"
         );
         assert!(

@@ -50,7 +50,9 @@ pub fn line(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 4));
     let mut space = false;
     for c in s.chars() {
-        let c = if is_disruptive(c) || c.is_whitespace() {
+        // No-break spaces stay: French typography is made of them.
+        let breakable = c.is_whitespace() && !matches!(c, '\u{A0}' | '\u{202F}' | '\u{2007}');
+        let c = if is_disruptive(c) || breakable {
             ' '
         } else {
             c
@@ -218,7 +220,7 @@ mod tests {
         let m = mattermost("@channel @here @all @bob");
         assert!(!m.contains("@c") && !m.contains("@h") && !m.contains("@a") && !m.contains("@b"));
         let d = discord("@everyone <@&123> <@456>");
-        assert!(!d.contains("<@") && !d.contains("@e"), "{d}");
+        assert_eq!(d, "@\u{200D}everyone \\<@\u{200D}&123\\> \\<@\u{200D}456\\>");
     }
 
     #[test]
