@@ -245,11 +245,14 @@ async fn french_and_english_alert_emails_read_in_their_language() {
     for bad in [" :", " %", " ;", "audience 0", "UTC", "reach", "usually"] {
         assert!(!fr.text.contains(bad), "fr text has {bad:?}:\n{}", fr.text);
     }
+    for bad in [" :", " %", " ;"] {
+        assert!(!fr.html.contains(bad), "fr html has {bad:?}:\n{}", fr.html);
+    }
     check(
         "fr html",
         &fr.html,
         &[
-            &sentence,
+            &sentence.replace('\'', "&#39;"),
             "<html lang=\"fr\">",
             "<img src=\"cid:chart@veilleur\"",
             "<a href=\"https://veille.example.org/watch/acme\">Page de la veille</a>",

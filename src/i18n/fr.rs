@@ -53,7 +53,7 @@ pub(super) const LABELS: Labels = Labels {
     link_watch: "Page de la veille",
     link_mentions: "Toutes les mentions de la fenêtre",
     link_chart: "Graphique",
-    chart_alt: "Mentions par heure ces derniers jours ; la fenêtre de l'alerte est grisée, le niveau habituel est la bande grise",
+    chart_alt: "Mentions par heure ces derniers jours\u{202F}; la fenêtre de l'alerte est grisée, le niveau habituel est la bande grise",
     reach: "audience",
     by: "par",
     untitled: "(sans titre)",
