@@ -395,7 +395,10 @@ impl Parser<'_> {
         };
         let lang = self.lang(&d.lang).unwrap_or_default();
         let tz = self.timezone(&d.timezone).unwrap_or(chrono_tz::Tz::UTC);
-        let public_url = d.public_url.as_ref().and_then(|u| self.url(u, &["http", "https"]));
+        let public_url = d
+            .public_url
+            .as_ref()
+            .and_then(|u| self.url(u, &["http", "https"]));
         Some(DaemonConfig {
             locale: crate::i18n::Locale { lang, tz },
             public_url,

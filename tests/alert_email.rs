@@ -319,13 +319,13 @@ lang = "de"
     assert!(
         diags
             .iter()
-            .any(|d| d.contains("veilleur.toml:4:12") && d.contains("unknown time zone `Europe/Pariss`")),
+            .any(|d| d.contains("veilleur.toml:4:12")
+                && d.contains("unknown time zone `Europe/Pariss`")),
         "{diags:#?}"
     );
     assert!(
-        diags
-            .iter()
-            .any(|d| d.contains("veilleur.toml:10:8") && d.contains("unknown language `de`: expected en or fr")),
+        diags.iter().any(|d| d.contains("veilleur.toml:10:8")
+            && d.contains("unknown language `de`: expected en or fr")),
         "{diags:#?}"
     );
 }

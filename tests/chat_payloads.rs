@@ -36,7 +36,11 @@ fn diff(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
         }
         (Value::Array(w), Value::Array(g)) => {
             if w.len() != g.len() {
-                out.push(format!("{path}: {} items, fixture has {}", g.len(), w.len()));
+                out.push(format!(
+                    "{path}: {} items, fixture has {}",
+                    g.len(),
+                    w.len()
+                ));
             }
             for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
                 diff(&format!("{path}/{i}"), wv, gv, out);
@@ -84,12 +88,23 @@ async fn chat_payloads_match_the_documented_shapes() {
         let h = hooks.iter().find(|h| h.path == name).unwrap();
         assert_eq!(h.headers["content-type"], "application/json");
         let payload: Value = serde_json::from_slice(&h.body).unwrap();
-        let path = format!("{}/tests/fixtures/chat/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        let mut fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert!(fixture["doc"].as_str().unwrap().starts_with("https://"), "{name}: doc link");
+        let path = format!(
+            "{}/tests/fixtures/chat/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(
+            fixture["doc"].as_str().unwrap().starts_with("https://"),
+            "{name}: doc link"
+        );
         if bless {
             fixture["payload"] = payload.clone();
-            std::fs::write(&path, serde_json::to_string_pretty(&fixture).unwrap() + "\n").unwrap();
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&fixture).unwrap() + "\n",
+            )
+            .unwrap();
         }
         let mut out = Vec::new();
         diff("", &fixture["payload"], &payload, &mut out);

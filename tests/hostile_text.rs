@@ -143,7 +143,11 @@ async fn hostile_mentions_make_inert_emails() {
     let mut html_all = String::new();
     let mut text_all = String::new();
     for m in &mails {
-        assert_eq!(m.to, vec!["comms@example.org".to_string()], "no recipient added");
+        assert_eq!(
+            m.to,
+            vec!["comms@example.org".to_string()],
+            "no recipient added"
+        );
         let msg = MessageParser::default().parse(m.data.as_bytes()).unwrap();
         let names: Vec<String> = msg
             .headers()
@@ -176,7 +180,10 @@ async fn hostile_mentions_make_inert_emails() {
         assert_no_disruptive("text", &text);
         assert_no_disruptive("html", &html);
         html_is_inert(&html);
-        assert!(!text.contains("\nBcc:") && !text.contains("\nTo:"), "{text}");
+        assert!(
+            !text.contains("\nBcc:") && !text.contains("\nTo:"),
+            "{text}"
+        );
         html_all.push_str(&html);
         text_all.push_str(&text);
     }
@@ -238,7 +245,18 @@ async fn hostile_mentions_make_inert_chat_payloads() {
     for v in by("slack") {
         let text = v["text"].as_str().unwrap();
         assert_no_disruptive("slack", text);
-        for bad in ["<!", "<@", "<#", "@here", "@channel", "@everyone", "<mailto", "<javascript", "<data:", "<ftp:"] {
+        for bad in [
+            "<!",
+            "<@",
+            "<#",
+            "@here",
+            "@channel",
+            "@everyone",
+            "<mailto",
+            "<javascript",
+            "<data:",
+            "<ftp:",
+        ] {
             assert!(!text.contains(bad), "slack has {bad}:\n{text}");
         }
         assert_eq!(v["unfurl_links"], false);
@@ -277,13 +295,23 @@ async fn hostile_mentions_make_inert_chat_payloads() {
             markdown_links_are_web(s);
         }
         assert!(v["content"].as_str().unwrap().chars().count() <= 2000);
-        assert!(v["embeds"][0]["description"].as_str().unwrap().chars().count() <= 4096);
+        assert!(
+            v["embeds"][0]["description"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count()
+                <= 4096
+        );
         assert!(!all.contains("@everyone"), "{all}");
     }
 
     for v in by("teams") {
         let card = &v["attachments"][0]["content"];
-        assert!(card["msteams"].get("entities").is_none(), "no mention entities");
+        assert!(
+            card["msteams"].get("entities").is_none(),
+            "no mention entities"
+        );
         let mut texts = Vec::new();
         for b in card["body"].as_array().unwrap() {
             if let Some(t) = b["text"].as_str() {
@@ -301,7 +329,12 @@ async fn hostile_mentions_make_inert_chat_payloads() {
             markdown_links_are_web(t);
         }
         for a in card["actions"].as_array().unwrap() {
-            assert!(a["url"].as_str().unwrap().starts_with("https://veille.example.org/"));
+            assert!(
+                a["url"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://veille.example.org/")
+            );
         }
     }
 }
@@ -337,18 +370,36 @@ fn html_is_inert(html: &str) {
         let Some(el) = node.value().as_element() else {
             continue;
         };
-        assert!(allowed.contains(&el.name()), "element <{}> in\n{html}", el.name());
+        assert!(
+            allowed.contains(&el.name()),
+            "element <{}> in\n{html}",
+            el.name()
+        );
         for (k, v) in el.attrs() {
             assert!(!k.starts_with("on"), "handler {k} in\n{html}");
             assert!(
-                ["style", "href", "src", "alt", "width", "height", "charset", "lang", "align", "cellpadding"]
-                    .contains(&k),
+                [
+                    "style",
+                    "href",
+                    "src",
+                    "alt",
+                    "width",
+                    "height",
+                    "charset",
+                    "lang",
+                    "align",
+                    "cellpadding"
+                ]
+                .contains(&k),
                 "attribute {k}={v}"
             );
         }
         if el.name() == "a" {
             let href = el.attr("href").unwrap();
-            assert!(href.starts_with("http://") || href.starts_with("https://"), "{href}");
+            assert!(
+                href.starts_with("http://") || href.starts_with("https://"),
+                "{href}"
+            );
         }
         if el.name() == "img" {
             imgs += 1;

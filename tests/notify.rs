@@ -345,7 +345,10 @@ async fn email_is_received_by_a_real_smtp_server() {
     assert_eq!(mails.len(), 1);
     let raw = String::from_utf8(mails[0].clone()).unwrap();
     let subject = subject_of(&raw);
-    assert_eq!(subject, veilleur::notify::render::subject(&ev, &Default::default()));
+    assert_eq!(
+        subject,
+        veilleur::notify::render::subject(&ev, &Default::default())
+    );
     assert!(
         subject.starts_with("[veilleur] CRITICAL acme / bad-buzz:"),
         "{subject}"

@@ -125,7 +125,9 @@ url = "http://alice:PASSWORDsecret@{addr}/workflows/run?api-version=1&sig=SIGsec
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
 
@@ -173,7 +175,10 @@ url = "http://alice:PASSWORDsecret@{addr}/workflows/run?api-version=1&sig=SIGsec
     );
     let db = std::fs::read(&state_path).unwrap();
     let db_text = String::from_utf8_lossy(&db);
-    assert!(db_text.contains("answered HTTP 500"), "the last error is stored");
+    assert!(
+        db_text.contains("answered HTTP 500"),
+        "the last error is stored"
+    );
     // …and no token is.
     for secret in SECRETS {
         assert!(!log.contains(secret), "log leaks {secret}:\n{log}");

@@ -122,12 +122,7 @@ fn comparison(l: &Locale, f: &Facts<'_>, at_this_time: bool) -> Option<String> {
 }
 
 pub(super) fn sentence(l: &Locale, f: &Facts<'_>) -> String {
-    let mut s = format!(
-        "{} {}{}",
-        l.int(f.observed),
-        noun(f),
-        span(l, f)
-    );
+    let mut s = format!("{} {}{}", l.int(f.observed), noun(f), span(l, f));
     if let Some(c) = comparison(l, f, true) {
         s.push_str(", ");
         s.push_str(&c);
@@ -140,12 +135,7 @@ pub(super) fn sentence(l: &Locale, f: &Facts<'_>) -> String {
 }
 
 pub(super) fn headline(l: &Locale, f: &Facts<'_>) -> String {
-    let mut s = format!(
-        "{} {}{}",
-        l.int(f.observed),
-        noun(f),
-        span(l, f)
-    );
+    let mut s = format!("{} {}{}", l.int(f.observed), noun(f), span(l, f));
     if let Some(c) = comparison(l, f, false) {
         s.push_str(", ");
         s.push_str(&c);

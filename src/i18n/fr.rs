@@ -95,7 +95,10 @@ pub(super) fn duration(secs: u64) -> String {
 fn noun(f: &Facts<'_>) -> String {
     let n = f.observed;
     match f.kind {
-        "keyword" => format!("{} avec les mots de crise", plural(n, "mention", "mentions")),
+        "keyword" => format!(
+            "{} avec les mots de crise",
+            plural(n, "mention", "mentions")
+        ),
         "influencer" => format!("{} d'auteurs influents", plural(n, "mention", "mentions")),
         _ => plural(n, "mention", "mentions"),
     }
@@ -118,12 +121,7 @@ fn comparison(l: &Locale, f: &Facts<'_>, at_this_time: bool) -> Option<String> {
 }
 
 pub(super) fn sentence(l: &Locale, f: &Facts<'_>) -> String {
-    let mut s = format!(
-        "{} {}{}",
-        l.int(f.observed),
-        noun(f),
-        span(l, f)
-    );
+    let mut s = format!("{} {}{}", l.int(f.observed), noun(f), span(l, f));
     if let Some(c) = comparison(l, f, true) {
         s.push_str(", ");
         s.push_str(&c);
@@ -140,12 +138,7 @@ pub(super) fn sentence(l: &Locale, f: &Facts<'_>) -> String {
 }
 
 pub(super) fn headline(l: &Locale, f: &Facts<'_>) -> String {
-    let mut s = format!(
-        "{} {}{}",
-        l.int(f.observed),
-        noun(f),
-        span(l, f)
-    );
+    let mut s = format!("{} {}{}", l.int(f.observed), noun(f), span(l, f));
     if let Some(c) = comparison(l, f, false) {
         s.push_str(", ");
         s.push_str(&c);

@@ -367,7 +367,10 @@ mod tests {
         assert_eq!(utc.datetime(at), "Tuesday 3 March, 1:05 PM");
         // Summer time: 12:00 UTC is 14:00 in Paris.
         let summer: DateTime<Utc> = "2026-07-14T12:00:00Z".parse().unwrap();
-        assert_eq!(fr().datetime(summer), "mardi 14 juillet, 14\u{202F}h\u{202F}00");
+        assert_eq!(
+            fr().datetime(summer),
+            "mardi 14 juillet, 14\u{202F}h\u{202F}00"
+        );
         assert_eq!(en().datetime(summer), "Tuesday 14 July, 1:00 PM");
     }
 

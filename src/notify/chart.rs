@@ -98,10 +98,13 @@ fn draw(rgb: &mut [u8], s: &Series, m: &Marks) -> Result<(), Box<dyn std::error:
     let n = s.counts.len().max(1) as i64;
     let x0 = s.start;
     let x1 = s.start + n * s.step;
-    let band = m.expected_per_step.filter(|e| e.is_finite() && *e > 0.0).map(|e| {
-        let spread = 2.0 * e.sqrt();
-        ((e - spread).max(0.0), e + spread, e)
-    });
+    let band = m
+        .expected_per_step
+        .filter(|e| e.is_finite() && *e > 0.0)
+        .map(|e| {
+            let spread = 2.0 * e.sqrt();
+            ((e - spread).max(0.0), e + spread, e)
+        });
     let top = s.counts.iter().copied().max().unwrap_or(0) as f64;
     let ymax = (top.max(band.map_or(0.0, |b| b.1)) * 1.1).max(1.0);
     let mut chart = ChartBuilder::on(&root)
@@ -125,12 +128,21 @@ fn draw(rgb: &mut [u8], s: &Series, m: &Marks) -> Result<(), Box<dyn std::error:
         )))?;
     }
     let gap = s.step / 8;
-    chart.draw_series(s.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| {
-        let a = x0 + i as i64 * s.step;
-        let hot = a + s.step > m.window.0 && a < m.window.1;
-        let colour = if hot { BAR_HOT } else { BAR };
-        Rectangle::new([(a + gap, 0.0), (a + s.step - gap, *c as f64)], colour.filled())
-    }))?;
+    chart.draw_series(
+        s.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| {
+                let a = x0 + i as i64 * s.step;
+                let hot = a + s.step > m.window.0 && a < m.window.1;
+                let colour = if hot { BAR_HOT } else { BAR };
+                Rectangle::new(
+                    [(a + gap, 0.0), (a + s.step - gap, *c as f64)],
+                    colour.filled(),
+                )
+            }),
+    )?;
     chart.draw_series(std::iter::once(PathElement::new(
         vec![(x0, 0.0), (x1, 0.0)],
         AXIS.stroke_width(1),
@@ -193,6 +205,15 @@ mod tests {
             step: 3600,
             counts: vec![0; 72],
         };
-        assert!(png(&empty, &Marks { window: (0, 0), expected_per_step: None }).is_ok());
+        assert!(
+            png(
+                &empty,
+                &Marks {
+                    window: (0, 0),
+                    expected_per_step: None
+                }
+            )
+            .is_ok()
+        );
     }
 }

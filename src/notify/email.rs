@@ -205,15 +205,14 @@ pub(crate) fn build_message(
     let body = match chart {
         None => alternative.singlepart(html),
         Some(png) => {
-            let png_type = ContentType::parse("image/png")
-                .map_err(|e| NotifyError::Message(e.to_string()))?;
+            let png_type =
+                ContentType::parse("image/png").map_err(|e| NotifyError::Message(e.to_string()))?;
             alternative.multipart(
                 MultiPart::related()
                     .boundary(format!("veilleur-rel-{}", &digest[..24]))
                     .singlepart(html)
                     .singlepart(
-                        Attachment::new_inline(CHART_CID.to_string())
-                            .body(png.to_vec(), png_type),
+                        Attachment::new_inline(CHART_CID.to_string()).body(png.to_vec(), png_type),
                     ),
             )
         }

@@ -75,7 +75,9 @@ mod tests {
     #[test]
     fn redacts_urls_inside_messages() {
         assert_eq!(
-            urls_in("error sending request for url (https://discord.com/api/webhooks/1/tok): refused"),
+            urls_in(
+                "error sending request for url (https://discord.com/api/webhooks/1/tok): refused"
+            ),
             "error sending request for url (https://discord.com/…): refused"
         );
         assert_eq!(urls_in("no url here"), "no url here");

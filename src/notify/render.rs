@@ -433,7 +433,11 @@ pub fn html_body(ev: &AlertEvent, ctx: &Context) -> String {
         "<h2 style=\"color:{colour};margin-bottom:4px\">{}</h2>",
         e(&v.heading)
     );
-    let _ = writeln!(s, "<p style=\"font-size:large\"><strong>{}</strong></p>", e(&v.sentence));
+    let _ = writeln!(
+        s,
+        "<p style=\"font-size:large\"><strong>{}</strong></p>",
+        e(&v.sentence)
+    );
     if let Some(stage) = &v.stage {
         let _ = writeln!(s, "<p>{}</p>", e(stage));
     }
@@ -635,7 +639,12 @@ pub(crate) fn chat(ev: &AlertEvent, ctx: &Context, markup: Markup) -> Chat {
 /// A whole chat message as one text (Slack, Mattermost, Discord
 /// description): title, lead, posts, sources, links, then the details on
 /// one compact line.
-pub(crate) fn chat_text(ev: &AlertEvent, ctx: &Context, markup: Markup, with_title: bool) -> String {
+pub(crate) fn chat_text(
+    ev: &AlertEvent,
+    ctx: &Context,
+    markup: Markup,
+    with_title: bool,
+) -> String {
     let loc = &ctx.locale;
     let l = loc.labels();
     let c = chat(ev, ctx, markup);
@@ -647,7 +656,11 @@ pub(crate) fn chat_text(ev: &AlertEvent, ctx: &Context, markup: Markup, with_tit
         let _ = writeln!(s, "{line}");
     }
     if !c.posts.is_empty() {
-        let _ = writeln!(s, "{}", markup.bold(&markup.escape(&loc.colon(l.top_posts))));
+        let _ = writeln!(
+            s,
+            "{}",
+            markup.bold(&markup.escape(&loc.colon(l.top_posts)))
+        );
         for p in &c.posts {
             let _ = writeln!(s, "{p}");
         }
@@ -805,7 +818,10 @@ pub(crate) mod tests {
         let slack = chat_text(&event(), &Context::default(), Markup::Slack, true);
         check(
             &slack,
-            &["*CRITICAL acme / bad-buzz", "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;"],
+            &[
+                "*CRITICAL acme / bad-buzz",
+                "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
+            ],
         );
     }
 
@@ -815,8 +831,14 @@ pub(crate) mod tests {
         ev.stage = Stage::EarlyWarning;
         ev.severity = "warning".into();
         let ctx = Context::default();
-        check(&subject(&ev, &ctx), &["WARNING acme / bad-buzz (early warning):"]);
-        check(&text_body(&ev, &ctx), &["Early warning: the volume is accelerating"]);
+        check(
+            &subject(&ev, &ctx),
+            &["WARNING acme / bad-buzz (early warning):"],
+        );
+        check(
+            &text_body(&ev, &ctx),
+            &["Early warning: the volume is accelerating"],
+        );
         ev.stage = Stage::Repeat;
         check(&subject(&ev, &fr()), &["(toujours en cours)\u{202F}:"]);
         ev.state = AlertState::Resolved;
@@ -832,7 +854,13 @@ pub(crate) mod tests {
         ev.emerging_terms.clear();
         ev.sources.clear();
         let text = text_body(&ev, &Context::default());
-        check(&text, &["64 mentions, 12 times more than usual at this time, 58% negative\n", "Factor: ×12.3"]);
+        check(
+            &text,
+            &[
+                "64 mentions, 12 times more than usual at this time, 58% negative\n",
+                "Factor: ×12.3",
+            ],
+        );
         assert!(!text.contains("usually"), "{text}");
     }
 }

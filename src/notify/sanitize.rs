@@ -204,12 +204,18 @@ mod tests {
     fn truncate_at_char_boundary() {
         assert_eq!(truncate("abc", 3), "abc");
         assert_eq!(truncate("éééé", 3), "éé…");
-        assert_eq!(truncate(&"😀".repeat(400), MAX_CHARS).chars().count(), MAX_CHARS);
+        assert_eq!(
+            truncate(&"😀".repeat(400), MAX_CHARS).chars().count(),
+            MAX_CHARS
+        );
     }
 
     #[test]
     fn line_drops_breaks_and_bidi() {
-        assert_eq!(line("a\r\nBcc: x@y\u{202E}z\u{2028}w", 100), "a Bcc: x@y z w");
+        assert_eq!(
+            line("a\r\nBcc: x@y\u{202E}z\u{2028}w", 100),
+            "a Bcc: x@y z w"
+        );
         assert_eq!(header("  x\n\ny  "), "x y");
     }
 
@@ -221,7 +227,10 @@ mod tests {
         let m = mattermost("@channel @here @all @bob");
         assert!(!m.contains("@c") && !m.contains("@h") && !m.contains("@a") && !m.contains("@b"));
         let d = discord("@everyone <@&123> <@456>");
-        assert_eq!(d, "@\u{200D}everyone \\<@\u{200D}&123\\> \\<@\u{200D}456\\>");
+        assert_eq!(
+            d,
+            "@\u{200D}everyone \\<@\u{200D}&123\\> \\<@\u{200D}456\\>"
+        );
     }
 
     #[test]

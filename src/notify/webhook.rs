@@ -456,8 +456,10 @@ mod tests {
                 sentiment: -0.5,
             })
             .collect();
-        let v: Value =
-            serde_json::from_slice(&payload(&ev, WebhookFormat::Discord, &render::Context::default()).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(
+            &payload(&ev, WebhookFormat::Discord, &render::Context::default()).unwrap(),
+        )
+        .unwrap();
         let len = |p: &str| v.pointer(p).unwrap().as_str().unwrap().chars().count();
         assert!(len("/content") <= DISCORD_CONTENT_MAX);
         assert_eq!(len("/embeds/0/title"), DISCORD_TITLE_MAX);
