@@ -283,7 +283,8 @@ impl Parser<'_> {
                 None
             }
             Err(e) => {
-                self.err(v, format!("invalid URL `{}`: {e}", v.get_ref()));
+                // Not echoed: webhook URLs hold tokens (line:col points at it).
+                self.err(v, format!("invalid URL: {e}"));
                 None
             }
         }
