@@ -146,7 +146,7 @@ pub(super) fn headline(l: &Locale, f: &Facts<'_>) -> String {
 
 pub(super) fn back_to_normal(l: &Locale, f: &Facts<'_>) -> String {
     format!(
-        "back to normal: {} {}{}",
+        "back to normal, {} {}{}",
         l.int(f.observed),
         noun(f),
         span(l, f)

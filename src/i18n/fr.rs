@@ -153,7 +153,7 @@ pub(super) fn headline(l: &Locale, f: &Facts<'_>) -> String {
 
 pub(super) fn back_to_normal(l: &Locale, f: &Facts<'_>) -> String {
     format!(
-        "retour à la normale{NNBSP}: {} {}{}",
+        "retour à la normale, {} {}{}",
         l.int(f.observed),
         noun(f),
         span(l, f)

@@ -743,7 +743,7 @@ pub(crate) mod tests {
         r.state = AlertState::Resolved;
         assert_eq!(
             subject(&r, &Context::default()),
-            "[veilleur] RESOLVED acme / bad-buzz: back to normal: 64 mentions in 1 hour"
+            "[veilleur] RESOLVED acme / bad-buzz: back to normal, 64 mentions in 1 hour"
         );
         let mut odd = ev;
         odd.watch = "a\r\nBcc: x@y".into();
