@@ -248,7 +248,12 @@ impl Locale {
             Lang::Fr => format!(
                 "{} {} {}, {}{NNBSP}h{NNBSP}{:02}",
                 fr::WEEKDAYS[wd],
-                t.day(),
+                // « le 1er mars », then « le 2 mars ».
+                if t.day() == 1 {
+                    "1er".to_string()
+                } else {
+                    t.day().to_string()
+                },
                 fr::MONTHS[month],
                 t.hour(),
                 t.minute()
@@ -372,6 +377,8 @@ mod tests {
             "mardi 14 juillet, 14\u{202F}h\u{202F}00"
         );
         assert_eq!(en().datetime(summer), "Tuesday 14 July, 1:00 PM");
+        let first: DateTime<Utc> = "2026-01-01T10:00:00Z".parse().unwrap();
+        assert_eq!(fr().datetime(first), "jeudi 1er janvier, 11\u{202F}h\u{202F}00");
     }
 
     #[test]

@@ -764,7 +764,7 @@ pub(crate) mod tests {
                 "Par source\u{202F}: forum 40, mastodon 24",
                 "Page de la veille\u{202F}: https://veille.example.org/app/watch/acme\n",
                 "https://veille.example.org/app/?q=watch%3Aacme&since=2026-01-01T09%3A00%3A00Z&until=2026-01-01T10%3A00%3A00Z",
-                "Quand\u{202F}: jeudi 1 janvier, 11\u{202F}h\u{202F}00 (Europe/Paris)",
+                "Quand\u{202F}: jeudi 1er janvier, 11\u{202F}h\u{202F}00 (Europe/Paris)",
                 "Probabilité\u{202F}: p ≈ 3e-21",
                 "Facteur\u{202F}: ×12,3",
             ],
