@@ -378,7 +378,10 @@ mod tests {
         );
         assert_eq!(en().datetime(summer), "Tuesday 14 July, 1:00 PM");
         let first: DateTime<Utc> = "2026-01-01T10:00:00Z".parse().unwrap();
-        assert_eq!(fr().datetime(first), "jeudi 1er janvier, 11\u{202F}h\u{202F}00");
+        assert_eq!(
+            fr().datetime(first),
+            "jeudi 1er janvier, 11\u{202F}h\u{202F}00"
+        );
     }
 
     #[test]
