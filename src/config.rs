@@ -64,6 +64,11 @@ pub struct DaemonConfig {
     /// The mention index back end. Key `index`, default `tantivy` (the only
     /// one today; see ARCHITECTURE.md for adding one).
     pub index: crate::store::Backend,
+    /// Default language and time zone of the channels: keys `lang` (`en`,
+    /// the default, or `fr`) and `timezone` (an IANA name, default `UTC`).
+    pub locale: crate::i18n::Locale,
+    /// Where the web page is served, for links in alerts. Key `public_url`.
+    pub public_url: Option<url::Url>,
 }
 
 /// One `[[channel]]`: where alerts go.
@@ -71,6 +76,11 @@ pub struct DaemonConfig {
 pub struct ChannelConfig {
     pub name: String,
     pub kind: ChannelKind,
+    /// Language and time zone of its messages: the channel's `lang` and
+    /// `timezone`, else the daemon's.
+    pub locale: crate::i18n::Locale,
+    /// `daemon.public_url`, copied so a notifier needs only its channel.
+    pub public_url: Option<url::Url>,
 }
 
 /// A channel's kind and its own keys.
@@ -137,7 +147,7 @@ pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Keys every `[[source]]` takes, whatever its kind.
 const SOURCE_KEYS: &[&str] = &["name", "kind", "interval", "timeout", "max_body_bytes"];
 /// Keys every `[[channel]]` takes, whatever its kind.
-const CHANNEL_KEYS: &[&str] = &["name", "kind"];
+const CHANNEL_KEYS: &[&str] = &["name", "kind", "lang", "timezone"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +160,9 @@ struct RawDaemon {
     commit_docs: Option<Spanned<usize>>,
     retention: Option<Spanned<String>>,
     index: Option<Spanned<String>>,
+    lang: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
 }
 
 /// The keys of [`SOURCE_KEYS`].
@@ -169,6 +182,8 @@ struct RawSource {
 struct RawChannel {
     name: Spanned<String>,
     kind: Spanned<String>,
+    lang: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +217,9 @@ pub(crate) struct Parser<'a> {
     path: &'a Path,
     source: &'a str,
     diags: Vec<Diagnostic>,
+    /// Each channel's own `lang` and `timezone`, in order, resolved against
+    /// the daemon's defaults once every section is read.
+    channel_locales: Vec<(Option<crate::i18n::Lang>, Option<chrono_tz::Tz>)>,
 }
 
 impl Parser<'_> {
@@ -270,7 +288,8 @@ impl Parser<'_> {
                 None
             }
             Err(e) => {
-                self.err(v, format!("invalid URL `{}`: {e}", v.get_ref()));
+                // Not echoed: webhook URLs hold tokens (line:col points at it).
+                self.err(v, format!("invalid URL: {e}"));
                 None
             }
         }
@@ -380,7 +399,15 @@ impl Parser<'_> {
                 crate::store::Backend::default()
             }),
         };
+        let lang = self.lang(&d.lang).unwrap_or_default();
+        let tz = self.timezone(&d.timezone).unwrap_or(chrono_tz::Tz::UTC);
+        let public_url = d
+            .public_url
+            .as_ref()
+            .and_then(|u| self.url(u, &["http", "https"]));
         Some(DaemonConfig {
+            locale: crate::i18n::Locale { lang, tz },
+            public_url,
             data_dir: resolve_path(self.path, d.data_dir.get_ref()),
             rules_dir: resolve_path(self.path, d.rules_dir.get_ref()),
             listen,
@@ -473,14 +500,54 @@ impl Parser<'_> {
                     None
                 }
             };
+            let lang = self.lang(&ch.lang);
+            let tz = self.timezone(&ch.timezone);
             if let Some(kind) = kind {
                 channels.push(ChannelConfig {
                     name: ch.name.get_ref().clone(),
                     kind,
+                    locale: crate::i18n::Locale::default(),
+                    public_url: None,
                 });
+                self.channel_locales.push((lang, tz));
             }
         }
         channels
+    }
+
+    /// A `lang` key: `en` or `fr`.
+    fn lang(&mut self, v: &Option<Spanned<String>>) -> Option<crate::i18n::Lang> {
+        let v = v.as_ref()?;
+        let lang = crate::i18n::Lang::from_name(v.get_ref());
+        if lang.is_none() {
+            self.err(
+                v,
+                format!(
+                    "unknown language `{}`: expected {}",
+                    v.get_ref(),
+                    crate::i18n::Lang::NAMES.join(" or ")
+                ),
+            );
+        }
+        lang
+    }
+
+    /// A `timezone` key: an IANA name such as `Europe/Paris`.
+    fn timezone(&mut self, v: &Option<Spanned<String>>) -> Option<chrono_tz::Tz> {
+        let v = v.as_ref()?;
+        match v.get_ref().parse::<chrono_tz::Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.err(
+                    v,
+                    format!(
+                        "unknown time zone `{}`: write an IANA name such as Europe/Paris or UTC",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     fn email(&mut self, name: &Spanned<String>, raw: RawEmail) -> Option<ChannelKind> {
@@ -657,6 +724,7 @@ impl Config {
             path,
             source,
             diags: Vec::new(),
+            channel_locales: Vec::new(),
         };
         let (mut daemon, mut daemon_seen) = (None, false);
         let (mut sources, mut channels) = (Vec::new(), Vec::new());
@@ -687,6 +755,15 @@ impl Config {
         }
         // Sections come in key order; report in file order.
         p.diags.sort_by_key(|d| (d.line, d.col));
+        if let Some(d) = &daemon {
+            for (ch, (lang, tz)) in channels.iter_mut().zip(&p.channel_locales) {
+                ch.locale = crate::i18n::Locale {
+                    lang: lang.unwrap_or(d.locale.lang),
+                    tz: tz.unwrap_or(d.locale.tz),
+                };
+                ch.public_url = d.public_url.clone();
+            }
+        }
         match daemon {
             Some(daemon) if p.diags.is_empty() => Ok(Config {
                 path: path.to_path_buf(),
@@ -897,7 +974,7 @@ hashtags = [\"acme\"]
         ));
         assert_eq!(text.len(), 4, "{text:#?}");
         assert!(
-            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
+            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, `lang`, `timezone`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
             "{text:#?}"
         );
         assert!(

@@ -36,6 +36,7 @@ pub mod enrich;
 #[doc(hidden)]
 pub mod fuzz;
 pub(crate) mod http;
+pub mod i18n;
 pub mod limits;
 pub(crate) mod lines;
 pub mod mention;

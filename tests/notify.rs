@@ -186,6 +186,8 @@ fn webhook_channel(
             secret_env: None,
             secret_file: secret_file.map(Path::to_path_buf),
         }),
+        locale: Default::default(),
+        public_url: None,
     }
 }
 
@@ -253,6 +255,8 @@ fn email_channel(name: &str, smtp: &str) -> ChannelConfig {
             password_env: None,
             password_file: None,
         }),
+        locale: Default::default(),
+        public_url: None,
     }
 }
 
@@ -341,9 +345,12 @@ async fn email_is_received_by_a_real_smtp_server() {
     assert_eq!(mails.len(), 1);
     let raw = String::from_utf8(mails[0].clone()).unwrap();
     let subject = subject_of(&raw);
-    assert_eq!(subject, veilleur::notify::render::subject(&ev));
+    assert_eq!(
+        subject,
+        veilleur::notify::render::subject(&ev, &Default::default())
+    );
     assert!(
-        subject.starts_with("[veilleur] CRITICAL acme: bad-buzz"),
+        subject.starts_with("[veilleur] CRITICAL acme / bad-buzz:"),
         "{subject}"
     );
     assert!(raw.contains("multipart/alternative"), "{raw}");

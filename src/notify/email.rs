@@ -23,7 +23,7 @@
 use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -158,9 +158,16 @@ pub fn message_id(key: &str) -> String {
     format!("<{}@veilleur>", &key_digest(key)[..32])
 }
 
-/// Builds the RFC 5322 message for `ev`: subject from [`render::subject`],
-/// `multipart/alternative` with the text and HTML bodies (quoted-printable),
-/// a `Message-ID` and MIME boundary derived from `key`, and `date`.
+/// The `Content-ID` of the inline chart (without angle brackets).
+pub const CHART_CID: &str = "chart@veilleur";
+
+/// Builds the RFC 5322 message for `ev` in `ctx`'s language: subject from
+/// [`render::subject`], `multipart/alternative` with the text body and the
+/// HTML body (quoted-printable); with a `chart` (PNG bytes) the HTML body
+/// and the image go in a `multipart/related`, the image inline as
+/// `cid:chart@veilleur`. The `Message-ID` and MIME boundaries derive from
+/// `key`, the `Date` is `date`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_message(
     ev: &AlertEvent,
     key: &str,
@@ -168,12 +175,16 @@ pub(crate) fn build_message(
     to: &[Mailbox],
     date: SystemTime,
     user_agent: &str,
+    ctx: &render::Context,
+    chart: Option<&[u8]>,
 ) -> Result<Message, NotifyError> {
     let digest = key_digest(key);
+    let mut ctx = ctx.clone();
+    ctx.chart_cid = chart.map(|_| CHART_CID.to_string());
     let mut b = Message::builder()
         .message_id(Some(message_id(key)))
         .from(from.clone())
-        .subject(render::subject(ev))
+        .subject(render::subject(ev, &ctx))
         .date(date)
         .user_agent(user_agent.to_string());
     for m in to {
@@ -185,14 +196,29 @@ pub(crate) fn build_message(
             .header(ContentTransferEncoding::QuotedPrintable)
             .body(body)
     };
-    b.multipart(
-        MultiPart::alternative()
-            // Deterministic, so the same event renders to the same bytes.
-            .boundary(format!("veilleur-{}", &digest[..24]))
-            .singlepart(part(ContentType::TEXT_PLAIN, render::text_body(ev)))
-            .singlepart(part(ContentType::TEXT_HTML, render::html_body(ev))),
-    )
-    .map_err(|e| NotifyError::Message(e.to_string()))
+    let text = part(ContentType::TEXT_PLAIN, render::text_body(ev, &ctx));
+    let html = part(ContentType::TEXT_HTML, render::html_body(ev, &ctx));
+    // Deterministic boundaries, so the same event renders to the same bytes.
+    let alternative = MultiPart::alternative()
+        .boundary(format!("veilleur-{}", &digest[..24]))
+        .singlepart(text);
+    let body = match chart {
+        None => alternative.singlepart(html),
+        Some(png) => {
+            let png_type =
+                ContentType::parse("image/png").map_err(|e| NotifyError::Message(e.to_string()))?;
+            alternative.multipart(
+                MultiPart::related()
+                    .boundary(format!("veilleur-rel-{}", &digest[..24]))
+                    .singlepart(html)
+                    .singlepart(
+                        Attachment::new_inline(CHART_CID.to_string()).body(png.to_vec(), png_type),
+                    ),
+            )
+        }
+    };
+    b.multipart(body)
+        .map_err(|e| NotifyError::Message(e.to_string()))
 }
 
 /// Parses a configured address (`a@b.org` or `Name <a@b.org>`).
@@ -217,6 +243,7 @@ pub struct EmailNotifier {
     to: Vec<Mailbox>,
     user_agent: String,
     timeout: Duration,
+    ctx: render::Context,
 }
 
 impl EmailNotifier {
@@ -286,6 +313,7 @@ impl EmailNotifier {
             return Err(config_err("`to` needs at least one address".into()));
         }
         Ok(EmailNotifier {
+            ctx: render::Context::default(),
             builder: Box::new(builder),
             transport: OnceCell::new(),
             from,
@@ -295,8 +323,20 @@ impl EmailNotifier {
         })
     }
 
-    /// Sends `ev` to every recipient in one SMTP transaction.
-    pub async fn send(&self, ev: &AlertEvent, key: &str) -> Result<(), NotifyError> {
+    /// Writes messages in `ctx`'s language and time zone, with its links.
+    pub fn with_context(mut self, ctx: render::Context) -> EmailNotifier {
+        self.ctx = ctx;
+        self
+    }
+
+    /// Sends `ev` to every recipient in one SMTP transaction, with the
+    /// `chart` (PNG bytes) inline when given.
+    pub async fn send(
+        &self,
+        ev: &AlertEvent,
+        key: &str,
+        chart: Option<&[u8]>,
+    ) -> Result<(), NotifyError> {
         let msg = build_message(
             ev,
             key,
@@ -304,6 +344,8 @@ impl EmailNotifier {
             &self.to,
             SystemTime::now(),
             &self.user_agent,
+            &self.ctx,
+            chart,
         )?;
         let transport = self
             .transport
@@ -447,10 +489,12 @@ mod tests {
         let from: Mailbox = "veilleur@example.org".parse().unwrap();
         let to: Vec<Mailbox> = vec!["comms@example.org".parse().unwrap()];
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_261_600);
-        let a = build_message(&ev, &key, &from, &to, t, "ua")
+        let ctx = super::super::render::tests::fr();
+        let png = [0x89, b'P', b'N', b'G'];
+        let a = build_message(&ev, &key, &from, &to, t, "ua", &ctx, Some(&png))
             .unwrap()
             .formatted();
-        let b = build_message(&ev, &key, &from, &to, t, "ua")
+        let b = build_message(&ev, &key, &from, &to, t, "ua", &ctx, Some(&png))
             .unwrap()
             .formatted();
         assert_eq!(a, b, "same event, same bytes");
@@ -462,6 +506,8 @@ mod tests {
         assert!(text.contains("multipart/alternative"), "{text}");
         assert!(text.contains("text/plain"), "{text}");
         assert!(text.contains("text/html"), "{text}");
+        assert!(text.contains("multipart/related"), "{text}");
+        assert!(text.contains("Content-ID: <chart@veilleur>"), "{text}");
         assert_ne!(message_id(&key), message_id("other"));
     }
 }

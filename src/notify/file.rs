@@ -27,6 +27,7 @@ const NAME_MAX: usize = 80;
 /// Writes alert events as `.eml` files into one folder.
 pub struct FileNotifier {
     dir: PathBuf,
+    ctx: super::render::Context,
 }
 
 impl FileNotifier {
@@ -34,7 +35,14 @@ impl FileNotifier {
     pub fn new(dir: &Path) -> FileNotifier {
         FileNotifier {
             dir: dir.to_path_buf(),
+            ctx: super::render::Context::default(),
         }
+    }
+
+    /// Writes messages in `ctx`'s language and time zone, with its links.
+    pub fn with_context(mut self, ctx: super::render::Context) -> FileNotifier {
+        self.ctx = ctx;
+        self
     }
 
     /// The folder written to.
@@ -49,7 +57,12 @@ impl FileNotifier {
 
     /// Writes `ev` to [`FileNotifier::path_for`]`(key)`, replacing any older
     /// copy atomically.
-    pub async fn send(&self, ev: &AlertEvent, key: &str) -> Result<(), NotifyError> {
+    pub async fn send(
+        &self,
+        ev: &AlertEvent,
+        key: &str,
+        chart: Option<&[u8]>,
+    ) -> Result<(), NotifyError> {
         // Both constants parse; a failure would be a bug caught by the tests.
         let from: Mailbox = email::mailbox("file", "from", FROM)?;
         let to: Mailbox = email::mailbox("file", "to", TO)?;
@@ -61,6 +74,8 @@ impl FileNotifier {
             &[to],
             date,
             crate::config::DEFAULT_USER_AGENT,
+            &self.ctx,
+            chart,
         )?;
         let bytes = msg.formatted();
         let dir = self.dir.clone();
@@ -161,9 +176,9 @@ mod tests {
         let n = FileNotifier::new(&out);
         let ev = super::super::render::tests::event();
         let key = ev.idempotency_key();
-        n.send(&ev, &key).await.unwrap();
+        n.send(&ev, &key, None).await.unwrap();
         let first = std::fs::read(n.path_for(&key)).unwrap();
-        n.send(&ev, &key).await.unwrap();
+        n.send(&ev, &key, None).await.unwrap();
         let files: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
         assert_eq!(files.len(), 1, "no temp file left, one file per key");
         assert_eq!(std::fs::read(n.path_for(&key)).unwrap(), first);

@@ -16,10 +16,13 @@
 //! Secrets (SMTP password, webhook HMAC secret) are resolved here, once, when a
 //! notifier is built: the config only names the variable or file.
 
+pub mod chart;
 pub mod email;
 pub mod file;
 pub mod outbox;
+pub mod redact;
 pub mod render;
+pub mod sanitize;
 pub mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +55,7 @@ impl Notifier {
     /// A missing variable or an unreadable file is an error naming the
     /// channel and the variable or file.
     pub fn from_config(ch: &ChannelConfig, user_agent: &str) -> Result<Notifier, NotifyError> {
+        let ctx = render::Context::new(ch.locale, ch.public_url.clone());
         match &ch.kind {
             ChannelKind::Email(cfg) => {
                 let password = resolve_secret(
@@ -60,9 +64,10 @@ impl Notifier {
                     cfg.password_env.as_deref(),
                     cfg.password_file.as_deref(),
                 )?;
-                Ok(Notifier::Email(email::EmailNotifier::new(
-                    &ch.name, cfg, password, user_agent,
-                )?))
+                Ok(Notifier::Email(
+                    email::EmailNotifier::new(&ch.name, cfg, password, user_agent)?
+                        .with_context(ctx),
+                ))
             }
             ChannelKind::Webhook(cfg) => {
                 let secret = resolve_secret(
@@ -71,22 +76,42 @@ impl Notifier {
                     cfg.secret_env.as_deref(),
                     cfg.secret_file.as_deref(),
                 )?;
-                Ok(Notifier::Webhook(webhook::WebhookNotifier::new(
-                    &ch.name, cfg, secret, user_agent,
-                )?))
+                Ok(Notifier::Webhook(
+                    webhook::WebhookNotifier::new(&ch.name, cfg, secret, user_agent)?
+                        .with_context(ctx),
+                ))
             }
-            ChannelKind::File(cfg) => Ok(Notifier::File(file::FileNotifier::new(&cfg.dir))),
+            ChannelKind::File(cfg) => Ok(Notifier::File(
+                file::FileNotifier::new(&cfg.dir).with_context(ctx),
+            )),
         }
     }
 
     /// Sends one alert event; `key` is its idempotency key
     /// ([`AlertEvent::idempotency_key`]), stable across retries.
     pub async fn send(&self, ev: &AlertEvent, key: &str) -> Result<(), NotifyError> {
+        self.send_with_chart(ev, key, None).await
+    }
+
+    /// Like [`Notifier::send`], with the alert's chart (PNG bytes) for the
+    /// channels that show it inline ([`Notifier::wants_chart`]).
+    pub async fn send_with_chart(
+        &self,
+        ev: &AlertEvent,
+        key: &str,
+        chart: Option<&[u8]>,
+    ) -> Result<(), NotifyError> {
         match self {
-            Notifier::Email(n) => n.send(ev, key).await,
+            Notifier::Email(n) => n.send(ev, key, chart).await,
             Notifier::Webhook(n) => n.send(ev, key).await,
-            Notifier::File(n) => n.send(ev, key).await,
+            Notifier::File(n) => n.send(ev, key, chart).await,
         }
+    }
+
+    /// Whether this channel embeds the chart (emails do; chat messages
+    /// link to it on the web page instead).
+    pub fn wants_chart(&self) -> bool {
+        matches!(self, Notifier::Email(_) | Notifier::File(_))
     }
 
     /// `email`, `webhook` or `file`.
@@ -230,6 +255,8 @@ mod tests {
                 secret_env: Some("VEILLEUR_TEST_SURELY_UNSET_VAR".into()),
                 secret_file: None,
             }),
+            locale: Default::default(),
+            public_url: None,
         };
         let err = Notifier::from_config(&ch, "ua").unwrap_err().to_string();
         assert!(err.contains("`slack`"), "{err}");
@@ -243,6 +270,8 @@ mod tests {
                 secret_env: None,
                 secret_file: Some("/nonexistent/veilleur/secret".into()),
             }),
+            locale: Default::default(),
+            public_url: None,
         };
         let err = Notifier::from_config(&ch, "ua").unwrap_err().to_string();
         assert!(err.contains("/nonexistent/veilleur/secret"), "{err}");
@@ -264,6 +293,8 @@ mod tests {
                 kind: ChannelKind::File(FileChannelConfig {
                     dir: dir.path().into(),
                 }),
+                locale: Default::default(),
+                public_url: None,
             },
             "ua",
         )

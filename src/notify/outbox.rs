@@ -343,7 +343,7 @@ async fn deliver(
 
     let result = match tokio::time::timeout(
         opts.send_timeout,
-        send(notifier, &e.notification, &e.key),
+        send(&ctx.state, notifier, &e.notification, &e.key),
     )
     .await
     {
@@ -410,11 +410,68 @@ async fn drop_entry(ctx: &Ctx, seq: u64, e: &Entry, why: &'static str) -> Outcom
     }
 }
 
-/// Sends one notification with the channel's notifier: alerts are rendered
-/// as before; each new kind of notification gets its arm here.
-async fn send(notifier: &Notifier, n: &Notification, key: &str) -> Result<(), NotifyError> {
+/// Sends one notification with the channel's notifier; each kind of
+/// notification gets its arm here. An alert to a channel that shows the
+/// chart inline gets it drawn first ([`alert_chart`]).
+async fn send(
+    state: &Arc<StateStore>,
+    notifier: &Notifier,
+    n: &Notification,
+    key: &str,
+) -> Result<(), NotifyError> {
     match n {
-        Notification::Alert(ev) => notifier.send(ev, key).await,
+        Notification::Alert(ev) => {
+            let chart = if notifier.wants_chart() {
+                alert_chart(state, ev).await
+            } else {
+                None
+            };
+            notifier.send_with_chart(ev, key, chart.as_deref()).await
+        }
+    }
+}
+
+/// The chart of `ev`: the watch's buckets of the last days, read and drawn
+/// on a blocking thread. A chart that cannot be made is left out (DEBUG):
+/// the alert goes out without it.
+async fn alert_chart(state: &Arc<StateStore>, ev: &crate::alert::AlertEvent) -> Option<Vec<u8>> {
+    use super::chart;
+    let state = state.clone();
+    let watch = ev.watch.clone();
+    let end = ev.at.timestamp();
+    let window = i64::try_from(ev.window_secs).unwrap_or(0);
+    let expected = super::render::factor(ev).map(|_| ev.expected);
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let to = end.div_euclid(60);
+        let from = to - chart::SPAN_SECS / 60 - 60;
+        let rows = state
+            .buckets()
+            .of_watch(&watch, from, to)
+            .map_err(|e| e.to_string())?;
+        let series = chart::Series::hourly(&rows, end);
+        let per_step = match (expected, window) {
+            (Some(e), w) if w > 0 => Some(e * chart::STEP_SECS as f64 / w as f64),
+            _ => None,
+        };
+        chart::png(
+            &series,
+            &chart::Marks {
+                window: (end - window.max(60), end + 1),
+                expected_per_step: per_step,
+            },
+        )
+    })
+    .await;
+    match made {
+        Ok(Ok(png)) => Some(png),
+        Ok(Err(e)) => {
+            debug!(watch = %ev.watch, error = %e, "alert sent without its chart");
+            None
+        }
+        Err(e) => {
+            debug!(watch = %ev.watch, error = %e, "alert sent without its chart");
+            None
+        }
     }
 }
 

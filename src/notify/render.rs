@@ -1,159 +1,100 @@
 //! How an alert event reads to a person: email subject, plain-text and HTML
-//! bodies, and the Markdown / Slack `mrkdwn` text used by chat webhooks.
+//! bodies, and the chat texts (Slack `mrkdwn`, Mattermost, Discord and Teams
+//! Markdown).
 //!
-//! Owns: wording, layout and escaping. It does not send anything and does not
-//! decide what an alert contains (detection does; see [`crate::alert`]).
+//! Owns: layout. Words, numbers and times come from [`crate::i18n`];
+//! escaping of stranger-written text from [`super::sanitize`], one sanitizer
+//! per output format. It does not send anything and does not decide what an
+//! alert contains (detection does; see [`crate::alert`]).
 //!
-//! Invariants:
-//! * every rendering names the watch, the rule, the kind, the state, the time,
-//!   observed vs expected (with the factor), the negative share, the top terms
-//!   and the top mentions with title, author, reach, sentiment and link;
-//! * the explanation fields detection adds (issue 4) are shown when present:
-//!   the stage (early warning, escalation, reminder) in the headline and as a
-//!   fact, the tail probability, the negative share now vs usual, emerging
-//!   terms with their lift, the breakdown by source and the related alerts
-//!   notified together. They are all [`facts`], so emails, chat messages and
-//!   the webhook cards that list facts show the same things;
-//! * nothing coming from the outside (titles, authors, URLs, terms) reaches
-//!   HTML or chat markup unescaped, and only `http(s)` URLs become links;
-//! * every user-visible word comes from a [`Labels`] table, so adding a
-//!   language is one more `const` ([`Labels::FR`] exists already), not a
-//!   rewrite. The plain functions ([`subject`], [`text_body`], …) use
-//!   [`Labels::EN`].
+//! Every rendering reads in the same order: what is happening in one
+//! sentence (volume, how many times the usual, negative share and its usual
+//! level when there is history), the stage of an early warning, escalation
+//! or reminder, the new words, the top posts (author, reach when known,
+//! sentiment, link), the breakdown by source, links to the web page when
+//! `daemon.public_url` is set, and last a compact "details" part with the
+//! statistics (window, expected, factor, tail probability).
+//!
+//! Links (with `public_url` = `P`, watch `W` percent-encoded):
+//! * the watch: `P/watch/W`;
+//! * the mentions of the window: `P/?q=watch:W&since=RFC3339&until=RFC3339`;
+//! * the chart: `P/watch/W/chart.png?alert=KEY`, `KEY` the event's
+//!   idempotency key.
+//!
+//! The JSON event itself (generic webhook) is not rendered here: its fields
+//! are a contract and go out unchanged.
 
 use std::fmt::Write as _;
 
 use crate::alert::{AlertEvent, AlertState, Stage, TopMention};
+use crate::i18n::{Facts, Labels, Locale};
 
-/// The words of one language. Numbers are formatted the same way in every
-/// language for now (`5.2`, `58%`).
-#[derive(Debug, Clone, Copy)]
-pub struct Labels {
-    /// Prefix of every email subject.
-    pub tag: &'static str,
-    pub firing: &'static str,
-    pub resolved: &'static str,
-    /// Appended to a resolved alert's headline.
-    pub back_to_normal: &'static str,
-    pub watch: &'static str,
-    pub rule: &'static str,
-    pub kind: &'static str,
-    pub severity: &'static str,
-    pub when: &'static str,
-    pub mentions: &'static str,
-    /// "expected" as in "64 mentions, expected 5.2".
-    pub expected: &'static str,
-    pub negative: &'static str,
-    pub top_terms: &'static str,
-    pub top_mentions: &'static str,
-    /// "usually" as in "58% (usually 12%)".
-    pub usually: &'static str,
-    /// Row label of the stage of a firing event.
-    pub stage: &'static str,
-    /// Stage words, short (headline) and why (the stage row).
-    pub early_warning: &'static str,
-    pub early_warning_why: &'static str,
-    pub escalation: &'static str,
-    pub escalation_why: &'static str,
-    pub repeat: &'static str,
-    pub repeat_why: &'static str,
-    /// Row label of the tail probability (`p ≈ 3e-9`).
-    pub probability: &'static str,
-    /// What the probability means, after the number.
-    pub probability_why: &'static str,
-    pub emerging_terms: &'static str,
-    pub sources: &'static str,
-    pub related: &'static str,
-    pub reach: &'static str,
-    pub sentiment: &'static str,
-    pub by: &'static str,
-    pub untitled: &'static str,
-    pub none: &'static str,
-    /// Footer line explaining where the message comes from.
-    pub footer: &'static str,
+use super::sanitize;
+
+/// What a rendering needs beside the event.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub locale: Locale,
+    /// `daemon.public_url`: links to the web page when set.
+    pub public_url: Option<url::Url>,
+    /// The `Content-ID` of the inline chart of an HTML email, when one is
+    /// attached.
+    pub chart_cid: Option<String>,
 }
 
-impl Labels {
-    /// English, the default.
-    pub const EN: Labels = Labels {
-        tag: "[veilleur]",
-        firing: "FIRING",
-        resolved: "RESOLVED",
-        back_to_normal: "back to normal",
-        watch: "Watch",
-        rule: "Rule",
-        kind: "Kind",
-        severity: "Severity",
-        when: "When",
-        mentions: "mentions",
-        expected: "expected",
-        negative: "Negative",
-        top_terms: "Top terms",
-        top_mentions: "Top mentions",
-        usually: "usually",
-        stage: "Stage",
-        early_warning: "early warning",
-        early_warning_why: "the volume is accelerating, the threshold is not crossed yet",
-        escalation: "escalation",
-        escalation_why: "the volume doubled again since the last notification",
-        repeat: "still firing",
-        repeat_why: "reminder: the alert is still firing",
-        probability: "Probability",
-        probability_why: "of this volume or more under the usual level",
-        emerging_terms: "Emerging terms",
-        sources: "Sources",
-        related: "Related alerts",
-        reach: "reach",
-        sentiment: "sentiment",
-        by: "by",
-        untitled: "(untitled)",
-        none: "none",
-        footer: "Sent by veilleur, e-reputation monitoring.",
-    };
-
-    /// French.
-    pub const FR: Labels = Labels {
-        tag: "[veilleur]",
-        firing: "ALERTE",
-        resolved: "TERMINÉE",
-        back_to_normal: "retour à la normale",
-        watch: "Veille",
-        rule: "Règle",
-        kind: "Type",
-        severity: "Gravité",
-        when: "Quand",
-        mentions: "mentions",
-        expected: "attendu",
-        negative: "Négatif",
-        top_terms: "Termes principaux",
-        top_mentions: "Mentions principales",
-        usually: "d'habitude",
-        stage: "Étape",
-        early_warning: "alerte précoce",
-        early_warning_why: "le volume accélère, le seuil n'est pas encore franchi",
-        escalation: "aggravation",
-        escalation_why: "le volume a encore doublé depuis la dernière notification",
-        repeat: "toujours en cours",
-        repeat_why: "rappel : l'alerte est toujours en cours",
-        probability: "Probabilité",
-        probability_why: "d'un tel volume ou plus au niveau habituel",
-        emerging_terms: "Termes émergents",
-        sources: "Sources",
-        related: "Alertes liées",
-        reach: "audience",
-        sentiment: "sentiment",
-        by: "par",
-        untitled: "(sans titre)",
-        none: "aucun",
-        footer: "Envoyé par veilleur, veille e-réputation.",
-    };
+impl Context {
+    pub fn new(locale: Locale, public_url: Option<url::Url>) -> Context {
+        Context {
+            locale,
+            public_url,
+            chart_cid: None,
+        }
+    }
 }
 
-/// `FIRING` or `RESOLVED` in `l`'s words.
-fn state_word(ev: &AlertEvent, l: &Labels) -> &'static str {
-    match ev.state {
-        AlertState::Firing => l.firing,
-        AlertState::Resolved => l.resolved,
+/// The links of an alert to the web page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub watch: String,
+    pub mentions: String,
+    pub chart: String,
+}
+
+/// The links of `ev` under `base` (see the module doc).
+pub fn links(ev: &AlertEvent, base: &url::Url) -> Links {
+    let mut root = base.clone();
+    root.set_query(None);
+    root.set_fragment(None);
+    let with_path = |segments: &[&str]| {
+        let mut u = root.clone();
+        if let Ok(mut p) = u.path_segments_mut() {
+            p.pop_if_empty();
+            p.extend(segments);
+        }
+        u
+    };
+    let watch = with_path(&["watch", &ev.watch]);
+    let mut chart = with_path(&["watch", &ev.watch, "chart.png"]);
+    chart
+        .query_pairs_mut()
+        .append_pair("alert", &ev.idempotency_key());
+    let mut mentions = with_path(&[""]);
+    let since = ev.at - chrono::Duration::seconds(ev.window_secs.max(3600) as i64);
+    mentions
+        .query_pairs_mut()
+        .append_pair("q", &format!("watch:{}", ev.watch))
+        .append_pair(
+            "since",
+            &since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .append_pair(
+            "until",
+            &ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+    Links {
+        watch: watch.to_string(),
+        mentions: mentions.to_string(),
+        chart: chart.to_string(),
     }
 }
 
@@ -167,6 +108,38 @@ pub fn factor(ev: &AlertEvent) -> Option<f64> {
         return Some(ev.factor);
     }
     Some(ev.observed as f64 / ev.expected)
+}
+
+/// The usual negative share, only when it means something: the event
+/// carries it (issue 4 events set their window) and the watch has enough
+/// history that at least one mention was expected in the window. Without
+/// history detection reports 0 %, and with a handful of past mentions a
+/// "usually 100 %" says nothing.
+pub fn usual_negative(ev: &AlertEvent) -> Option<f64> {
+    (ev.window_secs > 0 && ev.expected >= 1.0 && ev.negative_share_usual.is_finite())
+        .then_some(ev.negative_share_usual)
+}
+
+fn facts(ev: &AlertEvent) -> Facts<'_> {
+    Facts {
+        kind: &ev.kind,
+        observed: ev.observed,
+        window_secs: ev.window_secs,
+        factor: factor(ev),
+        negative_share: ev.negative_share,
+        negative_usual: usual_negative(ev),
+    }
+}
+
+/// `p ≈ 3e-9`: two decimals down to 1 %, then the order of magnitude.
+pub(crate) fn probability(p: f64, loc: &Locale) -> String {
+    if !p.is_finite() || p <= 0.0 {
+        "p ≈ 0".to_string()
+    } else if p >= 0.01 {
+        format!("p ≈ {}", loc.decimal(p, 2))
+    } else {
+        format!("p ≈ {p:.0e}")
+    }
 }
 
 /// The stage of a firing event other than a plain threshold crossing, as
@@ -183,260 +156,191 @@ fn stage_words(ev: &AlertEvent, l: &Labels) -> Option<(&'static str, &'static st
     }
 }
 
-/// `p ≈ 3e-9`: two decimals down to 1 %, then the order of magnitude.
-pub(crate) fn probability(p: f64) -> String {
-    if !p.is_finite() || p <= 0.0 {
-        "p ≈ 0".to_string()
-    } else if p >= 0.01 {
-        format!("p ≈ {p:.2}")
-    } else {
-        format!("p ≈ {p:.0e}")
-    }
+/// One top post, as plain text (the stranger-written parts not yet
+/// escaped: each layout passes them through its sanitizer).
+#[derive(Debug, Clone)]
+pub(crate) struct Post {
+    pub title: String,
+    /// Only an `http(s)` URL, already made safe for links.
+    pub link: Option<String>,
+    /// The raw URL, shown as text when it may not be a link.
+    pub url: String,
+    pub author: String,
+    /// `audience 12 000`, only when the reach is known.
+    pub reach: Option<String>,
+    pub sentiment: &'static str,
 }
 
-/// "58%", or "58% (usually 12%)" for events that carry the usual share
-/// (issue 4 events: their `window_secs` is set).
-fn negative_value(ev: &AlertEvent, l: &Labels) -> String {
-    let mut s = percent(ev.negative_share);
-    if ev.window_secs > 0 {
-        let _ = write!(s, " ({} {})", l.usually, percent(ev.negative_share_usual));
-    }
-    s
+/// An alert reduced to what a person reads, in one language, every value
+/// plain text. Layouts escape each value with their own sanitizer.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub firing: bool,
+    /// `CRITIQUE acme / bad-buzz : 154 mentions en 1 h, …` (no tag).
+    pub title: String,
+    /// `ALERTE — acme / bad-buzz`.
+    pub heading: String,
+    pub sentence: String,
+    /// `(aggravation) le volume a encore doublé…`.
+    pub stage: Option<String>,
+    /// `« panne » (31)` each.
+    pub emerging: Vec<String>,
+    pub posts: Vec<Post>,
+    /// `forum 40` each.
+    pub sources: Vec<String>,
+    /// (label, link) pairs to the web page.
+    pub links: Vec<(&'static str, String)>,
+    pub chart_link: Option<String>,
+    pub details: Vec<(String, String)>,
 }
 
-/// "panne ×14.5 (31), rappel ×6.0 (9)": term, lift, mentions holding it.
-fn emerging_value(ev: &AlertEvent) -> String {
-    ev.emerging_terms
-        .iter()
-        .map(|t| format!("{} ×{:.1} ({})", t.term, t.lift, t.count))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// "forum 40, mastodon 24".
-fn sources_value(ev: &AlertEvent) -> String {
-    ev.sources
-        .iter()
-        .map(|s| format!("{} {}", s.source, s.count))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// "crisis-words (keyword, FIRING warning): acme: 12 mentions …; …".
-fn related_value(ev: &AlertEvent, l: &Labels) -> String {
-    ev.related
-        .iter()
-        .map(|r| {
-            let state = match r.state {
-                AlertState::Firing => l.firing,
-                AlertState::Resolved => l.resolved,
-            };
-            let mut s = format!("{} ({}, {state} {})", r.rule, r.kind, r.severity);
-            if !r.summary.trim().is_empty() {
-                let _ = write!(s, ": {}", r.summary.trim());
-            }
-            s
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// "64 mentions, expected 5.2 (×12.3)".
-fn volume_line(ev: &AlertEvent, l: &Labels) -> String {
-    let mut s = format!(
-        "{} {}, {} {:.1}",
-        ev.observed, l.mentions, l.expected, ev.expected
-    );
-    if let Some(f) = factor(ev) {
-        let _ = write!(s, " (×{f:.1})");
-    }
-    s
-}
-
-/// "64, expected 5.2 (×12.3)": the volume under a "Mentions" label.
-fn volume_value(ev: &AlertEvent, l: &Labels) -> String {
-    let mut s = format!("{}, {} {:.1}", ev.observed, l.expected, ev.expected);
-    if let Some(f) = factor(ev) {
-        let _ = write!(s, " (×{f:.1})");
-    }
-    s
-}
-
-fn percent(share: f64) -> String {
-    format!("{:.0}%", (share * 100.0).clamp(0.0, 100.0))
-}
-
-fn when(ev: &AlertEvent) -> String {
-    ev.at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn terms(ev: &AlertEvent, l: &Labels) -> String {
-    if ev.top_terms.is_empty() {
-        l.none.to_string()
-    } else {
-        ev.top_terms.join(", ")
-    }
-}
-
-fn title_of<'a>(m: &'a TopMention, l: &Labels) -> &'a str {
-    let t = m.title.trim();
-    if t.is_empty() { l.untitled } else { t }
-}
-
-/// Whether `url` may become a clickable link (no `javascript:` and friends).
-fn is_web_url(url: &str) -> bool {
-    let lower = url.trim_start().to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://")
-}
-
-/// "by @jdoe · reach 12000 · sentiment -0.80".
-fn mention_meta(m: &TopMention, l: &Labels) -> String {
-    format!(
-        "{} {} · {} {} · {} {:+.2}",
-        l.by,
-        if m.author.trim().is_empty() {
-            "?"
+impl View {
+    pub(crate) fn new(ev: &AlertEvent, ctx: &Context) -> View {
+        let loc = &ctx.locale;
+        let l = loc.labels();
+        let f = facts(ev);
+        let firing = ev.state == AlertState::Firing;
+        let stage = stage_words(ev, l);
+        let state = if firing { l.firing } else { l.resolved };
+        let what = if firing {
+            loc.headline(&f)
         } else {
-            m.author.trim()
-        },
-        l.reach,
-        m.reach,
-        l.sentiment,
-        m.sentiment
-    )
-}
-
-/// One line headline, shared by subjects and chat titles:
-/// `CRITICAL acme: bad-buzz — 64 mentions, expected 5.2 (×12.3), 58% negative`.
-/// A stage other than the threshold follows the rule:
-/// `CRITICAL acme: bad-buzz (escalation) — …`.
-fn headline(ev: &AlertEvent, l: &Labels) -> String {
-    let stage = stage_words(ev, l).map_or(String::new(), |(w, _)| format!(" ({w})"));
-    match ev.state {
-        AlertState::Firing => format!(
-            "{} {}: {}{stage} — {}, {} {}",
-            ev.severity.to_uppercase(),
-            ev.watch,
-            ev.rule,
-            volume_line(ev, l),
-            percent(ev.negative_share),
-            l.negative.to_lowercase()
-        ),
-        AlertState::Resolved => format!(
-            "{} {}: {} — {} ({})",
-            l.resolved,
-            ev.watch,
-            ev.rule,
-            l.back_to_normal,
-            volume_line(ev, l)
-        ),
-    }
-}
-
-/// Email subject in English, e.g.
-/// `[veilleur] CRITICAL acme: bad-buzz — 64 mentions, expected 5.2 (×12.3), 58% negative`.
-pub fn subject(ev: &AlertEvent) -> String {
-    subject_in(ev, &Labels::EN)
-}
-
-/// Email subject in `l`'s words. Single line: control characters from the
-/// event are replaced by spaces.
-pub(crate) fn subject_in(ev: &AlertEvent, l: &Labels) -> String {
-    one_line(&format!("{} {}", l.tag, headline(ev, l)))
-}
-
-/// Title for chat messages: the subject without the `[veilleur]` tag.
-pub(crate) fn title_in(ev: &AlertEvent, l: &Labels) -> String {
-    one_line(&headline(ev, l))
-}
-
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// Plain-text email body in English.
-pub(crate) fn text_body(ev: &AlertEvent) -> String {
-    text_body_in(ev, &Labels::EN)
-}
-
-/// Plain-text email body in `l`'s words.
-pub(crate) fn text_body_in(ev: &AlertEvent, l: &Labels) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{} — {} / {}", state_word(ev, l), ev.watch, ev.rule);
-    if !ev.summary.trim().is_empty() {
-        let _ = writeln!(s, "\n{}", ev.summary.trim());
-    }
-    s.push('\n');
-    let rows = facts(ev, l);
-    let width = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0)
-        + 1;
-    for (k, v) in &rows {
-        let _ = writeln!(
-            s,
-            "{:<width$} {}",
-            format!("{k}:"),
-            one_line(v),
-            width = width
-        );
-    }
-    if !ev.top_mentions.is_empty() {
-        let _ = writeln!(s, "\n{}:", l.top_mentions);
-        for (i, m) in ev.top_mentions.iter().enumerate() {
-            let _ = writeln!(s, "{}. {}", i + 1, one_line(title_of(m, l)));
-            let _ = writeln!(s, "   {}", one_line(&mention_meta(m, l)));
-            let _ = writeln!(s, "   {}", one_line(&m.url));
+            loc.back_to_normal(&f)
+        };
+        let who = match stage {
+            Some((w, _)) => format!("{} / {} ({w})", ev.watch, ev.rule),
+            None => format!("{} / {}", ev.watch, ev.rule),
+        };
+        let lead = if firing {
+            loc.severity(&ev.severity)
+        } else {
+            state.to_string()
+        };
+        let title = format!("{lead} {}", loc.colon(&who)) + " " + &what;
+        let sentence = if firing {
+            loc.sentence(&f)
+        } else {
+            loc.back_to_normal(&f)
+        };
+        let emerging = ev
+            .emerging_terms
+            .iter()
+            .map(|t| format!("{} ({})", loc.quote(&t.term), loc.int(t.count)))
+            .collect();
+        let posts = ev.top_mentions.iter().map(|m| post(m, loc)).collect();
+        let sources = ev
+            .sources
+            .iter()
+            .map(|s| format!("{} {}", s.source, loc.int(s.count)))
+            .collect();
+        let (links, chart_link) = match &ctx.public_url {
+            Some(base) => {
+                let k = links(ev, base);
+                (
+                    vec![(l.link_watch, k.watch), (l.link_mentions, k.mentions)],
+                    Some(k.chart),
+                )
+            }
+            None => (Vec::new(), None),
+        };
+        View {
+            firing,
+            title,
+            heading: format!("{state} — {} / {}", ev.watch, ev.rule),
+            sentence,
+            stage: stage.map(|(w, why)| format!("{}{why}", loc.colon(&capitalise(w)) + " ")),
+            emerging,
+            posts,
+            sources,
+            links,
+            chart_link,
+            details: details(ev, loc),
         }
     }
-    let _ = writeln!(s, "\n-- \n{}", l.footer);
-    s
 }
 
-/// The (label, value) facts every rendering shows: watch, rule and kind,
-/// severity, time, volume, negative share (and its usual level), top terms,
-/// then the [`explanation`]. Values are plain text: each rendering escapes
-/// them.
-pub(crate) fn facts(ev: &AlertEvent, l: &Labels) -> Vec<(String, String)> {
+fn post(m: &TopMention, loc: &Locale) -> Post {
+    let l = loc.labels();
+    let title = m.title.trim();
+    let author = m.author.trim();
+    Post {
+        title: if title.is_empty() {
+            l.untitled.to_string()
+        } else {
+            title.to_string()
+        },
+        link: sanitize::link(&m.url),
+        url: m.url.clone(),
+        author: if author.is_empty() {
+            l.unknown_author.to_string()
+        } else {
+            author.to_string()
+        },
+        // Reach 0 is what a source that gives no follower count yields.
+        reach: (m.reach > 0).then(|| format!("{} {}", l.reach, loc.int(m.reach))),
+        sentiment: loc.sentiment(m.sentiment),
+    }
+}
+
+/// The compact statistics: watch, rule and kind, severity, local time,
+/// window, observed, expected and factor, tail probability, negative share
+/// and its usual level, frequent words, related alerts.
+fn details(ev: &AlertEvent, loc: &Locale) -> Vec<(String, String)> {
+    let l = loc.labels();
     let mut rows = vec![
         (l.watch.to_string(), ev.watch.clone()),
-        (l.rule.to_string(), format!("{} ({})", ev.rule, ev.kind)),
+        (
+            l.rule.to_string(),
+            format!("{} ({})", ev.rule, loc.kind(&ev.kind)),
+        ),
         (l.severity.to_string(), ev.severity.clone()),
-        (l.when.to_string(), when(ev)),
-        (capitalise(l.mentions), volume_value(ev, l)),
-        (l.negative.to_string(), negative_value(ev, l)),
-        (l.top_terms.to_string(), terms(ev, l)),
+        (
+            l.when.to_string(),
+            format!("{} ({})", loc.datetime(ev.at), loc.tz_name()),
+        ),
     ];
-    rows.extend(explanation(ev, l));
-    rows
-}
-
-/// The facts of the explanation, each only when the event carries it: the
-/// stage of a firing event other than the threshold, the tail probability,
-/// the emerging terms, the sources and the related alerts.
-pub fn explanation(ev: &AlertEvent, l: &Labels) -> Vec<(String, String)> {
-    let mut rows = Vec::new();
-    if let Some((word, why)) = stage_words(ev, l) {
-        rows.push((l.stage.to_string(), format!("{word}: {why}")));
+    if ev.window_secs > 0 {
+        rows.push((l.window.to_string(), loc.duration(ev.window_secs)));
+    }
+    rows.push((l.observed.to_string(), loc.int(ev.observed)));
+    match factor(ev) {
+        Some(k) => {
+            rows.push((l.expected.to_string(), loc.decimal(ev.expected, 1)));
+            rows.push((l.factor.to_string(), format!("×{}", loc.decimal(k, 1))));
+        }
+        None if matches!(ev.kind.as_str(), "volume_spike" | "negative_surge") => {
+            rows.push((l.expected.to_string(), l.no_history.to_string()));
+        }
+        None => {}
     }
     if let Some(p) = ev.tail_probability {
         rows.push((
             l.probability.to_string(),
-            format!("{} {}", probability(p), l.probability_why),
+            format!("{} {}", probability(p, loc), l.probability_why),
         ));
     }
-    if !ev.emerging_terms.is_empty() {
-        rows.push((l.emerging_terms.to_string(), emerging_value(ev)));
+    let mut neg = loc.percent(ev.negative_share);
+    if let Some(u) = usual_negative(ev) {
+        let _ = write!(neg, " ({} {})", l.negative_usual, loc.percent(u));
     }
-    if !ev.sources.is_empty() {
-        rows.push((l.sources.to_string(), sources_value(ev)));
+    rows.push((l.negative.to_string(), neg));
+    if !ev.top_terms.is_empty() {
+        rows.push((l.top_terms.to_string(), ev.top_terms.join(", ")));
     }
     if !ev.related.is_empty() {
-        rows.push((l.related.to_string(), related_value(ev, l)));
+        let related = ev
+            .related
+            .iter()
+            .map(|r| {
+                let state = match r.state {
+                    AlertState::Firing => l.firing,
+                    AlertState::Resolved => l.resolved,
+                };
+                format!("{} ({}, {state})", r.rule, loc.kind(&r.kind))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push((l.related.to_string(), related));
     }
     rows
 }
@@ -449,213 +353,346 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Email subject: `[veilleur] CRITICAL acme / bad-buzz: 64 mentions in 1
+/// hour, 12 times more than usual, 58% negative`, one header-safe line.
+pub fn subject(ev: &AlertEvent, ctx: &Context) -> String {
+    let l = ctx.locale.labels();
+    sanitize::header(&format!("{} {}", l.tag, View::new(ev, ctx).title))
 }
 
-/// HTML email body in English.
-pub(crate) fn html_body(ev: &AlertEvent) -> String {
-    html_body_in(ev, &Labels::EN)
-}
-
-/// HTML email body in `l`'s words: a headline, a table of facts, and the top
-/// mentions as links. Inline styles only (mail clients drop `<style>`).
-pub(crate) fn html_body_in(ev: &AlertEvent, l: &Labels) -> String {
-    let e = html_escape;
-    let colour = match ev.state {
-        AlertState::Firing => "#b00020",
-        AlertState::Resolved => "#1b7f3b",
-    };
+/// Plain-text email body.
+pub fn text_body(ev: &AlertEvent, ctx: &Context) -> String {
+    let loc = &ctx.locale;
+    let l = loc.labels();
+    let v = View::new(ev, ctx);
+    let p = sanitize::plain;
     let mut s = String::new();
-    s.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    s.push_str(&e(&subject_in(ev, l)));
-    s.push_str("</title></head>\n<body style=\"font-family:sans-serif;color:#222\">\n");
-    let _ = writeln!(
-        s,
-        "<h2 style=\"color:{colour}\">{} — {} / {}</h2>",
-        e(state_word(ev, l)),
-        e(&ev.watch),
-        e(&ev.rule)
-    );
-    if !ev.summary.trim().is_empty() {
-        let _ = writeln!(s, "<p><strong>{}</strong></p>", e(ev.summary.trim()));
+    let _ = writeln!(s, "{}\n", p(&v.heading));
+    let _ = writeln!(s, "{}", p(&v.sentence));
+    if let Some(stage) = &v.stage {
+        let _ = writeln!(s, "{}", p(stage));
     }
-    s.push_str("<table cellpadding=\"4\" style=\"border-collapse:collapse\">\n");
-    let rows = facts(ev, l);
-    for (k, v) in &rows {
-        let _ = writeln!(
-            s,
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            e(k),
-            e(v)
-        );
+    if !v.emerging.is_empty() {
+        let words: Vec<String> = v.emerging.iter().map(|w| p(w)).collect();
+        let _ = writeln!(s, "\n{} {}", loc.colon(l.emerging), words.join(", "));
     }
-    s.push_str("</table>\n");
-    if !ev.top_mentions.is_empty() {
-        let _ = writeln!(s, "<h3>{}</h3>\n<ol>", e(l.top_mentions));
-        for m in &ev.top_mentions {
-            let title = e(title_of(m, l));
-            if is_web_url(&m.url) {
-                let _ = write!(s, "<li><a href=\"{}\">{title}</a>", e(m.url.trim()));
-            } else {
-                let _ = write!(s, "<li>{title} <code>{}</code>", e(&m.url));
-            }
-            let _ = writeln!(s, "<br><small>{}</small></li>", e(&mention_meta(m, l)));
+    if !v.posts.is_empty() {
+        let _ = writeln!(s, "\n{}", loc.colon(l.top_posts));
+        for (i, m) in v.posts.iter().enumerate() {
+            let _ = writeln!(s, "{}. {}", i + 1, p(&m.title));
+            let _ = writeln!(s, "   {}", p(&post_meta(m, l)));
+            let _ = writeln!(s, "   {}", m.link.clone().unwrap_or_else(|| p(&m.url)));
         }
-        s.push_str("</ol>\n");
     }
-    let _ = writeln!(
-        s,
-        "<p style=\"color:#777;font-size:small\">{}</p>\n</body></html>",
-        e(l.footer)
-    );
+    if !v.sources.is_empty() {
+        let _ = writeln!(s, "\n{} {}", loc.colon(l.sources), p(&v.sources.join(", ")));
+    }
+    if !v.links.is_empty() {
+        let _ = writeln!(s, "\n{}", loc.colon(l.links));
+        for (label, url) in &v.links {
+            let _ = writeln!(s, "{} {url}", loc.colon(label));
+        }
+    }
+    let _ = writeln!(s, "\n{}", loc.colon(l.details));
+    for (k, val) in &v.details {
+        let _ = writeln!(s, "  {} {}", loc.colon(k), p(val));
+    }
+    let _ = writeln!(s, "\n-- \n{}", l.footer);
     s
 }
 
-/// Escapes `[`, `]`, `*`, `_`, `` ` `` and `<`/`>` for Markdown (Mattermost,
-/// Discord, Teams).
-fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in one_line(s).chars() {
-        match c {
-            '[' | ']' | '*' | '_' | '`' | '<' | '>' | '\\' | '~' | '|' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
+/// `par @jdoe · audience 12 000 · négatif`.
+fn post_meta(m: &Post, l: &Labels) -> String {
+    let mut s = format!("{} {}", l.by, m.author);
+    if let Some(r) = &m.reach {
+        let _ = write!(s, " · {r}");
     }
-    out
+    let _ = write!(s, " · {}", m.sentiment);
+    s
 }
 
-/// Escapes the three characters Slack's `mrkdwn` reserves.
-/// <https://api.slack.com/reference/surfaces/formatting#escaping>
-fn slack_escape(s: &str) -> String {
-    one_line(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// HTML email body: the sentence, the chart (when `ctx.chart_cid` is set),
+/// new words, top posts as links, sources, links, details. Inline styles
+/// only (mail clients drop `<style>`).
+pub fn html_body(ev: &AlertEvent, ctx: &Context) -> String {
+    let loc = &ctx.locale;
+    let l = loc.labels();
+    let v = View::new(ev, ctx);
+    let e = sanitize::html;
+    let colour = if v.firing { "#b00020" } else { "#1b7f3b" };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n",
+        loc.lang.name(),
+        e(&v.title)
+    );
+    s.push_str("<body style=\"font-family:sans-serif;color:#222;max-width:640px\">\n");
+    let _ = writeln!(
+        s,
+        "<h2 style=\"color:{colour};margin-bottom:4px\">{}</h2>",
+        e(&v.heading)
+    );
+    let _ = writeln!(
+        s,
+        "<p style=\"font-size:large\"><strong>{}</strong></p>",
+        e(&v.sentence)
+    );
+    if let Some(stage) = &v.stage {
+        let _ = writeln!(s, "<p>{}</p>", e(stage));
+    }
+    if let Some(cid) = &ctx.chart_cid {
+        let _ = writeln!(
+            s,
+            "<p><img src=\"cid:{}\" width=\"{}\" height=\"{}\" alt=\"{}\"></p>",
+            sanitize::html_escape(cid),
+            super::chart::WIDTH,
+            super::chart::HEIGHT,
+            sanitize::html_escape(l.chart_alt)
+        );
+    }
+    if !v.emerging.is_empty() {
+        let words: Vec<String> = v.emerging.iter().map(|w| e(w)).collect();
+        let _ = writeln!(
+            s,
+            "<p><strong>{}</strong> {}</p>",
+            sanitize::html_escape(&loc.colon(l.emerging)),
+            words.join(", ")
+        );
+    }
+    if !v.posts.is_empty() {
+        let _ = writeln!(s, "<h3>{}</h3>\n<ol>", sanitize::html_escape(l.top_posts));
+        for m in &v.posts {
+            match &m.link {
+                Some(u) => {
+                    let _ = write!(
+                        s,
+                        "<li><a href=\"{}\">{}</a>",
+                        sanitize::html_escape(u),
+                        e(&m.title)
+                    );
+                }
+                None => {
+                    let _ = write!(s, "<li>{} <code>{}</code>", e(&m.title), e(&m.url));
+                }
+            }
+            let _ = writeln!(s, "<br><small>{}</small></li>", e(&post_meta(m, l)));
+        }
+        s.push_str("</ol>\n");
+    }
+    if !v.sources.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p><strong>{}</strong> {}</p>",
+            sanitize::html_escape(&loc.colon(l.sources)),
+            e(&v.sources.join(", "))
+        );
+    }
+    if !v.links.is_empty() {
+        let items: Vec<String> = v
+            .links
+            .iter()
+            .map(|(label, u)| {
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    sanitize::html_escape(u),
+                    sanitize::html_escape(label)
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "<p>{}</p>", items.join(" · "));
+    }
+    let _ = writeln!(
+        s,
+        "<h4 style=\"color:#555;margin-bottom:2px\">{}</h4>\n<table cellpadding=\"2\" style=\"border-collapse:collapse;font-size:small;color:#555\">",
+        sanitize::html_escape(l.details)
+    );
+    for (k, val) in &v.details {
+        let _ = writeln!(
+            s,
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            sanitize::html_escape(k),
+            e(val)
+        );
+    }
+    s.push_str("</table>\n");
+    let _ = writeln!(
+        s,
+        "<p style=\"color:#777;font-size:small\">{}</p>\n</body></html>",
+        sanitize::html_escape(l.footer)
+    );
+    s
 }
 
 /// Which chat markup to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Markup {
-    /// CommonMark-ish: Mattermost, Discord, Teams.
-    Markdown,
+pub enum Markup {
     /// Slack `mrkdwn`: `*bold*`, `<url|label>`.
     Slack,
+    /// Mattermost Markdown.
+    Mattermost,
+    /// Discord Markdown.
+    Discord,
+    /// Teams Adaptive Card Markdown subset.
+    Teams,
 }
 
-/// Chat message text in English.
-#[cfg(test)]
-pub(crate) fn chat_text(ev: &AlertEvent, markup: Markup) -> String {
-    chat_text_in(ev, markup, &Labels::EN)
+impl Markup {
+    /// Escapes stranger-written text for this markup.
+    pub fn escape(self, s: &str) -> String {
+        match self {
+            Markup::Slack => sanitize::slack(s),
+            Markup::Mattermost => sanitize::mattermost(s),
+            Markup::Discord => sanitize::discord(s),
+            Markup::Teams => sanitize::teams(s),
+        }
+    }
+
+    fn bold(self, s: &str) -> String {
+        match self {
+            Markup::Slack => format!("*{s}*"),
+            _ => format!("**{s}**"),
+        }
+    }
+
+    /// A link; `url` comes from [`sanitize::link`] or from our own links.
+    fn link(self, label: &str, url: &str) -> String {
+        match self {
+            Markup::Slack => format!("<{url}|{label}>"),
+            _ => format!("[{label}]({url})"),
+        }
+    }
 }
 
-/// Chat message text: a bold headline, the summary, the basic facts on two
-/// lines, the explanation one fact a line, then the top mentions as links.
-pub(crate) fn chat_text_in(ev: &AlertEvent, markup: Markup, l: &Labels) -> String {
-    let esc = |s: &str| match markup {
-        Markup::Markdown => md_escape(s),
-        Markup::Slack => slack_escape(s),
-    };
-    let bold = |s: &str| match markup {
-        Markup::Markdown => format!("**{s}**"),
-        Markup::Slack => format!("*{s}*"),
-    };
-    let mut s = String::new();
-    let _ = writeln!(s, "{}", bold(&esc(&title_in(ev, l))));
-    if !ev.summary.trim().is_empty() {
-        let _ = writeln!(s, "{}", esc(ev.summary.trim()));
-    }
-    let _ = writeln!(
-        s,
-        "{}: {} · {}: {} ({}) · {}: {}",
-        l.watch,
-        esc(&ev.watch),
-        l.rule,
-        esc(&ev.rule),
-        esc(&ev.kind),
-        l.when,
-        when(ev)
-    );
-    let _ = writeln!(
-        s,
-        "{} · {}: {} · {}: {}",
-        esc(&volume_line(ev, l)),
-        l.negative,
-        esc(&negative_value(ev, l)),
-        l.top_terms,
-        esc(&terms(ev, l))
-    );
-    for (k, v) in explanation(ev, l) {
-        let _ = writeln!(s, "{}: {}", esc(&k), esc(&v));
-    }
-    if !ev.top_mentions.is_empty() {
-        let _ = writeln!(s, "{}:", bold(l.top_mentions));
-        for line in mention_lines(ev, markup, l) {
-            let _ = writeln!(s, "{line}");
-        }
-    }
-    s
+/// The parts of a chat message, already escaped for `markup`.
+pub(crate) struct Chat {
+    pub title: String,
+    /// The sentence, the stage, the new words.
+    pub lead: Vec<String>,
+    /// One line per top post.
+    pub posts: Vec<String>,
+    pub sources: Option<String>,
+    /// Links as one line.
+    pub links: Option<String>,
+    /// (label, value) details, escaped.
+    pub details: Vec<(String, String)>,
 }
 
-/// One line per top mention: `1. [title](url) — by … · reach … · sentiment …`,
-/// escaped for `markup`; non-web URLs are shown, not linked.
-pub(crate) fn mention_lines(ev: &AlertEvent, markup: Markup, l: &Labels) -> Vec<String> {
-    let esc = |s: &str| match markup {
-        Markup::Markdown => md_escape(s),
-        Markup::Slack => slack_escape(s),
-    };
-    let link = |label: &str, url: &str| {
-        if !is_web_url(url) {
-            return format!("{label} ({})", esc(url));
-        }
-        match markup {
-            Markup::Markdown => format!("[{label}](<{}>)", url.trim().replace('>', "%3E")),
-            Markup::Slack => format!(
-                "<{}|{label}>",
-                url.trim()
-                    .replace('|', "%7C")
-                    .replace('>', "%3E")
-                    .replace('<', "%3C")
-            ),
-        }
-    };
-    ev.top_mentions
+pub(crate) fn chat(ev: &AlertEvent, ctx: &Context, markup: Markup) -> Chat {
+    let loc = &ctx.locale;
+    let l = loc.labels();
+    let v = View::new(ev, ctx);
+    let esc = |s: &str| markup.escape(s);
+    let mut lead = vec![esc(&v.sentence)];
+    if let Some(stage) = &v.stage {
+        lead.push(esc(stage));
+    }
+    if !v.emerging.is_empty() {
+        let words: Vec<String> = v.emerging.iter().map(|w| esc(w)).collect();
+        lead.push(format!(
+            "{} {}",
+            markup.bold(&esc(&loc.colon(l.emerging))),
+            words.join(", ")
+        ));
+    }
+    let posts = v
+        .posts
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            format!(
-                "{}. {} — {}",
-                i + 1,
-                link(&esc(title_of(m, l)), &m.url),
-                esc(&mention_meta(m, l))
-            )
+            let title = esc(&m.title);
+            let shown = match &m.link {
+                Some(u) => markup.link(&title, u),
+                None => format!("{title} ({})", esc(&m.url)),
+            };
+            format!("{}. {shown} — {}", i + 1, esc(&post_meta(m, l)))
         })
-        .collect()
+        .collect();
+    let mut links: Vec<String> = v
+        .links
+        .iter()
+        .map(|(label, u)| markup.link(&esc(label), u))
+        .collect();
+    if let Some(c) = &v.chart_link {
+        links.push(markup.link(&esc(l.link_chart), c));
+    }
+    Chat {
+        title: esc(&v.title),
+        lead,
+        posts,
+        sources: (!v.sources.is_empty()).then(|| {
+            format!(
+                "{} {}",
+                markup.bold(&esc(&loc.colon(l.sources))),
+                esc(&v.sources.join(", "))
+            )
+        }),
+        links: (!links.is_empty()).then(|| links.join(" · ")),
+        details: v
+            .details
+            .iter()
+            .map(|(k, val)| (esc(k), esc(val)))
+            .collect(),
+    }
+}
+
+/// A whole chat message as one text (Slack, Mattermost, Discord
+/// description): title, lead, posts, sources, links, then the details on
+/// one compact line.
+pub(crate) fn chat_text(
+    ev: &AlertEvent,
+    ctx: &Context,
+    markup: Markup,
+    with_title: bool,
+) -> String {
+    let loc = &ctx.locale;
+    let l = loc.labels();
+    let c = chat(ev, ctx, markup);
+    let mut s = String::new();
+    if with_title {
+        let _ = writeln!(s, "{}", markup.bold(&c.title));
+    }
+    for line in &c.lead {
+        let _ = writeln!(s, "{line}");
+    }
+    if !c.posts.is_empty() {
+        let _ = writeln!(
+            s,
+            "{}",
+            markup.bold(&markup.escape(&loc.colon(l.top_posts)))
+        );
+        for p in &c.posts {
+            let _ = writeln!(s, "{p}");
+        }
+    }
+    if let Some(src) = &c.sources {
+        let _ = writeln!(s, "{src}");
+    }
+    if let Some(links) = &c.links {
+        let _ = writeln!(s, "{links}");
+    }
+    let details: Vec<String> = c
+        .details
+        .iter()
+        .map(|(k, v)| format!("{} {v}", markup.escape(&loc.colon(k))))
+        .collect();
+    let _ = writeln!(
+        s,
+        "_{}_ {}",
+        markup.escape(&loc.colon(l.details)),
+        details.join(" · ")
+    );
+    s
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::i18n::Lang;
 
     /// The example event with hostile mentions, for escaping tests.
     pub(crate) fn event() -> AlertEvent {
         let mut ev = AlertEvent::example();
-        ev.summary = "64 mentions of acme in 1h, 12x the usual volume".into();
         ev.top_mentions = vec![
             TopMention {
                 url: "https://ex.org/post/1?a=b&c=d".into(),
@@ -668,11 +705,21 @@ pub(crate) mod tests {
                 url: "javascript:alert(1)".into(),
                 title: "".into(),
                 author: "".into(),
-                reach: 3,
+                reach: 0,
                 sentiment: 0.1,
             },
         ];
         ev
+    }
+
+    pub(crate) fn fr() -> Context {
+        Context::new(
+            Locale {
+                lang: Lang::Fr,
+                tz: chrono_tz::Europe::Paris,
+            },
+            Some("https://veille.example.org/app/".parse().unwrap()),
+        )
     }
 
     fn check(haystack: &str, needles: &[&str]) {
@@ -682,65 +729,67 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn subject_says_what_and_where() {
+    fn subject_in_both_languages() {
         let ev = event();
         assert_eq!(
-            subject(&ev),
-            "[veilleur] CRITICAL acme: bad-buzz — 64 mentions, expected 5.2 (×12.3), 58% negative"
+            subject(&ev, &Context::default()),
+            "[veilleur] CRITICAL acme / bad-buzz: 64 mentions in 1 hour, 12 times more than usual, 58% negative"
+        );
+        assert_eq!(
+            subject(&ev, &fr()),
+            "[veilleur] CRITIQUE acme / bad-buzz\u{202F}: 64 mentions en 1\u{202F}h, 12 fois plus que d'habitude, 58\u{202F}% négatives"
         );
         let mut r = ev.clone();
         r.state = AlertState::Resolved;
         assert_eq!(
-            subject(&r),
-            "[veilleur] RESOLVED acme: bad-buzz — back to normal (64 mentions, expected 5.2 (×12.3))"
+            subject(&r, &Context::default()),
+            "[veilleur] RESOLVED acme / bad-buzz: back to normal, 64 mentions in 1 hour"
         );
-        let mut zero = ev;
-        zero.expected = 0.0;
-        zero.watch = "a\nb".into();
-        assert!(!subject(&zero).contains('×'));
-        assert!(!subject(&zero).contains('\n'));
+        let mut odd = ev;
+        odd.watch = "a\r\nBcc: x@y".into();
+        assert!(!subject(&odd, &Context::default()).contains('\n'));
     }
 
     #[test]
-    fn text_body_has_every_fact() {
-        let body = text_body(&event());
+    fn text_body_reads_as_sentences_then_details() {
+        let body = text_body(&event(), &fr());
         check(
             &body,
             &[
-                "FIRING — acme / bad-buzz",
-                "64 mentions of acme in 1h",
-                "Watch:",
-                "bad-buzz (volume_spike)",
-                "2026-01-01 10:00 UTC",
-                "Mentions:",
-                " 64, expected 5.2 (×12.3)\n",
-                "Negative:",
-                "58%",
-                "panne, remboursement",
-                "1. Acme <script>",
-                "by @jdoe · reach 12000 · sentiment -0.80",
-                "https://ex.org/post/1?a=b&c=d",
-                "2. (untitled)",
+                "ALERTE — acme / bad-buzz",
+                "64 mentions en 1\u{202F}h, 12 fois plus que d'habitude à cette heure, 58\u{202F}% négatives (d'habitude 12\u{202F}%)",
+                "Mots nouveaux\u{202F}: «\u{202F}panne\u{202F}» (31)",
+                "par @jdoe · audience 12\u{202F}000 · négatif",
+                "par auteur inconnu · neutre",
+                "Par source\u{202F}: forum 40, mastodon 24",
+                "Page de la veille\u{202F}: https://veille.example.org/app/watch/acme\n",
+                "https://veille.example.org/app/?q=watch%3Aacme&since=2026-01-01T09%3A00%3A00Z&until=2026-01-01T10%3A00%3A00Z",
+                "Quand\u{202F}: jeudi 1er janvier, 11\u{202F}h\u{202F}00 (Europe/Paris)",
+                "Probabilité\u{202F}: p ≈ 3e-21",
+                "Facteur\u{202F}: ×12,3",
             ],
         );
-        let mut r = event();
-        r.state = AlertState::Resolved;
-        assert!(text_body(&r).starts_with("RESOLVED — acme / bad-buzz"));
-        let fr = text_body_in(&event(), &Labels::FR);
-        check(
-            &fr,
-            &[
-                "ALERTE — acme",
-                "Veille:",
-                "attendu",
-                "Mentions principales:",
-            ],
-        );
+        // Reach unknown: never "audience 0".
+        assert!(!body.contains("audience 0"), "{body}");
+    }
+
+    #[test]
+    fn no_history_means_no_usual_share() {
+        let mut ev = event();
+        ev.expected = 0.0;
+        ev.factor = 0.0;
+        ev.negative_share = 1.0;
+        ev.negative_share_usual = 1.0;
+        let body = text_body(&ev, &Context::default());
+        check(&body, &["no history to compare with yet, 100% negative\n"]);
+        assert!(!body.contains("usually"), "{body}");
     }
 
     #[test]
     fn html_escapes_hostile_titles_and_links_only_web_urls() {
-        let html = html_body(&event());
+        let mut ctx = fr();
+        ctx.chart_cid = Some("chart@veilleur".into());
+        let html = html_body(&event(), &ctx);
         assert!(!html.contains("<script>"), "{html}");
         check(
             &html,
@@ -748,8 +797,8 @@ pub(crate) mod tests {
                 "&lt;script&gt;alert(1)&lt;/script&gt;",
                 "<a href=\"https://ex.org/post/1?a=b&amp;c=d\">Acme &lt;script&gt;",
                 "<code>javascript:alert(1)</code>",
-                "58%",
-                "×12.3",
+                "<img src=\"cid:chart@veilleur\"",
+                "<html lang=\"fr\">",
             ],
         );
         assert!(!html.contains("href=\"javascript"), "{html}");
@@ -757,153 +806,61 @@ pub(crate) mod tests {
 
     #[test]
     fn chat_text_links_and_escapes() {
-        let md = chat_text(&event(), Markup::Markdown);
+        let md = chat_text(&event(), &fr(), Markup::Mattermost, true);
         check(
             &md,
             &[
-                "**CRITICAL acme: bad-buzz — 64 mentions",
-                "[Acme \\<script\\>alert(1)\\</script\\> panne générale](<https://ex.org/post/1?a=b&c=d>)",
+                "[Acme \\<script\\>alert(1)\\</script\\> panne générale](https://ex.org/post/1?a=b&c=d)",
                 "javascript:alert(1)",
+                "[Graphique](https://veille.example.org/app/watch/acme/chart.png?alert=acme%2Fbad-buzz%2Ffiring%2F1767261600000)",
             ],
         );
-        let slack = chat_text(&event(), Markup::Slack);
+        let slack = chat_text(&event(), &Context::default(), Markup::Slack, true);
         check(
             &slack,
             &[
-                "*CRITICAL acme: bad-buzz",
+                "*CRITICAL acme / bad-buzz",
                 "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
-            ],
-        );
-    }
-
-    /// The event with every explanation field, and hostile related alerts.
-    fn explained() -> AlertEvent {
-        let mut ev = event();
-        ev.stage = Stage::Escalation;
-        ev.related = vec![crate::alert::RelatedAlert {
-            rule: "crisis-words".into(),
-            kind: "keyword".into(),
-            state: AlertState::Firing,
-            severity: "warning".into(),
-            summary: "acme: 12 mentions of <img src=x onerror=alert(1)> *boycott*".into(),
-        }];
-        ev
-    }
-
-    #[test]
-    fn probability_reads_as_an_order_of_magnitude() {
-        for (p, want) in [
-            (3.2e-21, "p ≈ 3e-21"),
-            (2.6e-9, "p ≈ 3e-9"),
-            (0.004, "p ≈ 4e-3"),
-            (0.5, "p ≈ 0.50"),
-            (0.0, "p ≈ 0"),
-            (f64::NAN, "p ≈ 0"),
-        ] {
-            assert_eq!(probability(p), want, "{p}");
-        }
-    }
-
-    #[test]
-    fn explanation_shows_in_every_rendering() {
-        let ev = explained();
-        assert_eq!(
-            subject(&ev),
-            "[veilleur] CRITICAL acme: bad-buzz (escalation) — 64 mentions, expected 5.2 (×12.3), 58% negative"
-        );
-        let want = [
-            "Stage:",
-            "escalation: the volume doubled again since the last notification",
-            "p ≈ 3e-21 of this volume or more",
-            "58% (usually 12%)",
-            "Emerging terms:",
-            "panne ×14.5 (31)",
-            "Sources:",
-            "forum 40, mastodon 24",
-            "Related alerts:",
-            "crisis-words (keyword, FIRING warning): acme: 12 mentions",
-        ];
-        let text = text_body(&ev);
-        check(&text, &want);
-        check(&text, &["<img src=x"]);
-        let html = html_body(&ev);
-        check(
-            &html,
-            &[
-                "<th align=\"left\">Emerging terms</th><td>panne ×14.5 (31)</td>",
-                "p ≈ 3e-21",
-                "58% (usually 12%)",
-                "forum 40, mastodon 24",
-                "&lt;img src=x onerror=alert(1)&gt;",
-                "bad-buzz (escalation)",
-            ],
-        );
-        assert!(!html.contains("<img"), "{html}");
-        let md = chat_text(&ev, Markup::Markdown);
-        check(
-            &md,
-            &[
-                "bad-buzz (escalation)",
-                "Negative: 58% (usually 12%)",
-                "Probability: p ≈ 3e-21",
-                "Emerging terms: panne ×14.5 (31)",
-                "Sources: forum 40, mastodon 24",
-                "Related alerts: crisis-words (keyword, FIRING warning): acme: 12 mentions of \\<img src=x onerror=alert(1)\\> \\*boycott\\*",
-            ],
-        );
-        let slack = chat_text(&ev, Markup::Slack);
-        check(&slack, &["&lt;img src=x", "Stage: escalation"]);
-        assert!(!slack.contains("<img"), "{slack}");
-        check(&subject_in(&ev, &Labels::FR), &["bad-buzz (aggravation) —"]);
-        let fr = text_body_in(&ev, &Labels::FR);
-        check(
-            &fr,
-            &[
-                "Étape:",
-                "58% (d'habitude 12%)",
-                "Termes émergents:",
-                "Alertes liées:",
-                "crisis-words (keyword, ALERTE warning)",
             ],
         );
     }
 
     #[test]
     fn stages_have_their_own_words_and_resolved_has_none() {
-        let mut ev = explained();
+        let mut ev = event();
         ev.stage = Stage::EarlyWarning;
         ev.severity = "warning".into();
+        let ctx = Context::default();
         check(
-            &subject(&ev),
-            &["WARNING acme: bad-buzz (early warning) — 64 mentions"],
+            &subject(&ev, &ctx),
+            &["WARNING acme / bad-buzz (early warning):"],
         );
-        check(&text_body(&ev), &["the volume is accelerating"]);
+        check(
+            &text_body(&ev, &ctx),
+            &["Early warning: the volume is accelerating"],
+        );
         ev.stage = Stage::Repeat;
-        check(&subject(&ev), &["bad-buzz (still firing) —"]);
-        check(&text_body(&ev), &["reminder: the alert is still firing"]);
+        check(&subject(&ev, &fr()), &["(toujours en cours)\u{202F}:"]);
         ev.state = AlertState::Resolved;
-        assert!(!subject(&ev).contains("still firing"), "{}", subject(&ev));
-        assert!(!text_body(&ev).contains("Stage:"));
+        assert!(!subject(&ev, &ctx).contains("still firing"));
     }
 
     #[test]
-    fn first_version_events_render_without_explanation() {
+    fn first_version_events_render() {
         let mut ev = event();
-        ev.stage = Stage::Threshold;
         ev.window_secs = 0;
         ev.factor = 0.0;
         ev.tail_probability = None;
-        ev.negative_share_usual = 0.0;
         ev.emerging_terms.clear();
         ev.sources.clear();
-        ev.related.clear();
-        assert_eq!(facts(&ev, &Labels::EN).len(), 7);
-        assert!(explanation(&ev, &Labels::EN).is_empty());
-        let text = text_body(&ev);
-        for absent in ["usually", "Probability", "Emerging", "Sources", "Stage"] {
-            assert!(!text.contains(absent), "{absent} in\n{text}");
-        }
-        // The factor is computed when the event does not carry it.
-        check(&text, &["(×12.3)"]);
+        let text = text_body(&ev, &Context::default());
+        check(
+            &text,
+            &[
+                "64 mentions, 12 times more than usual at this time, 58% negative\n",
+                "Factor: ×12.3",
+            ],
+        );
+        assert!(!text.contains("usually"), "{text}");
     }
 }

@@ -34,7 +34,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde_json::{Value, json};
 
 use super::NotifyError;
-use super::render::{self, Labels, Markup};
+use super::render::{self, Markup};
 use crate::alert::{AlertEvent, AlertState};
 use crate::config::{WebhookConfig, WebhookFormat};
 use crate::retry::error_chain;
@@ -55,6 +55,10 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
 const DISCORD_CONTENT_MAX: usize = 2000;
 const DISCORD_TITLE_MAX: usize = 256;
 const DISCORD_DESCRIPTION_MAX: usize = 4096;
+/// Slack truncates `text` past 40,000 characters; stay well below.
+const SLACK_TEXT_MAX: usize = 12_000;
+/// Mattermost's post limit is 16,383 characters.
+const MATTERMOST_TEXT_MAX: usize = 16_000;
 
 /// Posts alert events to one URL.
 pub struct WebhookNotifier {
@@ -62,6 +66,7 @@ pub struct WebhookNotifier {
     url: url::Url,
     format: WebhookFormat,
     secret: Option<Vec<u8>>,
+    ctx: render::Context,
 }
 
 impl WebhookNotifier {
@@ -110,12 +115,19 @@ impl WebhookNotifier {
             url: cfg.url.clone(),
             format: cfg.format,
             secret: secret.map(String::into_bytes),
+            ctx: render::Context::default(),
         })
+    }
+
+    /// Writes messages in `ctx`'s language and time zone, with its links.
+    pub fn with_context(mut self, ctx: render::Context) -> WebhookNotifier {
+        self.ctx = ctx;
+        self
     }
 
     /// Posts `ev`; see the module doc for headers and outcomes.
     pub async fn send(&self, ev: &AlertEvent, key: &str) -> Result<(), NotifyError> {
-        let body = payload(ev, self.format)?;
+        let body = payload(ev, self.format, &self.ctx)?;
         let mut req = self
             .client
             .post(self.url.clone())
@@ -129,10 +141,14 @@ impl WebhookNotifier {
                 .header(TIMESTAMP_HEADER, ts.to_string())
                 .header(SIGNATURE_HEADER, signature(secret, ts, &body));
         }
-        let mut resp = req.body(body).send().await.map_err(|e| NotifyError::Http {
-            message: error_chain(&e),
+        let mut resp = req.body(body).send().await.map_err(|e| {
             // Builder errors (a bad header, say) will not fix themselves.
-            retryable: !e.is_builder(),
+            let retryable = !e.is_builder();
+            NotifyError::Http {
+                // reqwest prints the URL it was given: the token is in it.
+                message: super::redact::urls_in(&error_chain(&e.without_url())),
+                retryable,
+            }
         })?;
         let status = resp.status();
         if status.is_success() {
@@ -152,12 +168,19 @@ impl WebhookNotifier {
             }
         }
         snippet.truncate(ERROR_BODY_BYTES);
-        let body = String::from_utf8_lossy(&snippet)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect::<String>()
-            .trim()
-            .to_string();
+        let mut body = super::redact::urls_in(
+            String::from_utf8_lossy(&snippet)
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+                .trim(),
+        );
+        // A receiver that echoes the request path would echo the token.
+        for secret in [self.url.path(), self.url.query().unwrap_or("")] {
+            if secret.len() > 1 {
+                body = body.replace(secret, "…");
+            }
+        }
         Err(NotifyError::Status {
             status: status.as_u16(),
             retry_after,
@@ -197,17 +220,19 @@ fn retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> 
     crate::retry::parse_retry_after(v, now).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
-/// The request body for `format`.
-pub(crate) fn payload(ev: &AlertEvent, format: WebhookFormat) -> Result<Vec<u8>, NotifyError> {
-    let l = &Labels::EN;
+/// The request body for `format`, in `ctx`'s language.
+pub(crate) fn payload(
+    ev: &AlertEvent,
+    format: WebhookFormat,
+    ctx: &render::Context,
+) -> Result<Vec<u8>, NotifyError> {
     let v = match format {
+        // The contract: the event's machine fields, unchanged.
         WebhookFormat::Json => return Ok(serde_json::to_vec(ev)?),
-        WebhookFormat::Slack => json!({ "text": render::chat_text_in(ev, Markup::Slack, l) }),
-        WebhookFormat::Mattermost => {
-            json!({ "text": render::chat_text_in(ev, Markup::Markdown, l) })
-        }
-        WebhookFormat::Teams => teams_card(ev, l),
-        WebhookFormat::Discord => discord(ev, l),
+        WebhookFormat::Slack => slack(ev, ctx),
+        WebhookFormat::Mattermost => mattermost(ev, ctx),
+        WebhookFormat::Teams => teams_card(ev, ctx),
+        WebhookFormat::Discord => discord(ev, ctx),
     };
     Ok(serde_json::to_vec(&v)?)
 }
@@ -219,81 +244,116 @@ fn colour(ev: &AlertEvent) -> (u32, &'static str) {
     }
 }
 
-/// A Teams message holding one Adaptive Card: headline, summary, facts, then
-/// the top mentions as links.
+/// Slack incoming webhook: `text` in `mrkdwn` (the notification preview),
+/// and no link unfurling (a stranger's link must not post a preview).
+/// <https://api.slack.com/messaging/webhooks>
+fn slack(ev: &AlertEvent, ctx: &render::Context) -> Value {
+    json!({
+        "text": truncate(&render::chat_text(ev, ctx, Markup::Slack, true), SLACK_TEXT_MAX),
+        "mrkdwn": true,
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// Mattermost incoming webhook: `text` in Markdown.
+/// <https://developers.mattermost.com/integrate/webhooks/incoming/>
+fn mattermost(ev: &AlertEvent, ctx: &render::Context) -> Value {
+    json!({
+        "text": truncate(&render::chat_text(ev, ctx, Markup::Mattermost, true), MATTERMOST_TEXT_MAX),
+    })
+}
+
+/// A Teams message holding one Adaptive Card: headline, sentence, new
+/// words, top posts, sources, the details as a fact set and the links as
+/// `Action.OpenUrl` buttons. No `msteams.entities`, so no `<at>` mention
+/// can ping anyone.
 /// <https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using>
-fn teams_card(ev: &AlertEvent, l: &Labels) -> Value {
+fn teams_card(ev: &AlertEvent, ctx: &render::Context) -> Value {
+    let loc = &ctx.locale;
+    let l = loc.labels();
+    let c = render::chat(ev, ctx, Markup::Teams);
+    let text = |t: &str| json!({ "type": "TextBlock", "text": t, "wrap": true });
     let mut body = vec![json!({
         "type": "TextBlock",
-        "text": render::title_in(ev, l),
+        "text": c.title,
         "weight": "Bolder",
         "size": "Medium",
         "color": colour(ev).1,
         "wrap": true,
     })];
-    if !ev.summary.trim().is_empty() {
-        body.push(json!({ "type": "TextBlock", "text": ev.summary.trim(), "wrap": true }));
-    }
-    let facts: Vec<Value> = render::facts(ev, l)
-        .into_iter()
-        .map(|(k, v)| json!({ "title": k, "value": v }))
-        .collect();
-    body.push(json!({ "type": "FactSet", "facts": facts }));
-    if !ev.top_mentions.is_empty() {
+    body.extend(c.lead.iter().map(|t| text(t)));
+    if !c.posts.is_empty() {
         body.push(json!({
             "type": "TextBlock",
-            "text": l.top_mentions,
+            "text": Markup::Teams.escape(l.top_posts),
             "weight": "Bolder",
             "wrap": true,
         }));
-        for line in render::mention_lines(ev, Markup::Markdown, l) {
-            body.push(json!({ "type": "TextBlock", "text": line, "wrap": true }));
-        }
+        body.extend(c.posts.iter().map(|t| text(t)));
+    }
+    if let Some(src) = &c.sources {
+        body.push(text(src));
+    }
+    let facts: Vec<Value> = c
+        .details
+        .iter()
+        .map(|(k, v)| json!({ "title": k, "value": v }))
+        .collect();
+    body.push(json!({
+        "type": "TextBlock",
+        "text": Markup::Teams.escape(l.details),
+        "weight": "Bolder",
+        "isSubtle": true,
+        "wrap": true,
+    }));
+    body.push(json!({ "type": "FactSet", "facts": facts }));
+    let mut card = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": { "width": "Full" },
+        "body": body,
+    });
+    if let Some(base) = &ctx.public_url {
+        let k = render::links(ev, base);
+        card["actions"] = json!([
+            { "type": "Action.OpenUrl", "title": l.link_watch, "url": k.watch },
+            { "type": "Action.OpenUrl", "title": l.link_mentions, "url": k.mentions },
+            { "type": "Action.OpenUrl", "title": l.link_chart, "url": k.chart },
+        ]);
     }
     json!({
         "type": "message",
-        "summary": render::subject_in(ev, l),
+        "summary": render::subject(ev, ctx),
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
             "contentUrl": null,
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "msteams": { "width": "Full" },
-                "body": body,
-            },
+            "content": card,
         }],
     })
 }
 
-/// Discord: the subject as content, the details as one embed, truncated to
-/// Discord's limits. <https://discord.com/developers/docs/resources/message#embed-object-embed-limits>
-fn discord(ev: &AlertEvent, l: &Labels) -> Value {
-    let mut description = String::new();
-    if !ev.summary.trim().is_empty() {
-        description.push_str(ev.summary.trim());
-        description.push_str("\n\n");
-    }
-    for (k, v) in render::facts(ev, l) {
-        description.push_str(&format!("**{k}:** {v}\n"));
-    }
-    let lines = render::mention_lines(ev, Markup::Markdown, l);
-    if !lines.is_empty() {
-        description.push_str(&format!("\n**{}**\n", l.top_mentions));
-        for line in lines {
-            description.push_str(&line);
-            description.push('\n');
-        }
+/// Discord: the subject as content, the rest as one embed (with the chart
+/// as its image when `public_url` is set), truncated to Discord's limits,
+/// and no mention allowed whatever the text says.
+/// <https://discord.com/developers/docs/resources/message#embed-object-embed-limits>
+/// <https://discord.com/developers/docs/resources/message#allowed-mentions-object>
+fn discord(ev: &AlertEvent, ctx: &render::Context) -> Value {
+    let mut embed = json!({
+        "title": truncate(&render::chat(ev, ctx, Markup::Discord).title, DISCORD_TITLE_MAX),
+        "description": truncate(&render::chat_text(ev, ctx, Markup::Discord, false), DISCORD_DESCRIPTION_MAX),
+        "color": colour(ev).0,
+        "timestamp": ev.at.to_rfc3339(),
+    });
+    if let Some(base) = &ctx.public_url {
+        let k = render::links(ev, base);
+        embed["url"] = json!(k.watch);
+        embed["image"] = json!({ "url": k.chart });
     }
     json!({
-        "content": truncate(&render::subject_in(ev, l), DISCORD_CONTENT_MAX),
-        "embeds": [{
-            "title": truncate(&render::title_in(ev, l), DISCORD_TITLE_MAX),
-            "description": truncate(&description, DISCORD_DESCRIPTION_MAX),
-            "color": colour(ev).0,
-            "timestamp": ev.at.to_rfc3339(),
-        }],
+        "content": truncate(&Markup::Discord.escape(&render::subject(ev, ctx)), DISCORD_CONTENT_MAX),
+        "embeds": [embed],
         // Alerts must not ping @everyone because a post title says so.
         "allowed_mentions": { "parse": [] },
     })
@@ -301,12 +361,7 @@ fn discord(ev: &AlertEvent, l: &Labels) -> Value {
 
 /// At most `max` characters, ending with `…` when cut.
 fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    super::sanitize::truncate(s, max)
 }
 
 #[cfg(test)]
@@ -319,7 +374,8 @@ mod tests {
     }
 
     fn check(format: WebhookFormat, paths: &[(&str, &str)]) -> Value {
-        let v: Value = serde_json::from_slice(&payload(&event(), format).unwrap()).unwrap();
+        let ctx = render::Context::default();
+        let v: Value = serde_json::from_slice(&payload(&event(), format, &ctx).unwrap()).unwrap();
         for (ptr, needle) in paths {
             let got = v
                 .pointer(ptr)
@@ -337,7 +393,7 @@ mod tests {
     fn json_payload_is_the_event() {
         let ev = event();
         assert_eq!(
-            payload(&ev, WebhookFormat::Json).unwrap(),
+            payload(&ev, WebhookFormat::Json, &super::super::render::tests::fr()).unwrap(),
             serde_json::to_vec(&ev).unwrap()
         );
     }
@@ -347,7 +403,7 @@ mod tests {
         check(
             WebhookFormat::Slack,
             &[
-                ("/text", "*CRITICAL acme: bad-buzz"),
+                ("/text", "*CRITICAL acme / bad-buzz"),
                 (
                     "/text",
                     "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
@@ -358,7 +414,7 @@ mod tests {
             WebhookFormat::Mattermost,
             &[
                 ("/text", "**CRITICAL acme"),
-                ("/text", "](<https://ex.org/post/1?a=b&c=d>)"),
+                ("/text", "](https://ex.org/post/1?a=b&c=d)"),
             ],
         );
         check(
@@ -372,15 +428,14 @@ mod tests {
                 ("/attachments/0/content/type", "AdaptiveCard"),
                 (
                     "/attachments/0/content/body/0/text",
-                    "CRITICAL acme: bad-buzz",
+                    "CRITICAL acme / bad-buzz",
                 ),
-                ("/attachments/0/content/body/2/facts/0/value", "acme"),
             ],
         );
         check(
             WebhookFormat::Discord,
             &[
-                ("/content", "[veilleur] CRITICAL acme"),
+                ("/content", "\\[veilleur\\] CRITICAL acme"),
                 ("/embeds/0/title", "CRITICAL acme"),
                 ("/embeds/0/description", "https://ex.org/post/1"),
                 ("/embeds/0/timestamp", "2026-01-01T10:00:00"),
@@ -401,10 +456,12 @@ mod tests {
                 sentiment: -0.5,
             })
             .collect();
-        let v: Value =
-            serde_json::from_slice(&payload(&ev, WebhookFormat::Discord).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(
+            &payload(&ev, WebhookFormat::Discord, &render::Context::default()).unwrap(),
+        )
+        .unwrap();
         let len = |p: &str| v.pointer(p).unwrap().as_str().unwrap().chars().count();
-        assert_eq!(len("/content"), DISCORD_CONTENT_MAX);
+        assert!(len("/content") <= DISCORD_CONTENT_MAX);
         assert_eq!(len("/embeds/0/title"), DISCORD_TITLE_MAX);
         assert_eq!(len("/embeds/0/description"), DISCORD_DESCRIPTION_MAX);
     }

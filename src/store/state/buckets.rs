@@ -41,6 +41,24 @@ impl Buckets<'_> {
         Ok(out)
     }
 
+    /// One watch's buckets in `[from_minute, to_minute]`: (minute, total),
+    /// by minute. Blocking read of that range only.
+    pub fn of_watch(
+        &self,
+        watch: &str,
+        from_minute: i64,
+        to_minute: i64,
+    ) -> Result<Vec<(i64, u64)>, StateError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for row in t.range((watch, from_minute)..=(watch, to_minute))? {
+            let (k, v) = row?;
+            out.push((k.value().1, v.value().0));
+        }
+        Ok(out)
+    }
+
     /// Deletes buckets older than `before_minute`; returns how many.
     /// Blocking, fsyncs.
     pub(crate) fn prune(&self, before_minute: i64) -> Result<u64, StateError> {

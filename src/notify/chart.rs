@@ -1,0 +1,219 @@
+//! The chart of an alert: a small PNG of the watch's mentions per hour over
+//! the last days, the window that fired shaded, the usual level as a band.
+//!
+//! Owns: turning per-minute bucket counts into a series ([`Series::hourly`])
+//! and drawing it ([`png`]) with plotters' bitmap backend, then encoding the
+//! pixels with the `png` crate. It draws no text, so it needs no font (the
+//! email says in words what the chart shows; its `alt` text explains it).
+//! It does not read the store (the outbox hands it the buckets) and is CPU
+//! work: async callers run it on `spawn_blocking`.
+
+use plotters::prelude::*;
+
+/// Width of the image, in pixels.
+pub const WIDTH: u32 = 600;
+/// Height of the image, in pixels.
+pub const HEIGHT: u32 = 200;
+/// How far back the chart looks.
+pub const SPAN_SECS: i64 = 3 * 86_400;
+/// One bar per this many seconds.
+pub const STEP_SECS: i64 = 3600;
+
+/// Mention counts at a fixed step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Unix seconds of the first bar's start.
+    pub start: i64,
+    /// Seconds per bar.
+    pub step: i64,
+    pub counts: Vec<u64>,
+}
+
+impl Series {
+    /// Sums `(minute, total)` buckets (Unix minutes; hourly rows after
+    /// compaction are keyed at their first minute) into bars of
+    /// [`STEP_SECS`] covering the [`SPAN_SECS`] that end at `end` (Unix
+    /// seconds). Buckets outside the span are ignored.
+    pub fn hourly(buckets: &[(i64, u64)], end: i64) -> Series {
+        let step = STEP_SECS;
+        let last = end.div_euclid(step) * step;
+        let n = (SPAN_SECS / step) as usize;
+        let start = last - (n as i64 - 1) * step;
+        let mut counts = vec![0u64; n];
+        for &(minute, total) in buckets {
+            let t = minute * 60;
+            if t < start || t >= last + step {
+                continue;
+            }
+            let i = ((t - start) / step) as usize;
+            if let Some(c) = counts.get_mut(i) {
+                *c += total;
+            }
+        }
+        Series {
+            start,
+            step,
+            counts,
+        }
+    }
+}
+
+/// What to draw beside the bars.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Marks {
+    /// The alert window, Unix seconds `[from, to)`.
+    pub window: (i64, i64),
+    /// Mentions expected per bar, when there is an expectation.
+    pub expected_per_step: Option<f64>,
+}
+
+const BAR: RGBColor = RGBColor(0x3a, 0x6e, 0xa5);
+const BAR_HOT: RGBColor = RGBColor(0xb0, 0x00, 0x20);
+const WINDOW: RGBColor = RGBColor(0xfb, 0xe3, 0xe6);
+const BAND: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
+const LEVEL: RGBColor = RGBColor(0x88, 0x88, 0x88);
+const AXIS: RGBColor = RGBColor(0x99, 0x99, 0x99);
+
+/// The chart as PNG bytes; an error says what failed to draw or encode.
+pub fn png(series: &Series, marks: &Marks) -> Result<Vec<u8>, String> {
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    draw(&mut rgb, series, marks).map_err(|e| format!("cannot draw the chart: {e}"))?;
+    let mut out = Vec::new();
+    {
+        let mut enc = ::png::Encoder::new(&mut out, WIDTH, HEIGHT);
+        enc.set_color(::png::ColorType::Rgb);
+        enc.set_depth(::png::BitDepth::Eight);
+        let mut w = enc
+            .write_header()
+            .map_err(|e| format!("cannot encode the chart: {e}"))?;
+        w.write_image_data(&rgb)
+            .map_err(|e| format!("cannot encode the chart: {e}"))?;
+    }
+    Ok(out)
+}
+
+fn draw(rgb: &mut [u8], s: &Series, m: &Marks) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = s.counts.len().max(1) as i64;
+    let x0 = s.start;
+    let x1 = s.start + n * s.step;
+    let band = m
+        .expected_per_step
+        .filter(|e| e.is_finite() && *e > 0.0)
+        .map(|e| {
+            let spread = 2.0 * e.sqrt();
+            ((e - spread).max(0.0), e + spread, e)
+        });
+    let top = s.counts.iter().copied().max().unwrap_or(0) as f64;
+    let ymax = (top.max(band.map_or(0.0, |b| b.1)) * 1.1).max(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(10)
+        .build_cartesian_2d(x0..x1, 0f64..ymax)?;
+    let (from, to) = (m.window.0.max(x0), m.window.1.min(x1));
+    if from < to {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(from, 0.0), (to, ymax)],
+            WINDOW.filled(),
+        )))?;
+    }
+    if let Some((lo, hi, e)) = band {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x0, lo), (x1, hi)],
+            BAND.mix(0.6).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x0, e), (x1, e)],
+            LEVEL.stroke_width(1),
+        )))?;
+    }
+    let gap = s.step / 8;
+    chart.draw_series(
+        s.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| {
+                let a = x0 + i as i64 * s.step;
+                let hot = a + s.step > m.window.0 && a < m.window.1;
+                let colour = if hot { BAR_HOT } else { BAR };
+                Rectangle::new(
+                    [(a + gap, 0.0), (a + s.step - gap, *c as f64)],
+                    colour.filled(),
+                )
+            }),
+    )?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(x0, 0.0), (x1, 0.0)],
+        AXIS.stroke_width(1),
+    )))?;
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_sum_into_hours_ending_at_the_alert() {
+        let end = 10 * 86_400 + 1800; // half past the hour
+        let m = |t: i64| t / 60;
+        let s = Series::hourly(
+            &[
+                (m(end), 5),
+                (m(end - 60), 2),
+                (m(end - 3600), 7),
+                (m(end - SPAN_SECS - 7200), 100), // too old
+                (m(end + 7200), 100),             // after the alert
+            ],
+            end,
+        );
+        assert_eq!(s.counts.len(), 72);
+        assert_eq!(s.counts[71], 7, "{:?}", &s.counts[68..]);
+        assert_eq!(s.counts[70], 7);
+        assert_eq!(s.counts.iter().sum::<u64>(), 14);
+        assert_eq!(s.start + 71 * 3600, 10 * 86_400);
+    }
+
+    #[test]
+    fn png_is_a_valid_image_of_the_right_size() {
+        let s = Series {
+            start: 0,
+            step: 3600,
+            counts: (0..72).map(|i| if i > 68 { 60 } else { i % 5 }).collect(),
+        };
+        let bytes = png(
+            &s,
+            &Marks {
+                window: (69 * 3600, 72 * 3600),
+                expected_per_step: Some(3.0),
+            },
+        )
+        .unwrap();
+        let dec = ::png::Decoder::new(std::io::Cursor::new(&bytes));
+        let mut r = dec.read_info().unwrap();
+        let info = r.info();
+        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        r.next_frame(&mut buf).unwrap();
+        // The hot bars are drawn: some pixels are the alert colour.
+        assert!(buf.chunks(3).any(|p| p == [0xb0, 0x00, 0x20]));
+        // An empty series still draws.
+        let empty = Series {
+            start: 0,
+            step: 3600,
+            counts: vec![0; 72],
+        };
+        assert!(
+            png(
+                &empty,
+                &Marks {
+                    window: (0, 0),
+                    expected_per_step: None
+                }
+            )
+            .is_ok()
+        );
+    }
+}
