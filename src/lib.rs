@@ -42,6 +42,7 @@ pub mod notify;
 pub(crate) mod pipeline;
 pub(crate) mod retry;
 pub mod rules;
+pub mod silence;
 pub mod source;
 pub mod store;
 pub mod telemetry;
