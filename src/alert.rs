@@ -214,8 +214,8 @@ impl AlertEvent {
     }
 }
 
-/// What the outbox queues and delivers to one channel: an alert event
-/// today; digests and other kinds of message are new variants.
+/// What the outbox queues and delivers to one channel: an alert event or
+/// a digest; other kinds of message are new variants.
 ///
 /// Stored as JSON in the state store, externally tagged
 /// (`{"alert": {…event…}}`), so a variant added later never changes how the
@@ -225,6 +225,8 @@ impl AlertEvent {
 pub enum Notification {
     /// An alert fired or resolved.
     Alert(AlertEvent),
+    /// A channel's periodic summary (`crate::digest`).
+    Digest(Box<crate::digest::Digest>),
 }
 
 impl Notification {
@@ -233,6 +235,11 @@ impl Notification {
     pub fn idempotency_key(&self) -> String {
         match self {
             Notification::Alert(ev) => ev.idempotency_key(),
+            Notification::Digest(d) => format!(
+                "digest/{}/{}",
+                d.start.timestamp_millis(),
+                d.end.timestamp_millis()
+            ),
         }
     }
 
@@ -241,6 +248,7 @@ impl Notification {
     pub(crate) fn as_alert(&self) -> Option<&AlertEvent> {
         match self {
             Notification::Alert(ev) => Some(ev),
+            Notification::Digest(_) => None,
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub sources: Vec<SourceConfig>,
     pub channels: Vec<ChannelConfig>,
+    /// (channel, schedule) of every channel with a `digest` key
+    /// (`"daily 08:30"`, `"weekly mon 08:30"`), in file order.
+    pub digests: Vec<(String, crate::digest::schedule::Schedule)>,
 }
 
 /// The `[daemon]` section.
@@ -137,7 +140,7 @@ pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Keys every `[[source]]` takes, whatever its kind.
 const SOURCE_KEYS: &[&str] = &["name", "kind", "interval", "timeout", "max_body_bytes"];
 /// Keys every `[[channel]]` takes, whatever its kind.
-const CHANNEL_KEYS: &[&str] = &["name", "kind"];
+const CHANNEL_KEYS: &[&str] = &["name", "kind", "digest"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,6 +172,8 @@ struct RawSource {
 struct RawChannel {
     name: Spanned<String>,
     kind: Spanned<String>,
+    /// `"daily HH:MM"` or `"weekly DAY HH:MM"`.
+    digest: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +207,8 @@ pub(crate) struct Parser<'a> {
     path: &'a Path,
     source: &'a str,
     diags: Vec<Diagnostic>,
+    /// Digest schedules of the channels parsed so far.
+    digests: Vec<(String, crate::digest::schedule::Schedule)>,
 }
 
 impl Parser<'_> {
@@ -446,6 +453,12 @@ impl Parser<'_> {
                     format!("duplicate channel name `{}`", ch.name.get_ref()),
                 );
             }
+            if let Some(d) = &ch.digest {
+                match crate::digest::schedule::Schedule::parse(d.get_ref()) {
+                    Ok(s) => self.digests.push((ch.name.get_ref().clone(), s)),
+                    Err(e) => self.err(d, e),
+                }
+            }
             let keys = Some(("channel", ch.kind.get_ref().as_str(), CHANNEL_KEYS));
             let kind = match ch.kind.get_ref().as_str() {
                 "email" => self
@@ -649,6 +662,7 @@ impl Config {
             path,
             source,
             diags: Vec::new(),
+            digests: Vec::new(),
         };
         let (mut daemon, mut daemon_seen) = (None, false);
         let (mut sources, mut channels) = (Vec::new(), Vec::new());
@@ -685,6 +699,7 @@ impl Config {
                 daemon,
                 sources,
                 channels,
+                digests: p.digests,
             }),
             _ => Err(p.diags),
         }
@@ -887,7 +902,7 @@ hashtags = [\"acme\"]
         ));
         assert_eq!(text.len(), 4, "{text:#?}");
         assert!(
-            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
+            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, `digest`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
             "{text:#?}"
         );
         assert!(

@@ -31,6 +31,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub(crate) mod diag;
+pub mod digest;
 pub(crate) mod duration;
 pub mod enrich;
 pub(crate) mod http;

@@ -76,14 +76,16 @@ pub fn record(
             continue;
         }
         c.unhold.push(key.clone());
-        let resolves_now = ts
-            .iter()
-            .any(|t| t.record_key == key && t.event.state == AlertState::Resolved);
+        // A resolution, or a fresh notification of the same rule, in this
+        // very recording supersedes what was held.
+        let superseded = ts.iter().any(|t| {
+            t.record_key == key && (t.event.state == AlertState::Resolved || !t.notify.is_empty())
+        });
         let still_firing = store
             .latest(&key)?
             .is_some_and(|l| l.event.state == AlertState::Firing && l.fired_at == h.fired_at);
         let acked = acks.get(&key).is_some_and(|a| a.fired_at == h.fired_at);
-        if resolves_now || !still_firing || acked {
+        if superseded || !still_firing || acked {
             continue;
         }
         info!(watch = %h.event.watch, rule = %h.event.rule, "silence ended: sending the alert it held, once");

@@ -415,6 +415,7 @@ async fn drop_entry(ctx: &Ctx, seq: u64, e: &Entry, why: &'static str) -> Outcom
 async fn send(notifier: &Notifier, n: &Notification, key: &str) -> Result<(), NotifyError> {
     match n {
         Notification::Alert(ev) => notifier.send(ev, key).await,
+        Notification::Digest(d) => notifier.send_digest(d, key).await,
     }
 }
 

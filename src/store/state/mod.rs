@@ -11,7 +11,9 @@
 //! - [`Outbox`] ([`StateStore::outbox`]): the notification outbox and the
 //!   sent log;
 //! - [`Silences`] ([`StateStore::silences`]): silences, acknowledgements,
-//!   held notifications and the alert history.
+//!   held notifications and the alert history;
+//! - [`Digests`] ([`StateStore::digests`]): when each channel's digest was
+//!   last queued.
 //!
 //! Every write that matters is one transaction, so a crash leaves either all
 //! of it or none. [`StateStore::commit_ingest`] spans the ledger and the
@@ -27,6 +29,7 @@
 
 mod alerts;
 mod buckets;
+pub mod digests;
 mod ledger;
 pub mod outbox;
 pub mod silences;
@@ -38,6 +41,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 
 pub use alerts::AlertLog;
 pub use buckets::Buckets;
+pub use digests::Digests;
 pub use ledger::Ledger;
 pub use outbox::Outbox;
 pub use silences::Silences;
@@ -133,6 +137,7 @@ impl StateStore {
         tx.open_table(silences::HELD)?;
         tx.open_table(silences::EVENTS)?;
         tx.open_table(silences::LATEST)?;
+        tx.open_table(digests::DIGESTS)?;
         tx.commit()?;
         Ok(StateStore { db })
     }
@@ -160,6 +165,11 @@ impl StateStore {
     /// Silences, acknowledgements and the alert history.
     pub fn silences(&self) -> Silences<'_> {
         Silences { db: &self.db }
+    }
+
+    /// When each channel's digest was last queued.
+    pub fn digests(&self) -> Digests<'_> {
+        Digests { db: &self.db }
     }
 
     /// Records seen ids, bucket increments and cursors in one transaction.
