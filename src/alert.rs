@@ -222,6 +222,9 @@ impl AlertEvent {
 /// existing ones read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// Alerts are the common case and are built in many places: they stay
+// unboxed; the rarer digest is boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Notification {
     /// An alert fired or resolved.
     Alert(AlertEvent),
