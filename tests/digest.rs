@@ -407,3 +407,22 @@ async fn scheduled_digest_is_queued_once_when_due_and_delivered() {
     assert_eq!(got.len(), 1);
     check_numbers(&got[0]);
 }
+
+#[test]
+fn check_refuses_a_bad_digest_schedule_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    let config = dir.path().join("veilleur.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\n\n[[channel]]\nname = \"out\"\nkind = \"file\"\ndir = \"out\"\ndigest = \"weekly someday 25:00\"\n",
+    )
+    .unwrap();
+    let out = veilleur(&["check", "--config"], &config, &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("veilleur.toml:9:10: invalid digest schedule `weekly someday 25:00`: expected \"daily HH:MM\" or \"weekly DAY HH:MM\""),
+        "{err}"
+    );
+}
