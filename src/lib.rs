@@ -19,6 +19,9 @@
 //! * [`pipeline`] is the ingest step (dedupe → enrich → match → index →
 //!   count → detect → record), written once for `run`, `import` and
 //!   `backtest`.
+//! * [`silence`] decides which alert transitions are notified, silenced or
+//!   acknowledged, and records them in one transaction; [`digest`] computes,
+//!   renders and schedules the periodic summaries sent through the outbox.
 //! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
 //!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
 //! * [`duration`] (durations as configs write them) and [`retry`]

@@ -363,6 +363,12 @@ async fn ack_stops_repeats_until_the_alert_resolves() {
         }
     }
     assert_eq!(queued, vec![0, 240]);
+    // The id of the first firing names that firing only.
+    let err = state
+        .silences()
+        .ack(&history[0].id.to_string(), "cm", "", at(260))
+        .unwrap_err();
+    assert!(err.to_string().contains("is over"), "{err}");
     deliver(&config, state.clone()).await;
     let got = posted(&hooks);
     assert_eq!(

@@ -361,15 +361,16 @@ impl Silences<'_> {
                 what: "alert",
                 id: alert.to_string(),
             };
-            let key = match alert.trim().parse::<u64>() {
+            // An id names one firing; `watch/rule` the rule's current one.
+            let (key, named) = match alert.trim().parse::<u64>() {
                 Ok(id) => {
                     let e: AlertEntry = match events.get(id)? {
                         Some(v) => serde_json::from_slice(v.value())?,
                         None => return Err(not_found()),
                     };
-                    e.record_key()
+                    (e.record_key(), Some(e))
                 }
-                Err(_) => alert.trim().to_string(),
+                Err(_) => (alert.trim().to_string(), None),
             };
             let Some(last_id) = latest.get(key.as_str())?.map(|v| v.value()) else {
                 return Err(not_found());
@@ -382,6 +383,14 @@ impl Silences<'_> {
                 return Err(SilenceError::Invalid(format!(
                     "alert {alert} is not firing (it resolved at {}): nothing to acknowledge",
                     last.event.at.to_rfc3339()
+                )));
+            }
+            if let Some(e) = named
+                && e.fired_at != last.fired_at
+            {
+                return Err(SilenceError::Invalid(format!(
+                    "alert {alert} is over; its rule fires again as alert {}: acknowledge that one",
+                    last.id
                 )));
             }
             drop(v);
