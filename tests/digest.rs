@@ -355,6 +355,28 @@ async fn scheduled_digest_is_queued_once_when_due_and_delivered() {
     let state = Arc::new(StateStore::open(&data.join("state")).unwrap());
     let mins = |m: i64| end() + chrono::Duration::minutes(m);
 
+    // An alert of the period in the history (and one of the period before).
+    let mut ev = veilleur::alert::AlertEvent::example();
+    ev.at = end() - chrono::Duration::days(2);
+    let mut old = ev.clone();
+    old.at = end() - chrono::Duration::days(9);
+    let entry = |event| veilleur::store::state::silences::AlertEntry {
+        id: 0,
+        event,
+        fired_at: None,
+        notified: vec!["hook".into()],
+        silenced_by: None,
+        acked: false,
+        released: false,
+    };
+    state
+        .silences()
+        .commit_alerts(veilleur::store::state::silences::AlertCommit {
+            events: vec![entry(old), entry(ev.clone())],
+            ..Default::default()
+        })
+        .unwrap();
+
     // First start, an hour before the due time: nothing owed.
     assert_eq!(
         queue_due(&ch, &schedule, &rules, &state, index.as_ref(), mins(-60)).unwrap(),
@@ -406,6 +428,43 @@ async fn scheduled_digest_is_queued_once_when_due_and_delivered() {
     let got = posted_digests(&hooks);
     assert_eq!(got.len(), 1);
     check_numbers(&got[0]);
+    let alerts = watch(&got[0], "acme")["alerts"].as_array().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (&alerts[0]["id"], &alerts[0]["rule"], &alerts[0]["at"]),
+        (&json!(2), &json!("bad-buzz"), &json!(ev.at))
+    );
+}
+
+#[test]
+fn digest_prints_beside_a_running_daemon_and_refuses_to_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(
+        dir.path(),
+        "[[channel]]\nname = \"out\"\nkind = \"file\"\ndir = \"out\"\n",
+    );
+    // The daemon's lock on the state store, held by this process.
+    let _held = StateStore::open(&dir.path().join("data/state")).unwrap();
+    let out = veilleur(&["digest", "--config"], &config, &["--at", END, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_numbers(&serde_json::from_slice(&out.stdout).unwrap());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alerts of the period are left out"));
+    let out = veilleur(
+        &["digest", "--config"],
+        &config,
+        &["--at", END, "--send", "--channel", "out"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot send while the daemon runs")
+            && err.contains("held by a running daemon"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -377,6 +377,35 @@ async fn ack_stops_repeats_until_the_alert_resolves() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_alert_still_notifies_its_escalation() {
+    let (hook_addr, _) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), hook_addr, None);
+    let state = Arc::new(StateStore::open(&dir.path().join("state")).unwrap());
+    let mut b = Bench::new(&config, state.clone());
+    let mut queued = Vec::new();
+    for min in 0..=5 {
+        if b.step(min, crisis(min, 0, 100)) > 0 {
+            queued.push(min);
+        }
+    }
+    state
+        .silences()
+        .ack("acme/crisis", "cm", "", at(5))
+        .unwrap();
+    // The volume more than doubles: 12 mentions at minute 15.
+    for min in 6..=20 {
+        let hits = if min == 15 { 12 } else { crisis(min, 0, 100) };
+        if b.step(min, hits) > 0 {
+            queued.push(min);
+        }
+    }
+    assert_eq!(queued, vec![0, 15]);
+    let last = state.silences().events(1).unwrap().remove(0);
+    assert_eq!((last.event.stage, last.acked), (Stage::Escalation, false));
+}
+
 fn veilleur(args: &[&str], config: &Path) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"));
     cmd.args(&args[..2])
