@@ -214,17 +214,22 @@ impl AlertEvent {
     }
 }
 
-/// What the outbox queues and delivers to one channel: an alert event
-/// today; digests and other kinds of message are new variants.
+/// What the outbox queues and delivers to one channel: an alert event or
+/// a digest; other kinds of message are new variants.
 ///
 /// Stored as JSON in the state store, externally tagged
 /// (`{"alert": {…event…}}`), so a variant added later never changes how the
 /// existing ones read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// Alerts are the common case and are built in many places: they stay
+// unboxed; the rarer digest is boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Notification {
     /// An alert fired or resolved.
     Alert(AlertEvent),
+    /// A channel's periodic summary (`crate::digest`).
+    Digest(Box<crate::digest::Digest>),
 }
 
 impl Notification {
@@ -233,6 +238,11 @@ impl Notification {
     pub fn idempotency_key(&self) -> String {
         match self {
             Notification::Alert(ev) => ev.idempotency_key(),
+            Notification::Digest(d) => format!(
+                "digest/{}/{}",
+                d.start.timestamp_millis(),
+                d.end.timestamp_millis()
+            ),
         }
     }
 
@@ -241,6 +251,7 @@ impl Notification {
     pub(crate) fn as_alert(&self) -> Option<&AlertEvent> {
         match self {
             Notification::Alert(ev) => Some(ev),
+            Notification::Digest(_) => None,
         }
     }
 }

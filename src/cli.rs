@@ -149,6 +149,46 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Silence a watch (or one of its rules) for a while; list or expire
+    /// silences. Silenced alerts are recorded, not notified.
+    Silence {
+        #[command(subcommand)]
+        action: SilenceAction,
+    },
+    /// Acknowledge a firing alert: its repeats stop until it resolves.
+    Ack {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// An alert id (from the API or the alert history), or `watch/rule`
+        /// for that rule's current firing.
+        alert: String,
+    },
+    /// Print a digest of every watch over a period, or send it (--send).
+    Digest {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The period summarised, ending now (or --at): e.g. 1d, 7d.
+        #[arg(long, default_value = "7d")]
+        period: String,
+        /// Send to this channel (default with --send: every channel with a
+        /// `digest` key).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Queue it in the outbox and deliver it (the daemon must be stopped).
+        #[arg(long)]
+        send: bool,
+        /// Print the digest's JSON instead of text.
+        #[arg(long, conflicts_with = "send")]
+        json: bool,
+        /// End of the period, RFC 3339 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Run the whole daemon on a bundled crisis scenario served on loopback.
     Demo {
         /// Keep the demo's data directory here instead of a temporary one.
@@ -157,6 +197,44 @@ pub enum Command {
         /// Speed of the scenario: 1.0 plays it in about a minute.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+    },
+}
+
+/// `veilleur silence …`.
+#[derive(Debug, Subcommand)]
+pub enum SilenceAction {
+    /// Silence a watch (or one rule of it) from now for a duration.
+    Add {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        watch: String,
+        /// Only this alert rule of the watch.
+        #[arg(long)]
+        rule: Option<String>,
+        /// How long, e.g. 6h, 2d.
+        #[arg(long = "for")]
+        duration: String,
+        /// Why, for the team.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Who silences (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List silences (active, pending and expired).
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence now.
+    Expire {
+        #[arg(long, short)]
+        config: PathBuf,
+        id: u64,
     },
 }
 
@@ -254,6 +332,48 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                 progress: true,
             },
             &mut std::io::stdout().lock(),
+        ),
+        Command::Silence { action } => match action {
+            SilenceAction::Add {
+                config,
+                watch,
+                rule,
+                duration,
+                comment,
+                by,
+            } => cmd::silence::add(
+                &config,
+                &watch,
+                rule.as_deref(),
+                &duration,
+                &comment,
+                by.as_deref(),
+            ),
+            SilenceAction::List { config, json } => cmd::silence::list(&config, json),
+            SilenceAction::Expire { config, id } => cmd::silence::expire(&config, id),
+        },
+        Command::Ack {
+            config,
+            by,
+            comment,
+            alert,
+        } => cmd::silence::ack(&config, &alert, &comment, by.as_deref()),
+        Command::Digest {
+            config,
+            period,
+            channel,
+            send,
+            json,
+            at,
+        } => cmd::digest::run(
+            &config,
+            &cmd::digest::Options {
+                period: &period,
+                channel: channel.as_deref(),
+                send,
+                json,
+                at: at.as_deref(),
+            },
         ),
         Command::Demo { data_dir, speed } => cmd::demo::run(data_dir, speed),
     }

@@ -40,6 +40,9 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub sources: Vec<SourceConfig>,
     pub channels: Vec<ChannelConfig>,
+    /// (channel, schedule) of every channel with a `digest` key
+    /// (`"daily 08:30"`, `"weekly mon 08:30"`), in file order.
+    pub digests: Vec<(String, crate::digest::schedule::Schedule)>,
 }
 
 /// The `[daemon]` section.
@@ -147,7 +150,7 @@ pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Keys every `[[source]]` takes, whatever its kind.
 const SOURCE_KEYS: &[&str] = &["name", "kind", "interval", "timeout", "max_body_bytes"];
 /// Keys every `[[channel]]` takes, whatever its kind.
-const CHANNEL_KEYS: &[&str] = &["name", "kind", "lang", "timezone"];
+const CHANNEL_KEYS: &[&str] = &["name", "kind", "lang", "timezone", "digest"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +187,8 @@ struct RawChannel {
     kind: Spanned<String>,
     lang: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
+    /// `"daily HH:MM"` or `"weekly DAY HH:MM"`.
+    digest: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -220,6 +225,8 @@ pub(crate) struct Parser<'a> {
     /// Each channel's own `lang` and `timezone`, in order, resolved against
     /// the daemon's defaults once every section is read.
     channel_locales: Vec<(Option<crate::i18n::Lang>, Option<chrono_tz::Tz>)>,
+    /// Digest schedules of the channels parsed so far.
+    digests: Vec<(String, crate::digest::schedule::Schedule)>,
 }
 
 impl Parser<'_> {
@@ -481,6 +488,12 @@ impl Parser<'_> {
                     format!("duplicate channel name `{}`", ch.name.get_ref()),
                 );
             }
+            if let Some(d) = &ch.digest {
+                match crate::digest::schedule::Schedule::parse(d.get_ref()) {
+                    Ok(s) => self.digests.push((ch.name.get_ref().clone(), s)),
+                    Err(e) => self.err(d, e),
+                }
+            }
             let keys = Some(("channel", ch.kind.get_ref().as_str(), CHANNEL_KEYS));
             let kind = match ch.kind.get_ref().as_str() {
                 "email" => self
@@ -725,6 +738,7 @@ impl Config {
             source,
             diags: Vec::new(),
             channel_locales: Vec::new(),
+            digests: Vec::new(),
         };
         let (mut daemon, mut daemon_seen) = (None, false);
         let (mut sources, mut channels) = (Vec::new(), Vec::new());
@@ -770,6 +784,7 @@ impl Config {
                 daemon,
                 sources,
                 channels,
+                digests: p.digests,
             }),
             _ => Err(p.diags),
         }
@@ -974,7 +989,7 @@ hashtags = [\"acme\"]
         ));
         assert_eq!(text.len(), 4, "{text:#?}");
         assert!(
-            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, `lang`, `timezone`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
+            text[0].starts_with("/etc/veilleur/veilleur.toml:11:1: a channel of kind `email` does not take `url`: it takes `name`, `kind`, `lang`, `timezone`, `digest`, and `smtp`, `from`, `to`, `password_env`, `password_file`"),
             "{text:#?}"
         );
         assert!(

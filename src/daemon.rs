@@ -165,6 +165,20 @@ pub async fn run_with(
         FLUSH_DEADLINE,
     ));
 
+    // Digests are queued in the outbox on their schedule (nothing to do
+    // without a channel's `digest` key).
+    let search: Arc<dyn crate::store::MentionSearch> = index.clone();
+    tracker.spawn(crate::digest::schedule::run(
+        crate::digest::schedule::DigestTask {
+            channels: config.digests.clone(),
+            rules_dir: d.rules_dir.clone(),
+            state: state.clone(),
+            index: search,
+            wake: wake.clone(),
+        },
+        shutdown.child_token(),
+    ));
+
     let client = HttpClient::new(&d.user_agent).context("cannot build the HTTP client")?;
     let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     let sources_stop = shutdown.child_token();

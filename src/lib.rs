@@ -19,6 +19,9 @@
 //! * [`pipeline`] is the ingest step (dedupe → enrich → match → index →
 //!   count → detect → record), written once for `run`, `import` and
 //!   `backtest`.
+//! * [`silence`] decides which alert transitions are notified, silenced or
+//!   acknowledged, and records them in one transaction; [`digest`] computes,
+//!   renders and schedules the periodic summaries sent through the outbox.
 //! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
 //!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
 //! * [`duration`] (durations as configs write them) and [`retry`]
@@ -31,6 +34,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub(crate) mod diag;
+pub mod digest;
 pub(crate) mod duration;
 pub mod enrich;
 #[doc(hidden)]
@@ -45,6 +49,7 @@ pub mod notify;
 pub(crate) mod pipeline;
 pub(crate) mod retry;
 pub mod rules;
+pub mod silence;
 pub mod source;
 pub mod store;
 pub mod telemetry;

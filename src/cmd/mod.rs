@@ -6,6 +6,7 @@ pub(crate) mod backtest;
 pub(crate) mod check;
 pub(crate) mod conformance;
 pub(crate) mod demo;
+pub(crate) mod digest;
 pub(crate) mod eval_crisis;
 pub(crate) mod eval_nab;
 pub(crate) mod eval_sentiment;
@@ -13,6 +14,7 @@ pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod search;
 pub(crate) mod sentiment;
+pub(crate) mod silence;
 
 use std::path::Path;
 

@@ -221,6 +221,45 @@ pub(crate) fn build_message(
         .map_err(|e| NotifyError::Message(e.to_string()))
 }
 
+/// Builds a message with `subject` and the given text and HTML bodies
+/// (digests and other non-alert notifications), otherwise as
+/// [`build_message`] does.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_plain_message(
+    subject: &str,
+    text: String,
+    html: String,
+    key: &str,
+    from: &Mailbox,
+    to: &[Mailbox],
+    date: SystemTime,
+    user_agent: &str,
+) -> Result<Message, NotifyError> {
+    let digest = key_digest(key);
+    let mut b = Message::builder()
+        .message_id(Some(message_id(key)))
+        .from(from.clone())
+        .subject(subject)
+        .date(date)
+        .user_agent(user_agent.to_string());
+    for m in to {
+        b = b.to(m.clone());
+    }
+    let part = |ct: ContentType, body: String| {
+        SinglePart::builder()
+            .header(ct)
+            .header(ContentTransferEncoding::QuotedPrintable)
+            .body(body)
+    };
+    b.multipart(
+        MultiPart::alternative()
+            .boundary(format!("veilleur-{}", &digest[..24]))
+            .singlepart(part(ContentType::TEXT_PLAIN, text))
+            .singlepart(part(ContentType::TEXT_HTML, html)),
+    )
+    .map_err(|e| NotifyError::Message(e.to_string()))
+}
+
 /// Parses a configured address (`a@b.org` or `Name <a@b.org>`).
 pub(crate) fn mailbox(channel: &str, what: &str, s: &str) -> Result<Mailbox, NotifyError> {
     s.parse().map_err(|e| NotifyError::Config {
@@ -346,6 +385,37 @@ impl EmailNotifier {
             &self.user_agent,
             &self.ctx,
             chart,
+        )?;
+        let transport = self
+            .transport
+            .get_or_init(|| async { (*self.builder).clone().build() })
+            .await;
+        match tokio::time::timeout(self.timeout, transport.send(msg)).await {
+            Err(_) => Err(NotifyError::Timeout(self.timeout)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(classify(&e)),
+        }
+    }
+}
+
+impl EmailNotifier {
+    /// Sends a message that is not an alert (a digest) to every recipient.
+    pub(crate) async fn send_message(
+        &self,
+        subject: &str,
+        text: String,
+        html: String,
+        key: &str,
+    ) -> Result<(), NotifyError> {
+        let msg = build_plain_message(
+            subject,
+            text,
+            html,
+            key,
+            &self.from,
+            &self.to,
+            SystemTime::now(),
+            &self.user_agent,
         )?;
         let transport = self
             .transport

@@ -89,6 +89,40 @@ impl FileNotifier {
     }
 }
 
+impl FileNotifier {
+    /// Writes a message that is not an alert (a digest) as an `.eml` file
+    /// at [`FileNotifier::path_for`]`(key)`.
+    pub(crate) async fn send_message(
+        &self,
+        subject: &str,
+        text: String,
+        html: String,
+        key: &str,
+    ) -> Result<(), NotifyError> {
+        let from: Mailbox = email::mailbox("file", "from", FROM)?;
+        let to: Mailbox = email::mailbox("file", "to", TO)?;
+        let msg = email::build_plain_message(
+            subject,
+            text,
+            html,
+            key,
+            &from,
+            &[to],
+            SystemTime::now(),
+            crate::config::DEFAULT_USER_AGENT,
+        )?;
+        let bytes = msg.formatted();
+        let dir = self.dir.clone();
+        let path = self.path_for(key);
+        tokio::task::spawn_blocking(move || write_atomic(&dir, &path, &bytes))
+            .await
+            .map_err(|e| NotifyError::Io {
+                path: self.path_for(key),
+                source: std::io::Error::other(e),
+            })?
+    }
+}
+
 /// `<key with every byte but [A-Za-z0-9._-] as _, at most 80>-<12 hex>.eml`:
 /// readable, safe on every file system, and distinct for distinct keys even
 /// when sanitising makes them look alike.

@@ -114,6 +114,27 @@ impl Notifier {
         matches!(self, Notifier::Email(_) | Notifier::File(_))
     }
 
+    /// Sends one digest ([`crate::digest`], rendered by
+    /// [`crate::digest::render`]); `key` is its idempotency key.
+    pub async fn send_digest(
+        &self,
+        d: &crate::digest::Digest,
+        key: &str,
+    ) -> Result<(), NotifyError> {
+        use crate::digest::render;
+        match self {
+            Notifier::Email(n) => {
+                n.send_message(&render::subject(d), render::text(d), render::html(d), key)
+                    .await
+            }
+            Notifier::Webhook(n) => n.post(webhook::digest_payload(d, n.format())?, key).await,
+            Notifier::File(n) => {
+                n.send_message(&render::subject(d), render::text(d), render::html(d), key)
+                    .await
+            }
+        }
+    }
+
     /// `email`, `webhook` or `file`.
     pub fn kind(&self) -> &'static str {
         match self {

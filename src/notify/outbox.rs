@@ -428,6 +428,7 @@ async fn send(
             };
             notifier.send_with_chart(ev, key, chart.as_deref()).await
         }
+        Notification::Digest(d) => notifier.send_digest(d, key).await,
     }
 }
 

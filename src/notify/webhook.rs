@@ -127,7 +127,17 @@ impl WebhookNotifier {
 
     /// Posts `ev`; see the module doc for headers and outcomes.
     pub async fn send(&self, ev: &AlertEvent, key: &str) -> Result<(), NotifyError> {
-        let body = payload(ev, self.format, &self.ctx)?;
+        self.post(payload(ev, self.format, &self.ctx)?, key).await
+    }
+
+    /// The payload format of this channel.
+    pub(crate) fn format(&self) -> WebhookFormat {
+        self.format
+    }
+
+    /// Posts `body` (a payload of this channel's format) with the
+    /// idempotency key and signature headers.
+    pub(crate) async fn post(&self, body: Vec<u8>, key: &str) -> Result<(), NotifyError> {
         let mut req = self
             .client
             .post(self.url.clone())
@@ -233,6 +243,40 @@ pub(crate) fn payload(
         WebhookFormat::Mattermost => mattermost(ev, ctx),
         WebhookFormat::Teams => teams_card(ev, ctx),
         WebhookFormat::Discord => discord(ev, ctx),
+    };
+    Ok(serde_json::to_vec(&v)?)
+}
+
+/// The request body of a digest for `format`: the digest's JSON under
+/// `digest` for `json`, its chat text otherwise.
+pub(crate) fn digest_payload(
+    d: &crate::digest::Digest,
+    format: WebhookFormat,
+) -> Result<Vec<u8>, NotifyError> {
+    use crate::digest::render;
+    let v = match format {
+        WebhookFormat::Json => json!({ "digest": d }),
+        WebhookFormat::Slack => json!({ "text": render::chat(d, true) }),
+        WebhookFormat::Mattermost => json!({ "text": render::chat(d, false) }),
+        // Discord caps `content` at 2000 characters.
+        WebhookFormat::Discord => {
+            let text: String = render::chat(d, false).chars().take(2000).collect();
+            json!({ "content": text, "allowed_mentions": { "parse": [] } })
+        }
+        WebhookFormat::Teams => json!({
+            "type": "message",
+            "summary": render::subject(d),
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [{ "type": "TextBlock", "text": render::chat(d, false), "wrap": true }],
+                },
+            }],
+        }),
     };
     Ok(serde_json::to_vec(&v)?)
 }

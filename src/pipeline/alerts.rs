@@ -1,6 +1,7 @@
 //! Alert recording for `run`: the alert records that changed and the outbox
 //! entries of the transitions, committed in one state transaction before
-//! anything is sent; then the outbox is woken.
+//! anything is sent; then the outbox is woken. Silences and
+//! acknowledgements are applied on the way (`crate::silence`).
 //!
 //! `import` and `backtest` have no alert log: imported history never
 //! alerts, and a backtest prints its events instead.
@@ -15,10 +16,8 @@ use tokio::sync::{Notify, mpsc};
 
 use super::PipelineError;
 use crate::alert::AlertEvent;
-use crate::alert::Notification;
 use crate::detect::{AlertRecord, Transition};
 use crate::store::state::StateStore;
-use crate::store::state::outbox::Entry;
 use crate::telemetry::Metrics;
 
 /// Where the daemon's alert transitions go.
@@ -47,8 +46,10 @@ impl AlertLog {
 
     /// Persists the transitions with their outbox entries, and the records
     /// that changed without one (`dirty`: a rule becoming pending, a firing
-    /// one clearing), in one transaction; then counts and logs the events,
-    /// hands them to the observer and wakes the outbox.
+    /// one clearing), in one transaction, through [`crate::silence::record`]:
+    /// a silenced or acknowledged notification is recorded, not queued, and
+    /// what a silence held is released once it ends. Then counts and logs
+    /// the events, hands them to the observer and wakes the outbox.
     pub(crate) fn record(
         &self,
         ts: &[Transition],
@@ -56,29 +57,10 @@ impl AlertLog {
         now: DateTime<Utc>,
         metrics: &Metrics,
     ) -> Result<(), PipelineError> {
-        if ts.is_empty() && dirty.is_empty() {
+        let recorded = crate::silence::record(&self.state, ts, &dirty, now)?;
+        if recorded.events.is_empty() && dirty.is_empty() {
             return Ok(());
         }
-        let mut records = Vec::new();
-        let mut entries = Vec::new();
-        // Each changed record once, in its current state (a transition's
-        // record may be an older state of the same rule).
-        for (key, r) in &dirty {
-            records.push((key.clone(), r.encode()?));
-        }
-        for t in ts {
-            if !dirty.iter().any(|(k, _)| *k == t.record_key) {
-                records.push((t.record_key.clone(), t.record.encode()?));
-            }
-            for ch in &t.notify {
-                entries.push(Entry::new(
-                    Notification::Alert(t.event.clone()),
-                    ch,
-                    now.timestamp_millis(),
-                ));
-            }
-        }
-        self.state.alerts().commit(&records, &entries)?;
         metrics
             .outbox_pending
             .set(self.state.outbox().len()? as i64);
@@ -88,7 +70,7 @@ impl AlertLog {
                 let _ = tx.try_send(t.event.clone());
             }
         }
-        if !entries.is_empty() {
+        if recorded.queued > 0 {
             self.wake.notify_one();
         }
         Ok(())

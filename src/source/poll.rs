@@ -272,14 +272,15 @@ mod tests {
     #[test]
     fn first_polls_are_spread_over_the_interval() {
         let d = |i: u64, j: f64| first_poll_delay(Duration::from_secs(i), j).as_millis() as u64;
-        assert_eq!(d(5 * M, 0.0), 0);
-        assert_eq!(d(5 * M, 0.5), 150_000);
-        assert_eq!(d(5 * M, 0.999), 299_700);
+        assert_eq!(d(8 * S, 0.0), 0);
+        assert_eq!(d(8 * S, 0.5), 4_000);
+        assert_eq!(d(8 * S, 0.999), 7_992);
         assert_eq!(d(2 * S, 0.25), 500);
-        // Capped for long intervals.
-        assert_eq!(d(24 * H, 0.5), 150_000);
+        // Capped for longer intervals.
+        assert_eq!(d(5 * M, 0.5), 5_000);
+        assert_eq!(d(24 * H, 0.999), 9_990);
         assert_eq!(d(5 * M, f64::NAN), 0);
-        assert_eq!(d(5 * M, 7.0), 300_000);
+        assert_eq!(d(5 * M, 7.0), 10_000);
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! - [`AlertLog`] ([`StateStore::alerts`]): alert lifecycle records, queued
 //!   with their notifications in one transaction;
 //! - [`Outbox`] ([`StateStore::outbox`]): the notification outbox and the
-//!   sent log.
+//!   sent log;
+//! - [`Silences`] ([`StateStore::silences`]): silences, acknowledgements,
+//!   held notifications and the alert history;
+//! - [`Digests`] ([`StateStore::digests`]): when each channel's digest was
+//!   last queued.
 //!
 //! Every write that matters is one transaction, so a crash leaves either all
 //! of it or none. [`StateStore::commit_ingest`] spans the ledger and the
@@ -25,8 +29,10 @@
 
 mod alerts;
 mod buckets;
+pub mod digests;
 mod ledger;
 pub mod outbox;
+pub mod silences;
 
 use std::path::Path;
 
@@ -35,8 +41,10 @@ use redb::{Database, ReadableTable, TableDefinition};
 
 pub use alerts::AlertLog;
 pub use buckets::Buckets;
+pub use digests::Digests;
 pub use ledger::Ledger;
 pub use outbox::Outbox;
+pub use silences::Silences;
 
 /// Most rows one pruning transaction deletes: a prune of months of ids
 /// holds the write lock (and delays an ingest commit) for one batch at a time.
@@ -93,6 +101,8 @@ pub struct IngestCommit {
 pub(crate) struct Pruned {
     pub seen: u64,
     pub sent: u64,
+    /// Alert history rows and ended silences.
+    pub alerts: u64,
 }
 
 /// The state store. Cheap to share behind an `Arc`; redb serialises writers.
@@ -122,6 +132,12 @@ impl StateStore {
         tx.open_table(outbox::OUTBOX)?;
         tx.open_table(outbox::SENT)?;
         tx.open_table(outbox::META)?;
+        tx.open_table(silences::SILENCES)?;
+        tx.open_table(silences::ACKS)?;
+        tx.open_table(silences::HELD)?;
+        tx.open_table(silences::EVENTS)?;
+        tx.open_table(silences::LATEST)?;
+        tx.open_table(digests::DIGESTS)?;
         tx.commit()?;
         Ok(StateStore { db })
     }
@@ -146,6 +162,16 @@ impl StateStore {
         Outbox { db: &self.db }
     }
 
+    /// Silences, acknowledgements and the alert history.
+    pub fn silences(&self) -> Silences<'_> {
+        Silences { db: &self.db }
+    }
+
+    /// When each channel's digest was last queued.
+    pub fn digests(&self) -> Digests<'_> {
+        Digests { db: &self.db }
+    }
+
     /// Records seen ids, bucket increments and cursors in one transaction.
     /// Blocking, fsyncs.
     pub fn commit_ingest(&self, c: &IngestCommit) -> Result<(), StateError> {
@@ -163,6 +189,7 @@ impl StateStore {
         Ok(Pruned {
             seen: self.ledger().prune_seen(before)?,
             sent: self.outbox().prune_sent(before)?,
+            alerts: self.silences().prune(before)?,
         })
     }
 }
@@ -378,7 +405,11 @@ mod tests {
         assert_eq!(s.prune(horizon).unwrap(), Pruned::default());
         assert_eq!(
             s.prune(t("2026-06-01T00:00:01Z")).unwrap(),
-            Pruned { seen: 9, sent: 2 }
+            Pruned {
+                seen: 9,
+                sent: 2,
+                alerts: 0
+            }
         );
         assert_eq!(s.ledger().seen_len().unwrap(), 0);
     }

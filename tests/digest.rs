@@ -1,0 +1,487 @@
+//! `veilleur digest` over a week of mentions loaded with `veilleur import`
+//! (through the real binary): volumes and trends, sentiment split, share
+//! of voice among the `brand` and `competitor` watches, top sources and
+//! authors; `--send` and the scheduled digest delivered to a real webhook
+//! receiver on loopback, with injected time.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{wait_for, webhook_receiver};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use veilleur::digest::schedule::{Schedule, queue_due};
+use veilleur::notify::Notifier;
+use veilleur::notify::outbox::{OutboxOptions, run_with_options};
+use veilleur::store::state::StateStore;
+use veilleur::telemetry::Metrics;
+
+/// End of the digest period: a Monday, 08:30 UTC.
+const END: &str = "2026-03-02T08:30:00Z";
+
+fn end() -> DateTime<Utc> {
+    END.parse().unwrap()
+}
+
+const RULES: &[(&str, &str)] = &[
+    (
+        "acme",
+        "[watch]\nname = \"acme\"\nquery = \"acme\"\ntags = [\"brand\"]\n",
+    ),
+    (
+        "rival",
+        "[watch]\nname = \"rival\"\nquery = \"rivalco\"\ntags = [\"competitor\"]\n",
+    ),
+    (
+        "sector",
+        "[watch]\nname = \"sector\"\nquery = \"assurance\"\n",
+    ),
+];
+
+/// One mention `hours` before the end of the period.
+fn mention(
+    n: &mut u32,
+    word: &str,
+    hours: f64,
+    source: &str,
+    sentiment: f32,
+    author: (&str, Option<u64>),
+) -> Value {
+    *n += 1;
+    let published = end() - chrono::Duration::seconds((hours * 3600.0) as i64);
+    let mut v = json!({
+        "id": format!("m{n}"),
+        "source": source,
+        "url": format!("https://{source}.example.org/{n}"),
+        "title": format!("{word} post {n}"),
+        "text": format!("about {word} today"),
+        "author": author.0,
+        "published": published.to_rfc3339(),
+        "lang": "en",
+        "sentiment": sentiment,
+    });
+    if let Some(f) = author.1 {
+        v["author_followers"] = f.into();
+    }
+    v
+}
+
+/// The week before the end and the week before that, for three watches.
+fn mentions() -> Vec<Value> {
+    let mut n = 0;
+    let mut out = Vec::new();
+    // acme, this week: 30 mentions (10 negative, 15 neutral, 5 positive),
+    // 20 from the forum and 10 from news; "big" (50,000 followers) 3 times,
+    // "mid" (1,000) twice.
+    for i in 0..30 {
+        let sentiment = match i % 6 {
+            0 | 1 => -0.6,
+            2 => 0.6,
+            _ => 0.0,
+        };
+        let source = if i < 20 { "forum" } else { "news" };
+        let author = match i {
+            0..=2 => ("big", Some(50_000)),
+            3 | 4 => ("mid", Some(1_000)),
+            _ => ("anon", None),
+        };
+        out.push(mention(
+            &mut n,
+            "acme",
+            1.0 + i as f64 * 5.0,
+            source,
+            sentiment,
+            author,
+        ));
+    }
+    // acme, the week before: 20 (2 negative, 18 neutral).
+    for i in 0..20 {
+        let s = if i < 2 { -0.6 } else { 0.0 };
+        out.push(mention(
+            &mut n,
+            "acme",
+            170.0 + i as f64 * 7.0,
+            "forum",
+            s,
+            ("anon", None),
+        ));
+    }
+    // rivalco: 10 this week, 20 the week before.
+    for i in 0..10 {
+        out.push(mention(
+            &mut n,
+            "rivalco",
+            2.0 + i as f64 * 10.0,
+            "news",
+            0.0,
+            ("x", None),
+        ));
+    }
+    for i in 0..20 {
+        out.push(mention(
+            &mut n,
+            "rivalco",
+            170.0 + i as f64 * 7.0,
+            "news",
+            0.0,
+            ("x", None),
+        ));
+    }
+    // The sector: 5 this week, untagged.
+    for i in 0..5 {
+        out.push(mention(
+            &mut n,
+            "assurance",
+            3.0 + i as f64 * 20.0,
+            "news",
+            0.0,
+            ("y", None),
+        ));
+    }
+    // At the end exactly (excluded) and after it: not in the period.
+    out.push(mention(
+        &mut n,
+        "acme",
+        0.0,
+        "forum",
+        -0.6,
+        ("big", Some(90_000)),
+    ));
+    out.push(mention(
+        &mut n,
+        "acme",
+        -2.0,
+        "forum",
+        -0.6,
+        ("big", Some(90_000)),
+    ));
+    out
+}
+
+fn setup(dir: &Path, channel: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    for (name, text) in RULES {
+        std::fs::write(dir.join(format!("rules/{name}.toml")), text).unwrap();
+    }
+    let config = dir.join("veilleur.toml");
+    std::fs::write(
+        &config,
+        format!("[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\n\n{channel}"),
+    )
+    .unwrap();
+    let lines: Vec<String> = mentions().iter().map(|m| m.to_string()).collect();
+    std::fs::write(dir.join("week.jsonl"), lines.join("\n") + "\n").unwrap();
+    let out = veilleur(
+        &["import", "--config"],
+        &config,
+        &[dir.join("week.jsonl").to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    config
+}
+
+fn veilleur(args: &[&str], config: &Path, rest: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"))
+        .args(args)
+        .arg(config)
+        .args(rest)
+        .output()
+        .unwrap()
+}
+
+/// The watch `name` of a digest's JSON.
+fn watch<'a>(d: &'a Value, name: &str) -> &'a Value {
+    d["watches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["watch"] == name)
+        .unwrap()
+}
+
+/// The figures the week above must give.
+fn check_numbers(d: &Value) {
+    assert_eq!(d["end"], "2026-03-02T08:30:00Z");
+    assert_eq!(d["start"], "2026-02-23T08:30:00Z");
+    let acme = watch(d, "acme");
+    assert_eq!(
+        (acme["volume"].as_u64(), acme["previous_volume"].as_u64()),
+        (Some(30), Some(20))
+    );
+    assert_eq!(
+        acme["sentiment"],
+        json!({"negative": 10, "neutral": 15, "positive": 5})
+    );
+    assert_eq!(
+        acme["previous_sentiment"],
+        json!({"negative": 2, "neutral": 18, "positive": 0})
+    );
+    assert_eq!(acme["share_of_voice"].as_f64(), Some(0.75));
+    assert_eq!(acme["previous_share_of_voice"].as_f64(), Some(0.5));
+    assert_eq!(
+        acme["top_sources"],
+        json!([{"name": "forum", "count": 20}, {"name": "news", "count": 10}])
+    );
+    assert_eq!(
+        acme["top_authors"],
+        json!([
+            {"author": "big", "reach": 50_000, "mentions": 3},
+            {"author": "mid", "reach": 1_000, "mentions": 2},
+        ])
+    );
+    let rival = watch(d, "rival");
+    assert_eq!(
+        (rival["volume"].as_u64(), rival["previous_volume"].as_u64()),
+        (Some(10), Some(20))
+    );
+    assert_eq!(rival["share_of_voice"].as_f64(), Some(0.25));
+    assert_eq!(rival["previous_share_of_voice"].as_f64(), Some(0.5));
+    let sector = watch(d, "sector");
+    assert_eq!(sector["volume"].as_u64(), Some(5));
+    assert!(
+        sector["share_of_voice"].is_null(),
+        "untagged: no share of voice"
+    );
+}
+
+#[test]
+fn digest_of_an_imported_week_gives_volumes_sentiment_and_share_of_voice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), "");
+    let out = veilleur(
+        &["digest", "--config"],
+        &config,
+        &["--period", "7d", "--at", END, "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_numbers(&d);
+
+    let out = veilleur(
+        &["digest", "--config"],
+        &config,
+        &["--period", "7d", "--at", END],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Digest from 2026-02-23 08:30 to 2026-03-02 08:30 UTC",
+        "acme [brand]",
+        "Mentions: 30 (+50% vs 20)",
+        "Sentiment: 33% negative (+23 pts), 50% neutral, 17% positive",
+        "Share of voice: 75% (before: 50%)",
+        "Top sources: forum 20, news 10",
+        "Top authors by reach: big (50000 followers, 3 mentions), mid (1000 followers, 2 mentions)",
+        "Mentions: 10 (-50% vs 20)",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}
+
+fn posted_digests(hooks: &Arc<std::sync::Mutex<Vec<common::Hook>>>) -> Vec<Value> {
+    hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| serde_json::from_slice::<Value>(&h.body).unwrap()["digest"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_send_delivers_through_the_outbox_to_a_webhook() {
+    let (addr, hooks) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let channel = format!(
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/hooks/digest\"\ndigest = \"weekly mon 08:30\"\n"
+    );
+    let config = setup(dir.path(), &channel);
+    let cfg = config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        veilleur(
+            &["digest", "--config"],
+            &cfg,
+            &["--period", "7d", "--at", END, "--send"],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = posted_digests(&hooks);
+    assert_eq!(got.len(), 1);
+    check_numbers(&got[0]);
+    let h = hooks.lock().unwrap()[0].clone();
+    assert_eq!(
+        h.headers["idempotency-key"],
+        format!(
+            "digest/{}/{}",
+            (end() - chrono::Duration::days(7)).timestamp_millis(),
+            end().timestamp_millis()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_digest_is_queued_once_when_due_and_delivered() {
+    veilleur::install_crypto_provider();
+    let (addr, hooks) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let channel = format!(
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/hooks/digest\"\ndigest = \"weekly mon 08:30\"\n"
+    );
+    let config = setup(dir.path(), &channel);
+    let cfg = veilleur::config::Config::load(&config).unwrap();
+    let (ch, schedule) = cfg.digests[0].clone();
+    assert_eq!(schedule, Schedule::parse("weekly mon 08:30").unwrap());
+    let rules = veilleur::rules::load_dir(&cfg.daemon.rules_dir, None).unwrap();
+    let data = dir.path().join("data");
+    let index = veilleur::store::open_index(cfg.daemon.index, &data.join("index")).unwrap();
+    let state = Arc::new(StateStore::open(&data.join("state")).unwrap());
+    let mins = |m: i64| end() + chrono::Duration::minutes(m);
+
+    // An alert of the period in the history (and one of the period before).
+    let mut ev = veilleur::alert::AlertEvent::example();
+    ev.at = end() - chrono::Duration::days(2);
+    let mut old = ev.clone();
+    old.at = end() - chrono::Duration::days(9);
+    let entry = |event| veilleur::store::state::silences::AlertEntry {
+        id: 0,
+        event,
+        fired_at: None,
+        notified: vec!["hook".into()],
+        silenced_by: None,
+        acked: false,
+        released: false,
+    };
+    state
+        .silences()
+        .commit_alerts(veilleur::store::state::silences::AlertCommit {
+            events: vec![entry(old), entry(ev.clone())],
+            ..Default::default()
+        })
+        .unwrap();
+
+    // First start, an hour before the due time: nothing owed.
+    assert_eq!(
+        queue_due(&ch, &schedule, &rules, &state, index.as_ref(), mins(-60)).unwrap(),
+        None
+    );
+    // Due: queued once, whatever the number of checks.
+    assert_eq!(
+        queue_due(&ch, &schedule, &rules, &state, index.as_ref(), mins(1)).unwrap(),
+        Some(end())
+    );
+    assert_eq!(
+        queue_due(&ch, &schedule, &rules, &state, index.as_ref(), mins(2)).unwrap(),
+        None
+    );
+    assert_eq!(state.outbox().len().unwrap(), 1);
+    // Across a restart too: the mark is in the store.
+    drop(state);
+    let state = Arc::new(StateStore::open(&data.join("state")).unwrap());
+    assert_eq!(
+        queue_due(&ch, &schedule, &rules, &state, index.as_ref(), mins(3)).unwrap(),
+        None
+    );
+
+    let notifiers = HashMap::from([(
+        "hook".to_string(),
+        Notifier::from_config(&cfg.channels[0], "veilleur-test").unwrap(),
+    )]);
+    let stop = CancellationToken::new();
+    let wake = Arc::new(Notify::new());
+    let task = tokio::spawn(run_with_options(
+        state.clone(),
+        Arc::new(notifiers),
+        Arc::new(Metrics::new()),
+        wake.clone(),
+        stop.clone(),
+        Duration::from_secs(2),
+        OutboxOptions::default(),
+    ));
+    wake.notify_one();
+    assert!(
+        wait_for(Duration::from_secs(10), || state
+            .outbox()
+            .is_empty()
+            .unwrap())
+        .await
+    );
+    stop.cancel();
+    task.await.unwrap();
+    let got = posted_digests(&hooks);
+    assert_eq!(got.len(), 1);
+    check_numbers(&got[0]);
+    let alerts = watch(&got[0], "acme")["alerts"].as_array().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (&alerts[0]["id"], &alerts[0]["rule"], &alerts[0]["at"]),
+        (&json!(2), &json!("bad-buzz"), &json!(ev.at))
+    );
+}
+
+#[test]
+fn digest_prints_beside_a_running_daemon_and_refuses_to_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(
+        dir.path(),
+        "[[channel]]\nname = \"out\"\nkind = \"file\"\ndir = \"out\"\n",
+    );
+    // The daemon's lock on the state store, held by this process.
+    let _held = StateStore::open(&dir.path().join("data/state")).unwrap();
+    let out = veilleur(&["digest", "--config"], &config, &["--at", END, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_numbers(&serde_json::from_slice(&out.stdout).unwrap());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alerts of the period are left out"));
+    let out = veilleur(
+        &["digest", "--config"],
+        &config,
+        &["--at", END, "--send", "--channel", "out"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot send while the daemon runs")
+            && err.contains("held by a running daemon"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_refuses_a_bad_digest_schedule_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    let config = dir.path().join("veilleur.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\n\n[[channel]]\nname = \"out\"\nkind = \"file\"\ndir = \"out\"\ndigest = \"weekly someday 25:00\"\n",
+    )
+    .unwrap();
+    let out = veilleur(&["check", "--config"], &config, &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("veilleur.toml:9:10: invalid digest schedule `weekly someday 25:00`: expected \"daily HH:MM\" or \"weekly DAY HH:MM\""),
+        "{err}"
+    );
+}
