@@ -190,10 +190,7 @@ impl Stream for Timeline {
 #[serde(untagged)]
 enum Body {
     Timeline(Vec<serde_json::Value>),
-    Search {
-        #[serde(default)]
-        statuses: Vec<serde_json::Value>,
-    },
+    Search { statuses: Vec<serde_json::Value> },
 }
 
 #[derive(Deserialize)]
@@ -331,5 +328,8 @@ mod tests {
         assert!(parse_payload(b"", now()).is_err());
         assert!(parse_payload(b"42", now()).is_err());
         assert_eq!(parse_payload(b"[]", now()).unwrap(), Payload::default());
+        // Another endpoint's object (a streaming event) is not taken for
+        // an empty page.
+        assert!(parse_payload(br#"{"event":"update","payload":"{}"}"#, now()).is_err());
     }
 }
