@@ -881,3 +881,44 @@ async fn daemon_indexes_every_kind_searchable_by_source_and_resumes_after_a_rest
         assert_eq!(urls, unique, "{name}: no duplicate");
     }
 }
+
+#[test]
+fn readme_and_deploy_source_examples_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let md = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = md
+        .split("## Sources: social networks and forums")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README section on social sources");
+    let mut kinds = Vec::new();
+    for block in section.split("```toml").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if !block.contains("[[source]]") {
+            continue;
+        }
+        let src = source(block);
+        kinds.push(src.kind.name());
+    }
+    assert_eq!(
+        kinds,
+        [
+            "mastodon",
+            "reddit",
+            "bluesky",
+            "hackernews",
+            "youtube",
+            "discourse"
+        ]
+    );
+    let deploy = std::fs::read_to_string(root.join("deploy/veilleur.toml")).unwrap();
+    let cfg = Config::parse(Path::new("/etc/veilleur/veilleur.toml"), &deploy)
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let deployed: Vec<&str> = cfg.sources.iter().map(|s| s.kind.name()).collect();
+    for k in kinds {
+        assert!(
+            deployed.contains(&k),
+            "deploy/veilleur.toml shows no {k} source"
+        );
+    }
+}
