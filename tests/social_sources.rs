@@ -922,3 +922,49 @@ fn readme_and_deploy_source_examples_parse() {
         );
     }
 }
+
+#[test]
+fn conformance_reports_each_file_and_exits_zero_unless_the_dir_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/social");
+    for kind in ["hackernews", "discourse"] {
+        std::fs::create_dir_all(dir.path().join("social").join(kind)).unwrap();
+    }
+    std::fs::copy(
+        root.join("hackernews/search_page1.json"),
+        dir.path().join("social/hackernews/page1.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("social/discourse/broken.json"),
+        "{\"latest_posts\": [",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("feeds")).unwrap();
+    std::fs::write(
+        dir.path().join("feeds/one.xml"),
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>Acme</title><link>http://example.org/a</link></item></channel></rss>",
+    )
+    .unwrap();
+    let run = |d: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"))
+            .arg("conformance")
+            .arg(d)
+            .output()
+            .unwrap()
+    };
+    let out = run(dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok      feeds/one.xml: 1 mentions"), "{text}");
+    assert!(
+        text.contains("ok      social/hackernews/page1.json: 2 mentions"),
+        "{text}"
+    );
+    assert!(
+        text.contains("failed  social/discourse/broken.json: cannot parse"),
+        "{text}"
+    );
+    assert!(text.ends_with("2 of 3 parsed\n"), "{text}");
+    assert!(!run(&dir.path().join("missing")).status.success());
+}
