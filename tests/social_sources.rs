@@ -968,3 +968,36 @@ fn conformance_reports_each_file_and_exits_zero_unless_the_dir_is_missing() {
     assert!(text.ends_with("2 of 3 parsed\n"), "{text}");
     assert!(!run(&dir.path().join("missing")).status.success());
 }
+
+#[tokio::test]
+async fn a_burst_larger_than_max_pages_is_read_over_the_next_polls() {
+    let (server, base) = ApiServer::start(reddit_script).await;
+    let src = source(&format!(
+        "[[source]]\nname = \"rd\"\nkind = \"reddit\"\nurl = \"{base}\"\nquery = \"acme\"\nsubreddits = [\"france\"]\nmax_pages = 1\n"
+    ));
+    let http = client();
+    // Stored: a position older than everything served.
+    let stored = Cursor::Positions {
+        positions: [("r/france".to_string(), "1772618000".to_string())].into(),
+    };
+    let (first, cursor) = items(poll(&src, &http, &stored, now()).await.unwrap());
+    assert_eq!(first.len(), 2, "one page only");
+    assert!(
+        cursor_position(&cursor, "r/france#gap").is_some(),
+        "{cursor:?}"
+    );
+    let (second, cursor) = items(poll(&src, &http, &cursor, now()).await.unwrap());
+    assert_eq!(cursor_position(&cursor, "r/france#gap"), None);
+    assert_eq!(cursor_position(&cursor, "r/france"), Some("1772620200"));
+    let mut urls: Vec<&str> = first
+        .iter()
+        .chain(&second)
+        .map(|m| m.url.as_str())
+        .collect();
+    urls.sort();
+    urls.dedup();
+    assert_eq!(urls.len(), 3, "every item read, none lost: {urls:#?}");
+    let seen = server.seen();
+    let afters: Vec<Option<&str>> = seen.iter().map(|s| q(s, "after")).collect();
+    assert_eq!(afters, [None, Some("t1_c2"), None]);
+}
