@@ -881,3 +881,123 @@ async fn daemon_indexes_every_kind_searchable_by_source_and_resumes_after_a_rest
         assert_eq!(urls, unique, "{name}: no duplicate");
     }
 }
+
+#[test]
+fn readme_and_deploy_source_examples_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let md = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = md
+        .split("## Sources: social networks and forums")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README section on social sources");
+    let mut kinds = Vec::new();
+    for block in section.split("```toml").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if !block.contains("[[source]]") {
+            continue;
+        }
+        let src = source(block);
+        kinds.push(src.kind.name());
+    }
+    assert_eq!(
+        kinds,
+        [
+            "mastodon",
+            "reddit",
+            "bluesky",
+            "hackernews",
+            "youtube",
+            "discourse"
+        ]
+    );
+    let deploy = std::fs::read_to_string(root.join("deploy/veilleur.toml")).unwrap();
+    let cfg = Config::parse(Path::new("/etc/veilleur/veilleur.toml"), &deploy)
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let deployed: Vec<&str> = cfg.sources.iter().map(|s| s.kind.name()).collect();
+    for k in kinds {
+        assert!(
+            deployed.contains(&k),
+            "deploy/veilleur.toml shows no {k} source"
+        );
+    }
+}
+
+#[test]
+fn conformance_reports_each_file_and_exits_zero_unless_the_dir_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/social");
+    for kind in ["hackernews", "discourse"] {
+        std::fs::create_dir_all(dir.path().join("social").join(kind)).unwrap();
+    }
+    std::fs::copy(
+        root.join("hackernews/search_page1.json"),
+        dir.path().join("social/hackernews/page1.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("social/discourse/broken.json"),
+        "{\"latest_posts\": [",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("feeds")).unwrap();
+    std::fs::write(
+        dir.path().join("feeds/one.xml"),
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>Acme</title><link>http://example.org/a</link></item></channel></rss>",
+    )
+    .unwrap();
+    let run = |d: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"))
+            .arg("conformance")
+            .arg(d)
+            .output()
+            .unwrap()
+    };
+    let out = run(dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok      feeds/one.xml: 1 mentions"), "{text}");
+    assert!(
+        text.contains("ok      social/hackernews/page1.json: 2 mentions"),
+        "{text}"
+    );
+    assert!(
+        text.contains("failed  social/discourse/broken.json: cannot parse"),
+        "{text}"
+    );
+    assert!(text.ends_with("2 of 3 parsed\n"), "{text}");
+    assert!(!run(&dir.path().join("missing")).status.success());
+}
+
+#[tokio::test]
+async fn a_burst_larger_than_max_pages_is_read_over_the_next_polls() {
+    let (server, base) = ApiServer::start(reddit_script).await;
+    let src = source(&format!(
+        "[[source]]\nname = \"rd\"\nkind = \"reddit\"\nurl = \"{base}\"\nquery = \"acme\"\nsubreddits = [\"france\"]\nmax_pages = 1\n"
+    ));
+    let http = client();
+    // Stored: a position older than everything served.
+    let stored = Cursor::Positions {
+        positions: [("r/france".to_string(), "1772618000".to_string())].into(),
+    };
+    let (first, cursor) = items(poll(&src, &http, &stored, now()).await.unwrap());
+    assert_eq!(first.len(), 2, "one page only");
+    assert!(
+        cursor_position(&cursor, "r/france#gap").is_some(),
+        "{cursor:?}"
+    );
+    let (second, cursor) = items(poll(&src, &http, &cursor, now()).await.unwrap());
+    assert_eq!(cursor_position(&cursor, "r/france#gap"), None);
+    assert_eq!(cursor_position(&cursor, "r/france"), Some("1772620200"));
+    let mut urls: Vec<&str> = first
+        .iter()
+        .chain(&second)
+        .map(|m| m.url.as_str())
+        .collect();
+    urls.sort();
+    urls.dedup();
+    assert_eq!(urls.len(), 3, "every item read, none lost: {urls:#?}");
+    let seen = server.seen();
+    let afters: Vec<Option<&str>> = seen.iter().map(|s| q(s, "after")).collect();
+    assert_eq!(afters, [None, Some("t1_c2"), None]);
+}

@@ -323,7 +323,6 @@ impl Stream for Search {
 
 #[derive(Deserialize)]
 struct SearchBody {
-    #[serde(default)]
     posts: Vec<serde_json::Value>,
     cursor: Option<String>,
 }

@@ -187,16 +187,6 @@ impl Stream for Timeline {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Body {
-    Timeline(Vec<serde_json::Value>),
-    Search {
-        #[serde(default)]
-        statuses: Vec<serde_json::Value>,
-    },
-}
-
-#[derive(Deserialize)]
 struct Status {
     id: String,
     created_at: Option<String>,
@@ -217,6 +207,13 @@ struct Account {
     followers_count: Option<u64>,
 }
 
+fn not_statuses(url: &str) -> ApiError {
+    ApiError::parse(
+        url,
+        "neither an array of statuses (/api/v1/timelines/tag) nor a search result with `statuses` (/api/v2/search)",
+    )
+}
+
 /// Parses a tag timeline (an array of statuses) or a v2 search result
 /// (`{"statuses": [...]}`) into mentions keyed by status id; `next` is the
 /// oldest id (the `max_id` of the next page).
@@ -225,9 +222,13 @@ pub fn parse_payload(bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiErr
 }
 
 fn parse_page(url: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
-    let values = match from_json::<Body>(url, bytes)? {
-        Body::Timeline(v) => v,
-        Body::Search { statuses } => statuses,
+    let values = match from_json::<serde_json::Value>(url, bytes)? {
+        serde_json::Value::Array(v) => v,
+        serde_json::Value::Object(mut o) => match o.remove("statuses") {
+            Some(serde_json::Value::Array(v)) => v,
+            _ => return Err(not_statuses(url)),
+        },
+        _ => return Err(not_statuses(url)),
     };
     let mut items = Vec::with_capacity(values.len());
     // A status of an unexpected shape is skipped, not the whole page.
@@ -331,5 +332,8 @@ mod tests {
         assert!(parse_payload(b"", now()).is_err());
         assert!(parse_payload(b"42", now()).is_err());
         assert_eq!(parse_payload(b"[]", now()).unwrap(), Payload::default());
+        // Another endpoint's object (a streaming event) is not taken for
+        // an empty page.
+        assert!(parse_payload(br#"{"event":"update","payload":"{}"}"#, now()).is_err());
     }
 }

@@ -13,7 +13,7 @@
 //! source counts what it spends against `daily_quota` (default 10,000) and,
 //! when the next request would overspend, stops until the reset at midnight
 //! Pacific time (taken as UTC−8, so an hour late in summer): the poll fails
-//! with reason `quota` (a log line and `veilleur_source_fetch_errors_total`)
+//! with reason `quota` (a log line and `veilleur_fetch_errors_by_reason_total`)
 //! and the next one waits for the reset. The count lives in memory: a
 //! restart starts it again at zero. The default interval of 30 minutes
 //! spends about 5,000 units a day with comments on ten new videos a poll.
