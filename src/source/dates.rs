@@ -165,7 +165,11 @@ fn relative(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         "now",
         "jetzt",
     ];
-    if NOW.iter().any(|w| s == *w || s.ends_with(w)) {
+    let ends_with_word = |w: &str| {
+        s.strip_suffix(w)
+            .is_some_and(|before| before.is_empty() || before.ends_with(' '))
+    };
+    if NOW.iter().any(|w| ends_with_word(w)) {
         return Some(now);
     }
     let caps = RELATIVE.iter().find_map(|r| r.captures(s))?;
