@@ -72,6 +72,14 @@ impl SourceKind {
         }
     }
 
+    /// The URL the source fetches first (its host paces the first polls).
+    pub fn url(&self) -> &url::Url {
+        match self {
+            SourceKind::Feed(f) => &f.url,
+            SourceKind::Html(h) => &h.url,
+        }
+    }
+
     /// Parses a kind's own keys (`own`: the table without the keys every
     /// source shares, `common`), reporting problems to `p`. `name` is the
     /// source's name, for messages.
