@@ -85,8 +85,8 @@ async fn three_hundred_feeds_on_one_host_are_all_fetched_within_one_interval() {
     assert!(throttled > FEEDS / 2, "{throttled} throttled");
     drop(burst_server);
 
-    // The poll loop: first polls spread over the interval, each waiting its
-    // turn in the host's queue.
+    // The poll loop: first polls spread at the host's pace within the
+    // interval, each waiting its turn in the host's queue when they meet.
     let (server, base) = server().await;
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(StateStore::open(&dir.path().join("state.redb")).unwrap());

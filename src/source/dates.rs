@@ -83,8 +83,17 @@ fn local(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
-/// ISO 8601 / RFC 3339 (with or without offset, `T` or space), RFC 2822,
-/// unix seconds or milliseconds.
+/// Only the machine forms: ISO 8601 / RFC 3339 (with or without offset,
+/// `T` or space; without one, in `tz`), RFC 2822, unix seconds or
+/// milliseconds. What feeds carry: no words, nothing relative.
+pub fn parse_machine_date(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.len() > MAX_LEN {
+        return None;
+    }
+    machine(s, tz)
+}
+
 fn machine(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = s.parse().ok()?;
@@ -165,7 +174,11 @@ fn relative(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         "now",
         "jetzt",
     ];
-    if NOW.iter().any(|w| s == *w || s.ends_with(w)) {
+    let ends_with_word = |w: &str| {
+        s.strip_suffix(w)
+            .is_some_and(|before| before.is_empty() || before.ends_with(' '))
+    };
+    if NOW.iter().any(|w| ends_with_word(w)) {
         return Some(now);
     }
     let caps = RELATIVE.iter().find_map(|r| r.captures(s))?;

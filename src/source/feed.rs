@@ -212,7 +212,7 @@ pub fn parse_feed_with_content_type(
     let mut extras = if prepared.starts_with('{') {
         Vec::new()
     } else {
-        item_extras(&prepared, fetched_at)
+        item_extras(&prepared)
     };
     if extras.len() != feed.entries.len() {
         extras.clear();
@@ -244,7 +244,7 @@ struct ItemExtras {
 
 /// The items (`<item>`) or entries (`<entry>`) of a prepared XML feed, in
 /// document order, with what feed-rs does not keep. Linear in the body.
-fn item_extras(xml: &str, fetched_at: DateTime<Utc>) -> Vec<ItemExtras> {
+fn item_extras(xml: &str) -> Vec<ItemExtras> {
     let mut out = Vec::new();
     let mut rest = xml;
     while let Some((block, after)) = next_item(rest) {
@@ -254,7 +254,7 @@ fn item_extras(xml: &str, fetched_at: DateTime<Utc>) -> Vec<ItemExtras> {
         let published = ["pubDate", "date", "published", "issued", "created"]
             .iter()
             .flat_map(|name| element_texts(block, name))
-            .find_map(|t| super::dates::parse_forum_date(&unescape(t), chrono_tz::UTC, fetched_at));
+            .find_map(|t| super::dates::parse_machine_date(&unescape(t), chrono_tz::UTC));
         out.push(ItemExtras {
             orig_link,
             published,
@@ -774,7 +774,6 @@ mod tests {
 
     #[test]
     fn items_are_scanned_for_what_feed_rs_drops() {
-        let now: DateTime<Utc> = "2026-03-10T00:00:00Z".parse().unwrap();
         let xml = r#"<rss><channel><items/><item><title>a</title>
             <pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate><dc:date>not a date</dc:date>
             <feedburner:origLink>https://example.org/a?x=1&amp;y=2</feedburner:origLink></item>
@@ -782,7 +781,7 @@ mod tests {
             <feedburner:origLink>javascript:alert(1)</feedburner:origLink></item>
             <entry><published>garbage</published><updated>2026-03-03T00:00:00Z</updated></entry>
             </channel></rss>"#;
-        let got = item_extras(xml, now);
+        let got = item_extras(xml);
         assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!(
             got[0].orig_link.as_deref(),
@@ -798,7 +797,7 @@ mod tests {
             Some("2026-03-01T08:00:00Z".parse().unwrap())
         );
         assert_eq!(got[2], ItemExtras::default());
-        assert!(item_extras("<item><title>cut", now).is_empty());
+        assert!(item_extras("<item><title>cut").is_empty());
     }
 
     /// Regression: a good `pubDate` beside a broken `dc:date` was stamped

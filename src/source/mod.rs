@@ -129,6 +129,20 @@ impl SourceKind {
         }
     }
 
+    /// The URL the source fetches first (its host paces the first polls).
+    pub fn url(&self) -> &url::Url {
+        match self {
+            SourceKind::Feed(f) => &f.url,
+            SourceKind::Html(h) => &h.url,
+            SourceKind::Mastodon(c) => &c.api.url,
+            SourceKind::Reddit(c) => &c.api.url,
+            SourceKind::Bluesky(c) => &c.api.url,
+            SourceKind::Hackernews(c) => &c.api.url,
+            SourceKind::Youtube(c) => &c.api.url,
+            SourceKind::Discourse(c) => &c.api.url,
+        }
+    }
+
     /// Parses a kind's own keys (`own`: the table without the keys every
     /// source shares, `common`), reporting problems to `p`. `name` is the
     /// source's name, for messages.

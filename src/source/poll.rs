@@ -1,10 +1,13 @@
 //! The poll loop, the same for every source kind: poll, send what was found
 //! to the pipeline as a [`Batch`], wait, again, until stopped.
 //!
-//! Owns the schedule ([`next_delay`], pure): the first poll comes at a
-//! random point of the source's interval (capped at [`FIRST_POLL_CAP`]), so
-//! sources configured together do not start in the same instant (the host's
-//! queue orders the rest); each poll runs `patiently` (its requests
+//! Owns the schedule ([`next_delay`], pure): sources configured together
+//! on one host start one host turn apart (the n-th at n × the host's
+//! request period, `HttpClient::first_turn`), plus a little jitter, never
+//! later than their interval: 300 feeds on one host are spread over the
+//! minute the host's pace needs instead of bursting at start, and a lone
+//! source starts within seconds ([`first_poll_delay`]); each poll runs
+//! `patiently` (its requests
 //! wait their turn in the host's queue for up to an interval rather than
 //! failing as `throttled`, `http/pacing.rs`); after a success the next one comes an `interval` later (±10 %);
 //! transient errors back off exponentially; a permanent one (404, not a
@@ -47,12 +50,10 @@ pub(crate) const FIRST_RETRY: Duration = Duration::from_secs(5);
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// ± share of the delay spread by jitter.
 pub(crate) const JITTER: f64 = 0.10;
-/// The first poll of a source comes at a uniformly random point of its
-/// interval, or of this when the interval is longer: sources configured
-/// together do not all start in the same instant, and a new install shows
-/// its first mentions within seconds. Hundreds of sources on one host are
-/// then ordered by the host's queue (`http/pacing.rs`), not by this spread.
-pub const FIRST_POLL_CAP: Duration = Duration::from_secs(10);
+/// The jitter of a first poll is at most this share of the interval…
+const FIRST_POLL_SPREAD: f64 = 0.1;
+/// …and at most this.
+const FIRST_POLL_CAP: Duration = Duration::from_secs(10);
 
 /// What one poll of a source hands to the pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,16 +102,18 @@ pub fn next_delay(
         .max(MIN_DELAY)
 }
 
-/// Delay before a source's first poll: `jitter` (a random number in
-/// [0, 1)) of its interval, capped at [`FIRST_POLL_CAP`]; garbage jitter
-/// counts as 0.
-pub fn first_poll_delay(interval: Duration, jitter: f64) -> Duration {
+/// Delay before a source's first poll: its turn among the sources of its
+/// host (`host_turn`), plus `jitter` (a random number in [0, 1)) of a tenth
+/// of its interval (at most 10 s), never more than the interval (past it,
+/// polls wait in the host's queue); garbage jitter counts as 0.
+pub fn first_poll_delay(interval: Duration, host_turn: Duration, jitter: f64) -> Duration {
     let share = if jitter.is_finite() {
         jitter.clamp(0.0, 1.0)
     } else {
         0.0
     };
-    interval.min(FIRST_POLL_CAP).mul_f64(share)
+    let spread = interval.mul_f64(FIRST_POLL_SPREAD).min(FIRST_POLL_CAP);
+    (host_turn + spread.mul_f64(share)).min(interval)
 }
 
 /// The cursor stored for `source`, or [`Cursor::Start`] (with a warning when
@@ -148,7 +151,8 @@ pub async fn run(
         c = stored_cursor(&state, &cfg.name) => c,
         _ = stop.cancelled() => return,
     };
-    let first = first_poll_delay(cfg.interval, rand::random::<f64>());
+    let turn = client.first_turn(cfg.kind.url());
+    let first = first_poll_delay(cfg.interval, turn, rand::random::<f64>());
     tokio::select! {
         _ = tokio::time::sleep(first) => {}
         _ = stop.cancelled() => return,
@@ -271,16 +275,21 @@ mod tests {
 
     #[test]
     fn first_polls_are_spread_over_the_interval() {
-        let d = |i: u64, j: f64| first_poll_delay(Duration::from_secs(i), j).as_millis() as u64;
-        assert_eq!(d(8 * S, 0.0), 0);
-        assert_eq!(d(8 * S, 0.5), 4_000);
-        assert_eq!(d(8 * S, 0.999), 7_992);
-        assert_eq!(d(2 * S, 0.25), 500);
-        // Capped for longer intervals.
-        assert_eq!(d(5 * M, 0.5), 5_000);
-        assert_eq!(d(24 * H, 0.999), 9_990);
-        assert_eq!(d(5 * M, f64::NAN), 0);
-        assert_eq!(d(5 * M, 7.0), 10_000);
+        let d = |i: u64, turn_ms: u64, j: f64| {
+            first_poll_delay(Duration::from_secs(i), Duration::from_millis(turn_ms), j).as_millis()
+                as u64
+        };
+        // A lone source: within a tenth of its interval, 10 s at most.
+        assert_eq!(d(5 * M, 0, 0.0), 0);
+        assert_eq!(d(5 * M, 0, 0.5), 5_000);
+        assert_eq!(d(2 * S, 0, 0.5), 100);
+        assert_eq!(d(24 * H, 0, 0.999), 9_990);
+        // The 300th feed on a host paced at 5 requests a second.
+        assert_eq!(d(5 * M, 299 * 200, 0.5), 64_800);
+        // Never past the interval.
+        assert_eq!(d(5 * M, 3000 * 200, 0.5), 300_000);
+        assert_eq!(d(5 * M, 0, f64::NAN), 0);
+        assert_eq!(d(5 * M, 0, 7.0), 10_000);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! each a `selector`, `selector@attribute`, `@attribute` (the item itself)
 //! or a list of those tried in order; `max_pages`, `timezone`,
 //! `date_format`), the pure [`parse_document`] (a page's bytes → its
-//! [`Item`]s and next page URL) and the poll: a conditional GET of the
-//! first page, then up to `max_pages` following `next`, each through the
+//! [`Item`]s and next page URL) and the poll: a GET of the first page
+//! (conditional when it is the only page read), then up to `max_pages`
+//! following `next`, each through the
 //! shared client (robots.txt honoured: this is a crawl).
 //!
 //! Rules: the page's charset is the HTTP header's, else its `<meta
@@ -573,8 +574,8 @@ fn meta_charset(bytes: &[u8]) -> Option<String> {
     None
 }
 
-/// Reads the first page (conditional on the cursor's validators) and up to
-/// `max_pages - 1` next pages. A failing page after the first ends the
+/// Reads the first page (conditional on the cursor's validators when it is
+/// the only one) and up to `max_pages - 1` next pages. A failing page after the first ends the
 /// crawl; the pages before it are kept.
 pub(crate) async fn poll(
     src: &SourceConfig,
@@ -594,7 +595,9 @@ pub(crate) async fn poll(
             .accept(ACCEPT_HTML)
             .timeout(src.timeout)
             .max_body_bytes(src.max_body_bytes)
-            .validators(if page_no == 0 {
+            // Conditional only when one page is read: an unchanged first
+            // page says nothing about the pages after it.
+            .validators(if cfg.max_pages <= 1 {
                 cursor.validators()
             } else {
                 Default::default()

@@ -338,6 +338,13 @@ impl HttpClient {
             .clone()
     }
 
+    /// How long a source starting now on `url`'s host should wait before
+    /// its first poll: one host turn after the source that asked before it
+    /// (see `pacing.rs`), so sources configured together do not burst.
+    pub fn first_turn(&self, url: &Url) -> Duration {
+        self.host(url).first_turn()
+    }
+
     /// Sends `req` if the origin's robots.txt allows it and once the host's
     /// rate limit lets it through (see the module doc of `source::http`):
     /// conditional on its validators, gzip/deflate/brotli accepted, at most

@@ -123,6 +123,8 @@ pub(super) struct Host {
     /// Held while waiting for the rate limiter, so waiters go in order
     /// (tokio's mutex is fair) instead of racing for each free slot.
     queue: tokio::sync::Mutex<()>,
+    /// Sources that asked for their first turn so far ([`Host::first_turn`]).
+    starts: std::sync::atomic::AtomicU32,
     /// The limiter in force; replaced when robots.txt's Crawl-delay changes.
     /// Each host has its own limiter rather than one keyed limiter because
     /// Crawl-delay gives hosts different quotas.
@@ -150,6 +152,15 @@ impl Pace {
         }
     }
 
+    /// The time between two requests at this pace.
+    fn limiter_period(&self) -> Duration {
+        let default = self.rate.quota().replenish_interval();
+        match self.crawl_delay {
+            Some(d) if d > default => d.min(MAX_CRAWL_DELAY),
+            _ => default,
+        }
+    }
+
     pub(super) fn describe(&self) -> String {
         match self.crawl_delay {
             Some(d) if d > self.rate.quota().replenish_interval() => {
@@ -165,8 +176,20 @@ impl Host {
         Host {
             permits: Arc::new(Semaphore::new(MAX_REQUESTS_PER_HOST)),
             queue: tokio::sync::Mutex::new(()),
+            starts: std::sync::atomic::AtomicU32::new(0),
             pace: Mutex::new(Pace::new(rate, None)),
         }
+    }
+
+    /// When the next source starting on this host should first poll, from
+    /// now: one request period after the one before (the n-th source at n
+    /// periods), so sources configured together start at the host's pace.
+    pub(super) fn first_turn(&self) -> Duration {
+        let n = self
+            .starts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let period = self.pace().limiter_period();
+        period.saturating_mul(n)
     }
 
     fn pace(&self) -> Pace {
@@ -289,6 +312,13 @@ mod tests {
             }
         }
         assert_eq!(failed, 5, "only the first passes without waiting");
+        // Sources starting together get one turn each, a period apart.
+        let turns: Vec<_> = (0..3).map(|_| host.first_turn()).collect();
+        assert_eq!(
+            turns,
+            [0, 20, 40].map(Duration::from_millis),
+            "50 requests/s"
+        );
         // Patient: 20 requests with a 50 ms timeout queue and all pass, in
         // 19 turns of 20 ms; the scopes report the time spent waiting.
         let host = Arc::new(Host::new(rate));
