@@ -191,6 +191,7 @@ fn quantile(a: &Scrape, b: &Scrape, q: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
+    veilleur::install_crypto_provider();
     let epoch = chrono::Utc::now().timestamp() - 86_400;
     let state = Arc::new(Feeds {
         epoch,
@@ -249,7 +250,7 @@ async fn main() {
         "load: {} feeds on {ADDRESSES} addresses, {} watches, every 1m, for {} min (pid {pid})",
         a.feeds, a.watches, a.minutes
     );
-    println!("minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions");
+    println!("minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions_total");
 
     let started = Instant::now();
     let mut csv =
