@@ -191,6 +191,7 @@ fn quantile(a: &Scrape, b: &Scrape, q: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
+    veilleur::install_crypto_provider();
     let epoch = chrono::Utc::now().timestamp() - 86_400;
     let state = Arc::new(Feeds {
         epoch,
@@ -249,14 +250,16 @@ async fn main() {
         "load: {} feeds on {ADDRESSES} addresses, {} watches, every 1m, for {} min (pid {pid})",
         a.feeds, a.watches, a.minutes
     );
-    println!("minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions");
+    println!("minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions_total");
 
     let started = Instant::now();
     let mut csv =
         String::from("secs,cpu_secs,rss_bytes,fetches,fetch_errors,fetch_secs_sum,mentions\n");
     let mut rss_series = Vec::new();
-    let mut last_minute: Option<(f64, Scrape)> = None;
-    let mut first: Option<(f64, Scrape)> = None;
+    // (seconds, cpu seconds, scrape) at the last row printed, and the first.
+    let mut last_minute: Option<(f64, f64, Scrape)> = None;
+    let mut first: Option<(f64, f64, Scrape)> = None;
+    let mut printed = 0;
     let end = Duration::from_secs(a.minutes * 60);
     while started.elapsed() < end {
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -276,8 +279,11 @@ async fn main() {
             s.count, s.errors, s.sum, s.ingested
         ));
         rss_series.push((secs, rss));
-        if secs as u64 % 60 < 10 || started.elapsed() >= end {
-            let (cpu0, s0) = last_minute.take().unwrap_or((
+        let minute = (secs / 60.0).floor() as u64;
+        if minute > printed || started.elapsed() >= end {
+            printed = minute;
+            let (t0, cpu0, s0) = last_minute.take().unwrap_or((
+                0.0,
                 0.0,
                 Scrape {
                     buckets: Vec::new(),
@@ -288,10 +294,10 @@ async fn main() {
                 },
             ));
             let n = s.count - s0.count;
-            let span = if first.is_none() { secs } else { 60.0 };
+            let span = secs - t0;
             println!(
                 "{:>6}  {:>4.0}  {:>6.1}  {:>7}  {:>6}  {:>7.1}  {:>6.0}  {:>6.0}  {:>8}",
-                (secs / 60.0).round(),
+                minute,
                 100.0 * (cpu - cpu0) / span,
                 rss as f64 / 1e6,
                 n,
@@ -306,9 +312,9 @@ async fn main() {
                 s.ingested
             );
             if first.is_none() {
-                first = Some((cpu, scrape_clone(&s)));
+                first = Some((secs, cpu, scrape_clone(&s)));
             }
-            last_minute = Some((cpu, s));
+            last_minute = Some((secs, cpu, s));
         }
     }
     let _ = Command::new("kill")
@@ -339,11 +345,11 @@ async fn main() {
             *max as f64 / 1e6
         );
     }
-    if let (Some((cpu0, s0)), Some((cpu1, s1))) = (first, last_minute) {
+    if let (Some((t0, cpu0, s0)), Some((t1, cpu1, s1))) = (first, last_minute) {
         let mins = (s1.count - s0.count).max(1.0);
         println!(
             "after the first minute: cpu {:.1}% of one core, {} fetches, {} errors, latency mean {:.1} ms p50 <= {:.0} ms p99 <= {:.0} ms, {} mentions",
-            100.0 * (cpu1 - cpu0) / (started.elapsed().as_secs_f64() - 60.0).max(1.0),
+            100.0 * (cpu1 - cpu0) / (t1 - t0).max(1.0),
             s1.count - s0.count,
             s1.errors - s0.errors,
             1000.0 * (s1.sum - s0.sum) / mins,
