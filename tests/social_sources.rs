@@ -630,7 +630,9 @@ fn api_kinds_refuse_inline_secrets_and_missing_keys() {
     assert!(e.contains("max_pages must be between 1 and 1000"), "{e}");
     let e = bad("kind = \"telepathy\"\n");
     assert!(
-        e.contains("expected feed, html, mastodon, reddit, bluesky, hackernews, youtube, discourse"),
+        e.contains(
+            "expected feed, html, mastodon, reddit, bluesky, hackernews, youtube, discourse"
+        ),
         "{e}"
     );
 }

@@ -695,12 +695,19 @@ mod tests {
     fn between_yields_the_range_in_publication_order_by_batches() {
         let (_dir, index) = fixture();
         // A second segment, older than the first, and an upsert that moves
-        // `b` later: order is by time across segments, deleted copies gone.
+        // `b` later (a nanosecond after `c`: equal times have no defined
+        // order across segments): order is by time across segments,
+        // deleted copies gone.
         index
             .add(&mention("d", "2025-12-31T00:00:00Z", "", "avant"))
             .unwrap();
         index
-            .add(&mention("b", "2026-01-03T10:00:00Z", "", "déplacé"))
+            .add(&mention(
+                "b",
+                "2026-01-03T10:00:00.000000001Z",
+                "",
+                "déplacé",
+            ))
             .unwrap();
         index.commit().unwrap();
         let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
@@ -721,8 +728,16 @@ mod tests {
         );
         // Both bounds are included, to the nanosecond.
         assert_eq!(
-            run("2026-01-01T10:00:00.123456789Z", "2026-01-03T10:00:00Z", 10),
+            run(
+                "2026-01-01T10:00:00.123456789Z",
+                "2026-01-03T10:00:00.000000001Z",
+                10
+            ),
             (3, vec![vec!["a".into(), "c".into(), "b".into()]])
+        );
+        assert_eq!(
+            run("2026-01-01T10:00:00.123456789Z", "2026-01-03T10:00:00Z", 10),
+            (2, vec![vec!["a".into(), "c".into()]])
         );
         assert_eq!(
             run("2026-01-01T10:00:00.123456790Z", "2026-01-03T09:59:59Z", 10),
