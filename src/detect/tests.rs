@@ -667,6 +667,9 @@ fn tuned(tuning: Tuning) -> Detector {
     Detector::with_tuning(&rules_of(vec![r]), tuning)
 }
 
+/// An alert onset: its second and what it said.
+type Onset = (i64, String);
+
 /// A week of history at `base` an hour (daily cycle), then a linear rise
 /// to `peak` over `rise` seconds: the first onset after the rise started,
 /// relative to the peak, and the onsets before it.
@@ -676,7 +679,7 @@ fn slow_burn(
     base: f64,
     peak: f64,
     rise: i64,
-) -> (Vec<(i64, String)>, Option<(i64, String)>) {
+) -> (Vec<Onset>, Option<Onset>) {
     let mut rng = rng(seed);
     let start = 7 * DAY + 9 * HOUR;
     let quiet = simulate(d, &mut rng, 0, start, |t| base * daily(t), |_| 0.1);
