@@ -38,6 +38,11 @@
 //!   scores over the last [`GATE_DAYS`] days — an anomaly likelihood
 //!   against the watch's own history: a watch whose volume routinely jumps
 //!   tenfold every day is not in crisis when it does so again.
+//! * **Sequential test** (opt-in, off by default): a Poisson CUSUM on the
+//!   minute counts against the baseline (`Cusum`, [`Tuning::cusum_ratios`]);
+//!   a firing reports the run's window. Measured and not adopted: at an
+//!   equal false-alarm rate it adds nothing on the crisis tuning seeds and
+//!   halves the NAB dev score (see the README).
 //! * **Day one**: until the watch has [`AlertRule::warmup`] of history, a
 //!   conservative fallback tests each width against the rate seen so far
 //!   (a gamma–Poisson predictive, so little history means wide
