@@ -393,8 +393,25 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
-        // volume × (rise + all), rise, factor, total; quiet per volume, total
-        VOLUME_CLASSES.len() * (RISE_CLASSES.len() + 1) + RISE_CLASSES.len() + 4 + 1 + 7
+        // volume × (rise + all), rise, factor, total; quiet per volume,
+        // total; the oracle per volume, rise, factor and in all
+        VOLUME_CLASSES.len() * (RISE_CLASSES.len() + 1)
+            + RISE_CLASSES.len()
+            + 4
+            + 1
+            + 7
+            + (VOLUME_CLASSES.len() + RISE_CLASSES.len() + 4 + 1)
+    );
+    let oracle: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["table"] == "oracle")
+        .collect();
+    assert_eq!(oracle.len(), VOLUME_CLASSES.len() + RISE_CLASSES.len() + 5);
+    assert!(
+        oracle
+            .iter()
+            .all(|v| v["theta"].as_f64().is_some_and(|t| t >= 2.0))
     );
     // A second watch: eval-crisis replays one.
     std::fs::write(dir.path().join("b.toml"), rule.replace("'mine'", "'other'")).expect("write");

@@ -12,7 +12,10 @@
 //! instead. `--seeds tuning` (the default) draws from the seeds defaults may
 //! be chosen on, `--seeds reporting` from the disjoint ones the README
 //! reports. Output: a table per volume × rise-time class, per peak factor,
-//! false alarms on the quiet scenarios per volume class, and a total line;
+//! false alarms on the quiet scenarios per volume class, our before-peak
+//! figures beside the oracle ceiling ([`crate::detect::sim::oracle`]: a
+//! detector that knows the true rate, at the same false-alarm budget), and
+//! a total line;
 //! `--json` prints the same as JSON lines, one object per class.
 
 use std::io::Write;
@@ -22,6 +25,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::detect::sim::generator::{FACTOR_CLASSES, RISE_CLASSES, VOLUME_CLASSES};
+use crate::detect::sim::oracle::{self, Ceiling};
 use crate::detect::sim::protocol::{self, Report, Stats};
 use crate::detect::sim::{self, SeedSet, table};
 use crate::rules::RuleSet;
@@ -138,6 +142,29 @@ pub(crate) fn json_lines(rep: &Report) -> Vec<serde_json::Value> {
     lines
 }
 
+/// The JSON lines of the oracle's ceiling (`"table": "oracle"`).
+fn oracle_json(c: &Ceiling) -> Vec<serde_json::Value> {
+    let line = |volume: &str, rise: &str, factor: &str, s: &Stats| {
+        let mut v = crisis_json("oracle", volume, rise, factor, s);
+        v["theta"] = json!(c.theta);
+        v["budget"] = json!(c.budget);
+        v["false_alarms_per_quiet_watch_week"] = json!(c.quiet.false_alarms_per_week());
+        v
+    };
+    let mut lines = Vec::new();
+    for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
+        lines.push(line(vc.name, "all", "all", &c.by_volume[v]));
+    }
+    for (r, rc) in RISE_CLASSES.iter().enumerate() {
+        lines.push(line("all", rc.name, "all", &c.by_rise[r]));
+    }
+    for (f, (name, _, _)) in FACTOR_CLASSES.iter().enumerate() {
+        lines.push(line("all", "all", name, &c.by_factor[f]));
+    }
+    lines.push(line("all", "all", "all", &c.crises));
+    lines
+}
+
 fn quiet_json(volume: &str, s: &Stats) -> serde_json::Value {
     json!({
         "table": "quiet",
@@ -187,12 +214,23 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
         protocol::run_all_with(&rules, &tuning, opts.seeds, opts.cases, threads, &progress);
     let secs = started.elapsed().as_secs_f64();
     let rep = protocol::report(&outcomes);
+    let widths = if tuning.widths.is_empty() {
+        crate::detect::Tuning::default().widths
+    } else {
+        tuning.widths.clone()
+    };
+    let traces = oracle::trace_all(opts.seeds, opts.cases, &widths, threads);
+    let ceiling = oracle::ceiling(&traces, rep.quiet_total.false_alarms_per_week());
     if opts.json {
         for line in json_lines(&rep) {
             writeln!(out, "{line}")?;
         }
+        for line in oracle_json(&ceiling) {
+            writeln!(out, "{line}")?;
+        }
     } else {
         table::print(out, &rep)?;
+        table::print_oracle(out, &rep, &ceiling)?;
         writeln!(out, "\n{}", table::total_line(&rep, secs))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -660,3 +660,130 @@ fn negative_surge_fires_on_a_small_watch() {
     assert!(!onsets.is_empty(), "not detected");
     assert!(onsets[0].0 - start <= HOUR, "{onsets:?}");
 }
+
+/// A detector of the default `volume_spike` with other method parameters.
+fn tuned(tuning: Tuning) -> Detector {
+    let r = AlertRule::with_defaults("volume_spike", AlertKind::VolumeSpike);
+    Detector::with_tuning(&rules_of(vec![r]), tuning)
+}
+
+/// An alert onset: its second and what it said.
+type Onset = (i64, String);
+
+/// A week of history at `base` an hour (daily cycle), then a linear rise
+/// to `peak` over `rise` seconds: the first onset after the rise started,
+/// relative to the peak, and the onsets before it.
+fn slow_burn(
+    d: &mut Detector,
+    seed: u64,
+    base: f64,
+    peak: f64,
+    rise: i64,
+) -> (Vec<Onset>, Option<Onset>) {
+    let mut rng = rng(seed);
+    let start = 7 * DAY + 9 * HOUR;
+    let quiet = simulate(d, &mut rng, 0, start, |t| base * daily(t), |_| 0.1);
+    let rate = |t: i64| {
+        let x = ((t - start) as f64 / rise as f64).clamp(0.0, 1.0);
+        base * daily(t) + (peak - base) * x
+    };
+    let during = simulate(d, &mut rng, start, start + rise, rate, |_| 0.5);
+    (
+        quiet,
+        during
+            .into_iter()
+            .next()
+            .map(|(t, s)| (t - (start + rise), s)),
+    )
+}
+
+/// The sequential test switched on (it is not by default).
+fn with_cusum() -> Tuning {
+    Tuning {
+        cusum_ratios: vec![3.0, 8.0],
+        cusum_h: 20.0,
+        ..Tuning::default()
+    }
+}
+
+#[test]
+fn the_sequential_test_fires_on_a_slow_burn_from_1_to_8_an_hour_that_windows_miss() {
+    let windows_only = Tuning::default();
+    let (mut cusum_hits, mut window_hits) = (0, 0);
+    for seed in 20..26 {
+        let (quiet, first) = slow_burn(&mut tuned(with_cusum()), seed, 1.0, 8.0, 6 * HOUR);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        if let Some((lead, what)) = first {
+            assert!(lead < 0, "seed {seed}: after the peak: {what}");
+            cusum_hits += 1;
+        }
+        let (_, first) = slow_burn(&mut tuned(windows_only.clone()), seed, 1.0, 8.0, 6 * HOUR);
+        window_hits += usize::from(first.is_some());
+    }
+    assert!(
+        cusum_hits >= 5,
+        "the sequential test caught {cusum_hits} of 6"
+    );
+    assert!(
+        window_hits < cusum_hits,
+        "windows alone caught {window_hits}, the sequential test {cusum_hits}"
+    );
+}
+
+#[test]
+fn a_sequential_firing_reports_its_run_as_the_window() {
+    let mut d = tuned(Tuning {
+        widths: vec![900],
+        ..with_cusum()
+    });
+    let (_, first) = slow_burn(&mut d, 30, 2.0, 12.0, 8 * HOUR);
+    let (_, what) = first.expect("the slow burn is detected");
+    // The run started after the rise did and spans more than the only
+    // width tested (15 minutes), so the event's window is the run's.
+    let secs: i64 = what
+        .split("window ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .expect("window in the summary");
+    assert!(secs > 900 && secs <= 8 * HOUR, "{what}");
+}
+
+#[test]
+fn the_sequential_test_stays_silent_on_quiet_weeks_of_small_watches_with_bumps() {
+    for (seed, base) in [(40, 1.0), (41, 3.0)] {
+        let rules = [AlertKind::VolumeSpike, AlertKind::NegativeSurge]
+            .iter()
+            .map(|&k| AlertRule::with_defaults(k.as_str(), k))
+            .collect();
+        let mut d = Detector::with_tuning(&rules_of(rules), with_cusum());
+        let mut rng = rng(seed);
+        let bumps: Vec<(i64, i64, f64)> = (0..28)
+            .map(|day| {
+                let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
+                (s, s + 2 * HOUR, 2.0)
+            })
+            .collect();
+        let rate = |t: i64| {
+            let bump = bumps
+                .iter()
+                .find(|(a, b, _)| (*a..*b).contains(&t))
+                .map_or(1.0, |b| b.2);
+            base * daily(t) * bump
+        };
+        let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
+        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+    }
+}
+
+#[test]
+fn cusum_parameters_are_settable() {
+    let mut t = Tuning::default();
+    t.set("cusum_ratios", "2, 5").unwrap();
+    assert_eq!(t.cusum_ratios, vec![2.0, 5.0]);
+    t.set("cusum_ratios", "").unwrap();
+    assert!(t.cusum_ratios.is_empty());
+    assert!(t.set("cusum_ratios", "0.5").is_err());
+    t.set("cusum_h", "9").unwrap();
+    assert_eq!(t.cusum_h, 9.0);
+}

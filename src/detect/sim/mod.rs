@@ -1,7 +1,8 @@
 //! Simulated watches for measuring detection: a deterministic generator of
 //! mention counts ([`generator`]), the protocol that replays them through
-//! the detector's count path and scores it ([`protocol`]), and the tables a
-//! person reads ([`table`]).
+//! the detector's count path and scores it ([`protocol`]), the ceiling of a
+//! detector that knows the true rate ([`oracle`]), and the tables a person
+//! reads ([`table`]).
 //!
 //! Everything here is a function of a seed: the pseudo-random stream is the
 //! project's own SplitMix64 ([`Rng`]), so a seed gives the same series on
@@ -15,6 +16,7 @@
 //! was chosen on.
 
 pub mod generator;
+pub mod oracle;
 pub mod protocol;
 pub mod table;
 

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use super::generator::{FACTOR_CLASSES, QUIET_WEEKS, RISE_CLASSES, VOLUME_CLASSES};
+use super::oracle::Ceiling;
 use super::protocol::{Report, Stats};
 
 /// The definitions printed above the tables.
@@ -103,4 +104,42 @@ pub fn total_line(rep: &Report, secs: f64) -> String {
         c.false_alarms_per_week(),
         mentions as f64 / secs.max(1e-9)
     )
+}
+
+/// Prints our before-peak figures beside the oracle's ceiling (see
+/// [`super::oracle`]), per volume class, rise time and peak factor.
+pub fn print_oracle(out: &mut impl Write, rep: &Report, c: &Ceiling) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\noracle ceiling: knows the generator's usual rate and dispersion, same widths, one threshold (tail <= 1e-{:.2}) set so quiet weeks give <= {:.3} false alarms per watch-week as ours (it gives {:.3})",
+        c.theta,
+        c.budget,
+        c.quiet.false_alarms_per_week()
+    )?;
+    writeln!(
+        out,
+        "{:<8} {:<8} {:>6} {:>11} {:>11} {:>13} {:>13}",
+        "class", "", "crises", "before-peak", "lead-min", "oracle-before", "oracle-lead"
+    )?;
+    let row = |out: &mut dyn Write, a: &str, b: &str, s: &Stats, o: &Stats| {
+        writeln!(
+            out,
+            "{a:<8} {b:<8} {:>6} {:>11} {:>11} {:>13} {:>13}",
+            s.crises,
+            pct(s.before_peak_share()),
+            lead(s),
+            pct(o.before_peak_share()),
+            lead(o)
+        )
+    };
+    for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
+        row(out, "volume", vc.name, &rep.by_volume[v], &c.by_volume[v])?;
+    }
+    for (r, rc) in RISE_CLASSES.iter().enumerate() {
+        row(out, "rise", rc.name, &rep.by_rise[r], &c.by_rise[r])?;
+    }
+    for (f, (name, _, _)) in FACTOR_CLASSES.iter().enumerate() {
+        row(out, "factor", name, &rep.by_factor[f], &c.by_factor[f])?;
+    }
+    row(out, "all", "", &rep.crises, &c.crises)
 }

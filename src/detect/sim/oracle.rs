@@ -1,0 +1,299 @@
+//! The oracle ceiling of the crisis protocol: what a detector that *knows*
+//! each watch's true expected rate could do at the same false-alarm budget
+//! as ours — the honest frame for the detection goals (a watch of one
+//! mention an hour rising to four over an hour gives about four mentions
+//! where one was expected: no detector can be sure of that).
+//!
+//! The oracle knows, for every minute, the generator's usual rate (daily
+//! cycle, weekends and harmless bumps, without the crisis) and the watch's
+//! hourly over-dispersion; it tests the windows of the same widths as the
+//! detector, ending at every minute, with the exact negative-binomial tail
+//! (`phi` = the hourly noise's squared relative s.d., shrinking as
+//! `1 / hours` past an hour), and fires when the smallest tail of any width
+//! is at most `10^−θ`. One threshold `θ` for every watch, set on the quiet
+//! scenarios: the smallest of a grid whose false alarms per quiet watch-week
+//! do not exceed ours. A false alarm is a minute above `θ` with none in the
+//! hour before it (a new episode). It never learns and has no warm-up: it
+//! is an upper bound for a window test, not a detector.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::SeedSet;
+use super::generator::{
+    FACTOR_CLASSES, Kind, RISE_CLASSES, Scenario, VOLUME_CLASSES, factor_class,
+};
+use super::protocol::{Stats, scenarios};
+use crate::detect::stats;
+
+/// Scores below this are not kept (a tail probability above 10^−2 is
+/// never an alarm at any budget considered).
+const MIN_SCORE: f64 = 2.0;
+/// Threshold grid: `MIN_SCORE + k · GRID_STEP`.
+const GRID_STEP: f64 = 0.05;
+const GRID_LEN: usize = 600;
+/// Minutes without a score above the threshold before a new false alarm.
+const REFRACTORY_MIN: i64 = 60;
+
+/// The oracle's scores of one scenario: `(minute, score)` for the minutes
+/// scoring at least [`MIN_SCORE`] — over the whole span of a quiet
+/// scenario, from the crisis start to its peak for a crisis.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub kind: Kind,
+    pub volume: usize,
+    pub rise: Option<usize>,
+    pub peak_factor: f64,
+    /// Minutes from the crisis start to the peak (crises).
+    pub rise_min: i64,
+    pub watch_weeks: f64,
+    /// Minutes since the scenario (quiet) or the crisis (crisis) start.
+    pub scores: Vec<(i64, f64)>,
+}
+
+/// Scores one scenario on `widths` (seconds).
+pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
+    let minutes = ((sc.end - sc.start) / 60) as usize + 1;
+    let mut counts = vec![0u64; minutes];
+    for (s, total, _) in sc.counts() {
+        let m = ((s - sc.start) / 60) as usize;
+        if m < minutes {
+            counts[m] += total;
+        }
+    }
+    // Prefix sums: cum[m] = counts (expected) of minutes before m.
+    let mut cum = vec![0u64; minutes + 1];
+    let mut exp = vec![0f64; minutes + 1];
+    for m in 0..minutes {
+        let t = sc.start + m as i64 * 60;
+        cum[m + 1] = cum[m] + counts[m];
+        exp[m + 1] = exp[m] + sc.rates(t).0 / 60.0;
+    }
+    let cv2 = sc.profile.dispersion * sc.profile.dispersion;
+    let (from, to) = match sc.crisis {
+        Some(c) => (
+            ((c.start - sc.start) / 60) as usize,
+            ((c.peak() - sc.start) / 60) as usize,
+        ),
+        None => (0, minutes),
+    };
+    let mut scores = Vec::new();
+    // The window ending with minute `m` (inclusive) of `k` minutes.
+    for m in from..to.min(minutes) {
+        let mut best: f64 = 0.0;
+        for &wd in widths {
+            let k = (wd / 60).max(1) as usize;
+            if m + 1 < k {
+                continue;
+            }
+            let x = cum[m + 1] - cum[m + 1 - k];
+            let mu = exp[m + 1] - exp[m + 1 - k];
+            if mu <= 0.0 {
+                continue;
+            }
+            let phi = cv2 * (3600.0 / wd as f64).min(1.0);
+            if (x as f64) < mu + 2.0 * (mu + phi * mu * mu).sqrt() {
+                continue;
+            }
+            let p = stats::nb_tail(x, mu, phi);
+            best = best.max(-p.max(1e-300).log10());
+        }
+        if best >= MIN_SCORE {
+            scores.push((m as i64 - from as i64, best));
+        }
+    }
+    let c = sc.crisis;
+    Trace {
+        kind: sc.kind,
+        volume: sc.volume,
+        rise: sc.rise,
+        peak_factor: c.map_or(0.0, |c| c.peak_factor),
+        rise_min: c.map_or(0, |c| (c.peak() - c.start) / 60),
+        watch_weeks: match c {
+            Some(c) => (c.start - sc.start) as f64 / (7.0 * 86_400.0),
+            None => (sc.end - sc.start) as f64 / (7.0 * 86_400.0),
+        },
+        scores,
+    }
+}
+
+/// Traces every scenario of a run (in [`scenarios`] order) on `threads`
+/// threads.
+pub fn trace_all(seeds: SeedSet, cases: u64, widths: &[i64], threads: usize) -> Vec<Trace> {
+    let all = scenarios(seeds, cases);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Trace>>> = Mutex::new(vec![None; all.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(kind, seed, v, r)) = all.get(i) else {
+                        break;
+                    };
+                    let sc = match kind {
+                        Kind::Crisis => Scenario::crisis(seed, v, r),
+                        Kind::Quiet => Scenario::quiet(seed, v),
+                    };
+                    let tr = trace(&sc, widths);
+                    if let Ok(mut res) = results.lock() {
+                        res[i] = Some(tr);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// False alarms of a quiet trace at threshold `theta`: new episodes.
+fn false_alarms(tr: &Trace, theta: f64) -> usize {
+    let mut n = 0;
+    let mut last: Option<i64> = None;
+    for &(m, s) in &tr.scores {
+        if s < theta {
+            continue;
+        }
+        if last.is_none_or(|l| m - l > REFRACTORY_MIN) {
+            n += 1;
+        }
+        last = Some(m);
+    }
+    n
+}
+
+/// The oracle's figures at the threshold it chose.
+#[derive(Debug, Clone, Default)]
+pub struct Ceiling {
+    /// The threshold, `−log10` of the tail probability.
+    pub theta: f64,
+    /// The budget it was set for: false alarms per quiet watch-week.
+    pub budget: f64,
+    pub by_volume: Vec<Stats>,
+    pub by_rise: Vec<Stats>,
+    pub by_factor: Vec<Stats>,
+    pub quiet: Stats,
+    pub crises: Stats,
+}
+
+/// The oracle's ceiling: the smallest threshold of the grid whose false
+/// alarms per quiet watch-week are at most `budget`, and the crises it
+/// detects before their peak at that threshold.
+pub fn ceiling(traces: &[Trace], budget: f64) -> Ceiling {
+    let quiet: Vec<&Trace> = traces.iter().filter(|t| t.kind == Kind::Quiet).collect();
+    let weeks: f64 = quiet.iter().map(|t| t.watch_weeks).sum();
+    let mut theta = MIN_SCORE + GRID_LEN as f64 * GRID_STEP;
+    for k in 0..=GRID_LEN {
+        let th = MIN_SCORE + k as f64 * GRID_STEP;
+        let fa: usize = quiet.iter().map(|t| false_alarms(t, th)).sum();
+        if fa as f64 <= budget * weeks + 1e-9 {
+            theta = th;
+            break;
+        }
+    }
+    let mut c = Ceiling {
+        theta,
+        budget,
+        by_volume: vec![Stats::default(); VOLUME_CLASSES.len()],
+        by_rise: vec![Stats::default(); RISE_CLASSES.len()],
+        by_factor: vec![Stats::default(); FACTOR_CLASSES.len()],
+        ..Ceiling::default()
+    };
+    for tr in traces {
+        let mut s = Stats {
+            watch_weeks: tr.watch_weeks,
+            ..Stats::default()
+        };
+        match tr.kind {
+            Kind::Quiet => {
+                s.false_alarms = false_alarms(tr, theta);
+                add(&mut c.quiet, &s);
+            }
+            Kind::Crisis => {
+                s.crises = 1;
+                if let Some(&(m, _)) = tr.scores.iter().find(|(_, sc)| *sc >= theta) {
+                    // The window ending with minute m is complete at m + 1.
+                    let at = m + 1;
+                    s.detected = 1;
+                    if at < tr.rise_min {
+                        s.before_peak = 1;
+                        s.leads.push((tr.rise_min - at) * 60);
+                    }
+                }
+                let v = tr.volume.min(VOLUME_CLASSES.len() - 1);
+                let r = tr.rise.unwrap_or(0).min(RISE_CLASSES.len() - 1);
+                add(&mut c.by_volume[v], &s);
+                add(&mut c.by_rise[r], &s);
+                add(&mut c.by_factor[factor_class(tr.peak_factor)], &s);
+                add(&mut c.crises, &s);
+            }
+        }
+    }
+    c
+}
+
+/// Adds the figures of one trace to a class (leads kept sorted).
+fn add(into: &mut Stats, s: &Stats) {
+    into.crises += s.crises;
+    into.before_peak += s.before_peak;
+    into.detected += s.detected;
+    into.false_alarms += s.false_alarms;
+    into.watch_weeks += s.watch_weeks;
+    for &l in &s.leads {
+        let at = into.leads.partition_point(|&x| x < l);
+        into.leads.insert(at, l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oracle_detects_a_large_crisis_early_and_never_a_quiet_hour_at_a_strict_threshold() {
+        let widths = [900, 1800, 3600, 7200, 14_400, 28_800];
+        // A ~100/h watch, 4-12 h rise: the oracle sees it long before the peak.
+        let sc = Scenario::crisis(3, 4, 2);
+        let tr = trace(&sc, &widths);
+        let quiet = trace(&Scenario::quiet(3, 4), &widths);
+        let c = ceiling(&[tr.clone(), quiet.clone()], 0.0);
+        assert_eq!(c.quiet.false_alarms, 0);
+        assert!(c.theta > MIN_SCORE, "the quiet weeks set the threshold");
+        assert_eq!(
+            c.crises.before_peak,
+            1,
+            "{:?}",
+            &tr.scores[..tr.scores.len().min(5)]
+        );
+        // Detection before the peak means some score reached theta then.
+        assert!(
+            tr.scores
+                .iter()
+                .any(|&(m, s)| s >= c.theta && m + 1 < tr.rise_min)
+        );
+        // A looser budget can only lower the threshold.
+        let loose = ceiling(&[tr, quiet], 10.0);
+        assert!(loose.theta <= c.theta);
+    }
+
+    #[test]
+    fn false_alarms_count_episodes_not_minutes() {
+        let tr = Trace {
+            kind: Kind::Quiet,
+            volume: 0,
+            rise: None,
+            peak_factor: 0.0,
+            rise_min: 0,
+            watch_weeks: 1.0,
+            scores: vec![(10, 5.0), (11, 6.0), (40, 5.0), (200, 3.0), (300, 9.0)],
+        };
+        assert_eq!(false_alarms(&tr, 4.0), 2);
+        assert_eq!(false_alarms(&tr, 2.5), 3);
+        assert_eq!(false_alarms(&tr, 10.0), 0);
+    }
+}
