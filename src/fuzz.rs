@@ -150,6 +150,86 @@ pub fn json(data: &[u8]) {
     }
 }
 
+/// The API payload parsers of the social kinds; the first byte picks the
+/// kind. What they accept has a permalink and is never published after the
+/// fetch time.
+pub fn social(data: &[u8]) {
+    use crate::source::social;
+    type Parse = fn(&[u8], chrono::DateTime<Utc>) -> Result<social::Payload, social::ApiError>;
+    const KINDS: [Parse; 6] = [
+        social::mastodon::parse_payload,
+        social::reddit::parse_payload,
+        social::bluesky::parse_payload,
+        social::hackernews::parse_payload,
+        social::youtube::parse_payload,
+        social::discourse::parse_payload,
+    ];
+    let Some((pick, body)) = data.split_first() else {
+        return;
+    };
+    let now = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid literal date");
+    let parse = KINDS[usize::from(*pick) % KINDS.len()];
+    if let Ok(payload) = parse(body, now) {
+        for item in &payload.items {
+            assert!(item.mention.published <= now, "published after the fetch");
+        }
+    }
+}
+
+/// A forum page read with a preset (the first byte picks it): posts have
+/// http(s) links and are never published after the fetch time.
+pub fn forum_page(data: &[u8]) {
+    use crate::source::html::{HtmlConfig, parse_document};
+    let Some((pick, body)) = data.split_first() else {
+        return;
+    };
+    let presets: Vec<&str> = HtmlConfig::presets().collect();
+    let Some(name) = presets.get(usize::from(*pick) % presets.len().max(1)) else {
+        return;
+    };
+    let base = url::Url::parse("https://forum.example/t/1").expect("a valid literal url");
+    let Some(cfg) = HtmlConfig::from_preset(base.clone(), name, chrono_tz::Europe::Paris) else {
+        return;
+    };
+    let now = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid literal date");
+    if let Ok(page) = parse_document(body, None, &base, &cfg, now) {
+        if let Some(next) = &page.next {
+            assert!(
+                matches!(next.scheme(), "http" | "https"),
+                "next page {next}"
+            );
+        }
+        for item in page.items {
+            let m = item.into_mention("fuzz", now);
+            assert!(m.published <= now, "published after the fetch");
+            assert!(
+                m.url.starts_with("http://") || m.url.starts_with("https://"),
+                "link {}",
+                m.url
+            );
+        }
+    }
+}
+
+/// Forum dates as forums print them (French, English, German, relative):
+/// whatever the text, no panic and no overflow.
+pub fn forum_date(data: &[u8]) {
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
+    let now = Utc
+        .with_ymd_and_hms(2026, 3, 29, 1, 30, 0)
+        .single()
+        .expect("a valid literal date");
+    let _ = crate::source::dates::parse_forum_date(src, chrono_tz::Europe::Paris, now);
+}
+
 fn check_diagnostics(src: &str, diags: &[crate::diag::Diagnostic]) {
     assert!(!diags.is_empty(), "a refusal without a diagnostic");
     let lines = src.split('\n').count().max(1);

@@ -18,6 +18,45 @@ pub fn url(u: &url::Url) -> String {
     }
 }
 
+/// A source's URL as errors and logs show it: whole (which feed failed
+/// matters), but without `user:password@` and with the values of query
+/// parameters that name a secret (`key`, `token`, `secret`, `password`,
+/// `sig`, `auth`…) replaced by `…`. A string that does not parse as a URL
+/// is shown as it is.
+pub fn for_log(u: impl AsRef<str>) -> String {
+    let Ok(mut url) = url::Url::parse(u.as_ref()) else {
+        return u.as_ref().to_string();
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        // Cannot fail on a URL that has a host (it had user info).
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let lower = k.to_ascii_lowercase();
+                let secret = [
+                    "key", "token", "secret", "password", "passwd", "sig", "auth",
+                ]
+                .iter()
+                .any(|w| lower.contains(w));
+                (
+                    k.into_owned(),
+                    if secret {
+                        "…".to_string()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
 /// [`url`] of a string that may not parse: an unparsable one shows as `…`.
 pub fn url_str(s: &str) -> String {
     url::Url::parse(s).map_or_else(|_| "…".to_string(), |u| url(&u))
@@ -81,5 +120,23 @@ mod tests {
             "error sending request for url (https://discord.com/…): refused"
         );
         assert_eq!(urls_in("no url here"), "no url here");
+    }
+}
+
+#[cfg(test)]
+mod for_log_tests {
+    use super::for_log;
+
+    #[test]
+    fn source_urls_lose_credentials_and_secret_query_values_only() {
+        assert_eq!(
+            for_log("https://user:hunter2@feeds.example/a/b.xml?q=acme&api_key=abc123&Token=t0"),
+            "https://feeds.example/a/b.xml?q=acme&api_key=%E2%80%A6&Token=%E2%80%A6"
+        );
+        assert_eq!(
+            for_log("https://news.example/rss?hl=fr"),
+            "https://news.example/rss?hl=fr"
+        );
+        assert_eq!(for_log("not a url"), "not a url");
     }
 }

@@ -128,11 +128,11 @@ pub(crate) async fn poll(
 pub enum FeedError {
     /// The body is a broken feed (cut short, not well-formed, empty);
     /// `detail` is what the parser said.
-    #[error("cannot parse feed {url}: {detail}")]
+    #[error("cannot parse feed {shown}: {detail}", shown = crate::notify::redact::for_log(.url))]
     Parse { url: Url, detail: String },
     /// The body is something else (an HTML page, plain text, XML of another
     /// kind): the source URL is probably wrong.
-    #[error("cannot parse feed {url}: not a feed: {detail}")]
+    #[error("cannot parse feed {shown}: not a feed: {detail}", shown = crate::notify::redact::for_log(.url))]
     NotAFeed { url: Url, detail: String },
 }
 

@@ -388,13 +388,13 @@ pub struct Page {
 pub enum HtmlError {
     /// Nothing on the page matches the item selector: the selector or the
     /// preset does not fit this page.
-    #[error("no element of {url} matches the item selector{preset}; check `item` or `preset`")]
+    #[error("no element of {shown} matches the item selector{preset}; check `item` or `preset`", shown = crate::notify::redact::for_log(.url))]
     NoItems { url: Url, preset: String },
     /// The body is empty.
-    #[error("the page {url} is empty")]
+    #[error("the page {shown} is empty", shown = crate::notify::redact::for_log(.url))]
     Empty { url: Url },
     /// The parser's task died (a bug): the page is skipped.
-    #[error("cannot parse the page {url}: {detail}")]
+    #[error("cannot parse the page {shown}: {detail}", shown = crate::notify::redact::for_log(.url))]
     Crashed { url: Url, detail: String },
 }
 

@@ -22,35 +22,35 @@ pub enum FetchError {
     Client { detail: String },
     /// The request could not be built (a header or a token that is not a
     /// valid header value): the source's settings must change.
-    #[error("{method} {url}: cannot build the request: {detail}")]
+    #[error("{method} {shown}: cannot build the request: {detail}", shown = crate::notify::redact::for_log(.url))]
     Build {
         method: Method,
         url: Url,
         detail: String,
     },
     /// Only http and https are fetched.
-    #[error("{method} {url}: unsupported url scheme `{scheme}`, expected http or https")]
+    #[error("{method} {shown}: unsupported url scheme `{scheme}`, expected http or https", shown = crate::notify::redact::for_log(.url))]
     Scheme {
         method: Method,
         url: Url,
         scheme: String,
     },
     /// No complete answer within the fetch's timeout.
-    #[error("{method} {url}: no complete answer within {}", format_duration(*.timeout))]
+    #[error("{method} {shown}: no complete answer within {}", format_duration(*.timeout), shown = crate::notify::redact::for_log(.url))]
     Timeout {
         method: Method,
         url: Url,
         timeout: Duration,
     },
     /// DNS, TCP or TLS failure before any response.
-    #[error("{method} {url}: cannot connect: {detail}")]
+    #[error("{method} {shown}: cannot connect: {detail}", shown = crate::notify::redact::for_log(.url))]
     Connect {
         method: Method,
         url: Url,
         detail: String,
     },
     /// Too many redirects, or a redirect to somewhere we don't follow.
-    #[error("{method} {url}: bad redirect: {detail}")]
+    #[error("{method} {shown}: bad redirect: {detail}", shown = crate::notify::redact::for_log(.url))]
     Redirect {
         method: Method,
         url: Url,
@@ -59,8 +59,8 @@ pub enum FetchError {
     /// A redirect to a URL of another scheme than http or https (`file:`,
     /// `ftp:`, `data:`…): refused, whatever the server intends.
     #[error(
-        "{method} {url}: redirect to a {scheme}: URL refused: only http and https are followed"
-    )]
+        "{method} {shown}: redirect to a {scheme}: URL refused: only http and https are followed"
+    , shown = crate::notify::redact::for_log(.url))]
     RedirectScheme {
         method: Method,
         url: Url,
@@ -68,7 +68,7 @@ pub enum FetchError {
         scheme: String,
     },
     /// The server answered with a status other than 2xx or 304.
-    #[error("{method} {url}: server answered {status}")]
+    #[error("{method} {shown}: server answered {status}", shown = crate::notify::redact::for_log(.url))]
     Status {
         method: Method,
         url: Url,
@@ -78,22 +78,22 @@ pub enum FetchError {
     },
     /// The body is larger than the source's `max_body_bytes`.
     #[error(
-        "{method} {url}: body larger than the {limit}-byte limit (raise max_body_bytes if the source is legitimately this big)"
-    )]
+        "{method} {shown}: body larger than the {limit}-byte limit (raise max_body_bytes if the source is legitimately this big)"
+    , shown = crate::notify::redact::for_log(.url))]
     TooLarge {
         method: Method,
         url: Url,
         limit: u64,
     },
     /// The connection broke or the body could not be decompressed.
-    #[error("{method} {url}: cannot read the body: {detail}")]
+    #[error("{method} {shown}: cannot read the body: {detail}", shown = crate::notify::redact::for_log(.url))]
     Body {
         method: Method,
         url: Url,
         detail: String,
     },
     /// Any other transport failure.
-    #[error("{method} {url}: request failed: {detail}")]
+    #[error("{method} {shown}: request failed: {detail}", shown = crate::notify::redact::for_log(.url))]
     Request {
         method: Method,
         url: Url,
@@ -113,8 +113,8 @@ pub enum FetchError {
     /// The origin's robots.txt could not be read (5xx, 429, network) and no
     /// earlier answer is known: the URL is not fetched until it can be.
     #[error(
-        "not fetching {url} until robots.txt of its origin can be read (after 24 h without an answer it counts as allowing all): {cause}"
-    )]
+        "not fetching {shown} until robots.txt of its origin can be read (after 24 h without an answer it counts as allowing all): {cause}"
+    , shown = crate::notify::redact::for_log(.url))]
     RobotsUnreachable {
         url: Url,
         /// The robots.txt failure, shared by every fetch it holds.
@@ -125,9 +125,9 @@ pub enum FetchError {
     /// The host's rate limit (or its robots.txt `Crawl-delay`) would hold the
     /// request past its timeout.
     #[error(
-        "{method} {url}: the rate limit of its host ({limit}) would hold it for {}, longer than its timeout; poll this host's sources less often",
+        "{method} {shown}: the rate limit of its host ({limit}) would hold it for {}, longer than its timeout; poll this host's sources less often",
         format_duration(*.wait)
-    )]
+    , shown = crate::notify::redact::for_log(.url))]
     Throttled {
         method: Method,
         url: Url,

@@ -69,7 +69,7 @@ const MAX_MAX_PAGES: i64 = 1000;
 pub enum ApiError {
     /// The body is not the JSON the API documents (cut short, an error
     /// page, another endpoint's shape).
-    #[error("cannot parse the answer of {url}: {detail}")]
+    #[error("cannot parse the answer of {shown}: {detail}", shown = crate::notify::redact::for_log(.url))]
     Parse { url: String, detail: String },
     /// A secret the source needs cannot be read.
     #[error("source `{source_name}`: {detail}")]
