@@ -40,6 +40,34 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub sources: Vec<SourceConfig>,
     pub channels: Vec<ChannelConfig>,
+    /// The `[api]` section (optional): who may call `/api` and `/-/reload`.
+    pub api: ApiConfig,
+}
+
+/// The `[api]` section: bearer tokens of the HTTP API, named by the
+/// environment variable or file that holds them (read at start-up, never
+/// inline). A read token reads `/api/*`; an admin token also reloads.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub admin_token_env: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
+    /// Clients on a loopback address need no token (key `trust_loopback`,
+    /// default true); false makes every client show a token.
+    pub trust_loopback: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            token_env: None,
+            token_file: None,
+            admin_token_env: None,
+            admin_token_file: None,
+            trust_loopback: true,
+        }
+    }
 }
 
 /// The `[daemon]` section.
@@ -188,6 +216,16 @@ struct RawWebhook {
     format: Option<Spanned<String>>,
     secret_env: Option<String>,
     secret_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    admin_token_env: Option<Spanned<String>>,
+    admin_token_file: Option<Spanned<String>>,
+    trust_loopback: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -387,6 +425,40 @@ impl Parser<'_> {
             retention,
             index,
         })
+    }
+
+    /// The `[api]` section.
+    fn api(&mut self, value: Spanned<DeValue<'_>>) -> ApiConfig {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.err_at(span.start, "`api` is a table: write [api]");
+            return ApiConfig::default();
+        };
+        let Some(raw) = self.table::<RawApi>(Spanned::new(span, table), None) else {
+            return ApiConfig::default();
+        };
+        for (env, file, what) in [
+            (&raw.token_env, &raw.token_file, "token"),
+            (&raw.admin_token_env, &raw.admin_token_file, "admin_token"),
+        ] {
+            if let (Some(_), Some(f)) = (env, file) {
+                self.err(f, format!("give `{what}_env` or `{what}_file`, not both"));
+            }
+            if let Some(e) = env
+                && e.get_ref().trim().is_empty()
+            {
+                self.err(e, format!("`{what}_env` names no variable"));
+            }
+        }
+        let path =
+            |v: &Option<Spanned<String>>| v.as_ref().map(|p| resolve_path(self.path, p.get_ref()));
+        ApiConfig {
+            token_file: path(&raw.token_file),
+            admin_token_file: path(&raw.admin_token_file),
+            token_env: raw.token_env.map(|v| v.into_inner()),
+            admin_token_env: raw.admin_token_env.map(|v| v.into_inner()),
+            trust_loopback: raw.trust_loopback.unwrap_or(true),
+        }
     }
 
     /// The `[[source]]` tables: shared keys here, the kind's own keys in its
@@ -652,6 +724,7 @@ impl Config {
         };
         let (mut daemon, mut daemon_seen) = (None, false);
         let (mut sources, mut channels) = (Vec::new(), Vec::new());
+        let mut api = ApiConfig::default();
         for (key, value) in root.into_inner() {
             match key.get_ref().as_ref() {
                 "daemon" => {
@@ -666,10 +739,11 @@ impl Config {
                     let tables = p.array_of_tables(&key, value);
                     channels = p.channels(tables);
                 }
+                "api" => api = p.api(value),
                 other => p.err(
                     &key,
                     format!(
-                        "unknown section `{other}`: expected [daemon], [[source]] or [[channel]]"
+                        "unknown section `{other}`: expected [daemon], [[source]], [[channel]] or [api]"
                     ),
                 ),
             }
@@ -685,6 +759,7 @@ impl Config {
                 daemon,
                 sources,
                 channels,
+                api,
             }),
             _ => Err(p.diags),
         }

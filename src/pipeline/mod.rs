@@ -30,6 +30,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod commit;
+pub(crate) mod status;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -443,7 +444,8 @@ impl Pipeline {
     /// Periodic upkeep at `now`, the one entry point for pruning: the
     /// detector forgets what no window needs; the state store drops minute
     /// buckets older than [`RETENTION`] and folds those older than three
-    /// days into one row per hour.
+    /// days into one row per hour; seen ids, sent-log rows and indexed
+    /// mentions older than `daemon.retention` are deleted.
     pub(crate) fn housekeeping(&mut self, now: DateTime<Utc>) -> Result<(), PipelineError> {
         if let Detection::Live(d) = &mut self.detection {
             d.prune(now);
@@ -464,6 +466,18 @@ impl Pipeline {
             sent = old.sent,
             "pruned seen ids and sent-log rows past retention"
         );
+        // Mentions published before the horizon leave the index. What is
+        // pending is committed first (index, then its state), so the
+        // deletion's own commit carries nothing else.
+        let index = s.index.clone();
+        self.commit(Instant::now())?;
+        let deleted = index.delete_older_than(horizon)?;
+        if deleted > 0 {
+            index.commit()?;
+            self.metrics.index_commits.inc();
+            self.metrics.index_documents.set(index.num_docs() as i64);
+            info!(mentions = deleted, "deleted mentions past retention");
+        }
         Ok(())
     }
 
@@ -471,23 +485,33 @@ impl Pipeline {
     /// `channels`): the matcher and the detector adopt the new rules,
     /// keeping the history and records of watches that keep their name. An
     /// invalid rule set is reported (log, metric) and the previous one kept.
-    /// Returns whether the new rules are in force.
-    pub(crate) fn reload(&mut self, dir: &Path, channels: &HashSet<String>) -> bool {
+    /// Returns the number of watches now in force or, when the rule set is
+    /// refused, its diagnostics (`POST /-/reload` shows them). Sets the
+    /// last-reload gauges at `now`.
+    pub(crate) fn reload_checked(
+        &mut self,
+        dir: &Path,
+        channels: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Vec<crate::diag::Diagnostic>> {
         match crate::rules::load_dir(dir, Some(channels)) {
             Ok(rules) => {
                 if let Detection::Live(d) = &mut self.detection {
                     d.reload(&rules);
                 }
-                info!(watches = rules.watches.len(), "rules reloaded");
+                let n = rules.watches.len();
+                info!(watches = n, "rules reloaded");
                 self.watches = Watches::new(rules);
-                true
+                self.metrics.rules_reloaded(true, now);
+                Ok(n)
             }
             Err(diags) => {
                 self.metrics.rules_reload_errors.inc();
+                self.metrics.rules_reloaded(false, now);
                 for d in &diags {
                     error!(diagnostic = %d, "invalid rule file; keeping the previous rules");
                 }
-                false
+                Err(diags)
             }
         }
     }

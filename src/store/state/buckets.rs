@@ -41,6 +41,25 @@ impl Buckets<'_> {
         Ok(out)
     }
 
+    /// The buckets of one watch at or after `since_minute`: (minute, total,
+    /// negative), oldest first. A range read of that watch's rows only (the
+    /// HTTP API's charts and the per-watch gauges). Blocking read.
+    pub(crate) fn of_watch(
+        &self,
+        watch: &str,
+        since_minute: i64,
+    ) -> Result<Vec<(i64, u64, u64)>, StateError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for row in t.range((watch, since_minute)..=(watch, i64::MAX))? {
+            let (k, v) = row?;
+            let (total, neg) = v.value();
+            out.push((k.value().1, total, neg));
+        }
+        Ok(out)
+    }
+
     /// Deletes buckets older than `before_minute`; returns how many.
     /// Blocking, fsyncs.
     pub(crate) fn prune(&self, before_minute: i64) -> Result<u64, StateError> {
