@@ -318,15 +318,24 @@ async fn blocking<T: Send + 'static>(
 pub(crate) async fn mentions(
     State(api): State<Api>,
     QueryParams(p): QueryParams<MentionsParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MentionsPage>, ApiError> {
     let snap = api.snapshot.borrow().clone();
     let plan = Plan::new(&p, &snap, Utc::now())?;
     let search = api.search.clone();
     let (mentions, next) = blocking(&api, move || Ok(plan.run(search.as_ref())?)).await?;
-    Ok(Json(json!({
-        "mentions": mentions,
-        "next": next.map(|c| c.encode()),
-    })))
+    Ok(Json(MentionsPage {
+        mentions,
+        next: next.map(|c| c.encode()),
+    }))
+}
+
+/// A page of `/api/mentions`. Serialized straight from [`Mention`] (not
+/// through a `serde_json::Value`, which would widen `sentiment` to f64
+/// digits): byte for byte the lines of `veilleur search --json`.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct MentionsPage {
+    mentions: Vec<Mention>,
+    next: Option<String>,
 }
 
 fn time_json(t: Option<DateTime<Utc>>) -> Value {
