@@ -19,7 +19,8 @@ const T = {
     negShare: "{0} % négatives", score: "×{0} par rapport à l'habituel",
     chart: "{0} mentions sur {1}, dont {2} négatives", mentionsOf: "Mentions de {0}",
     results: "{0} résultat(s)", noResults: "Aucune mention.", since2: "depuis {0}",
-    observed: "{0} mentions observées pour {1} attendues", terms: "Termes : {0}",
+    observed: "{0} mentions observées pour {1} attendues", observedOnly: "{0} mentions observées",
+    perStep: "max {0} par {1}", terms: "Termes : {0}",
     open: "Voir la veille", needToken: "Cette page demande un jeton : saisissez-le ci-dessus.",
     access_admin: "accès administrateur", access_read: "accès lecture", access_none: "aucun accès",
     reloaded: "Règles rechargées ({0} veilles).", refused: "Règles refusées :",
@@ -39,7 +40,8 @@ const T = {
     negShare: "{0}% negative", score: "×{0} the usual",
     chart: "{0} mentions over {1}, {2} negative", mentionsOf: "Mentions of {0}",
     results: "{0} result(s)", noResults: "No mention.", since2: "since {0}",
-    observed: "{0} mentions observed, {1} expected", terms: "Terms: {0}",
+    observed: "{0} mentions observed, {1} expected", observedOnly: "{0} mentions observed",
+    perStep: "max {0} per {1}", terms: "Terms: {0}",
     open: "Open the watch", needToken: "This page needs a token: type it above.",
     access_admin: "admin access", access_read: "read access", access_none: "no access",
     reloaded: "Rules reloaded ({0} watches).", refused: "Rules refused:",
@@ -88,6 +90,10 @@ function fmtTime(iso) {
 
 function pct(x) { return Math.round((x || 0) * 100); }
 
+function stepName(secs) {
+  return secs % 3600 === 0 ? (secs / 3600) + " h" : (secs / 60) + " min";
+}
+
 function token() { return sessionStorage.getItem("veilleur.token") || ""; }
 
 async function api(path, opts) {
@@ -127,12 +133,12 @@ function pageWatch() {
 // A bar chart of volume, negatives stacked in red, with a text summary.
 function chart(stats, period) {
   const pts = stats.points || [];
-  const W = 320, H = 96, pad = 2;
+  const W = 320, H = 96, pad = 2, head = 14;
   const max = Math.max(1, ...pts.map(p => p.total));
   const total = pts.reduce((a, p) => a + p.total, 0);
   const neg = pts.reduce((a, p) => a + p.negative, 0);
   const label = t("chart", total, period, neg);
-  const s = svg("svg", { viewBox: `0 0 ${W} ${H + 14}`, role: "img", "aria-label": label, class: "chart" });
+  const s = svg("svg", { viewBox: `0 -${head} ${W} ${H + head + 14}`, role: "img", "aria-label": label, class: "chart" });
   const title = svg("title"); title.textContent = label; s.append(title);
   const bw = pts.length ? (W - pad * 2) / pts.length : W;
   pts.forEach((p, i) => {
@@ -143,7 +149,9 @@ function chart(stats, period) {
     if (p.negative > 0) s.append(svg("rect", { x: x.toFixed(1), y: (H - hn).toFixed(1), width: Math.max(1, bw - 1).toFixed(1), height: hn.toFixed(1), class: "bar-neg" }));
   });
   s.append(svg("line", { x1: 0, y1: H + 0.5, x2: W, y2: H + 0.5, class: "axis" }));
-  const top = svg("text", { x: W - 2, y: 10, "text-anchor": "end", class: "tick" }); top.textContent = String(max);
+  s.append(svg("line", { x1: 0, y1: 0.5, x2: W, y2: 0.5, class: "grid" }));
+  const top = svg("text", { x: W - 2, y: -4, "text-anchor": "end", class: "tick" });
+  top.textContent = t("perStep", max, stepName(stats.step_secs));
   s.append(top);
   if (pts.length) {
     const a = svg("text", { x: 2, y: H + 12, class: "tick" }); a.textContent = fmtTime(pts[0].t);
@@ -175,11 +183,12 @@ async function watchCard(w, big) {
     el("li", { text: t("lastHour", w.mentions_last_hour) + " · " + t("lastDay", w.mentions_last_day) }),
     el("li", { text: t("negShare", pct(w.negative_share)) + (w.anomaly_score > 0 ? " · " + t("score", w.anomaly_score.toFixed(1)) : "") }),
     el("li", { class: "muted", text: warmText(w) }));
-  const card = el("article", { class: "card card-" + w.state, "aria-label": w.name }, head, facts);
+  const card = el("article", { class: "card card-" + w.state + (big ? " card-big" : ""), "aria-label": w.name }, head, facts);
   if (w.tags && w.tags.length) card.append(el("p", { class: "tags", text: w.tags.map(x => "#" + x).join(" ") }));
   try {
     const since = big ? "7d" : "24h";
-    const stats = await api(`/api/stats?watch=${encodeURIComponent(w.name)}&since=${since}`);
+    const step = big ? "3h" : "1h";
+    const stats = await api(`/api/stats?watch=${encodeURIComponent(w.name)}&since=${since}&step=${step}`);
     card.append(chart(stats, big ? t("period7") : t("period24")));
   } catch (e) { card.append(el("p", { class: "error", text: e.message })); }
   return card;
@@ -212,7 +221,7 @@ function alertItem(a) {
   const li = el("li", { class: "alert sev-" + a.severity }, title);
   if (ev) {
     li.append(el("p", { text: ev.summary }));
-    const why = [t("observed", ev.observed, Number(ev.expected).toFixed(1)), t("negShare", pct(ev.negative_share))];
+    const why = [ev.expected > 0 ? t("observed", ev.observed, Number(ev.expected).toFixed(1)) : t("observedOnly", ev.observed), t("negShare", pct(ev.negative_share))];
     li.append(el("p", { class: "muted", text: why.join(" · ") }));
     const terms = (ev.emerging_terms && ev.emerging_terms.length ? ev.emerging_terms.map(x => x.term) : ev.top_terms) || [];
     if (terms.length) li.append(el("p", { class: "muted", text: t("terms", terms.join(", ")) }));
@@ -344,7 +353,7 @@ async function start() {
   const only = pageWatch();
   document.getElementById("back").hidden = !only;
   if (only) {
-    document.getElementById("watches-title").textContent = only;
+    document.getElementById("watches-title").textContent = t("watch") + " " + only;
     document.getElementById("search-title").textContent = t("mentionsOf", only);
     document.title = only + " · veilleur";
   }
