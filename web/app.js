@@ -120,6 +120,12 @@ function translate() {
   for (const b of document.querySelectorAll("[data-lang]")) {
     b.setAttribute("aria-pressed", b.dataset.lang === lang ? "true" : "false");
   }
+  const only = pageWatch();
+  if (only) {
+    document.getElementById("watches-title").textContent = t("watch") + " " + only;
+    document.getElementById("search-title").textContent = t("mentionsOf", only);
+    document.title = only + " · veilleur";
+  }
 }
 
 // The watch a page is about: /watch/{name}.
@@ -352,11 +358,6 @@ async function start() {
   translate();
   const only = pageWatch();
   document.getElementById("back").hidden = !only;
-  if (only) {
-    document.getElementById("watches-title").textContent = t("watch") + " " + only;
-    document.getElementById("search-title").textContent = t("mentionsOf", only);
-    document.title = only + " · veilleur";
-  }
   document.getElementById("token").value = token();
   for (const b of document.querySelectorAll("[data-lang]")) {
     b.addEventListener("click", () => {
