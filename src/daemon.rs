@@ -339,8 +339,8 @@ struct StatusFeed {
 }
 
 impl StatusFeed {
-    /// Adds `events`; takes and publishes the status when `now` is set or
-    /// [`STATUS`] has passed (or events came), else only the events.
+    /// Adds `events`; takes the status and publishes it with the events
+    /// when `now` is set, events came or [`STATUS`] has passed.
     async fn refresh(
         &mut self,
         worker: &mut Worker,
@@ -372,8 +372,6 @@ impl StatusFeed {
             }
             self.snapshot.watches = watches;
             self.snapshot.at = Some(Utc::now());
-        }
-        if now || fresh || !self.snapshot.watches.is_empty() {
             self.tx.send_replace(Arc::new(self.snapshot.clone()));
         }
         Ok(())

@@ -124,7 +124,11 @@ fn setup(dir: &Path, feed: &str) -> PathBuf {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     config
 }
 
@@ -158,8 +162,11 @@ async fn page_shows_charts_alerts_and_search_results_in_headless_chromium() {
         .collect();
     feeds.set("f.xml", Page::ok("application/rss+xml", rss(&live)));
     let d = start_daemon(&config, None).await;
-    d.metrics_until("veilleur_alerts_total{watch=\"acme\",rule=\"boycott\",severity=\"critical\"}", 1.0)
-        .await;
+    d.metrics_until(
+        "veilleur_alerts_total{watch=\"acme\",rule=\"boycott\",severity=\"critical\"}",
+        1.0,
+    )
+    .await;
     let base = d.metrics_url.trim_end_matches("/metrics").to_string();
     let profile = tempfile::tempdir().unwrap();
     let chrome_ = chrome.clone();
@@ -200,13 +207,23 @@ async fn page_shows_charts_alerts_and_search_results_in_headless_chromium() {
     .unwrap();
 
     // Loaded, in French, with both watches and a chart each.
-    assert!(fr.contains("data-ready=\"true\""), "the script ran to the end:\n{fr}");
+    assert!(
+        fr.contains("data-ready=\"true\""),
+        "the script ran to the end:\n{fr}"
+    );
     assert!(fr.contains("<html lang=\"fr\""), "{fr}");
     assert!(fr.contains("Alertes actives"));
     for w in ["acme", "assurance"] {
-        assert!(fr.contains(&format!("aria-label=\"{w}\"")), "a card for {w}");
+        assert!(
+            fr.contains(&format!("aria-label=\"{w}\"")),
+            "a card for {w}"
+        );
     }
-    assert_eq!(fr.matches("class=\"chart\"").count(), 2, "one chart per watch");
+    assert_eq!(
+        fr.matches("class=\"chart\"").count(),
+        2,
+        "one chart per watch"
+    );
     assert!(fr.contains("class=\"bar\""), "the chart has bars");
     assert!(fr.contains("class=\"bar-neg\""), "and negative ones");
     // The alert and its explanation.
@@ -220,7 +237,10 @@ async fn page_shows_charts_alerts_and_search_results_in_headless_chromium() {
     assert!(fr.contains("<option value=\"acme\" selected") || fr.contains("value=\"acme\""));
     // English by Accept-Language.
     assert!(en.contains("<html lang=\"en\""), "{en}");
-    assert!(en.contains("Active alerts") && en.contains("mentions observed"), "{en}");
+    assert!(
+        en.contains("Active alerts") && en.contains("mentions observed"),
+        "{en}"
+    );
     // The watch page: its chart over 7 days and its mentions.
     assert!(watch.contains("Mentions de acme"), "{watch}");
     assert_eq!(watch.matches("class=\"chart\"").count(), 1);

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Detection, Pipeline, PipelineError, WatchWarmup};
+use crate::detect::LATENESS;
 use crate::rules::query::Query;
 
 /// The lifecycle state of one alert rule, as the API shows it.
@@ -114,6 +115,10 @@ impl Pipeline {
             return Ok(Vec::new());
         };
         let warmup = WatchWarmup::by_watch(d.warmup_status(now));
+        // Expectations at the tick's grid time, never later: asking at `now`
+        // would make the detector learn an hour before its late mentions are
+        // in, and live detection would then differ from a backtest.
+        let grid = now - chrono::Duration::from_std(LATENESS).unwrap_or_default();
         let now_min = now.timestamp().div_euclid(60);
         let mut out = Vec::with_capacity(self.watches.rules.watches.len());
         for (wi, w) in self.watches.rules.watches.iter().enumerate() {
@@ -152,7 +157,7 @@ impl Pipeline {
                     },
                     resolved_at: rec.resolved_at,
                     expected: if a.kind.is_spike() {
-                        d.expected(wi, ri, now)
+                        d.expected(wi, ri, grid)
                     } else {
                         None
                     },
