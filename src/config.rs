@@ -832,6 +832,38 @@ secret_env = "VEILLEUR_WEBHOOK_SECRET"
     }
 
     #[test]
+    fn api_section_names_its_token_sources_and_refuses_mistakes_at_their_line() {
+        let head = "[daemon]\ndata_dir = \"d\"\nrules_dir = \"r\"\n\n";
+        let c = parse(&format!(
+            "{head}[api]\ntoken_file = \"api-token\"\nadmin_token_env = \"ADMIN\"\ntrust_loopback = false\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.api.token_file,
+            Some(PathBuf::from("/etc/veilleur/api-token"))
+        );
+        assert_eq!(c.api.admin_token_env.as_deref(), Some("ADMIN"));
+        assert!(!c.api.trust_loopback);
+        let none = parse(head).unwrap();
+        assert!(none.api.trust_loopback && none.api.token_env.is_none());
+        let e = errors(&format!(
+            "{head}[api]\ntoken_env = \"A\"\ntoken_file = \"f\"\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|d| d.contains(":7:") && d.contains("not both")),
+            "{e:?}"
+        );
+        let e = errors(&format!("{head}[api]\ntoken = \"inline-secret\"\n"));
+        assert!(
+            e.iter().any(|d| d.contains(":6:") && d.contains("token")),
+            "{e:?}"
+        );
+        let e = errors(&format!("{head}[api]\nadmin_token_env = \"\"\n"));
+        assert!(e.iter().any(|d| d.contains("names no variable")), "{e:?}");
+    }
+
+    #[test]
     fn email_addresses_are_parsed_as_the_notifier_parses_them() {
         let email = |from: &str, to: &str| -> Vec<String> {
             let diags = parse(&format!(

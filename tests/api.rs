@@ -471,3 +471,51 @@ async fn tokens_guard_the_api_and_reload_refuses_a_broken_rule_set() {
     );
     d.stop().await;
 }
+
+/// The `[api]` example of the README passes `veilleur check` with the file
+/// and variable it names; without them, check names what is missing.
+#[test]
+fn readme_api_example_passes_check() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block: String = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.starts_with("[api]"))
+        .expect("the README shows an [api] example")
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/acme.toml"), RULE).unwrap();
+    let token = dir.path().join("api-token");
+    std::fs::write(&token, "0123456789abcdef\n").unwrap();
+    let api = block.replace("/etc/veilleur/api-token", &token.display().to_string());
+    let config = dir.path().join("veilleur.toml");
+    std::fs::write(
+        &config,
+        format!("[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"0.0.0.0:9464\"\n\n{api}"),
+    )
+    .unwrap();
+    let check = |admin: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_veilleur"));
+        cmd.args(["check", "--config"]).arg(&config);
+        match admin {
+            Some(v) => cmd.env("VEILLEUR_API_ADMIN_TOKEN", v),
+            None => cmd.env_remove("VEILLEUR_API_ADMIN_TOKEN"),
+        };
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = check(Some("fedcba9876543210"));
+    assert!(ok, "{err}");
+    let (ok, err) = check(None);
+    assert!(!ok);
+    assert!(
+        err.contains("VEILLEUR_API_ADMIN_TOKEN") && err.contains("not set"),
+        "{err}"
+    );
+}
