@@ -450,7 +450,13 @@ async fn drive(
                     .await?;
                 if last_housekeeping.elapsed() >= HOUSEKEEPING {
                     last_housekeeping = Instant::now();
-                    worker.run(|p| p.housekeeping(Utc::now())).await??;
+                    worker
+                        .run(|p| {
+                            let now = Utc::now();
+                            p.housekeeping(now)?;
+                            p.expire_mentions(now)
+                        })
+                        .await??;
                 }
             }
             _ = hup.recv() => {

@@ -444,8 +444,9 @@ impl Pipeline {
     /// Periodic upkeep at `now`, the one entry point for pruning: the
     /// detector forgets what no window needs; the state store drops minute
     /// buckets older than [`RETENTION`] and folds those older than three
-    /// days into one row per hour; seen ids, sent-log rows and indexed
-    /// mentions older than `daemon.retention` are deleted.
+    /// days into one row per hour; seen ids and sent-log rows older than
+    /// `daemon.retention` are deleted (indexed mentions: see
+    /// [`Pipeline::expire_mentions`]).
     pub(crate) fn housekeeping(&mut self, now: DateTime<Utc>) -> Result<(), PipelineError> {
         if let Detection::Live(d) = &mut self.detection {
             d.prune(now);
@@ -466,9 +467,20 @@ impl Pipeline {
             sent = old.sent,
             "pruned seen ids and sent-log rows past retention"
         );
-        // Mentions published before the horizon leave the index. What is
-        // pending is committed first (index, then its state), so the
-        // deletion's own commit carries nothing else.
+        Ok(())
+    }
+
+    /// Deletes from the index the mentions published more than
+    /// `daemon.retention` before `now` (the daemon's hourly housekeeping;
+    /// `import` keeps what it was given until the daemon's next round).
+    /// What is pending is committed first (index, then its state), so the
+    /// deletion's own commit carries nothing else. Returns how many went.
+    pub(crate) fn expire_mentions(&mut self, now: DateTime<Utc>) -> Result<u64, PipelineError> {
+        let Some(s) = &self.storage else {
+            return Ok(0);
+        };
+        let horizon =
+            now - chrono::Duration::from_std(s.retention).unwrap_or(chrono::Duration::MAX);
         let index = s.index.clone();
         self.commit(Instant::now())?;
         let deleted = index.delete_older_than(horizon)?;
@@ -478,7 +490,7 @@ impl Pipeline {
             self.metrics.index_documents.set(index.num_docs() as i64);
             info!(mentions = deleted, "deleted mentions past retention");
         }
-        Ok(())
+        Ok(deleted)
     }
 
     /// Reloads the rule files of `dir` (`notify` checked against

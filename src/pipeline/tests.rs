@@ -247,7 +247,7 @@ fn housekeeping_forgets_seen_ids_ingested_before_the_retention_horizon() {
 }
 
 #[test]
-fn housekeeping_deletes_indexed_mentions_published_before_the_retention_horizon() {
+fn expired_mentions_leave_the_index_past_the_retention_horizon() {
     let dir = tempfile::tempdir().unwrap();
     let index = Arc::new(MentionIndex::open(&dir.path().join("index")).unwrap());
     let st = Arc::new(StateStore::open(&dir.path().join("state")).unwrap());
@@ -259,8 +259,13 @@ fn housekeeping_deletes_indexed_mentions_published_before_the_retention_horizon(
     let old = mention("old", "Acme", now() - chrono::Duration::days(31));
     let kept = mention("kept", "Acme", now() - chrono::Duration::days(29));
     p.ingest("feed", vec![old, kept], None, now()).unwrap();
-    // Pending, not yet committed: housekeeping commits it, then deletes.
     p.housekeeping(now()).unwrap();
+    p.commit(Instant::now()).unwrap();
+    assert_eq!(index.num_docs(), 2, "housekeeping alone deletes no mention");
+    // A pending one is committed first, then deleted with the other.
+    let pending = mention("pending", "Acme", now() - chrono::Duration::days(40));
+    p.ingest("feed", vec![pending], None, now()).unwrap();
+    assert_eq!(p.expire_mentions(now()).unwrap(), 2);
     let q = crate::rules::query::parse("acme").unwrap();
     let ids: Vec<String> = index
         .search(&q, None, 10)
