@@ -43,6 +43,34 @@ pub struct Config {
     /// (channel, schedule) of every channel with a `digest` key
     /// (`"daily 08:30"`, `"weekly mon 08:30"`), in file order.
     pub digests: Vec<(String, crate::digest::schedule::Schedule)>,
+    /// The `[api]` section (optional): who may call `/api` and `/-/reload`.
+    pub api: ApiConfig,
+}
+
+/// The `[api]` section: bearer tokens of the HTTP API, named by the
+/// environment variable or file that holds them (read at start-up, never
+/// inline). A read token reads `/api/*`; an admin token also reloads.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub admin_token_env: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
+    /// Clients on a loopback address need no token (key `trust_loopback`,
+    /// default true); false makes every client show a token.
+    pub trust_loopback: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            token_env: None,
+            token_file: None,
+            admin_token_env: None,
+            admin_token_file: None,
+            trust_loopback: true,
+        }
+    }
 }
 
 /// The `[daemon]` section.
@@ -208,6 +236,16 @@ struct RawWebhook {
     format: Option<Spanned<String>>,
     secret_env: Option<String>,
     secret_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    admin_token_env: Option<Spanned<String>>,
+    admin_token_file: Option<Spanned<String>>,
+    trust_loopback: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -426,6 +464,40 @@ impl Parser<'_> {
             retention,
             index,
         })
+    }
+
+    /// The `[api]` section.
+    fn api(&mut self, value: Spanned<DeValue<'_>>) -> ApiConfig {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.err_at(span.start, "`api` is a table: write [api]");
+            return ApiConfig::default();
+        };
+        let Some(raw) = self.table::<RawApi>(Spanned::new(span, table), None) else {
+            return ApiConfig::default();
+        };
+        for (env, file, what) in [
+            (&raw.token_env, &raw.token_file, "token"),
+            (&raw.admin_token_env, &raw.admin_token_file, "admin_token"),
+        ] {
+            if let (Some(_), Some(f)) = (env, file) {
+                self.err(f, format!("give `{what}_env` or `{what}_file`, not both"));
+            }
+            if let Some(e) = env
+                && e.get_ref().trim().is_empty()
+            {
+                self.err(e, format!("`{what}_env` names no variable"));
+            }
+        }
+        let path =
+            |v: &Option<Spanned<String>>| v.as_ref().map(|p| resolve_path(self.path, p.get_ref()));
+        ApiConfig {
+            token_file: path(&raw.token_file),
+            admin_token_file: path(&raw.admin_token_file),
+            token_env: raw.token_env.map(|v| v.into_inner()),
+            admin_token_env: raw.admin_token_env.map(|v| v.into_inner()),
+            trust_loopback: raw.trust_loopback.unwrap_or(true),
+        }
     }
 
     /// The `[[source]]` tables: shared keys here, the kind's own keys in its
@@ -742,6 +814,7 @@ impl Config {
         };
         let (mut daemon, mut daemon_seen) = (None, false);
         let (mut sources, mut channels) = (Vec::new(), Vec::new());
+        let mut api = ApiConfig::default();
         for (key, value) in root.into_inner() {
             match key.get_ref().as_ref() {
                 "daemon" => {
@@ -756,10 +829,11 @@ impl Config {
                     let tables = p.array_of_tables(&key, value);
                     channels = p.channels(tables);
                 }
+                "api" => api = p.api(value),
                 other => p.err(
                     &key,
                     format!(
-                        "unknown section `{other}`: expected [daemon], [[source]] or [[channel]]"
+                        "unknown section `{other}`: expected [daemon], [[source]], [[channel]] or [api]"
                     ),
                 ),
             }
@@ -785,6 +859,7 @@ impl Config {
                 sources,
                 channels,
                 digests: p.digests,
+                api,
             }),
             _ => Err(p.diags),
         }
@@ -856,6 +931,38 @@ secret_env = "VEILLEUR_WEBHOOK_SECRET"
         assert!(
             matches!(&c.channels[0].kind, ChannelKind::Email(e) if e.to == ["comms@example.org"])
         );
+    }
+
+    #[test]
+    fn api_section_names_its_token_sources_and_refuses_mistakes_at_their_line() {
+        let head = "[daemon]\ndata_dir = \"d\"\nrules_dir = \"r\"\n\n";
+        let c = parse(&format!(
+            "{head}[api]\ntoken_file = \"api-token\"\nadmin_token_env = \"ADMIN\"\ntrust_loopback = false\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.api.token_file,
+            Some(PathBuf::from("/etc/veilleur/api-token"))
+        );
+        assert_eq!(c.api.admin_token_env.as_deref(), Some("ADMIN"));
+        assert!(!c.api.trust_loopback);
+        let none = parse(head).unwrap();
+        assert!(none.api.trust_loopback && none.api.token_env.is_none());
+        let e = errors(&format!(
+            "{head}[api]\ntoken_env = \"A\"\ntoken_file = \"f\"\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|d| d.contains(":7:") && d.contains("not both")),
+            "{e:?}"
+        );
+        let e = errors(&format!("{head}[api]\ntoken = \"inline-secret\"\n"));
+        assert!(
+            e.iter().any(|d| d.contains(":6:") && d.contains("token")),
+            "{e:?}"
+        );
+        let e = errors(&format!("{head}[api]\nadmin_token_env = \"\"\n"));
+        assert!(e.iter().any(|d| d.contains("names no variable")), "{e:?}");
     }
 
     #[test]

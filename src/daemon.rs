@@ -14,9 +14,15 @@
 //!
 //! Shutdown order (on the token): stop sources, drain the batches already
 //! sent, commit the index and the state, flush the outbox within
-//! [`FLUSH_DEADLINE`], stop the HTTP server. Rules are reloaded on SIGHUP and
-//! when a file of the rules directory changes; an invalid rule set is
-//! reported and the previous one kept.
+//! [`FLUSH_DEADLINE`], stop the HTTP server. Rules are reloaded on SIGHUP,
+//! on `POST /-/reload` and when a file of the rules directory changes; an
+//! invalid rule set is reported and the previous one kept.
+//!
+//! The HTTP API never locks the pipeline: every [`STATUS`] (and after a
+//! reload or an alert) the loop has the worker take the watches' status
+//! and publishes it, with the recent alert events, on a `watch` channel.
+//! The systemd watchdog ([`crate::watchdog`]) is fed while the worker
+//! finishes jobs.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -27,18 +33,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use chrono::Utc;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::alert::AlertEvent;
 use crate::config::Config;
+use crate::http::api::{ReloadRequest, Snapshot};
 use crate::notify::Notifier;
 use crate::pipeline::{AlertLog, CommitPolicy, Pipeline, PipelineError, Storage};
 use crate::source::{Batch, HttpClient};
 use crate::store::state::StateStore;
 use crate::telemetry::Metrics;
+use crate::watchdog::Progress;
 
 /// How long shutdown waits for pending notifications.
 pub(crate) const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
@@ -51,8 +59,13 @@ const STORAGE_RETRY: Duration = Duration::from_secs(2);
 const RULES_CHECK: Duration = Duration::from_secs(5);
 /// How often old buckets are pruned and compacted.
 const HOUSEKEEPING: Duration = Duration::from_secs(3600);
-/// How often the per-watch warm-up gauges are refreshed.
+/// How often the per-watch warm-up and disk usage gauges are refreshed.
 const WARMUP_METRICS: Duration = Duration::from_secs(60);
+/// How often the watches' status is published for the API and the
+/// per-watch gauges (also after a reload and an alert transition).
+const STATUS: Duration = Duration::from_secs(15);
+/// Reload requests from the API waiting for the loop.
+const RELOAD_QUEUE: usize = 4;
 /// Batches in flight between sources and the pipeline.
 const BATCH_QUEUE: usize = 64;
 
@@ -104,7 +117,14 @@ pub async fn run_with(
         let n = Notifier::from_config(ch, &d.user_agent)?;
         notifiers.insert(ch.name.clone(), n);
     }
+    let auth = Arc::new(
+        crate::http::auth::Auth::from_config(&config.api).context("cannot read the API tokens")?,
+    );
+    if !d.listen.ip().is_loopback() && !auth.has_tokens() {
+        warn!(listen = %d.listen, "listening beyond loopback without [api] tokens: remote clients get 401 on /api; set api.token_env or api.token_file");
+    }
     let metrics = Arc::new(Metrics::new());
+    metrics.rules_reloaded(true, Utc::now());
     metrics.index_documents.set(index.num_docs() as i64);
     metrics.outbox_pending.set(state.outbox().len()? as i64);
     info!(
@@ -135,11 +155,24 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     let ready = Arc::new(AtomicBool::new(false));
     let http_stop = CancellationToken::new();
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (reload_tx, reload_rx) = mpsc::channel(RELOAD_QUEUE);
+    let api = crate::http::api::Api {
+        search: index.clone(),
+        state: state.clone(),
+        snapshot: snapshot_rx,
+        reload: reload_tx,
+        reads: Arc::new(tokio::sync::Semaphore::new(
+            crate::http::api::BLOCKING_READS,
+        )),
+    };
     let (addr, server) = crate::http::bind(
         d.listen,
         crate::http::HttpState {
             metrics: metrics.clone(),
             ready: ready.clone(),
+            api,
+            auth,
         },
         http_stop.clone(),
     )
@@ -150,7 +183,7 @@ pub async fn run_with(
             error!(error = %e, "http server failed");
         }
     });
-    info!(%addr, "serving /metrics and /healthz");
+    info!(%addr, "serving the web page, /api, /metrics and /healthz");
     if let Some(tx) = hooks.listening {
         let _ = tx.send(addr);
     }
@@ -194,15 +227,44 @@ pub async fn run_with(
     }
     drop(tx);
 
+    let progress = Progress::new(Instant::now());
+    let mut worker = Worker {
+        pipeline: Some(pipeline),
+        progress: progress.clone(),
+    };
+    let mut status = StatusFeed {
+        tx: snapshot_tx,
+        snapshot: Snapshot::default(),
+        data_dir: d.data_dir.clone(),
+        metrics: metrics.clone(),
+        last: Instant::now(),
+    };
+    status.refresh(&mut worker, Vec::new(), true).await?;
     ready.store(true, Ordering::Relaxed);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    let mut worker = Worker(Some(pipeline));
+    let watchdog_stop = CancellationToken::new();
+    if let Some(timeout) = sd_notify::watchdog_enabled() {
+        tracker.spawn(crate::watchdog::run(
+            progress,
+            timeout,
+            watchdog_stop.clone(),
+        ));
+    }
     let rules = RulesDir {
         stamp: rules_stamp_at_load,
         dir: d.rules_dir.clone(),
         channels,
     };
-    let result = drive(&mut worker, rules, rx, &shutdown, &metrics).await;
+    let result = drive(
+        &mut worker,
+        &mut status,
+        rules,
+        rx,
+        reload_rx,
+        &shutdown,
+        &metrics,
+    )
+    .await;
 
     // Shutdown: sources are stopped (child token) and drained by now.
     ready.store(false, Ordering::Relaxed);
@@ -217,6 +279,7 @@ pub async fn run_with(
         warn!("outbox did not stop in time; pending notifications stay queued");
     }
     http_stop.cancel();
+    watchdog_stop.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(2), tracker.wait())
         .await
@@ -258,7 +321,12 @@ struct RulesDir {
 /// The pipeline, lent to a blocking thread for each job: its store writes
 /// fsync and enrichment is CPU work, neither belongs on the runtime's
 /// threads. Jobs run one at a time, in the order the loop sends them.
-struct Worker(Option<Pipeline>);
+struct Worker {
+    /// `None` only while a job holds it (or after one panicked).
+    pipeline: Option<Pipeline>,
+    /// Marked when a job finishes: what feeds the systemd watchdog.
+    progress: Arc<Progress>,
+}
 
 impl Worker {
     /// Runs `job` on the pipeline on a blocking thread.
@@ -267,7 +335,7 @@ impl Worker {
         job: impl FnOnce(&mut Pipeline) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let mut p = self
-            .0
+            .pipeline
             .take()
             .context("the pipeline was lost when an earlier job panicked")?;
         let (p, out) = tokio::task::spawn_blocking(move || {
@@ -276,8 +344,99 @@ impl Worker {
         })
         .await
         .context("the pipeline panicked")?;
-        self.0 = Some(p);
+        self.pipeline = Some(p);
+        self.progress.mark(Instant::now());
         Ok(out)
+    }
+}
+
+/// Publishes the pipeline's status for the API and sets the per-watch and
+/// disk gauges.
+struct StatusFeed {
+    /// Where the API reads snapshots.
+    tx: watch::Sender<Arc<Snapshot>>,
+    /// The last snapshot published, and the events it keeps.
+    snapshot: Snapshot,
+    /// Holds `index/` and `state`, whose sizes are gauges.
+    data_dir: PathBuf,
+    metrics: Arc<Metrics>,
+    /// When the status was last taken.
+    last: Instant,
+}
+
+impl StatusFeed {
+    /// Adds `events`; takes the status and publishes it with the events
+    /// when `now` is set, events came or [`STATUS`] has passed.
+    async fn refresh(
+        &mut self,
+        worker: &mut Worker,
+        events: Vec<AlertEvent>,
+        now: bool,
+    ) -> anyhow::Result<()> {
+        let fresh = !events.is_empty();
+        self.snapshot.push_events(events);
+        if now || fresh || self.last.elapsed() >= STATUS {
+            self.last = Instant::now();
+            let watches = worker.run(|p| p.status(Utc::now())).await??;
+            let gone: Vec<String> = self
+                .snapshot
+                .watches
+                .iter()
+                .filter(|o| !watches.iter().any(|w| w.name == o.name))
+                .map(|o| o.name.clone())
+                .collect();
+            for name in gone {
+                self.metrics.forget_watch(&name);
+            }
+            for w in &watches {
+                self.metrics.watch_figures(
+                    &w.name,
+                    w.hour.0,
+                    w.negative_share(),
+                    w.anomaly_score(),
+                );
+            }
+            self.snapshot.watches = watches;
+            self.snapshot.at = Some(Utc::now());
+            self.tx.send_replace(Arc::new(self.snapshot.clone()));
+        }
+        Ok(())
+    }
+
+    /// Sets the disk usage gauges (walks the data directory: blocking).
+    async fn disk(&self) -> anyhow::Result<()> {
+        let (dir, m) = (self.data_dir.clone(), self.metrics.clone());
+        tokio::task::spawn_blocking(move || {
+            let index = crate::telemetry::disk::usage(&dir.join("index"));
+            let state = crate::telemetry::disk::usage(&dir.join("state"));
+            m.index_disk_bytes
+                .set(i64::try_from(index).unwrap_or(i64::MAX));
+            m.state_disk_bytes
+                .set(i64::try_from(state).unwrap_or(i64::MAX));
+        })
+        .await
+        .context("measuring the data directory panicked")
+    }
+}
+
+/// A pipeline result as the loop takes it: a failed write to a store pauses
+/// ingestion (`stalled` set, ERROR log, `veilleur_storage_errors_total`)
+/// and gives `None`; any other error stops the daemon.
+fn storage<T>(
+    metrics: &Metrics,
+    r: Result<T, PipelineError>,
+    stalled: &mut Option<Instant>,
+) -> anyhow::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => match e.store() {
+            Some(store) => {
+                metrics.storage_failed(store, &crate::retry::error_chain(&e));
+                *stalled = Some(Instant::now());
+                Ok(None)
+            }
+            None => Err(anyhow::Error::from(e)),
+        },
     }
 }
 
@@ -292,24 +451,16 @@ impl Worker {
 /// [`STORAGE_RETRY`] until it succeeds.
 async fn drive(
     worker: &mut Worker,
+    status: &mut StatusFeed,
     mut rules: RulesDir,
     mut rx: mpsc::Receiver<Batch>,
+    mut reloads: mpsc::Receiver<ReloadRequest>,
     shutdown: &CancellationToken,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
     // Since when ingestion is paused by a failed write, and the last try.
     let mut stalled: Option<Instant> = None;
-    let storage = |r: Result<(), PipelineError>, stalled: &mut Option<Instant>| match r {
-        Ok(()) => Ok(()),
-        Err(e) => match e.store() {
-            Some(store) => {
-                metrics.storage_failed(store, &crate::retry::error_chain(&e));
-                *stalled = Some(Instant::now());
-                Ok(())
-            }
-            None => Err(anyhow::Error::from(e)),
-        },
-    };
+    status.disk().await?;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_rules_check = Instant::now();
@@ -321,7 +472,14 @@ async fn drive(
     loop {
         tokio::select! {
             b = rx.recv(), if open && stalled.is_none() => match b {
-                Some(b) => storage(ingest(worker, b).await?, &mut stalled)?,
+                Some(b) => {
+                    let r = ingest(worker, b).await?;
+                    if let Some(events) = storage(metrics, r, &mut stalled)?
+                        && !events.is_empty()
+                    {
+                        status.refresh(worker, events, false).await?;
+                    }
+                }
                 None => {
                     open = false;
                     if shutdown.is_cancelled() {
@@ -335,44 +493,64 @@ async fn drive(
                         continue;
                     }
                     let r = worker.run(|p| p.commit(Instant::now()).map(|_| ())).await?;
-                    storage(r, &mut stalled)?;
+                    storage(metrics, r, &mut stalled)?;
                     if stalled.is_some_and(|t| t > since) {
                         continue;
                     }
                     stalled = None;
                     info!("storage writable again: ingestion resumes");
                 }
-                let r = worker.run(|p| p.tick(Utc::now(), Instant::now()).map(|_| ())).await?;
-                storage(r, &mut stalled)?;
+                let r = worker.run(|p| p.tick(Utc::now(), Instant::now())).await?;
+                let ts = storage(metrics, r, &mut stalled)?.unwrap_or_default();
+                let mut reloaded = false;
                 if last_rules_check.elapsed() >= RULES_CHECK {
                     last_rules_check = Instant::now();
                     let stamp = rules_stamp(&rules.dir);
                     if stamp != rules.stamp {
                         rules.stamp = stamp;
-                        reload(worker, &rules).await?;
+                        reloaded = reload(worker, &rules).await?.is_ok();
                     }
                 }
                 if last_warmup.elapsed() >= WARMUP_METRICS {
                     last_warmup = Instant::now();
                     worker.run(|p| Ok::<_, anyhow::Error>(p.warmup(Utc::now()))).await??;
+                    status.disk().await?;
                 }
+                status
+                    .refresh(worker, ts.into_iter().map(|t| t.event).collect(), reloaded)
+                    .await?;
                 if last_housekeeping.elapsed() >= HOUSEKEEPING {
                     last_housekeeping = Instant::now();
-                    let r = worker.run(|p| p.housekeeping(Utc::now())).await?;
-                    storage(r, &mut stalled)?;
+                    let r = worker
+                        .run(|p| {
+                            let now = Utc::now();
+                            p.housekeeping(now)?;
+                            p.expire_mentions(now).map(|_| ())
+                        })
+                        .await?;
+                    storage(metrics, r, &mut stalled)?;
                 }
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading rules");
                 rules.stamp = rules_stamp(&rules.dir);
-                reload(worker, &rules).await?;
+                let ok = reload(worker, &rules).await?.is_ok();
+                status.refresh(worker, Vec::new(), ok).await?;
+            }
+            Some(req) = reloads.recv() => {
+                info!("POST /-/reload: reloading rules");
+                rules.stamp = rules_stamp(&rules.dir);
+                let outcome = reload(worker, &rules).await?;
+                status.refresh(worker, Vec::new(), outcome.is_ok()).await?;
+                let _ = req.reply.send(outcome);
             }
             _ = shutdown.cancelled(), if open => {
                 // Sources stop on the same token; drain what they sent.
                 // Not while the disk is full: they are fetched again
                 // after the restart, from the committed cursors.
                 while stalled.is_none() && let Some(b) = rx.recv().await {
-                    storage(ingest(worker, b).await?, &mut stalled)?;
+                    let r = ingest(worker, b).await?;
+                    storage(metrics, r, &mut stalled)?;
                 }
                 return Ok(());
             }
@@ -382,21 +560,34 @@ async fn drive(
 }
 
 /// One batch through the ingest step at the wall clock, then a commit if
-/// the policy says so.
-async fn ingest(worker: &mut Worker, b: Batch) -> anyhow::Result<Result<(), PipelineError>> {
+/// the policy says so. Returns the alert events it recorded, or the
+/// pipeline's error for the caller to classify ([`storage`]).
+async fn ingest(
+    worker: &mut Worker,
+    b: Batch,
+) -> anyhow::Result<Result<Vec<AlertEvent>, PipelineError>> {
     let cursor = b.cursor.to_bytes();
-    worker
+    let got = worker
         .run(move |p| {
-            p.ingest(&b.source, b.mentions, Some(cursor), Utc::now())?;
-            p.commit_if_due(Instant::now()).map(|_| ())
+            let got = p.ingest(&b.source, b.mentions, Some(cursor), Utc::now())?;
+            p.commit_if_due(Instant::now())?;
+            Ok::<_, PipelineError>(got)
         })
-        .await
+        .await?;
+    Ok(got.map(|g| g.transitions.into_iter().map(|t| t.event).collect()))
 }
 
-async fn reload(worker: &mut Worker, rules: &RulesDir) -> anyhow::Result<()> {
+/// Reloads the rules: the number of watches in force, or the rendered
+/// diagnostics of a refused rule set (the previous rules keep running).
+async fn reload(
+    worker: &mut Worker,
+    rules: &RulesDir,
+) -> anyhow::Result<Result<usize, Vec<String>>> {
     let (dir, channels) = (rules.dir.clone(), rules.channels.clone());
-    worker.run(move |p| p.reload(&dir, &channels)).await?;
-    Ok(())
+    let outcome = worker
+        .run(move |p| p.reload_checked(&dir, &channels, Utc::now()))
+        .await?;
+    Ok(outcome.map_err(|diags| diags.iter().map(|d| d.render()).collect()))
 }
 
 /// Says at start-up which watches are still warming up, and until when.

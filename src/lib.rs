@@ -23,7 +23,9 @@
 //!   acknowledged, and records them in one transaction; [`digest`] computes,
 //!   renders and schedules the periodic summaries sent through the outbox.
 //! * [`daemon`] is the only place that wires tasks together; [`cmd`] holds one
-//!   file per subcommand; [`http`] serves `/metrics` and `/healthz`.
+//!   file per subcommand; [`http`] serves `/metrics`, `/healthz`, the JSON
+//!   API and the web page; [`watchdog`] keeps systemd's watchdog fed while
+//!   the pipeline makes progress.
 //! * [`duration`] (durations as configs write them) and [`retry`]
 //!   (`Retry-After`, backoff, error chains) are shared by every stage.
 
@@ -54,6 +56,7 @@ pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub(crate) mod watchdog;
 
 /// Installs rustls' `ring` crypto provider as the process default. Called by
 /// `main` and by tests before any TLS client is built; calling it twice is fine.

@@ -34,6 +34,14 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 errors += 1;
             }
         }
+        // The API tokens, read as the daemon reads them at start.
+        if let Err(e) = crate::http::auth::Auth::from_config(&cfg.api) {
+            eprintln!(
+                "{}",
+                crate::diag::Diagnostic::file(config, format!("{e:#}"))
+            );
+            errors += 1;
+        }
         match crate::rules::load_dir(&cfg.daemon.rules_dir, Some(&cfg.channel_names())) {
             // "ok" only when nothing failed (a channel may have).
             Ok(rules) if errors == 0 => {

@@ -448,7 +448,10 @@ async fn alert_chart(state: &Arc<StateStore>, ev: &crate::alert::AlertEvent) -> 
         let rows = state
             .buckets()
             .of_watch(&watch, from, to)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(minute, total, _)| (minute, total))
+            .collect::<Vec<_>>();
         let series = chart::Series::hourly(&rows, end);
         let per_step = match (expected, window) {
             (Some(e), w) if w > 0 => Some(e * chart::STEP_SECS as f64 / w as f64),

@@ -30,6 +30,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod commit;
+pub(crate) mod status;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -492,7 +493,9 @@ impl Pipeline {
     /// Periodic upkeep at `now`, the one entry point for pruning: the
     /// detector forgets what no window needs; the state store drops minute
     /// buckets older than [`RETENTION`] and folds those older than three
-    /// days into one row per hour.
+    /// days into one row per hour; seen ids and sent-log rows older than
+    /// `daemon.retention` are deleted (indexed mentions: see
+    /// [`Pipeline::expire_mentions`]).
     pub(crate) fn housekeeping(&mut self, now: DateTime<Utc>) -> Result<(), PipelineError> {
         if let Detection::Live(d) = &mut self.detection {
             d.prune(now);
@@ -516,27 +519,60 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Deletes from the index the mentions published more than
+    /// `daemon.retention` before `now` (the daemon's hourly housekeeping;
+    /// `import` keeps what it was given until the daemon's next round).
+    /// What is pending is committed first (index, then its state), so the
+    /// deletion's own commit carries nothing else. Returns how many went.
+    pub(crate) fn expire_mentions(&mut self, now: DateTime<Utc>) -> Result<u64, PipelineError> {
+        let Some(s) = &self.storage else {
+            return Ok(0);
+        };
+        let horizon =
+            now - chrono::Duration::from_std(s.retention).unwrap_or(chrono::Duration::MAX);
+        let index = s.index.clone();
+        self.commit(Instant::now())?;
+        let deleted = index.delete_older_than(horizon)?;
+        if deleted > 0 {
+            index.commit()?;
+            self.metrics.index_commits.inc();
+            self.metrics.index_documents.set(index.num_docs() as i64);
+            info!(mentions = deleted, "deleted mentions past retention");
+        }
+        Ok(deleted)
+    }
+
     /// Reloads the rule files of `dir` (`notify` checked against
     /// `channels`): the matcher and the detector adopt the new rules,
     /// keeping the history and records of watches that keep their name. An
     /// invalid rule set is reported (log, metric) and the previous one kept.
-    /// Returns whether the new rules are in force.
-    pub(crate) fn reload(&mut self, dir: &Path, channels: &HashSet<String>) -> bool {
+    /// Returns the number of watches now in force or, when the rule set is
+    /// refused, its diagnostics (`POST /-/reload` shows them). Sets the
+    /// last-reload gauges at `now`.
+    pub(crate) fn reload_checked(
+        &mut self,
+        dir: &Path,
+        channels: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Vec<crate::diag::Diagnostic>> {
         match crate::rules::load_dir(dir, Some(channels)) {
             Ok(rules) => {
                 if let Detection::Live(d) = &mut self.detection {
                     d.reload(&rules);
                 }
-                info!(watches = rules.watches.len(), "rules reloaded");
+                let n = rules.watches.len();
+                info!(watches = n, "rules reloaded");
                 self.watches = Watches::new(rules);
-                true
+                self.metrics.rules_reloaded(true, now);
+                Ok(n)
             }
             Err(diags) => {
                 self.metrics.rules_reload_errors.inc();
+                self.metrics.rules_reloaded(false, now);
                 for d in &diags {
                     error!(diagnostic = %d, "invalid rule file; keeping the previous rules");
                 }
-                false
+                Err(diags)
             }
         }
     }

@@ -247,6 +247,77 @@ fn housekeeping_forgets_seen_ids_ingested_before_the_retention_horizon() {
 }
 
 #[test]
+fn expired_mentions_leave_the_index_past_the_retention_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(MentionIndex::open(&dir.path().join("index")).unwrap());
+    let st = Arc::new(StateStore::open(&dir.path().join("state")).unwrap());
+    let policy = CommitPolicy::new(usize::MAX, Duration::MAX, Instant::now());
+    let storage =
+        Storage::new(index.clone(), st, policy).with_retention(Duration::from_secs(30 * 86_400));
+    let metrics = Arc::new(Metrics::new());
+    let mut p = Pipeline::live(rules(dir.path()), storage, metrics.clone(), now()).unwrap();
+    let old = mention("old", "Acme", now() - chrono::Duration::days(31));
+    let kept = mention("kept", "Acme", now() - chrono::Duration::days(29));
+    p.ingest("feed", vec![old, kept], None, now()).unwrap();
+    p.housekeeping(now()).unwrap();
+    p.commit(Instant::now()).unwrap();
+    assert_eq!(index.num_docs(), 2, "housekeeping alone deletes no mention");
+    // A pending one is committed first, then deleted with the other.
+    let pending = mention("pending", "Acme", now() - chrono::Duration::days(40));
+    p.ingest("feed", vec![pending], None, now()).unwrap();
+    assert_eq!(p.expire_mentions(now()).unwrap(), 2);
+    let q = crate::rules::query::parse("acme").unwrap();
+    let ids: Vec<String> = index
+        .search(&q, None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, vec!["kept".to_string()]);
+    assert!(
+        metrics.encode().contains("veilleur_index_documents 1\n"),
+        "the documents gauge follows"
+    );
+}
+
+#[test]
+fn status_reports_counts_rules_and_warm_up_from_the_committed_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = live(dir.path(), now());
+    let ms: Vec<Mention> = (0..6)
+        .map(|i| {
+            let mut m = mention(
+                &format!("s{i}"),
+                "Acme",
+                now() - chrono::Duration::minutes(10 * i),
+            );
+            m.sentiment = Some(if i % 2 == 0 { -0.6 } else { 0.4 });
+            m
+        })
+        .chain([mention(
+            "boy",
+            "Acme boycott",
+            now() - chrono::Duration::hours(3),
+        )])
+        .collect();
+    p.ingest("feed", ms, None, now()).unwrap();
+    p.commit(Instant::now()).unwrap();
+    let st = p.status(now()).unwrap();
+    assert_eq!(st.len(), 1);
+    let w = &st[0];
+    assert_eq!(w.name, "acme");
+    assert_eq!(w.hour, (6, 3), "the six of the last hour, three negative");
+    assert_eq!(w.day.0, 7);
+    assert_eq!(w.rules.len(), 2);
+    assert_eq!(w.rules[0].kind, "volume_spike");
+    assert_eq!(
+        w.rules[0].observed, 1,
+        "its 10 minute window, (now - 10m, now]"
+    );
+    assert!(!w.warm, "a day of history is needed");
+}
+
+#[test]
 fn a_replay_in_batches_equals_the_detectors_replay_and_counts_a_repeat_once() {
     let dir = tempfile::tempdir().unwrap();
     let rules = rules(dir.path());

@@ -5,9 +5,10 @@
 //! (source, watch, rule, channel) and closed sets (outcome, reason, severity),
 //! never a URL or an author. Also sets up the tracing subscriber.
 
+pub(crate) mod disk;
 mod process;
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -99,6 +100,20 @@ pub struct Metrics {
     /// Index or state writes that failed (a full disk, a read-only file
     /// system), by store.
     pub storage_errors: Family<StoreLabel, Counter>,
+    /// Per watch: mentions published in the last hour (committed).
+    pub watch_mentions_hour: Family<WatchLabel, Gauge<i64, AtomicI64>>,
+    /// Per watch: share of negative mentions over the last 24 hours.
+    pub watch_negative_share: Family<WatchLabel, Gauge<f64, AtomicU64>>,
+    /// Per watch: the highest observed/expected of its spike rules.
+    pub watch_anomaly_score: Family<WatchLabel, Gauge<f64, AtomicU64>>,
+    /// 1 when the last rule (re)load was accepted, 0 when refused.
+    pub config_reload_ok: Gauge<i64, AtomicI64>,
+    /// Unix time of the last accepted rule (re)load.
+    pub config_reload_at: Gauge<i64, AtomicI64>,
+    /// Bytes on disk of the index directory.
+    pub index_disk_bytes: Gauge<i64, AtomicI64>,
+    /// Bytes on disk of the state store file.
+    pub state_disk_bytes: Gauge<i64, AtomicI64>,
 }
 
 fn fetch_histogram() -> Histogram {
@@ -146,6 +161,13 @@ impl Metrics {
             items_dropped: Family::default(),
             text_cut: Family::default(),
             storage_errors: Family::default(),
+            watch_mentions_hour: Family::default(),
+            watch_negative_share: Family::default(),
+            watch_anomaly_score: Family::default(),
+            config_reload_ok: Gauge::default(),
+            config_reload_at: Gauge::default(),
+            index_disk_bytes: Gauge::default(),
+            state_disk_bytes: Gauge::default(),
             registry: Registry::default(),
         };
         let build: Family<BuildLabels, Gauge<i64, AtomicI64>> = Family::default();
@@ -270,6 +292,41 @@ impl Metrics {
             "Rule reloads rejected because a rule file is invalid",
             m.rules_reload_errors.clone(),
         );
+        registry.register(
+            "watch_mentions_last_hour",
+            "Mentions published in the last hour, by watch (committed; refreshed every minute)",
+            m.watch_mentions_hour.clone(),
+        );
+        registry.register(
+            "watch_negative_share",
+            "Share of negative mentions over the last 24 hours, by watch, in [0, 1]",
+            m.watch_negative_share.clone(),
+        );
+        registry.register(
+            "watch_anomaly_score",
+            "Highest observed over expected mentions of the watch's spike rules, over their windows (1 is usual; 0 while nothing is expected)",
+            m.watch_anomaly_score.clone(),
+        );
+        registry.register(
+            "config_last_reload_successful",
+            "1 when the last load of the rule files was accepted, 0 when it was refused (the previous rules keep running)",
+            m.config_reload_ok.clone(),
+        );
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "Unix time of the last accepted load of the rule files",
+            m.config_reload_at.clone(),
+        );
+        registry.register(
+            "index_disk_bytes",
+            "Bytes on disk of the search index directory (refreshed every minute)",
+            m.index_disk_bytes.clone(),
+        );
+        registry.register(
+            "state_disk_bytes",
+            "Bytes on disk of the state store (refreshed every minute)",
+            m.state_disk_bytes.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -312,6 +369,47 @@ impl Metrics {
 
     /// A fetch or parse of `source` failed for `reason` (a short fixed word),
     /// the `in_a_row`-th failure since its last success.
+    /// The rule files were (re)loaded at `now`: accepted (`ok`) or refused.
+    pub(crate) fn rules_reloaded(&self, ok: bool, now: chrono::DateTime<chrono::Utc>) {
+        self.config_reload_ok.set(i64::from(ok));
+        if ok {
+            self.config_reload_at.set(now.timestamp());
+        }
+    }
+
+    /// The per-watch figures of one watch (see `pipeline::status`).
+    pub(crate) fn watch_figures(
+        &self,
+        watch: &str,
+        last_hour: u64,
+        negative_share: f64,
+        score: f64,
+    ) {
+        let l = WatchLabel {
+            watch: watch.to_string(),
+        };
+        self.watch_mentions_hour
+            .get_or_create(&l)
+            .set(i64::try_from(last_hour).unwrap_or(i64::MAX));
+        self.watch_negative_share
+            .get_or_create(&l)
+            .set(negative_share);
+        self.watch_anomaly_score.get_or_create(&l).set(score);
+    }
+
+    /// Drops the per-watch gauges of a watch a reload removed.
+    pub(crate) fn forget_watch(&self, watch: &str) {
+        let l = WatchLabel {
+            watch: watch.to_string(),
+        };
+        self.watch_mentions_hour.remove(&l);
+        self.watch_negative_share.remove(&l);
+        self.watch_anomaly_score.remove(&l);
+        self.watch_warm.remove(&l);
+        self.watch_warm_at.remove(&l);
+    }
+
+    /// A fetch or parse of `source` failed for `reason` (a short fixed word).
     pub(crate) fn fetch_failed(
         &self,
         source: &str,

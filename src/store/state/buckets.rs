@@ -41,20 +41,23 @@ impl Buckets<'_> {
         Ok(out)
     }
 
-    /// One watch's buckets in `[from_minute, to_minute]`: (minute, total),
-    /// by minute. Blocking read of that range only.
+    /// One watch's buckets in `[from_minute, to_minute]`: (minute, total,
+    /// negative), oldest first. A range read of that watch's rows only (the
+    /// alert chart, the HTTP API's charts and the per-watch gauges).
+    /// Blocking read.
     pub fn of_watch(
         &self,
         watch: &str,
         from_minute: i64,
         to_minute: i64,
-    ) -> Result<Vec<(i64, u64)>, StateError> {
+    ) -> Result<Vec<(i64, u64, u64)>, StateError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(BUCKETS)?;
         let mut out = Vec::new();
         for row in t.range((watch, from_minute)..=(watch, to_minute))? {
             let (k, v) = row?;
-            out.push((k.value().1, v.value().0));
+            let (total, neg) = v.value();
+            out.push((k.value().1, total, neg));
         }
         Ok(out)
     }
