@@ -519,3 +519,98 @@ fn readme_api_example_passes_check() {
         "{err}"
     );
 }
+
+/// Silences through the API (the daemon holds the state store, so this is
+/// how they are written while it runs): created for a watch and rule in
+/// force, listed with their status, expired; names not in force and bad
+/// bodies refused; admin only; an alert that does not fire cannot be
+/// acknowledged. What a silence does to notifications is tests/silences.rs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_and_acks_through_the_api() {
+    veilleur::install_crypto_provider();
+    let (feeds, feed_base) = FeedServer::start().await;
+    feeds.set("f.xml", Page::ok("application/rss+xml", rss(&[])));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("read.token"), "read-secret-1\n").unwrap();
+    std::fs::write(dir.path().join("admin.token"), "admin-secret-2\n").unwrap();
+    let config = setup(
+        dir.path(),
+        &feed_base,
+        "\n[api]\ntoken_file = \"read.token\"\nadmin_token_file = \"admin.token\"\ntrust_loopback = false\n",
+    );
+    let d = start_daemon(&config, None).await;
+    let base = base(&d);
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
+        let mut r = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).unwrap());
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
+            )
+        }
+    };
+    use reqwest::Method;
+    let admin = "admin-secret-2";
+    let read = "read-secret-1";
+
+    let body = serde_json::json!({"watch": "acme", "rule": "spike", "for": "6h", "comment": "salon annuel", "created_by": "ops"});
+    let (s, _) = call(Method::POST, "/api/silences", read, Some(body.clone())).await;
+    assert_eq!(s, 403, "a read token cannot silence");
+    let (s, created) = call(Method::POST, "/api/silences", admin, Some(body)).await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["watch"], "acme");
+    assert_eq!(created["rule"], "spike");
+    assert_eq!(created["status"], "active");
+    let id = created["id"].as_u64().unwrap();
+    let ends: DateTime<Utc> = created["ends_at"].as_str().unwrap().parse().unwrap();
+    let left = ends - Utc::now();
+    assert!(
+        left > chrono::Duration::minutes(350) && left <= chrono::Duration::hours(6),
+        "{created}"
+    );
+
+    for (bad, why) in [
+        (serde_json::json!({"watch": "acmee", "for": "1h"}), "no watch `acmee`"),
+        (serde_json::json!({"watch": "acme", "rule": "spyke", "for": "1h"}), "no alert rule `spyke`"),
+        (serde_json::json!({"watch": "acme"}), "either `ends_at`"),
+        (serde_json::json!({"watch": "acme", "for": "soon"}), "`for`"),
+        (serde_json::json!({"watch": "acme", "for": "1h", "mute": true}), "not a silence"),
+    ] {
+        let (s, e) = call(Method::POST, "/api/silences", admin, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad}: {e}");
+        assert!(e["error"].as_str().unwrap().contains(why), "{bad}: {e}");
+    }
+
+    let (s, list) = call(Method::GET, "/api/silences", read, None).await;
+    assert_eq!(s, 200);
+    let all = list["silences"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{list}");
+    assert_eq!(all[0]["comment"], "salon annuel");
+
+    let (s, _) = call(Method::DELETE, &format!("/api/silences/{id}"), read, None).await;
+    assert_eq!(s, 403);
+    let (s, gone) = call(Method::DELETE, &format!("/api/silences/{id}"), admin, None).await;
+    assert_eq!(s, 200, "{gone}");
+    assert_eq!(gone["status"], "expired");
+    let (_, list) = call(Method::GET, "/api/silences", read, None).await;
+    assert_eq!(list["silences"][0]["status"], "expired");
+    let (s, _) = call(Method::DELETE, "/api/silences/999", admin, None).await;
+    assert_eq!(s, 404);
+
+    // Nothing fires: there is nothing to acknowledge.
+    let (s, e) = call(Method::POST, "/api/alerts/acme%2Fspike/ack", admin, None).await;
+    assert!(s == 404 || s == 400, "{s}: {e}");
+    let (s, _) = call(Method::POST, "/api/alerts/1/ack", read, None).await;
+    assert_eq!(s, 403);
+    d.stop().await;
+}

@@ -7,6 +7,8 @@
 
 pub(crate) mod api;
 pub(crate) mod auth;
+pub(crate) mod chart;
+pub(crate) mod silences;
 pub(crate) mod web;
 
 use std::net::SocketAddr;
@@ -18,7 +20,7 @@ use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -153,9 +155,14 @@ pub(crate) fn router(state: HttpState) -> Router {
         .route("/api/watches", get(api::watches))
         .route("/api/alerts", get(api::alerts))
         .route("/api/stats", get(api::stats))
+        .route("/api/silences", get(silences::list))
+        .route("/watch/{name}/chart.png", get(chart::chart_png))
         .route_layer(from_fn_with_state(state.clone(), require_read));
     let admin = Router::new()
         .route("/-/reload", post(api::reload))
+        .route("/api/silences", post(silences::add))
+        .route("/api/silences/{id}", delete(silences::expire))
+        .route("/api/alerts/{id}/ack", post(silences::ack))
         .route_layer(from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/metrics", get(metrics))

@@ -10,7 +10,7 @@
 //! allows only these files, so nothing a mention contains can run.
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -88,23 +88,11 @@ async fn style_css() -> Response {
     with_type("text/css; charset=utf-8", STYLE_CSS)
 }
 
-/// The chart image alert emails embed.
-// TODO(issue 12, alerts branch): serve the PNG of the alerts branch's chart
-// renderer here once it is merged; until then the email shows its alt text.
-async fn chart_png() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        "no chart renderer in this build: open the watch page instead\n",
-    )
-        .into_response()
-}
-
 /// The page's routes.
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(page))
         .route("/watch/{name}", get(page))
-        .route("/watch/{name}/chart.png", get(chart_png))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
 }

@@ -19,6 +19,41 @@ pub const SPAN_SECS: i64 = 3 * 86_400;
 /// One bar per this many seconds.
 pub const STEP_SECS: i64 = 3600;
 
+/// The chart of `watch` over the [`SPAN_SECS`] before `end` (Unix
+/// seconds), from the state store's buckets, with the window
+/// `[end − window_secs, end]` shaded and, when `expected` (mentions over the
+/// window) is given, the usual level. Blocking: call it off the async
+/// threads.
+pub fn watch_png(
+    state: &crate::store::state::StateStore,
+    watch: &str,
+    end: i64,
+    window_secs: i64,
+    expected: Option<f64>,
+) -> Result<Vec<u8>, String> {
+    let to = end.div_euclid(60);
+    let from = to - SPAN_SECS / 60 - 60;
+    let rows: Vec<(i64, u64)> = state
+        .buckets()
+        .of_watch(watch, from, to)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(minute, total, _)| (minute, total))
+        .collect();
+    let series = Series::hourly(&rows, end);
+    let per_step = match (expected, window_secs) {
+        (Some(e), w) if w > 0 => Some(e * STEP_SECS as f64 / w as f64),
+        _ => None,
+    };
+    png(
+        &series,
+        &Marks {
+            window: (end - window_secs.max(60), end + 1),
+            expected_per_step: per_step,
+        },
+    )
+}
+
 /// Mention counts at a fixed step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {

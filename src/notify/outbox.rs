@@ -442,30 +442,9 @@ async fn alert_chart(state: &Arc<StateStore>, ev: &crate::alert::AlertEvent) -> 
     let end = ev.at.timestamp();
     let window = i64::try_from(ev.window_secs).unwrap_or(0);
     let expected = super::render::factor(ev).map(|_| ev.expected);
-    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let to = end.div_euclid(60);
-        let from = to - chart::SPAN_SECS / 60 - 60;
-        let rows = state
-            .buckets()
-            .of_watch(&watch, from, to)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(minute, total, _)| (minute, total))
-            .collect::<Vec<_>>();
-        let series = chart::Series::hourly(&rows, end);
-        let per_step = match (expected, window) {
-            (Some(e), w) if w > 0 => Some(e * chart::STEP_SECS as f64 / w as f64),
-            _ => None,
-        };
-        chart::png(
-            &series,
-            &chart::Marks {
-                window: (end - window.max(60), end + 1),
-                expected_per_step: per_step,
-            },
-        )
-    })
-    .await;
+    let made =
+        tokio::task::spawn_blocking(move || chart::watch_png(&state, &watch, end, window, expected))
+            .await;
     match made {
         Ok(Ok(png)) => Some(png),
         Ok(Err(e)) => {
