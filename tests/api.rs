@@ -580,11 +580,20 @@ async fn silences_and_acks_through_the_api() {
     );
 
     for (bad, why) in [
-        (serde_json::json!({"watch": "acmee", "for": "1h"}), "no watch `acmee`"),
-        (serde_json::json!({"watch": "acme", "rule": "spyke", "for": "1h"}), "no alert rule `spyke`"),
+        (
+            serde_json::json!({"watch": "acmee", "for": "1h"}),
+            "no watch `acmee`",
+        ),
+        (
+            serde_json::json!({"watch": "acme", "rule": "spyke", "for": "1h"}),
+            "no alert rule `spyke`",
+        ),
         (serde_json::json!({"watch": "acme"}), "either `ends_at`"),
         (serde_json::json!({"watch": "acme", "for": "soon"}), "`for`"),
-        (serde_json::json!({"watch": "acme", "for": "1h", "mute": true}), "not a silence"),
+        (
+            serde_json::json!({"watch": "acme", "for": "1h", "mute": true}),
+            "not a silence",
+        ),
     ] {
         let (s, e) = call(Method::POST, "/api/silences", admin, Some(bad.clone())).await;
         assert_eq!(s, 400, "{bad}: {e}");
@@ -612,5 +621,34 @@ async fn silences_and_acks_through_the_api() {
     assert!(s == 404 || s == 400, "{s}: {e}");
     let (s, _) = call(Method::POST, "/api/alerts/1/ack", read, None).await;
     assert_eq!(s, 403);
+
+    // The chart alert messages link to: a PNG, behind the read token.
+    let png = |token: Option<&'static str>, path: &'static str| {
+        let mut r = client.get(format!("{base}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, ct, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (s, ct, bytes) = png(
+        Some(read),
+        "/watch/acme/chart.png?alert=acme%2Fspike%2Ffiring%2F0",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(ct.as_deref(), Some("image/png"));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let (s, _, _) = png(None, "/watch/acme/chart.png").await;
+    assert_eq!(s, 401);
+    let (s, _, _) = png(Some(read), "/watch/nope/chart.png").await;
+    assert_eq!(s, 404);
     d.stop().await;
 }

@@ -85,7 +85,7 @@ pub(crate) async fn list(State(api): State<Api>) -> Result<Json<Value>, ApiError
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     })
     .await?;
-    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.sort_by_key(|s| std::cmp::Reverse(s.id));
     let silences: Vec<Value> = all
         .into_iter()
         .map(|s| {
@@ -118,13 +118,20 @@ pub(crate) async fn add(
                 .checked_add_signed(d)
                 .ok_or_else(|| bad("`for` is too long"))?
         }
-        _ => return Err(bad("give either `ends_at` (RFC 3339) or `for` (such as \"6h\")")),
+        _ => {
+            return Err(bad(
+                "give either `ends_at` (RFC 3339) or `for` (such as \"6h\")",
+            ));
+        }
     };
     // Only watches in force: a typo would silence nothing, silently.
     {
         let snap = api.snapshot.borrow();
         let Some(w) = snap.watches.iter().find(|w| w.name == req.watch) else {
-            return Err(bad(format!("no watch `{}` in the rules in force", req.watch)));
+            return Err(bad(format!(
+                "no watch `{}` in the rules in force",
+                req.watch
+            )));
         };
         if let Some(rule) = &req.rule
             && !w.rules.iter().any(|r| &r.name == rule)
@@ -165,7 +172,9 @@ pub(crate) async fn expire(
     let state = api.state.clone();
     let now = Utc::now();
     let s = blocking(move || state.silences().expire(id, now).map_err(from_silence_error)).await?;
-    Ok(Json(json!({ "id": s.id, "status": s.status(now), "ends_at": s.ends_at })))
+    Ok(Json(
+        json!({ "id": s.id, "status": s.status(now), "ends_at": s.ends_at }),
+    ))
 }
 
 /// `POST /api/alerts/{id}/ack` (admin): the alert's repeats are no longer

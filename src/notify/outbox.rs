@@ -442,9 +442,10 @@ async fn alert_chart(state: &Arc<StateStore>, ev: &crate::alert::AlertEvent) -> 
     let end = ev.at.timestamp();
     let window = i64::try_from(ev.window_secs).unwrap_or(0);
     let expected = super::render::factor(ev).map(|_| ev.expected);
-    let made =
-        tokio::task::spawn_blocking(move || chart::watch_png(&state, &watch, end, window, expected))
-            .await;
+    let made = tokio::task::spawn_blocking(move || {
+        chart::watch_png(&state, &watch, end, window, expected)
+    })
+    .await;
     match made {
         Ok(Ok(png)) => Some(png),
         Ok(Err(e)) => {
