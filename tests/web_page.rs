@@ -229,6 +229,11 @@ async fn page_shows_charts_alerts_and_search_results_in_headless_chromium() {
     // The alert and its explanation.
     assert!(fr.contains("boycott (critical)"), "{fr}");
     assert!(fr.contains("4 mentions observées"), "{fr}");
+    // Loopback is trusted as admin here: the silence and acknowledge
+    // buttons are shown (one silence per watch card, one ack per firing
+    // alert).
+    assert_eq!(fr.matches(">Silence 6 h</button>").count(), 2, "{fr}");
+    assert!(fr.contains(">Pris en charge</button>"), "{fr}");
     // The link of an alert email: `watch:acme` moved to the watch filter,
     // results shown, each a link to the mention.
     assert!(fr.contains("class=\"result\""), "search results:\n{fr}");

@@ -26,6 +26,8 @@ const T = {
     reloaded: "Règles rechargées ({0} veilles).", refused: "Règles refusées :",
     total: "mentions", negative: "négatives", period24: "24 h", period7: "7 jours",
     untitled: "(sans titre)", by: "par {0}",
+    silence6h: "Silence 6 h", silenced: "Silence n° {0} jusqu'au {1}.", ack: "Pris en charge",
+    acked: "Alerte prise en charge : plus de rappels jusqu'à sa fin.",
   },
   en: {
     skip: "Skip to content", token: "Access token", save: "Save",
@@ -47,6 +49,8 @@ const T = {
     reloaded: "Rules reloaded ({0} watches).", refused: "Rules refused:",
     total: "mentions", negative: "negative", period24: "24 h", period7: "7 days",
     untitled: "(untitled)", by: "by {0}",
+    silence6h: "Silence 6 h", silenced: "Silence #{0} until {1}.", ack: "Acknowledge",
+    acked: "Alert acknowledged: no more reminders until it ends.",
   },
 };
 
@@ -95,6 +99,34 @@ function stepName(secs) {
 }
 
 function token() { return sessionStorage.getItem("veilleur.token") || ""; }
+
+// Set by loadAccess: admin tokens see the silence and acknowledge buttons.
+let isAdmin = false;
+
+// An admin action: a button that POSTs, then says what happened next to it.
+function adminButton(label, path, body, done) {
+  const status = el("span", { class: "muted", role: "status" });
+  const b = el("button", { type: "button", text: label });
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    status.textContent = "…";
+    try {
+      const opts = { method: "POST" };
+      if (body) {
+        opts.body = JSON.stringify(body);
+        opts.headers = { "Content-Type": "application/json" };
+        if (token()) opts.headers.Authorization = "Bearer " + token();
+      }
+      const r = await api(path, opts);
+      status.textContent = done(r);
+    } catch (e) {
+      status.textContent = e.message;
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return el("p", { class: "admin-actions" }, b, " ", status);
+}
 
 async function api(path, opts) {
   const headers = {};
@@ -191,6 +223,11 @@ async function watchCard(w, big) {
     el("li", { class: "muted", text: warmText(w) }));
   const card = el("article", { class: "card card-" + w.state + (big ? " card-big" : ""), "aria-label": w.name }, head, facts);
   if (w.tags && w.tags.length) card.append(el("p", { class: "tags", text: w.tags.map(x => "#" + x).join(" ") }));
+  if (isAdmin) {
+    card.append(adminButton(t("silence6h"), "/api/silences",
+      { watch: w.name, for: "6h", created_by: "web" },
+      r => t("silenced", r.id, fmtTime(r.ends_at))));
+  }
   try {
     const since = big ? "7d" : "24h";
     const step = big ? "3h" : "1h";
@@ -225,6 +262,10 @@ function alertItem(a) {
     " — " + a.rule + " (" + a.severity + ")",
     a.since ? " · " + t("since2", fmtTime(a.since)) : "");
   const li = el("li", { class: "alert sev-" + a.severity }, title);
+  if (isAdmin && a.state === "firing") {
+    li.append(adminButton(t("ack"), "/api/alerts/" + encodeURIComponent(a.watch + "/" + a.rule) + "/ack",
+      null, () => t("acked")));
+  }
   if (ev) {
     li.append(el("p", { text: ev.summary }));
     const why = [ev.expected > 0 ? t("observed", ev.observed, Number(ev.expected).toFixed(1)) : t("observedOnly", ev.observed), t("negShare", pct(ev.negative_share))];
@@ -328,7 +369,8 @@ function fromUrl() {
 async function loadAccess() {
   const who = await api("/api/whoami");
   document.getElementById("access").textContent = t("access_" + (who.access || "none"));
-  document.getElementById("admin").hidden = who.access !== "admin";
+  isAdmin = who.access === "admin";
+  document.getElementById("admin").hidden = !isAdmin;
 }
 
 async function reloadRules() {
