@@ -17,6 +17,9 @@ fn target(name: &str) -> Option<fn(&[u8])> {
         "html" => veilleur::fuzz::html,
         "duration" => veilleur::fuzz::duration,
         "json" => veilleur::fuzz::json,
+        "social" => veilleur::fuzz::social,
+        "forum_page" => veilleur::fuzz::forum_page,
+        "forum_date" => veilleur::fuzz::forum_date,
         _ => return None,
     })
 }
