@@ -148,7 +148,7 @@ url = "http://alice:PASSWORDsecret@{addr}/workflows/run?api-version=1&sig=SIGsec
         let text = log.lock().unwrap().clone();
         let addr = text
             .lines()
-            .find(|l| l.contains("serving /metrics"))
+            .find(|l| l.contains("serving") && l.contains("/metrics"))
             .and_then(|l| l.split("addr=").nth(1))
             .map(|a| a.split_whitespace().next().unwrap().to_string())
             .expect("the daemon logs where it listens");
