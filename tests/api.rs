@@ -563,6 +563,14 @@ async fn silences_and_acks_through_the_api() {
     let admin = "admin-secret-2";
     let read = "read-secret-1";
 
+    // The rules in force are published shortly after start (503 before).
+    for _ in 0..100 {
+        let (s, w) = call(Method::GET, "/api/watches", read, None).await;
+        if s == 200 && w["watches"][0]["name"] == "acme" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let body = serde_json::json!({"watch": "acme", "rule": "spike", "for": "6h", "comment": "salon annuel", "created_by": "ops"});
     let (s, _) = call(Method::POST, "/api/silences", read, Some(body.clone())).await;
     assert_eq!(s, 403, "a read token cannot silence");

@@ -127,6 +127,12 @@ pub(crate) async fn add(
     // Only watches in force: a typo would silence nothing, silently.
     {
         let snap = api.snapshot.borrow();
+        if snap.at.is_none() {
+            return Err(ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the daemon is starting (the rules in force are not published yet): retry".into(),
+            ));
+        }
         let Some(w) = snap.watches.iter().find(|w| w.name == req.watch) else {
             return Err(bad(format!(
                 "no watch `{}` in the rules in force",
