@@ -203,9 +203,14 @@ pub fn parse_feed_with_content_type(
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url.as_str()))
         .build();
-    let feed = parser
-        .parse(prepared.as_bytes())
-        .map_err(|e| describe_parse_error(feed_url, &e, &prepared))?;
+    // feed-rs (through quick-xml) can panic on hostile XML (a second XML
+    // declaration that switches the decoder, found by fuzzing): a panic
+    // here is a parse error of this feed, never the end of its poll task.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.parse(prepared.as_bytes())
+    }))
+    .map_err(|_| err("the XML parser failed on this document (malformed XML)".into()))?;
+    let feed = parsed.map_err(|e| describe_parse_error(feed_url, &e, &prepared))?;
 
     // What feed-rs does not keep, read from each item's XML; used only when
     // the items line up with the entries one to one.
