@@ -628,6 +628,16 @@ fn api_kinds_refuse_inline_secrets_and_missing_keys() {
     assert!(e.contains("needs both client_id_env"), "{e}");
     let e = bad("kind = \"hackernews\"\nquery = \"a\"\nmax_pages = 0\n");
     assert!(e.contains("max_pages must be between 1 and 1000"), "{e}");
+    for kind in ["hackernews", "bluesky", "reddit"] {
+        let e = bad(&format!("kind = \"{kind}\"\n"));
+        assert!(e.contains("needs `query`"), "{kind}: {e}");
+        let e = bad(&format!("kind = \"{kind}\"\nquery = \"  \"\n"));
+        assert!(e.contains("`query` must not be empty"), "{kind}: {e}");
+    }
+    let e = bad("kind = \"mastodon\"\nquery = \" \"\n");
+    assert!(e.contains("`query` must not be empty"), "{e}");
+    let e = bad("kind = \"discourse\"\nurl = \"https://forum.example\"\nquery = \"\"\n");
+    assert!(e.contains("leave it out to read the latest posts"), "{e}");
     let e = bad("kind = \"telepathy\"\n");
     assert!(
         e.contains(

@@ -109,15 +109,10 @@ impl BlueskyConfig {
             &raw.backfill,
             raw.max_pages.as_ref(),
         );
-        let query = p.required(&raw.query, name, "source", "query").cloned();
-        if let Some(q) = &query
-            && q.get_ref().trim().is_empty()
-        {
-            p.err(q, "`query` must not be empty");
-        }
+        let query = super::required_query(p, name, &raw.query);
         Some(BlueskyConfig {
             api: api?,
-            query: query?.get_ref().trim().to_string(),
+            query: query?,
             identifier: raw.identifier.map(|i| i.get_ref().trim().to_string()),
             app_password,
             session: Arc::default(),

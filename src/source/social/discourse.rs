@@ -72,20 +72,11 @@ impl DiscourseConfig {
             raw.max_pages.as_ref(),
         );
         let api_key = Secret::new(p, raw.api_key_env, raw.api_key_file);
-        if let Some(q) = &raw.query
-            && q.get_ref().trim().is_empty()
-        {
-            p.err(
-                q,
-                "`query` must not be empty (leave it out to read the latest posts)",
-            );
-        }
+        let query =
+            super::optional_query(p, &raw.query, " (leave it out to read the latest posts)");
         Some(DiscourseConfig {
             api: api?,
-            query: raw
-                .query
-                .map(|q| q.get_ref().trim().to_string())
-                .filter(|q| !q.is_empty()),
+            query,
             api_key,
             api_username: raw.api_username.map(|u| u.get_ref().trim().to_string()),
         })

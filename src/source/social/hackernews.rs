@@ -62,15 +62,10 @@ impl HackernewsConfig {
             &raw.backfill,
             raw.max_pages.as_ref(),
         );
-        let query = p.required(&raw.query, name, "source", "query").cloned();
-        if let Some(q) = &query
-            && q.get_ref().trim().is_empty()
-        {
-            p.err(q, "`query` must not be empty");
-        }
+        let query = super::required_query(p, name, &raw.query);
         Some(HackernewsConfig {
             api: api?,
-            query: query?.get_ref().trim().to_string(),
+            query: query?,
         })
     }
 

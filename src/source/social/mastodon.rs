@@ -80,12 +80,7 @@ impl MastodonConfig {
             raw.max_pages.as_ref(),
         );
         let hashtags = super::non_blank_list(p, &raw.hashtags, "hashtags");
-        let query = raw.query.as_ref().map(|q| q.get_ref().trim().to_string());
-        if let Some(q) = &raw.query
-            && q.get_ref().trim().is_empty()
-        {
-            p.err(q, "`query` must not be empty");
-        }
+        let query = super::optional_query(p, &raw.query, "");
         if raw.hashtags.is_none() && raw.query.is_none() {
             p.err(
                 name,

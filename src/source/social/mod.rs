@@ -257,6 +257,37 @@ impl ApiConfig {
 }
 
 /// Checks a list of strings is not empty and has no blank entry.
+/// A kind's required `query`: present and not blank (errors reported to
+/// `p`), trimmed. `None` when it is missing; a blank one is reported and
+/// kept, so the whole file fails with every error listed.
+pub(crate) fn required_query(
+    p: &mut Parser<'_>,
+    name: &Spanned<String>,
+    raw: &Option<Spanned<String>>,
+) -> Option<String> {
+    let query = p.required(raw, name, "source", "query")?;
+    if query.get_ref().trim().is_empty() {
+        p.err(query, "`query` must not be empty");
+    }
+    Some(query.get_ref().trim().to_string())
+}
+
+/// A kind's optional `query`: trimmed when given; a blank one is an error
+/// (`hint` says what leaving it out does, when that helps).
+pub(crate) fn optional_query(
+    p: &mut Parser<'_>,
+    raw: &Option<Spanned<String>>,
+    hint: &str,
+) -> Option<String> {
+    let query = raw.as_ref()?;
+    let text = query.get_ref().trim();
+    if text.is_empty() {
+        p.err(query, format!("`query` must not be empty{hint}"));
+        return None;
+    }
+    Some(text.to_string())
+}
+
 pub(crate) fn non_blank_list(
     p: &mut Parser<'_>,
     v: &Option<Spanned<Vec<Spanned<String>>>>,

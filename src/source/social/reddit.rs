@@ -106,12 +106,7 @@ impl RedditConfig {
             &raw.backfill,
             raw.max_pages.as_ref(),
         );
-        let query = p.required(&raw.query, name, "source", "query").cloned();
-        if let Some(q) = &query
-            && q.get_ref().trim().is_empty()
-        {
-            p.err(q, "`query` must not be empty");
-        }
+        let query = super::required_query(p, name, &raw.query);
         let subreddits: Vec<String> = super::non_blank_list(p, &raw.subreddits, "subreddits")
             .into_iter()
             .map(|s| {
@@ -126,7 +121,7 @@ impl RedditConfig {
         };
         Some(RedditConfig {
             api: api?,
-            query: query?.get_ref().trim().to_string(),
+            query: query?,
             subreddits,
             client_id,
             client_secret,
