@@ -27,7 +27,10 @@ fn event_of(
 ) -> Option<crate::alert::AlertEvent> {
     let millis: i64 = key.split('/').nth(3)?.parse().ok()?;
     let at = DateTime::<Utc>::from_timestamp_millis(millis)?;
-    let entries = state.silences().events_between(at, at).ok()?;
+    // `[at, at + 1 ms)`: the event's own instant (an empty range would
+    // never find it).
+    let to = at + chrono::Duration::milliseconds(1);
+    let entries = state.silences().events_between(at, to).ok()?;
     entries
         .into_iter()
         .map(|e| e.event)
