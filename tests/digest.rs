@@ -11,18 +11,12 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{wait_for, webhook_receiver};
+use common::webhook_receiver;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use veilleur::digest::schedule::{Schedule, queue_due};
-use veilleur::notify::Notifier;
-use veilleur::notify::outbox::{OutboxOptions, run_with_options};
 use veilleur::store::state::StateStore;
-use veilleur::telemetry::Metrics;
 
 /// End of the digest period: a Monday, 08:30 UTC.
 const END: &str = "2026-03-02T08:30:00Z";
@@ -429,31 +423,7 @@ async fn scheduled_digest_is_queued_once_when_due_and_delivered() {
         None
     );
 
-    let notifiers = HashMap::from([(
-        "hook".to_string(),
-        Notifier::from_config(&cfg.channels[0], "veilleur-test").unwrap(),
-    )]);
-    let stop = CancellationToken::new();
-    let wake = Arc::new(Notify::new());
-    let task = tokio::spawn(run_with_options(
-        state.clone(),
-        Arc::new(notifiers),
-        Arc::new(Metrics::new()),
-        wake.clone(),
-        stop.clone(),
-        Duration::from_secs(2),
-        OutboxOptions::default(),
-    ));
-    wake.notify_one();
-    assert!(
-        wait_for(Duration::from_secs(10), || state
-            .outbox()
-            .is_empty()
-            .unwrap())
-        .await
-    );
-    stop.cancel();
-    task.await.unwrap();
+    common::deliver_outbox(&cfg, state.clone()).await;
     let got = posted_digests(&hooks);
     assert_eq!(got.len(), 1);
     check_numbers(&got[0]);
