@@ -786,3 +786,210 @@ async fn a_hostile_author_is_inert_in_every_chat_digest() {
     let facts = &got["teams"]["attachments"][0]["content"]["body"][2]["facts"];
     assert_eq!(facts[0]["title"], "Mentions", "{facts}");
 }
+
+/// A digest whose every stranger-written place holds the hostile corpus:
+/// one watch per line, its author as the top author, its title as a
+/// source and as the summary of an alert of the period (as digests queued
+/// before alerts kept their fields show it).
+fn hostile_digest() -> veilleur::digest::Digest {
+    use veilleur::digest::{Author, Count, DigestAlert, Split, WatchDigest};
+    let watches = common::hostile::corpus()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| WatchDigest {
+            watch: format!("acme{i}"),
+            tags: vec!["brand".into()],
+            volume: 10,
+            previous_volume: 5,
+            sentiment: Split {
+                negative: 5,
+                neutral: 3,
+                positive: 2,
+            },
+            previous_sentiment: Split::default(),
+            share_of_voice: Some(0.1),
+            previous_share_of_voice: None,
+            top_sources: vec![Count {
+                name: m["title"].as_str().unwrap().into(),
+                count: 10,
+            }],
+            top_authors: vec![Author {
+                author: m["author"].as_str().unwrap().into(),
+                reach: 1000,
+                mentions: 2,
+            }],
+            alerts: vec![DigestAlert {
+                id: i as u64,
+                rule: "bad-buzz".into(),
+                severity: "critical".into(),
+                stage: "threshold".into(),
+                at: end() - chrono::Duration::hours(5),
+                summary: m["title"].as_str().unwrap().into(),
+                silenced: false,
+                kind: String::new(),
+                observed: 0,
+                window_secs: 0,
+                factor: None,
+                negative_share: 0.0,
+                negative_usual: None,
+            }],
+            series: vec![1; 24],
+        })
+        .collect();
+    veilleur::digest::Digest {
+        start: end() - chrono::Duration::days(1),
+        end: end(),
+        previous_start: end() - chrono::Duration::days(2),
+        watches,
+        step_secs: 3600,
+    }
+}
+
+/// The HTML holds only the elements of our layout, no handler, links to
+/// http(s) only and images only from the inline charts.
+fn html_is_inert(html: &str) {
+    let doc = scraper::Html::parse_document(html);
+    let allowed = [
+        "html", "head", "meta", "title", "body", "h2", "h3", "p", "strong", "img", "ul", "li", "a",
+        "table", "tbody", "tr", "th", "td",
+    ];
+    for node in doc.tree.nodes() {
+        let Some(el) = node.value().as_element() else {
+            continue;
+        };
+        assert!(allowed.contains(&el.name()), "<{}> in\n{html}", el.name());
+        for (k, v) in el.attrs() {
+            assert!(!k.starts_with("on"), "handler {k} in\n{html}");
+            match (el.name(), k) {
+                ("a", "href") => assert!(v.starts_with("https://veille.example.org/"), "{v}"),
+                ("img", "src") => assert!(v.starts_with("cid:chart-"), "{v}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hostile_corpus_is_inert_in_digests_of_every_format_and_language() {
+    use common::hostile::{assert_no_at_mention, assert_no_disruptive, markdown_links_are_web};
+    use veilleur::config::{ChannelConfig, ChannelKind, EmailConfig, WebhookConfig, WebhookFormat};
+    use veilleur::i18n::{Lang, Locale};
+    use veilleur::notify::Notifier;
+    veilleur::install_crypto_provider();
+    let (addr, hooks) = webhook_receiver().await;
+    let (smtp, inbox) = common::smtp_server();
+    let d = hostile_digest();
+    let formats = [
+        ("slack", WebhookFormat::Slack),
+        ("mattermost", WebhookFormat::Mattermost),
+        ("discord", WebhookFormat::Discord),
+        ("teams", WebhookFormat::Teams),
+    ];
+    let locales = [
+        Locale::default(),
+        Locale {
+            lang: Lang::Fr,
+            tz: chrono_tz::Europe::Paris,
+        },
+    ];
+    let channel = |name: &str, kind, locale| ChannelConfig {
+        name: name.into(),
+        kind,
+        locale,
+        public_url: Some("https://veille.example.org".parse().unwrap()),
+    };
+    for loc in locales {
+        for (name, format) in formats {
+            let kind = ChannelKind::Webhook(WebhookConfig {
+                url: format!("http://{addr}/hooks/{name}").parse().unwrap(),
+                format,
+                secret_env: None,
+                secret_file: None,
+            });
+            Notifier::from_config(&channel(name, kind, loc), "test")
+                .unwrap()
+                .send_digest(&d, "digest/hostile")
+                .await
+                .unwrap();
+        }
+        let kind = ChannelKind::Email(EmailConfig {
+            smtp: format!("smtp://{smtp}?tls=none").parse().unwrap(),
+            from: "veilleur@example.org".into(),
+            to: vec!["comms@example.org".into()],
+            password_env: None,
+            password_file: None,
+        });
+        Notifier::from_config(&channel("mail", kind, loc), "test")
+            .unwrap()
+            .send_digest(&d, "digest/hostile")
+            .await
+            .unwrap();
+    }
+    let hooks = hooks.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 8);
+    for h in &hooks {
+        let v: Value = serde_json::from_slice(&h.body).unwrap();
+        let mut texts = Vec::new();
+        strings(&v, &mut texts);
+        let what = h.path.as_str();
+        for t in &texts {
+            assert_no_disruptive(what, t);
+            if what == "slack" {
+                for bad in [
+                    "<!",
+                    "<@",
+                    "<#",
+                    "@here",
+                    "@channel",
+                    "@everyone",
+                    "<mailto",
+                ] {
+                    assert!(!t.contains(bad), "slack has {bad}:\n{t}");
+                }
+                // Every `<` opens one of our links.
+                for (i, _) in t.match_indices('<') {
+                    assert!(t[i + 1..].starts_with("https://veille.example.org/"), "{t}");
+                }
+            } else {
+                assert_no_at_mention(what, t);
+                markdown_links_are_web(t);
+                if what == "teams" {
+                    assert!(!t.contains("<at"), "{what}: {t}");
+                }
+            }
+        }
+        let all = texts.join("\n");
+        if what == "discord" {
+            // Discord's limits cut a long digest cleanly.
+            assert_eq!(v["allowed_mentions"], json!({ "parse": [] }));
+            let desc = v["embeds"][0]["description"].as_str().unwrap();
+            assert!(desc.chars().count() <= 4096);
+            assert!(desc.contains("acme0") && desc.ends_with('…'), "{desc}");
+        } else {
+            assert!(all.contains("acme13"), "{what}: every watch is there");
+        }
+        if what == "teams" {
+            let card = &v["attachments"][0]["content"];
+            assert!(card["msteams"].get("entities").is_none());
+        }
+    }
+    let mails = inbox.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2);
+    for m in &mails {
+        // One header block: no header a stranger added.
+        let head = m.data.split("\r\n\r\n").next().unwrap();
+        for bad in ["Bcc:", "X-Evil", "To: other"] {
+            assert!(!head.contains(bad), "{bad} in the headers:\n{head}");
+        }
+        let mail = parse_mail(&m.data);
+        assert_no_disruptive("email text", &mail.text);
+        for line in mail.text.lines() {
+            assert!(
+                !line.starts_with("Bcc:") && !line.starts_with("To: "),
+                "{line}"
+            );
+        }
+        html_is_inert(&mail.html);
+        assert_eq!(mail.charts.len(), 14, "one chart per watch");
+    }
+}

@@ -288,7 +288,7 @@ pub(crate) fn digest_payload(
                 &Markup::Discord.escape(&digest::subject(d, &ctx.locale)),
                 json!({
                     "title": truncate(&c.heading, DISCORD_TITLE_MAX),
-                    "description": truncate(&text, DISCORD_DESCRIPTION_MAX),
+                    "description": cut_at_line(&text, DISCORD_DESCRIPTION_MAX),
                     "timestamp": d.end.to_rfc3339(),
                 }),
             )
@@ -476,10 +476,41 @@ fn truncate(s: &str, max: usize) -> String {
     super::sanitize::truncate(s, max)
 }
 
+/// At most `max` characters, cut after the last whole line that fits and
+/// ending with `…` when cut, so that no link or markup is left half open
+/// (a digest's lines are short; a single line too long is cut anyway).
+fn cut_at_line(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut n = 0;
+    for line in s.split_inclusive('\n') {
+        let len = line.chars().count();
+        if n + len + 1 > max {
+            break;
+        }
+        out.push_str(line);
+        n += len;
+    }
+    if out.is_empty() {
+        return truncate(s, max);
+    }
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::alert::TopMention;
+
+    #[test]
+    fn digests_are_cut_after_a_whole_line() {
+        assert_eq!(cut_at_line("ab\ncd\n", 10), "ab\ncd\n");
+        assert_eq!(cut_at_line("ab\ncd\nef", 7), "ab\ncd\n…");
+        assert_eq!(cut_at_line("abcdef", 4), "abc…");
+    }
 
     fn event() -> AlertEvent {
         super::super::render::tests::event()

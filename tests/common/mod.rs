@@ -3,6 +3,8 @@
 //! and a webhook receiver. Each binds port 0 and is started by the test.
 #![allow(dead_code)]
 
+pub(crate) mod hostile;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
