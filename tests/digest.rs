@@ -582,6 +582,14 @@ digest = "weekly mon 03:30"
 "#
     );
     let config = setup(dir.path(), &config);
+    // Each schedule is read in its channel's zone: both are due at the
+    // same instant, 08:30 UTC on Mondays in February.
+    let cfg = veilleur::config::Config::load(&config).unwrap();
+    for (ch, s) in &cfg.digests {
+        assert_eq!(s.last_due(end()), end(), "{ch}");
+    }
+    assert_eq!(cfg.digests[0].1.tz, chrono_tz::Europe::Paris);
+    assert_eq!(cfg.digests[1].1.tz, chrono_tz::America::New_York);
     let out = veilleur(
         &["digest", "--config"],
         &config,
