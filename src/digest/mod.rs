@@ -3,10 +3,13 @@
 //! share of voice among the watches tagged `brand` and `competitor`, top
 //! sources, top authors by known reach, and the alerts of the period.
 //!
-//! Parts: [`data`] (the [`Digest`], serialisable, no wording), [`compute`]
-//! here (a pure pass over the period's mentions read from the index and the
-//! alert history), [`render`] (plain text and HTML, to be localised),
-//! [`schedule`] (`daily 08:30`, `weekly mon 08:30`: when digests are due,
+//! Parts: [`data`] (the [`Digest`], serialisable, no wording: volumes,
+//! splits, the alerts' fields and the per-bar series of the chart),
+//! [`compute`] here (a pure pass over the period's mentions read from the
+//! index and the alert history), [`render`] (subject, text, HTML with
+//! inline charts, chat messages, in the channel's language and time zone,
+//! through the alerts' sanitizers), [`schedule`] (`daily 08:30`,
+//! `weekly mon 08:30` in the channel's time zone: when digests are due,
 //! and the daemon task that queues them in the durable outbox).
 //!
 //! Computing reads the index (blocking): async callers use
