@@ -851,6 +851,12 @@ impl Config {
                 };
                 ch.public_url = d.public_url.clone();
             }
+            // Digests are due in their channel's time zone.
+            for (name, schedule) in &mut p.digests {
+                if let Some(ch) = channels.iter().find(|c| c.name == *name) {
+                    *schedule = schedule.in_zone(ch.locale.tz);
+                }
+            }
         }
         match daemon {
             Some(daemon) if p.diags.is_empty() => Ok(Config {

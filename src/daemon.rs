@@ -123,7 +123,7 @@ pub async fn run_with(
     if !d.listen.ip().is_loopback() && !auth.has_tokens() {
         warn!(listen = %d.listen, "listening beyond loopback without [api] tokens: remote clients get 401 on /api; set api.token_env or api.token_file");
     }
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new().with_locale(d.locale));
     metrics.rules_reloaded(true, Utc::now());
     metrics.index_documents.set(index.num_docs() as i64);
     metrics.outbox_pending.set(state.outbox().len()? as i64);
@@ -165,6 +165,7 @@ pub async fn run_with(
         reads: Arc::new(tokio::sync::Semaphore::new(
             crate::http::api::BLOCKING_READS,
         )),
+        locale: d.locale,
     };
     let (addr, server) = crate::http::bind(
         d.listen,

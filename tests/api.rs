@@ -196,6 +196,13 @@ async fn api_pages_through_mentions_and_reports_watches_alerts_and_stats() {
             .unwrap()
             .contains("acme")
     );
+    // For people: the same in the daemon's language (English by default),
+    // rendered from the event's fields.
+    let local = boycott["event"]["summary_local"].as_str().unwrap();
+    assert!(
+        local.starts_with("acme / boycott: ") && local.contains("mentions with the crisis words"),
+        "{local}"
+    );
     let recent = alerts["recent"].as_array().unwrap();
     assert!(
         recent
@@ -654,6 +661,20 @@ async fn silences_and_acks_through_the_api() {
     assert_eq!(s, 200);
     assert_eq!(ct.as_deref(), Some("image/png"));
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    // The period chart digests link to.
+    let (s, ct, bytes) = png(
+        Some(read),
+        "/watch/acme/chart.png?since=2026-02-23T08%3A30%3A00Z&until=2026-03-02T08%3A30%3A00Z",
+    )
+    .await;
+    assert_eq!((s, ct.as_deref()), (200, Some("image/png")));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let (s, _, _) = png(
+        Some(read),
+        "/watch/acme/chart.png?since=2026-02-23T08%3A30%3A00Z",
+    )
+    .await;
+    assert_eq!(s, 400, "since without until");
     let (s, _, _) = png(None, "/watch/acme/chart.png").await;
     assert_eq!(s, 401);
     let (s, _, _) = png(Some(read), "/watch/nope/chart.png").await;

@@ -4,21 +4,14 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{wait_for, webhook_receiver};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+use common::webhook_receiver;
 use veilleur::alert::{AlertEvent, AlertState};
 use veilleur::detect::Detector;
 use veilleur::mention::Mention;
-use veilleur::notify::Notifier;
-use veilleur::notify::outbox::{OutboxOptions, run_with_options};
 use veilleur::store::state::StateStore;
-use veilleur::telemetry::Metrics;
 
 fn at(min: i64) -> DateTime<Utc> {
     "2026-03-03T08:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(min)
@@ -105,40 +98,8 @@ resolve_after = "10m"
         .collect();
     assert_eq!(states, vec![AlertState::Firing, AlertState::Resolved]);
 
-    let notifiers = HashMap::from([(
-        "hook".to_string(),
-        Notifier::from_config(&cfg.channels[0], "veilleur-test").unwrap(),
-    )]);
-    let stop = CancellationToken::new();
-    let wake = Arc::new(Notify::new());
-    let task = tokio::spawn(run_with_options(
-        state.clone(),
-        Arc::new(notifiers),
-        Arc::new(Metrics::new()),
-        wake.clone(),
-        stop.clone(),
-        Duration::from_secs(2),
-        OutboxOptions::default(),
-    ));
-    wake.notify_one();
-    assert!(
-        wait_for(Duration::from_secs(10), || state
-            .outbox()
-            .is_empty()
-            .unwrap())
-        .await
-    );
-    stop.cancel();
-    task.await.unwrap();
-    // Entries are delivered concurrently: in event order for the checks.
-    let mut got: Vec<AlertEvent> = hooks
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|h| serde_json::from_slice(&h.body).unwrap())
-        .collect();
-    got.sort_by_key(|e| e.at);
-    got
+    common::deliver_outbox(&cfg, state).await;
+    common::posted_events(&hooks)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,24 +6,18 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{FeedServer, Page, rss, start_daemon, wait_for, webhook_receiver};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use veilleur::alert::{AlertEvent, AlertState, Stage};
 use veilleur::detect::Detector;
 use veilleur::mention::Mention;
-use veilleur::notify::Notifier;
-use veilleur::notify::outbox::{OutboxOptions, run_with_options};
 use veilleur::silence::record;
 use veilleur::store::state::StateStore;
 use veilleur::store::state::silences::NewSilence;
-use veilleur::telemetry::Metrics;
 
 const RULE: &str = r#"
 [watch]
@@ -146,51 +140,14 @@ impl Bench {
     }
 }
 
-/// Delivers the outbox of `state` to the channels of `config` until every
-/// entry is gone; returns after shutting the loop down.
+/// Delivers the outbox of `state` to the channels of `config`.
 async fn deliver(config: &Path, state: Arc<StateStore>) {
     let cfg = veilleur::config::Config::load(config).unwrap();
-    let mut notifiers = HashMap::new();
-    for ch in &cfg.channels {
-        notifiers.insert(
-            ch.name.clone(),
-            Notifier::from_config(ch, "veilleur-test").unwrap(),
-        );
-    }
-    let stop = CancellationToken::new();
-    let wake = Arc::new(Notify::new());
-    let task = tokio::spawn(run_with_options(
-        state.clone(),
-        Arc::new(notifiers),
-        Arc::new(Metrics::new()),
-        wake.clone(),
-        stop.clone(),
-        Duration::from_secs(2),
-        OutboxOptions::default(),
-    ));
-    wake.notify_one();
-    assert!(
-        wait_for(Duration::from_secs(10), || state
-            .outbox()
-            .is_empty()
-            .unwrap())
-        .await
-    );
-    stop.cancel();
-    task.await.unwrap();
+    common::deliver_outbox(&cfg, state).await;
 }
 
-/// The alert events posted to the receiver, in event order (the outbox
-/// delivers concurrently).
 fn posted(hooks: &Arc<std::sync::Mutex<Vec<common::Hook>>>) -> Vec<AlertEvent> {
-    let mut got: Vec<AlertEvent> = hooks
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|h| serde_json::from_slice(&h.body).unwrap())
-        .collect();
-    got.sort_by_key(|e| e.at);
-    got
+    common::posted_events(hooks)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

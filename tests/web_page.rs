@@ -86,7 +86,7 @@ fn setup(dir: &Path, feed: &str) -> PathBuf {
     std::fs::write(
         &config,
         format!(
-            "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:0\"\ncommit_interval = \"100ms\"\n\n[[source]]\nname = \"live\"\nkind = \"feed\"\nurl = \"{feed}/f.xml\"\ninterval = \"1s\"\n"
+            "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:0\"\ncommit_interval = \"100ms\"\nlang = \"fr\"\n\n[[source]]\nname = \"live\"\nkind = \"feed\"\nurl = \"{feed}/f.xml\"\ninterval = \"1s\"\n"
         ),
     )
     .unwrap();
@@ -229,6 +229,12 @@ async fn page_shows_charts_alerts_and_search_results_in_headless_chromium() {
     // The alert and its explanation.
     assert!(fr.contains("boycott (critical)"), "{fr}");
     assert!(fr.contains("4 mentions observées"), "{fr}");
+    // Its summary in the daemon's language (`lang = "fr"`), not
+    // detection's English.
+    assert!(
+        fr.contains("acme / boycott\u{202F}: 4 mentions avec les mots de crise"),
+        "{fr}"
+    );
     // Loopback is trusted as admin here: the silence and acknowledge
     // buttons are shown (one silence per watch card, one ack per firing
     // alert).

@@ -267,7 +267,8 @@ function alertItem(a) {
       null, () => t("acked")));
   }
   if (ev) {
-    li.append(el("p", { text: ev.summary }));
+    // In the daemon's language (summary_local); `summary` is the English machine text.
+    li.append(el("p", { class: "alert-summary", text: ev.summary_local || ev.summary }));
     const why = [ev.expected > 0 ? t("observed", ev.observed, Number(ev.expected).toFixed(1)) : t("observedOnly", ev.observed), t("negShare", pct(ev.negative_share))];
     li.append(el("p", { class: "muted", text: why.join(" · ") }));
     const terms = (ev.emerging_terms && ev.emerging_terms.length ? ev.emerging_terms.map(x => x.term) : ev.top_terms) || [];

@@ -1,8 +1,8 @@
 //! `veilleur digest --config FILE --period DUR [--channel NAME] [--send]`:
 //! computes a digest over the period ending now (or `--at`) from the index
 //! (opened read-only, so it works beside a running daemon) and the alert
-//! history of the state store, then prints it (text, or JSON with
-//! `--json`) or, with `--send`, queues it in the durable outbox and
+//! history of the state store, then prints it (text in the language and
+//! time zone of `--channel`, else the daemon's; or JSON with `--json`) or, with `--send`, queues it in the durable outbox and
 //! delivers it like the daemon would.
 //!
 //! The state store is locked by a running daemon: printing then goes on
@@ -103,7 +103,19 @@ pub(crate) fn run(config: &Path, o: &Options<'_>) -> anyhow::Result<ExitCode> {
         if o.json {
             writeln!(out, "{}", serde_json::to_string(&digest)?)?;
         } else {
-            write!(out, "{}", crate::digest::render::text(&digest))?;
+            // In the language and time zone of the channel asked for, else
+            // the daemon's.
+            let ctx = match o
+                .channel
+                .and_then(|c| cfg.channels.iter().find(|ch| ch.name == c))
+            {
+                Some(ch) => crate::notify::render::Context::new(ch.locale, ch.public_url.clone()),
+                None => crate::notify::render::Context::new(
+                    cfg.daemon.locale,
+                    cfg.daemon.public_url.clone(),
+                ),
+            };
+            write!(out, "{}", crate::digest::render::text(&digest, &ctx))?;
         }
         return Ok(ExitCode::SUCCESS);
     };

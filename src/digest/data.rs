@@ -18,6 +18,22 @@ pub struct Digest {
     pub previous_start: DateTime<Utc>,
     /// One entry per watch, in the rule set's order.
     pub watches: Vec<WatchDigest>,
+    /// Seconds per bar of each watch's `series` (0 in digests queued
+    /// before series existed).
+    #[serde(default)]
+    pub step_secs: u64,
+}
+
+impl Digest {
+    /// Mentions of every watch in the period.
+    pub fn mentions(&self) -> u64 {
+        self.watches.iter().map(|w| w.volume).sum()
+    }
+
+    /// Alerts of every watch in the period.
+    pub fn alerts(&self) -> u64 {
+        self.watches.iter().map(|w| w.alerts.len() as u64).sum()
+    }
 }
 
 /// Mentions by sentiment label.
@@ -74,10 +90,28 @@ pub struct DigestAlert {
     /// `threshold`, `early_warning` or `escalation`.
     pub stage: String,
     pub at: DateTime<Utc>,
+    /// The English summary detection wrote (the machine contract); people
+    /// read the sentence rendered from the fields below instead.
     pub summary: String,
     /// Kept back by a silence.
     #[serde(default)]
     pub silenced: bool,
+    /// `volume_spike`, `negative_surge`, `keyword` or `influencer` (empty
+    /// in digests queued before it existed: the summary is shown then).
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub observed: u64,
+    #[serde(default)]
+    pub window_secs: u64,
+    /// `observed / expected`, when there was an expectation.
+    #[serde(default)]
+    pub factor: Option<f64>,
+    #[serde(default)]
+    pub negative_share: f64,
+    /// The usual negative share, when there was history to speak of.
+    #[serde(default)]
+    pub negative_usual: Option<f64>,
 }
 
 /// One watch over the period.
@@ -109,6 +143,10 @@ pub struct WatchDigest {
     /// Alerts that fired or escalated in the period, oldest first.
     #[serde(default)]
     pub alerts: Vec<DigestAlert>,
+    /// Mentions per bar of [`Digest::step_secs`] over the period, from its
+    /// start (empty in digests queued before series existed).
+    #[serde(default)]
+    pub series: Vec<u64>,
 }
 
 impl WatchDigest {

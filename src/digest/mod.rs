@@ -3,10 +3,13 @@
 //! share of voice among the watches tagged `brand` and `competitor`, top
 //! sources, top authors by known reach, and the alerts of the period.
 //!
-//! Parts: [`data`] (the [`Digest`], serialisable, no wording), [`compute`]
-//! here (a pure pass over the period's mentions read from the index and the
-//! alert history), [`render`] (plain text and HTML, to be localised),
-//! [`schedule`] (`daily 08:30`, `weekly mon 08:30`: when digests are due,
+//! Parts: [`data`] (the [`Digest`], serialisable, no wording: volumes,
+//! splits, the alerts' fields and the per-bar series of the chart),
+//! [`compute`] here (a pure pass over the period's mentions read from the
+//! index and the alert history), [`render`] (subject, text, HTML with
+//! inline charts, chat messages, in the channel's language and time zone,
+//! through the alerts' sanitizers), [`schedule`] (`daily 08:30`,
+//! `weekly mon 08:30` in the channel's time zone: when digests are due,
 //! and the daemon task that queues them in the durable outbox).
 //!
 //! Computing reads the index (blocking): async callers use
@@ -84,6 +87,9 @@ pub fn compute(
         .enumerate()
         .map(|(i, w)| (w.name.as_str(), i))
         .collect();
+    let step = crate::notify::chart::period_step(len.num_seconds());
+    let bars = crate::notify::chart::period_bars(len.num_seconds(), step);
+    let mut series: Vec<Vec<u64>> = rules.watches.iter().map(|_| vec![0; bars]).collect();
     let mut now: Vec<Tally> = rules.watches.iter().map(|_| Tally::default()).collect();
     let mut before: Vec<Tally> = rules.watches.iter().map(|_| Tally::default()).collect();
     // `between` includes both ends: the period's end is excluded below.
@@ -92,14 +98,18 @@ pub fn compute(
             if m.published >= end {
                 continue;
             }
-            let tallies = if m.published >= start {
-                &mut now
-            } else {
-                &mut before
-            };
+            let current = m.published >= start;
+            let bar = usize::try_from((m.published - start).num_seconds() / step).ok();
             for w in &m.watches {
                 if let Some(&i) = pos.get(w.as_str()) {
-                    tallies[i].add(&m);
+                    if current {
+                        now[i].add(&m);
+                        if let Some(c) = bar.and_then(|b| series[i].get_mut(b)) {
+                            *c += 1;
+                        }
+                    } else {
+                        before[i].add(&m);
+                    }
                 }
             }
         }
@@ -162,6 +172,12 @@ pub fn compute(
                 at: e.event.at,
                 summary: e.event.summary.clone(),
                 silenced: e.silenced_by.is_some(),
+                kind: e.event.kind.clone(),
+                observed: e.event.observed,
+                window_secs: e.event.window_secs,
+                factor: crate::notify::render::factor(&e.event),
+                negative_share: e.event.negative_share,
+                negative_usual: crate::notify::render::usual_negative(&e.event),
             })
             .collect();
         watches.push(WatchDigest {
@@ -176,6 +192,7 @@ pub fn compute(
             top_sources,
             top_authors,
             alerts,
+            series: std::mem::take(&mut series[i]),
         });
     }
     Ok(Digest {
@@ -183,5 +200,6 @@ pub fn compute(
         end,
         previous_start,
         watches,
+        step_secs: u64::try_from(step).unwrap_or(0),
     })
 }

@@ -1,9 +1,11 @@
 //! When digests are due, and the daemon task that queues them.
 //!
 //! A channel's `digest` key is `"daily HH:MM"` or `"weekly DAY HH:MM"`
-//! (`mon` … `sun`), in the channel's time zone. Until channels carry a
-//! `timezone` key, that zone is UTC; the conversion lives in one function
-//! pair ([`local_to_utc`], [`utc_to_local`]) to change then.
+//! (`mon` … `sun`), in the channel's time zone (its `timezone`, else the
+//! daemon's, else UTC; [`Schedule::tz`]). The conversion lives in one
+//! function pair ([`local_to_utc`], [`utc_to_local`]): a wall-clock time
+//! that occurs twice (autumn) is the first one, one that does not occur
+//! (spring) is the same time an hour later.
 //!
 //! The period of a digest is the day or the week before its due time. At
 //! each due time, [`queue_due`] computes the digest and queues it in the
@@ -15,7 +17,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
+use chrono_tz::Tz;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -32,6 +38,8 @@ pub struct Schedule {
     /// `None`: every day.
     pub weekday: Option<Weekday>,
     pub time: NaiveTime,
+    /// The zone `time` is read in.
+    pub tz: Tz,
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -51,7 +59,16 @@ impl Schedule {
             _ => return Err(bad()),
         };
         let time = NaiveTime::parse_from_str(time, "%H:%M").map_err(|_| bad())?;
-        Ok(Schedule { weekday, time })
+        Ok(Schedule {
+            weekday,
+            time,
+            tz: Tz::UTC,
+        })
+    }
+
+    /// The same schedule read in `tz`.
+    pub fn in_zone(self, tz: Tz) -> Schedule {
+        Schedule { tz, ..self }
     }
 
     /// The length of the period a digest covers: a day or a week.
@@ -61,7 +78,7 @@ impl Schedule {
 
     /// Due times around `t`: local dates from 8 days before to 8 after.
     fn around(&self, t: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
-        let d0 = utc_to_local(t).date();
+        let d0 = utc_to_local(t, self.tz).date();
         (0..=16u64).filter_map(move |k| {
             let d: NaiveDate = d0
                 .checked_sub_days(Days::new(8))?
@@ -69,7 +86,7 @@ impl Schedule {
             if self.weekday.is_some_and(|w| d.weekday() != w) {
                 return None;
             }
-            Some(local_to_utc(d.and_time(self.time)))
+            Some(local_to_utc(d.and_time(self.time), self.tz))
         })
     }
 
@@ -87,15 +104,23 @@ impl Schedule {
     }
 }
 
-/// A local wall-clock time of the channel's zone, in UTC. The one place
-/// that knows the zone: UTC until channels carry `timezone`.
-pub fn local_to_utc(local: NaiveDateTime) -> DateTime<Utc> {
-    local.and_utc()
+/// A wall-clock time of `tz`, in UTC: the first of two (the hour that
+/// repeats when clocks go back), or an hour later when it does not exist
+/// (the hour skipped when clocks go forward).
+pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+        LocalResult::None => match tz.from_local_datetime(&(local + chrono::Duration::hours(1))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            // No zone skips two hours in a row; UTC is a sane last resort.
+            LocalResult::None => local.and_utc(),
+        },
+    }
 }
 
-/// The inverse of [`local_to_utc`].
-pub fn utc_to_local(t: DateTime<Utc>) -> NaiveDateTime {
-    t.naive_utc()
+/// The wall-clock time of `tz` at `t`.
+pub fn utc_to_local(t: DateTime<Utc>, tz: Tz) -> NaiveDateTime {
+    t.with_timezone(&tz).naive_local()
 }
 
 /// What the daemon's digest task needs.
@@ -239,6 +264,37 @@ mod tests {
         assert_eq!(
             w.next_due(t("2026-03-02T08:00:00Z")),
             t("2026-03-02T08:30:00Z")
+        );
+    }
+
+    #[test]
+    fn due_times_follow_the_channel_zone_and_its_clock_changes() {
+        let paris = chrono_tz::Europe::Paris;
+        let d = Schedule::parse("daily 08:30").unwrap().in_zone(paris);
+        // Winter: 08:30 in Paris is 07:30 UTC; summer: 06:30 UTC.
+        assert_eq!(
+            d.last_due(t("2026-03-03T08:00:00Z")),
+            t("2026-03-03T07:30:00Z")
+        );
+        assert_eq!(
+            d.next_due(t("2026-07-14T05:00:00Z")),
+            t("2026-07-14T06:30:00Z")
+        );
+        // Clocks go forward on 2026-03-29 at 02:00: 02:30 does not exist.
+        let gap = Schedule::parse("daily 02:30").unwrap().in_zone(paris);
+        assert_eq!(
+            gap.next_due(t("2026-03-28T23:00:00Z")),
+            t("2026-03-29T01:30:00Z")
+        );
+        // Back on 2026-10-25 at 03:00: 02:30 happens twice, the first counts.
+        assert_eq!(
+            gap.next_due(t("2026-10-24T23:00:00Z")),
+            t("2026-10-25T00:30:00Z")
+        );
+        let w = Schedule::parse("weekly mon 08:30").unwrap().in_zone(paris);
+        assert_eq!(
+            w.last_due(t("2026-03-03T08:00:00Z")),
+            t("2026-03-02T07:30:00Z")
         );
     }
 }

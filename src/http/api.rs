@@ -95,6 +95,9 @@ pub(crate) struct Api {
     pub(crate) reload: mpsc::Sender<ReloadRequest>,
     /// Bounds the blocking reads in flight.
     pub(crate) reads: Arc<Semaphore>,
+    /// The daemon's language and time zone: alert events carry a
+    /// `summary_local` in it beside detection's English `summary`.
+    pub(crate) locale: crate::i18n::Locale,
 }
 
 /// An error answered as `{"error": "..."}`.
@@ -386,10 +389,17 @@ pub(crate) async fn watches(State(api): State<Api>) -> Json<Value> {
     }))
 }
 
-fn event_json(e: &AlertEvent) -> Value {
+/// An alert event as the API gives it: its JSON (the contract, `summary`
+/// in English included), its `id`, and `summary_local`: the same in
+/// `locale`'s language, rendered from the event's fields, for people.
+fn event_json(e: &AlertEvent, locale: &crate::i18n::Locale) -> Value {
     let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut v {
         o.insert("id".into(), Value::String(e.idempotency_key()));
+        o.insert(
+            "summary_local".into(),
+            Value::String(crate::notify::render::summary(e, locale)),
+        );
     }
     v
 }
@@ -425,7 +435,7 @@ pub(crate) async fn alerts(
                 "severity": if r.early { "warning" } else { r.severity.as_str() },
                 "state": r.state.as_str(),
                 "since": time_json(r.since),
-                "event": last.map_or(Value::Null, event_json),
+                "event": last.map_or(Value::Null, |e| event_json(e, &api.locale)),
             }));
         }
     }
@@ -436,7 +446,7 @@ pub(crate) async fn alerts(
         .rev()
         .filter(|e| wanted(&e.watch))
         .take(limit)
-        .map(event_json)
+        .map(|e| event_json(e, &api.locale))
         .collect();
     Json(json!({ "at": time_json(snap.at), "active": active, "recent": recent }))
 }

@@ -1,8 +1,12 @@
-//! `GET /watch/{name}/chart.png?alert=KEY` (read access): the PNG chart of
-//! a watch that alert emails embed and chat messages link to, drawn by the
-//! same code ([`crate::notify::chart::watch_png`]). With `alert` (an alert
-//! event's idempotency key, as the messages give it) the chart ends at that
-//! event with its window shaded and the usual level; without, it ends now.
+//! `GET /watch/{name}/chart.png?alert=KEY` or `?since=T&until=T` (read
+//! access): the PNG chart of a watch that alert emails embed and chat
+//! messages link to, drawn by the same code
+//! ([`crate::notify::chart::watch_png`]). With `alert` (an alert event's
+//! idempotency key, as the messages give it) the chart ends at that event
+//! with its window shaded and the usual level; with `since` and `until`
+//! (RFC 3339, as digests link to it) it covers that period, the period
+//! before giving the usual level
+//! ([`crate::notify::chart::watch_period_png`]); without, it ends now.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -16,6 +20,45 @@ use super::api::{Api, ApiError};
 pub(crate) struct ChartParams {
     #[serde(default)]
     alert: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+}
+
+/// Longest period a chart covers: a year of bars is still a small image,
+/// and a longer one would read years of buckets for one request.
+const MAX_PERIOD_SECS: i64 = 366 * 86_400;
+
+/// `since` and `until` as Unix seconds, when both are given.
+fn period(p: &ChartParams) -> Result<Option<(i64, i64)>, ApiError> {
+    let parse = |k: &str, v: &str| {
+        DateTime::parse_from_rfc3339(v)
+            .map(|t| t.timestamp())
+            .map_err(|e| {
+                ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("`{k}` `{v}`: {e} (expected RFC 3339, e.g. 2026-03-02T08:30:00Z)"),
+                )
+            })
+    };
+    match (&p.since, &p.until) {
+        (None, None) => Ok(None),
+        (Some(s), Some(u)) => {
+            let (s, u) = (parse("since", s)?, parse("until", u)?);
+            if u <= s || u - s > MAX_PERIOD_SECS {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    "`since` must be before `until`, at most 366 days apart".into(),
+                ));
+            }
+            Ok(Some((s, u)))
+        }
+        _ => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "give both `since` and `until`, or neither".into(),
+        )),
+    }
 }
 
 /// The event an alert key names: `watch/rule/state/millis[/stage]`, found
@@ -49,8 +92,12 @@ pub(crate) async fn chart_png(
             format!("no watch `{name}` in the rules in force"),
         ));
     }
+    let period = period(&p)?;
     let state = api.state.clone();
     let png = tokio::task::spawn_blocking(move || {
+        if let Some((since, until)) = period {
+            return crate::notify::chart::watch_period_png(&state, &name, since, until);
+        }
         let ev = p.alert.as_deref().and_then(|k| event_of(&state, &name, k));
         let (end, window, expected) = match &ev {
             Some(ev) => (

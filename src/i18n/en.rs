@@ -2,7 +2,7 @@
 //! sentences (plurals, word order). Formatting rules live in the parent
 //! module.
 
-use super::{Facts, Labels, Locale};
+use super::{DigestFacts, DigestLabels, Facts, Labels, Locale, Split};
 
 pub(super) const WEEKDAYS: [&str; 7] = [
     "Monday",
@@ -179,4 +179,77 @@ fn span(l: &Locale, f: &Facts<'_>) -> String {
     } else {
         format!(" in {}", l.duration(f.window_secs))
     }
+}
+
+pub(super) const DIGEST: DigestLabels = DigestLabels {
+    mentions: "Mentions",
+    sentiment: "Sentiment",
+    share_of_voice: "Share of voice",
+    top_sources: "Top sources",
+    top_authors: "Top authors by reach",
+    alerts: "Alerts",
+    no_alert: "none",
+    silenced: "silenced",
+    chart_alt: "Mentions over the period; the grey band is the level of the period before",
+};
+
+pub(super) fn digest_subject(l: &Locale, d: &DigestFacts) -> String {
+    format!(
+        "digest {} → {}: {} {}, {} {}",
+        l.date(d.start),
+        l.date(d.end),
+        l.int(d.mentions),
+        plural(d.mentions, "mention", "mentions"),
+        l.int(d.alerts),
+        plural(d.alerts, "alert", "alerts")
+    )
+}
+
+pub(super) fn digest_heading(l: &Locale, d: &DigestFacts) -> String {
+    format!(
+        "Digest from {} to {} ({}), compared with the period before",
+        l.datetime(d.start),
+        l.datetime(d.end),
+        l.tz_name()
+    )
+}
+
+pub(super) fn volume(l: &Locale, now: u64, before: u64) -> String {
+    if before == 0 {
+        return format!("{} (none the period before)", l.int(now));
+    }
+    let trend = (now as f64 - before as f64) / before as f64;
+    format!(
+        "{} ({} vs {})",
+        l.int(now),
+        l.signed_percent(trend),
+        l.int(before)
+    )
+}
+
+pub(super) fn split(l: &Locale, s: &Split, change: Option<f64>) -> Vec<String> {
+    let t = s.total().max(1) as f64;
+    let change = change.map_or(String::new(), |c| format!(" ({} pts)", l.signed(c * 100.0)));
+    vec![
+        format!("{} negative{change}", l.percent(s.negative as f64 / t)),
+        format!("{} neutral", l.percent(s.neutral as f64 / t)),
+        format!("{} positive", l.percent(s.positive as f64 / t)),
+    ]
+}
+
+pub(super) fn share(l: &Locale, now: f64, before: Option<f64>) -> String {
+    match before {
+        Some(b) => format!("{} (before: {})", l.percent(now), l.percent(b)),
+        None => l.percent(now),
+    }
+}
+
+pub(super) fn author(l: &Locale, name: &str, reach: u64, mentions: u64) -> String {
+    format!(
+        "{name} ({} {}, {} {})",
+        l.int(reach),
+        plural(reach, "follower", "followers"),
+        l.int(mentions),
+        plural(mentions, "mention", "mentions")
+    )
 }

@@ -3,7 +3,7 @@
 //! no-break spaces, decimal comma) is applied by the parent module's
 //! formatters and written into the labels here.
 
-use super::{Facts, Labels, Locale, NNBSP};
+use super::{DigestFacts, DigestLabels, Facts, Labels, Locale, NNBSP, Split};
 
 pub(super) const WEEKDAYS: [&str; 7] = [
     "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
@@ -186,4 +186,94 @@ fn span(l: &Locale, f: &Facts<'_>) -> String {
     } else {
         format!(" en {}", l.duration(f.window_secs))
     }
+}
+
+pub(super) const DIGEST: DigestLabels = DigestLabels {
+    mentions: "Mentions",
+    sentiment: "Tonalité",
+    share_of_voice: "Part de voix",
+    top_sources: "Sources principales",
+    top_authors: "Auteurs les plus suivis",
+    alerts: "Alertes",
+    no_alert: "aucune",
+    silenced: "en sourdine",
+    chart_alt: "Mentions sur la période\u{202F}; la bande grise est le niveau de la période précédente",
+};
+
+pub(super) fn digest_subject(l: &Locale, d: &DigestFacts) -> String {
+    format!(
+        "synthèse du {} au {}{NNBSP}: {} {}, {} {}",
+        l.date(d.start),
+        l.date(d.end),
+        l.int(d.mentions),
+        plural(d.mentions, "mention", "mentions"),
+        l.int(d.alerts),
+        plural(d.alerts, "alerte", "alertes")
+    )
+}
+
+pub(super) fn digest_heading(l: &Locale, d: &DigestFacts) -> String {
+    format!(
+        "Synthèse du {} au {} ({}), comparée à la période précédente",
+        l.datetime(d.start),
+        l.datetime(d.end),
+        l.tz_name()
+    )
+}
+
+pub(super) fn volume(l: &Locale, now: u64, before: u64) -> String {
+    if before == 0 {
+        return format!("{} (aucune la période précédente)", l.int(now));
+    }
+    let trend = (now as f64 - before as f64) / before as f64;
+    format!(
+        "{} ({} par rapport à {})",
+        l.int(now),
+        l.signed_percent(trend),
+        l.int(before)
+    )
+}
+
+pub(super) fn split(l: &Locale, s: &Split, change: Option<f64>) -> Vec<String> {
+    let t = s.total().max(1) as f64;
+    let change = change.map_or(String::new(), |c| {
+        let pts = c * 100.0;
+        let n = pts.abs().round() as u64;
+        format!(" ({} {})", l.signed(pts), plural(n, "point", "points"))
+    });
+    let word = |n: u64, one: &str, many: &str| plural(n, one, many);
+    vec![
+        format!(
+            "{} {}{change}",
+            l.percent(s.negative as f64 / t),
+            word(s.negative, "négative", "négatives")
+        ),
+        format!(
+            "{} {}",
+            l.percent(s.neutral as f64 / t),
+            word(s.neutral, "neutre", "neutres")
+        ),
+        format!(
+            "{} {}",
+            l.percent(s.positive as f64 / t),
+            word(s.positive, "positive", "positives")
+        ),
+    ]
+}
+
+pub(super) fn share(l: &Locale, now: f64, before: Option<f64>) -> String {
+    match before {
+        Some(b) => format!("{} (avant{NNBSP}: {})", l.percent(now), l.percent(b)),
+        None => l.percent(now),
+    }
+}
+
+pub(super) fn author(l: &Locale, name: &str, reach: u64, mentions: u64) -> String {
+    format!(
+        "{name} ({} {}, {} {})",
+        l.int(reach),
+        plural(reach, "abonné", "abonnés"),
+        l.int(mentions),
+        plural(mentions, "mention", "mentions")
+    )
 }

@@ -19,6 +19,8 @@ pub mod fr;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
+use crate::digest::Split;
+
 /// Narrow no-break space: French thousands, before `%` and high punctuation.
 pub const NNBSP: char = '\u{202F}';
 
@@ -54,6 +56,14 @@ impl Lang {
         match self {
             Lang::En => &en::LABELS,
             Lang::Fr => &fr::LABELS,
+        }
+    }
+
+    /// This language's words for digests.
+    pub fn digest_labels(self) -> &'static DigestLabels {
+        match self {
+            Lang::En => &en::DIGEST,
+            Lang::Fr => &fr::DIGEST,
         }
     }
 }
@@ -124,6 +134,33 @@ pub struct Labels {
     pub footer: &'static str,
 }
 
+/// The words of a digest (beside the [`Labels`] it shares with alerts).
+#[derive(Debug)]
+pub struct DigestLabels {
+    pub mentions: &'static str,
+    pub sentiment: &'static str,
+    pub share_of_voice: &'static str,
+    pub top_sources: &'static str,
+    pub top_authors: &'static str,
+    pub alerts: &'static str,
+    /// Said when a watch had no alert in the period.
+    pub no_alert: &'static str,
+    /// Said of an alert a silence kept back.
+    pub silenced: &'static str,
+    pub chart_alt: &'static str,
+}
+
+/// What the sentences of a digest need about its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestFacts {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Mentions of every watch in the period.
+    pub mentions: u64,
+    /// Alerts of every watch in the period.
+    pub alerts: u64,
+}
+
 /// What the sentences need from an alert, already reduced to numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Facts<'a> {
@@ -188,6 +225,25 @@ impl Locale {
         } else {
             0
         };
+        match self.lang {
+            Lang::En => format!("{p}%"),
+            Lang::Fr => format!("{p}{NNBSP}%"),
+        }
+    }
+
+    /// A whole number with its sign: `+23`, `-5`, `0`.
+    pub fn signed(&self, x: f64) -> String {
+        let r = if x.is_finite() { x.round() } else { 0.0 };
+        if r > 0.0 {
+            format!("+{}", self.decimal(r, 0))
+        } else {
+            self.decimal(r, 0)
+        }
+    }
+
+    /// A change as a signed percentage: `+50 %` / `+50%`, `-50%`.
+    pub fn signed_percent(&self, change: f64) -> String {
+        let p = self.signed(change * 100.0);
         match self.lang {
             Lang::En => format!("{p}%"),
             Lang::Fr => format!("{p}{NNBSP}%"),
@@ -261,6 +317,26 @@ impl Locale {
         }
     }
 
+    /// A local date: `lundi 2 mars` / `Monday 2 March`.
+    pub fn date(&self, at: DateTime<Utc>) -> String {
+        let t = at.with_timezone(&self.tz);
+        let wd = t.weekday().num_days_from_monday() as usize;
+        let month = t.month0() as usize;
+        match self.lang {
+            Lang::En => format!("{} {} {}", en::WEEKDAYS[wd], t.day(), en::MONTHS[month]),
+            Lang::Fr => format!(
+                "{} {} {}",
+                fr::WEEKDAYS[wd],
+                if t.day() == 1 {
+                    "1er".to_string()
+                } else {
+                    t.day().to_string()
+                },
+                fr::MONTHS[month]
+            ),
+        }
+    }
+
     /// The time zone, as a reader needs it after a time: `Europe/Paris`.
     pub fn tz_name(&self) -> &'static str {
         self.tz.name()
@@ -287,6 +363,60 @@ impl Locale {
         match self.lang {
             Lang::En => en::back_to_normal(self, f),
             Lang::Fr => fr::back_to_normal(self, f),
+        }
+    }
+
+    pub fn digest_labels(&self) -> &'static DigestLabels {
+        self.lang.digest_labels()
+    }
+
+    /// A digest's subject line (without the tag).
+    pub fn digest_subject(&self, d: &DigestFacts) -> String {
+        match self.lang {
+            Lang::En => en::digest_subject(self, d),
+            Lang::Fr => fr::digest_subject(self, d),
+        }
+    }
+
+    /// The first line of a digest: its period in local time.
+    pub fn digest_heading(&self, d: &DigestFacts) -> String {
+        match self.lang {
+            Lang::En => en::digest_heading(self, d),
+            Lang::Fr => fr::digest_heading(self, d),
+        }
+    }
+
+    /// A volume and its trend against the period before.
+    pub fn volume(&self, now: u64, before: u64) -> String {
+        match self.lang {
+            Lang::En => en::volume(self, now, before),
+            Lang::Fr => fr::volume(self, now, before),
+        }
+    }
+
+    /// A sentiment split as (negative with its change in points, neutral,
+    /// positive).
+    pub fn split(&self, s: &Split, negative_change: Option<f64>) -> Vec<String> {
+        match self.lang {
+            Lang::En => en::split(self, s, negative_change),
+            Lang::Fr => fr::split(self, s, negative_change),
+        }
+    }
+
+    /// A share of voice and the one before.
+    pub fn share(&self, now: f64, before: Option<f64>) -> String {
+        match self.lang {
+            Lang::En => en::share(self, now, before),
+            Lang::Fr => fr::share(self, now, before),
+        }
+    }
+
+    /// An author with their reach and mentions (`name` as given: the
+    /// caller escapes the result).
+    pub fn author(&self, name: &str, reach: u64, mentions: u64) -> String {
+        match self.lang {
+            Lang::En => en::author(self, name, reach, mentions),
+            Lang::Fr => fr::author(self, name, reach, mentions),
         }
     }
 
@@ -382,6 +512,64 @@ mod tests {
             fr().datetime(first),
             "jeudi 1er janvier, 11\u{202F}h\u{202F}00"
         );
+    }
+
+    #[test]
+    fn digest_words() {
+        let f = DigestFacts {
+            start: "2026-02-23T08:30:00Z".parse().unwrap(),
+            end: "2026-03-02T08:30:00Z".parse().unwrap(),
+            mentions: 1234,
+            alerts: 1,
+        };
+        let n = NNBSP;
+        assert_eq!(
+            fr().digest_subject(&f),
+            format!("synthèse du lundi 23 février au lundi 2 mars{n}: 1{n}234 mentions, 1 alerte")
+        );
+        assert_eq!(
+            en().digest_subject(&f),
+            "digest Monday 23 February → Monday 2 March: 1,234 mentions, 1 alert"
+        );
+        assert_eq!(
+            fr().digest_heading(&f),
+            format!(
+                "Synthèse du lundi 23 février, 9{n}h{n}30 au lundi 2 mars, 9{n}h{n}30 (Europe/Paris), comparée à la période précédente"
+            )
+        );
+        assert_eq!(
+            fr().volume(30, 20),
+            format!("30 (+50{n}% par rapport à 20)")
+        );
+        assert_eq!(en().volume(10, 20), "10 (-50% vs 20)");
+        assert_eq!(en().volume(3, 0), "3 (none the period before)");
+        let s = Split {
+            negative: 10,
+            neutral: 15,
+            positive: 5,
+        };
+        assert_eq!(
+            fr().split(&s, Some(0.233)),
+            [
+                format!("33{n}% négatives (+23 points)"),
+                format!("50{n}% neutres"),
+                format!("17{n}% positives")
+            ]
+        );
+        assert_eq!(en().split(&s, None)[0], "33% negative");
+        assert_eq!(
+            fr().share(0.75, Some(0.5)),
+            format!("75{n}% (avant{n}: 50{n}%)")
+        );
+        assert_eq!(
+            fr().author("big", 50_000, 1),
+            format!("big (50{n}000 abonnés, 1 mention)")
+        );
+        assert_eq!(
+            en().author("big", 50_000, 3),
+            "big (50,000 followers, 3 mentions)"
+        );
+        assert_eq!(en().signed(-0.2), "0");
     }
 
     #[test]

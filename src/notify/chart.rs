@@ -1,9 +1,12 @@
 //! The chart of an alert: a small PNG of the watch's mentions per hour over
-//! the last days, the window that fired shaded, the usual level as a band.
+//! the last days, the window that fired shaded, the usual level as a band;
+//! and the chart of a period (digests, `chart.png?since=&until=`): the
+//! mentions of the period in at most [`MAX_BARS`] bars, the previous
+//! period's mean per bar as the usual level.
 //!
-//! Owns: turning per-minute bucket counts into a series ([`Series::hourly`])
-//! and drawing it ([`png`]) with plotters' bitmap backend, then encoding the
-//! pixels with the `png` crate. It draws no text, so it needs no font (the
+//! Owns: turning per-minute bucket counts into a series ([`Series::hourly`],
+//! [`Series::binned`]) and drawing it ([`png`]) with plotters' bitmap
+//! backend, then encoding the pixels with the `png` crate. It draws no text, so it needs no font (the
 //! email says in words what the chart shows; its `alt` text explains it).
 //! It does not read the store (the outbox hands it the buckets) and is CPU
 //! work: async callers run it on `spawn_blocking`.
@@ -54,6 +57,76 @@ pub fn watch_png(
     )
 }
 
+/// Most bars of a period chart: a week of hours.
+pub const MAX_BARS: i64 = 168;
+
+/// The bar length of a period chart of `len_secs`: whole hours, as few as
+/// keep the bars at most [`MAX_BARS`].
+pub fn period_step(len_secs: i64) -> i64 {
+    let per_bar = STEP_SECS * MAX_BARS;
+    let hours = (len_secs.max(1) + per_bar - 1) / per_bar;
+    hours.max(1) * STEP_SECS
+}
+
+/// How many bars of `step` cover `len_secs`.
+pub fn period_bars(len_secs: i64, step: i64) -> usize {
+    usize::try_from((len_secs.max(1) + step - 1) / step.max(1)).unwrap_or(0)
+}
+
+/// The chart of a period: `counts` in bars of `step` seconds from `start`
+/// (Unix seconds), the usual level `usual_per_bar` as a band when given.
+/// Nothing is shaded. Blocking.
+pub fn period_png(
+    counts: &[u64],
+    start: i64,
+    step: i64,
+    usual_per_bar: Option<f64>,
+) -> Result<Vec<u8>, String> {
+    png(
+        &Series {
+            start,
+            step,
+            counts: counts.to_vec(),
+        },
+        &Marks {
+            window: (i64::MIN, i64::MIN),
+            expected_per_step: usual_per_bar,
+        },
+    )
+}
+
+/// The chart of `watch` over `[start, end)` (Unix seconds) from the state
+/// store's buckets, the previous period of the same length giving the
+/// usual level. Blocking: call it off the async threads.
+pub fn watch_period_png(
+    state: &crate::store::state::StateStore,
+    watch: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<u8>, String> {
+    let len = end - start;
+    if len <= 0 {
+        return Err("the period is empty: `since` must be before `until`".into());
+    }
+    let step = period_step(len);
+    let n = period_bars(len, step);
+    let rows: Vec<(i64, u64)> = state
+        .buckets()
+        .of_watch(watch, (start - len).div_euclid(60), end.div_euclid(60))
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(minute, total, _)| (minute, total))
+        .collect();
+    let now = Series::binned(&rows, start, step, n);
+    let before: u64 = rows
+        .iter()
+        .filter(|(m, _)| (start - len..start).contains(&(m * 60)))
+        .map(|(_, t)| t)
+        .sum();
+    let usual = (before > 0).then(|| before as f64 / n as f64);
+    period_png(&now.counts, start, step, usual)
+}
+
 /// Mention counts at a fixed step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -74,14 +147,22 @@ impl Series {
         let last = end.div_euclid(step) * step;
         let n = (SPAN_SECS / step) as usize;
         let start = last - (n as i64 - 1) * step;
+        Series::binned(buckets, start, step, n)
+    }
+
+    /// Sums `(minute, total)` buckets into `n` bars of `step` seconds from
+    /// `start` (Unix seconds); buckets outside are ignored.
+    pub fn binned(buckets: &[(i64, u64)], start: i64, step: i64, n: usize) -> Series {
         let mut counts = vec![0u64; n];
         for &(minute, total) in buckets {
             let t = minute * 60;
-            if t < start || t >= last + step {
+            if t < start {
                 continue;
             }
-            let i = ((t - start) / step) as usize;
-            if let Some(c) = counts.get_mut(i) {
+            if let Some(c) = usize::try_from((t - start) / step)
+                .ok()
+                .and_then(|i| counts.get_mut(i))
+            {
                 *c += total;
             }
         }
@@ -212,6 +293,18 @@ mod tests {
     }
 
     #[test]
+    fn period_steps_keep_bars_bounded() {
+        assert_eq!(period_step(86_400), 3600);
+        assert_eq!(period_step(7 * 86_400), 3600);
+        assert_eq!(period_step(7 * 86_400 + 1), 7200);
+        assert_eq!(period_step(30 * 86_400), 5 * 3600);
+        assert_eq!(period_bars(7 * 86_400, 3600), 168);
+        assert_eq!(period_bars(30 * 86_400, 5 * 3600), 144);
+        let s = Series::binned(&[(0, 1), (59, 2), (60, 4), (600, 8)], 0, 3600, 2);
+        assert_eq!(s.counts, vec![3, 4]);
+    }
+
+    #[test]
     fn png_is_a_valid_image_of_the_right_size() {
         let s = Series {
             start: 0,
@@ -234,6 +327,15 @@ mod tests {
         r.next_frame(&mut buf).unwrap();
         // The hot bars are drawn: some pixels are the alert colour.
         assert!(buf.chunks(3).any(|p| p == [0xb0, 0x00, 0x20]));
+        // A period chart has no hot bar, and its bars are drawn.
+        let p = period_png(&[3, 0, 9, 4], 0, 3600, Some(2.0)).unwrap();
+        let mut r = ::png::Decoder::new(std::io::Cursor::new(&p))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        r.next_frame(&mut buf).unwrap();
+        assert!(!buf.chunks(3).any(|p| p == [0xb0, 0x00, 0x20]));
+        assert!(buf.chunks(3).filter(|p| *p == [0x3a, 0x6e, 0xa5]).count() > 100);
         // An empty series still draws.
         let empty = Series {
             start: 0,

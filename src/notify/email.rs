@@ -221,25 +221,28 @@ pub(crate) fn build_message(
         .map_err(|e| NotifyError::Message(e.to_string()))
 }
 
-/// Builds a message with `subject` and the given text and HTML bodies
-/// (digests and other non-alert notifications), otherwise as
-/// [`build_message`] does.
+/// Builds the message of digest `d` in `ctx`'s language
+/// ([`crate::digest::render`]): `multipart/alternative` with the text and
+/// HTML bodies; with `charts` (`Content-ID`, PNG bytes, from
+/// [`crate::digest::render::charts`]) the HTML body and the images go in a
+/// `multipart/related`, each image inline. Otherwise as [`build_message`].
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn build_plain_message(
-    subject: &str,
-    text: String,
-    html: String,
+pub(crate) fn build_digest_message(
+    d: &crate::digest::Digest,
     key: &str,
     from: &Mailbox,
     to: &[Mailbox],
     date: SystemTime,
     user_agent: &str,
+    ctx: &render::Context,
+    charts: &[(String, Vec<u8>)],
 ) -> Result<Message, NotifyError> {
-    let digest = key_digest(key);
+    use crate::digest::render as digest;
+    let hash = key_digest(key);
     let mut b = Message::builder()
         .message_id(Some(message_id(key)))
         .from(from.clone())
-        .subject(subject)
+        .subject(digest::subject(d, &ctx.locale))
         .date(date)
         .user_agent(user_agent.to_string());
     for m in to {
@@ -251,13 +254,31 @@ pub(crate) fn build_plain_message(
             .header(ContentTransferEncoding::QuotedPrintable)
             .body(body)
     };
-    b.multipart(
-        MultiPart::alternative()
-            .boundary(format!("veilleur-{}", &digest[..24]))
-            .singlepart(part(ContentType::TEXT_PLAIN, text))
-            .singlepart(part(ContentType::TEXT_HTML, html)),
-    )
-    .map_err(|e| NotifyError::Message(e.to_string()))
+    let text = part(ContentType::TEXT_PLAIN, digest::text(d, ctx));
+    let html = part(
+        ContentType::TEXT_HTML,
+        digest::html(d, ctx, !charts.is_empty()),
+    );
+    let alternative = MultiPart::alternative()
+        .boundary(format!("veilleur-{}", &hash[..24]))
+        .singlepart(text);
+    let body = if charts.is_empty() {
+        alternative.singlepart(html)
+    } else {
+        let png_type =
+            ContentType::parse("image/png").map_err(|e| NotifyError::Message(e.to_string()))?;
+        let mut related = MultiPart::related()
+            .boundary(format!("veilleur-rel-{}", &hash[..24]))
+            .singlepart(html);
+        for (cid, png) in charts {
+            related = related.singlepart(
+                Attachment::new_inline(cid.clone()).body(png.clone(), png_type.clone()),
+            );
+        }
+        alternative.multipart(related)
+    };
+    b.multipart(body)
+        .map_err(|e| NotifyError::Message(e.to_string()))
 }
 
 /// Parses a configured address (`a@b.org` or `Name <a@b.org>`).
@@ -399,23 +420,22 @@ impl EmailNotifier {
 }
 
 impl EmailNotifier {
-    /// Sends a message that is not an alert (a digest) to every recipient.
-    pub(crate) async fn send_message(
+    /// Sends digest `d` to every recipient, with its `charts` inline.
+    pub(crate) async fn send_digest(
         &self,
-        subject: &str,
-        text: String,
-        html: String,
+        d: &crate::digest::Digest,
         key: &str,
+        charts: &[(String, Vec<u8>)],
     ) -> Result<(), NotifyError> {
-        let msg = build_plain_message(
-            subject,
-            text,
-            html,
+        let msg = build_digest_message(
+            d,
             key,
             &self.from,
             &self.to,
             SystemTime::now(),
             &self.user_agent,
+            &self.ctx,
+            charts,
         )?;
         let transport = self
             .transport

@@ -90,26 +90,25 @@ impl FileNotifier {
 }
 
 impl FileNotifier {
-    /// Writes a message that is not an alert (a digest) as an `.eml` file
-    /// at [`FileNotifier::path_for`]`(key)`.
-    pub(crate) async fn send_message(
+    /// Writes digest `d` (with its `charts` inline) as an `.eml` file at
+    /// [`FileNotifier::path_for`]`(key)`.
+    pub(crate) async fn send_digest(
         &self,
-        subject: &str,
-        text: String,
-        html: String,
+        d: &crate::digest::Digest,
         key: &str,
+        charts: &[(String, Vec<u8>)],
     ) -> Result<(), NotifyError> {
         let from: Mailbox = email::mailbox("file", "from", FROM)?;
         let to: Mailbox = email::mailbox("file", "to", TO)?;
-        let msg = email::build_plain_message(
-            subject,
-            text,
-            html,
+        let msg = email::build_digest_message(
+            d,
             key,
             &from,
             &[to],
-            SystemTime::now(),
+            SystemTime::from(d.end),
             crate::config::DEFAULT_USER_AGENT,
+            &self.ctx,
+            charts,
         )?;
         let bytes = msg.formatted();
         let dir = self.dir.clone();

@@ -115,23 +115,35 @@ impl Notifier {
     }
 
     /// Sends one digest ([`crate::digest`], rendered by
-    /// [`crate::digest::render`]); `key` is its idempotency key.
+    /// [`crate::digest::render`] in the channel's language); `key` is its
+    /// idempotency key. Channels that embed charts get them drawn first,
+    /// off the async threads; a digest whose charts cannot be drawn goes
+    /// out without them.
     pub async fn send_digest(
         &self,
         d: &crate::digest::Digest,
         key: &str,
     ) -> Result<(), NotifyError> {
-        use crate::digest::render;
+        let charts = if self.wants_chart() {
+            let owned = d.clone();
+            match tokio::task::spawn_blocking(move || crate::digest::render::charts(&owned)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "digest sent without its charts");
+                    Vec::new()
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "digest sent without its charts");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
         match self {
-            Notifier::Email(n) => {
-                n.send_message(&render::subject(d), render::text(d), render::html(d), key)
-                    .await
-            }
-            Notifier::Webhook(n) => n.post(webhook::digest_payload(d, n.format())?, key).await,
-            Notifier::File(n) => {
-                n.send_message(&render::subject(d), render::text(d), render::html(d), key)
-                    .await
-            }
+            Notifier::Email(n) => n.send_digest(d, key, &charts).await,
+            Notifier::Webhook(n) => n.send_digest(d, key).await,
+            Notifier::File(n) => n.send_digest(d, key, &charts).await,
         }
     }
 

@@ -60,19 +60,22 @@ pub struct Links {
     pub chart: String,
 }
 
+/// `base` (query and fragment dropped) with `segments` appended, each
+/// percent-encoded: a page of the web server behind `daemon.public_url`.
+pub(crate) fn page_url(base: &url::Url, segments: &[&str]) -> url::Url {
+    let mut u = base.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    if let Ok(mut p) = u.path_segments_mut() {
+        p.pop_if_empty();
+        p.extend(segments);
+    }
+    u
+}
+
 /// The links of `ev` under `base` (see the module doc).
 pub fn links(ev: &AlertEvent, base: &url::Url) -> Links {
-    let mut root = base.clone();
-    root.set_query(None);
-    root.set_fragment(None);
-    let with_path = |segments: &[&str]| {
-        let mut u = root.clone();
-        if let Ok(mut p) = u.path_segments_mut() {
-            p.pop_if_empty();
-            p.extend(segments);
-        }
-        u
-    };
+    let with_path = |segments: &[&str]| page_url(base, segments);
     let watch = with_path(&["watch", &ev.watch]);
     let mut chart = with_path(&["watch", &ev.watch, "chart.png"]);
     chart
@@ -118,6 +121,20 @@ pub fn factor(ev: &AlertEvent) -> Option<f64> {
 pub fn usual_negative(ev: &AlertEvent) -> Option<f64> {
     (ev.window_secs > 0 && ev.expected >= 1.0 && ev.negative_share_usual.is_finite())
         .then_some(ev.negative_share_usual)
+}
+
+/// The alert in one line for a person, in `loc`'s language, from the
+/// event's structured fields (detection's `summary` stays English, for
+/// machines): `acme / bad-buzz : 154 mentions en 1 h, …`. Plain text:
+/// callers escape it for where it goes.
+pub fn summary(ev: &AlertEvent, loc: &Locale) -> String {
+    let ctx = Context::new(*loc, None);
+    let v = View::new(ev, &ctx);
+    let who = match stage_words(ev, loc.labels()) {
+        Some((w, _)) => format!("{} / {} ({w})", ev.watch, ev.rule),
+        None => format!("{} / {}", ev.watch, ev.rule),
+    };
+    format!("{} {}", loc.colon(&who), v.sentence)
 }
 
 fn facts(ev: &AlertEvent) -> Facts<'_> {
@@ -548,7 +565,8 @@ impl Markup {
         }
     }
 
-    fn bold(self, s: &str) -> String {
+    /// Bold text (already escaped).
+    pub(crate) fn bold(self, s: &str) -> String {
         match self {
             Markup::Slack => format!("*{s}*"),
             _ => format!("**{s}**"),
@@ -556,7 +574,7 @@ impl Markup {
     }
 
     /// A link; `url` comes from [`sanitize::link`] or from our own links.
-    fn link(self, label: &str, url: &str) -> String {
+    pub(crate) fn link(self, label: &str, url: &str) -> String {
         match self {
             Markup::Slack => format!("<{url}|{label}>"),
             _ => format!("[{label}]({url})"),
@@ -822,6 +840,21 @@ pub(crate) mod tests {
                 "*CRITICAL acme / bad-buzz",
                 "<https://ex.org/post/1?a=b&c=d|Acme &lt;script&gt;",
             ],
+        );
+    }
+
+    #[test]
+    fn summary_is_localised_from_the_fields() {
+        let ev = event();
+        assert_eq!(
+            summary(&ev, &fr().locale),
+            "acme / bad-buzz\u{202F}: 64 mentions en 1\u{202F}h, 12 fois plus que d'habitude à cette heure, 58\u{202F}% négatives (d'habitude 12\u{202F}%)"
+        );
+        let mut r = ev;
+        r.state = AlertState::Resolved;
+        assert_eq!(
+            summary(&r, &Locale::default()),
+            "acme / bad-buzz: back to normal, 64 mentions in 1 hour"
         );
     }
 

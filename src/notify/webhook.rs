@@ -130,9 +130,14 @@ impl WebhookNotifier {
         self.post(payload(ev, self.format, &self.ctx)?, key).await
     }
 
-    /// The payload format of this channel.
-    pub(crate) fn format(&self) -> WebhookFormat {
-        self.format
+    /// Posts digest `d` in this channel's format and language.
+    pub(crate) async fn send_digest(
+        &self,
+        d: &crate::digest::Digest,
+        key: &str,
+    ) -> Result<(), NotifyError> {
+        self.post(digest_payload(d, self.format, &self.ctx)?, key)
+            .await
     }
 
     /// Posts `body` (a payload of this channel's format) with the
@@ -247,38 +252,131 @@ pub(crate) fn payload(
     Ok(serde_json::to_vec(&v)?)
 }
 
-/// The request body of a digest for `format`: the digest's JSON under
-/// `digest` for `json`, its chat text otherwise.
+/// The request body of digest `d` for `format`, in `ctx`'s language: the
+/// digest's JSON under `digest` for `json` (machine fields, no wording),
+/// otherwise the same message shapes as alerts ([`slack_message`],
+/// [`mattermost_message`], [`discord_message`], [`teams_message`]) with
+/// the text of [`crate::digest::render`], every value escaped by the
+/// format's sanitizer.
 pub(crate) fn digest_payload(
     d: &crate::digest::Digest,
     format: WebhookFormat,
+    ctx: &render::Context,
 ) -> Result<Vec<u8>, NotifyError> {
-    use crate::digest::render;
+    use crate::digest::render as digest;
     let v = match format {
         WebhookFormat::Json => json!({ "digest": d }),
-        WebhookFormat::Slack => json!({ "text": render::chat(d, true) }),
-        WebhookFormat::Mattermost => json!({ "text": render::chat(d, false) }),
-        // Discord caps `content` at 2000 characters.
+        WebhookFormat::Slack => slack_message(&digest::chat(d, ctx, Markup::Slack)),
+        WebhookFormat::Mattermost => mattermost_message(&digest::chat(d, ctx, Markup::Mattermost)),
         WebhookFormat::Discord => {
-            let text: String = render::chat(d, false).chars().take(2000).collect();
-            json!({ "content": text, "allowed_mentions": { "parse": [] } })
+            let c = digest::chat_parts(d, ctx, Markup::Discord);
+            let mut text = String::new();
+            for w in &c.watches {
+                text.push_str(&format!("**{}**\n", w.title));
+                for (k, v) in &w.rows {
+                    text.push_str(&format!("• {} {v}\n", ctx.locale.colon(k)));
+                }
+                for a in &w.alerts {
+                    text.push_str(&format!("• {a}\n"));
+                }
+                if let Some(l) = &w.links {
+                    text.push_str(&format!("• {l}\n"));
+                }
+                text.push('\n');
+            }
+            discord_message(
+                &Markup::Discord.escape(&digest::subject(d, &ctx.locale)),
+                json!({
+                    "title": truncate(&c.heading, DISCORD_TITLE_MAX),
+                    "description": cut_at_line(&text, DISCORD_DESCRIPTION_MAX),
+                    "timestamp": d.end.to_rfc3339(),
+                }),
+            )
         }
-        WebhookFormat::Teams => json!({
-            "type": "message",
-            "summary": render::subject(d),
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": null,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": [{ "type": "TextBlock", "text": render::chat(d, false), "wrap": true }],
-                },
-            }],
-        }),
+        WebhookFormat::Teams => {
+            let loc = &ctx.locale;
+            let c = digest::chat_parts(d, ctx, Markup::Teams);
+            let mut body = vec![json!({
+                "type": "TextBlock",
+                "text": c.heading,
+                "weight": "Bolder",
+                "size": "Medium",
+                "wrap": true,
+            })];
+            for w in &c.watches {
+                body.push(json!({ "type": "TextBlock", "text": w.title, "weight": "Bolder", "wrap": true }));
+                let facts: Vec<Value> = w
+                    .rows
+                    .iter()
+                    .map(|(k, v)| json!({ "title": k, "value": v }))
+                    .collect();
+                body.push(json!({ "type": "FactSet", "facts": facts }));
+                for a in &w.alerts {
+                    body.push(json!({ "type": "TextBlock", "text": a, "wrap": true }));
+                }
+                if let Some(l) = &w.links {
+                    body.push(json!({ "type": "TextBlock", "text": l, "wrap": true }));
+                }
+            }
+            teams_message(&digest::subject(d, loc), body, None)
+        }
     };
     Ok(serde_json::to_vec(&v)?)
+}
+
+/// A Slack incoming-webhook message: `text` in `mrkdwn` (the notification
+/// preview), and no link unfurling (a stranger's link must not post a
+/// preview). <https://api.slack.com/messaging/webhooks>
+fn slack_message(text: &str) -> Value {
+    json!({
+        "text": truncate(text, SLACK_TEXT_MAX),
+        "mrkdwn": true,
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// A Mattermost incoming-webhook message: `text` in Markdown.
+/// <https://developers.mattermost.com/integrate/webhooks/incoming/>
+fn mattermost_message(text: &str) -> Value {
+    json!({ "text": truncate(text, MATTERMOST_TEXT_MAX) })
+}
+
+/// A Discord message: `content` (already escaped) and one embed, and no
+/// mention allowed whatever the text says.
+/// <https://discord.com/developers/docs/resources/message#allowed-mentions-object>
+fn discord_message(content: &str, embed: Value) -> Value {
+    json!({
+        "content": truncate(content, DISCORD_CONTENT_MAX),
+        "embeds": [embed],
+        // A message must not ping @everyone because a post title says so.
+        "allowed_mentions": { "parse": [] },
+    })
+}
+
+/// A Teams message holding one Adaptive Card of `body`, with `actions`.
+/// No `msteams.entities`, so no `<at>` mention can ping anyone.
+/// <https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using>
+fn teams_message(summary: &str, body: Vec<Value>, actions: Option<Value>) -> Value {
+    let mut card = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": { "width": "Full" },
+        "body": body,
+    });
+    if let Some(a) = actions {
+        card["actions"] = a;
+    }
+    json!({
+        "type": "message",
+        "summary": summary,
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": card,
+        }],
+    })
 }
 
 fn colour(ev: &AlertEvent) -> (u32, &'static str) {
@@ -288,24 +386,14 @@ fn colour(ev: &AlertEvent) -> (u32, &'static str) {
     }
 }
 
-/// Slack incoming webhook: `text` in `mrkdwn` (the notification preview),
-/// and no link unfurling (a stranger's link must not post a preview).
-/// <https://api.slack.com/messaging/webhooks>
+/// Slack: the alert's chat text ([`slack_message`]).
 fn slack(ev: &AlertEvent, ctx: &render::Context) -> Value {
-    json!({
-        "text": truncate(&render::chat_text(ev, ctx, Markup::Slack, true), SLACK_TEXT_MAX),
-        "mrkdwn": true,
-        "unfurl_links": false,
-        "unfurl_media": false,
-    })
+    slack_message(&render::chat_text(ev, ctx, Markup::Slack, true))
 }
 
-/// Mattermost incoming webhook: `text` in Markdown.
-/// <https://developers.mattermost.com/integrate/webhooks/incoming/>
+/// Mattermost: the alert's chat text ([`mattermost_message`]).
 fn mattermost(ev: &AlertEvent, ctx: &render::Context) -> Value {
-    json!({
-        "text": truncate(&render::chat_text(ev, ctx, Markup::Mattermost, true), MATTERMOST_TEXT_MAX),
-    })
+    mattermost_message(&render::chat_text(ev, ctx, Markup::Mattermost, true))
 }
 
 /// A Teams message holding one Adaptive Card: headline, sentence, new
@@ -352,30 +440,15 @@ fn teams_card(ev: &AlertEvent, ctx: &render::Context) -> Value {
         "wrap": true,
     }));
     body.push(json!({ "type": "FactSet", "facts": facts }));
-    let mut card = json!({
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "msteams": { "width": "Full" },
-        "body": body,
-    });
-    if let Some(base) = &ctx.public_url {
+    let actions = ctx.public_url.as_ref().map(|base| {
         let k = render::links(ev, base);
-        card["actions"] = json!([
+        json!([
             { "type": "Action.OpenUrl", "title": l.link_watch, "url": k.watch },
             { "type": "Action.OpenUrl", "title": l.link_mentions, "url": k.mentions },
             { "type": "Action.OpenUrl", "title": l.link_chart, "url": k.chart },
-        ]);
-    }
-    json!({
-        "type": "message",
-        "summary": render::subject(ev, ctx),
-        "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
-            "contentUrl": null,
-            "content": card,
-        }],
-    })
+        ])
+    });
+    teams_message(&render::subject(ev, ctx), body, actions)
 }
 
 /// Discord: the subject as content, the rest as one embed (with the chart
@@ -395,12 +468,7 @@ fn discord(ev: &AlertEvent, ctx: &render::Context) -> Value {
         embed["url"] = json!(k.watch);
         embed["image"] = json!({ "url": k.chart });
     }
-    json!({
-        "content": truncate(&Markup::Discord.escape(&render::subject(ev, ctx)), DISCORD_CONTENT_MAX),
-        "embeds": [embed],
-        // Alerts must not ping @everyone because a post title says so.
-        "allowed_mentions": { "parse": [] },
-    })
+    discord_message(&Markup::Discord.escape(&render::subject(ev, ctx)), embed)
 }
 
 /// At most `max` characters, ending with `…` when cut.
@@ -408,10 +476,41 @@ fn truncate(s: &str, max: usize) -> String {
     super::sanitize::truncate(s, max)
 }
 
+/// At most `max` characters, cut after the last whole line that fits and
+/// ending with `…` when cut, so that no link or markup is left half open
+/// (a digest's lines are short; a single line too long is cut anyway).
+fn cut_at_line(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut n = 0;
+    for line in s.split_inclusive('\n') {
+        let len = line.chars().count();
+        if n + len + 1 > max {
+            break;
+        }
+        out.push_str(line);
+        n += len;
+    }
+    if out.is_empty() {
+        return truncate(s, max);
+    }
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::alert::TopMention;
+
+    #[test]
+    fn digests_are_cut_after_a_whole_line() {
+        assert_eq!(cut_at_line("ab\ncd\n", 10), "ab\ncd\n");
+        assert_eq!(cut_at_line("ab\ncd\nef", 7), "ab\ncd\n…");
+        assert_eq!(cut_at_line("abcdef", 4), "abc…");
+    }
 
     fn event() -> AlertEvent {
         super::super::render::tests::event()

@@ -114,6 +114,8 @@ pub struct Metrics {
     pub index_disk_bytes: Gauge<i64, AtomicI64>,
     /// Bytes on disk of the state store file.
     pub state_disk_bytes: Gauge<i64, AtomicI64>,
+    /// The language and time zone of the alert log line (the daemon's).
+    locale: crate::i18n::Locale,
 }
 
 fn fetch_histogram() -> Histogram {
@@ -169,6 +171,7 @@ impl Metrics {
             index_disk_bytes: Gauge::default(),
             state_disk_bytes: Gauge::default(),
             registry: Registry::default(),
+            locale: crate::i18n::Locale::default(),
         };
         let build: Family<BuildLabels, Gauge<i64, AtomicI64>> = Family::default();
         build
@@ -534,7 +537,17 @@ impl Metrics {
         }
     }
 
-    /// An alert event was recorded.
+    /// Writes the alert log line in `locale`'s language (English by
+    /// default); the daemon gives its own.
+    pub fn with_locale(mut self, locale: crate::i18n::Locale) -> Metrics {
+        self.locale = locale;
+        self
+    }
+
+    /// An alert event was recorded: the log line says it in the daemon's
+    /// language, rendered from the event's fields (its English `summary`
+    /// is for machines), with every stranger-written character a log
+    /// could trip on dropped.
     pub(crate) fn alert_fired(&self, ev: &crate::alert::AlertEvent) {
         info!(
             watch = %ev.watch,
@@ -543,7 +556,8 @@ impl Metrics {
             severity = %ev.severity,
             observed = ev.observed,
             expected = ev.expected,
-            "{}", ev.summary
+            "{}",
+            crate::notify::sanitize::plain(&crate::notify::render::summary(ev, &self.locale))
         );
         self.alerts
             .get_or_create(&AlertLabels {

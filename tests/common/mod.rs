@@ -3,6 +3,8 @@
 //! and a webhook receiver. Each binds port 0 and is started by the test.
 #![allow(dead_code)]
 
+pub(crate) mod hostile;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -350,4 +352,60 @@ pub(crate) fn search_json(config: &std::path::Path, query: &str) -> Vec<serde_js
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// Delivers the outbox of `state` to the channels of `cfg` with the real
+/// outbox loop until every entry is gone (at most ten seconds), then shuts
+/// the loop down: the harness of the silence, resolution and digest tests.
+pub(crate) async fn deliver_outbox(
+    cfg: &veilleur::config::Config,
+    state: Arc<veilleur::store::state::StateStore>,
+) {
+    use veilleur::notify::Notifier;
+    use veilleur::notify::outbox::{OutboxOptions, run_with_options};
+    let notifiers: HashMap<String, Notifier> = cfg
+        .channels
+        .iter()
+        .map(|ch| {
+            (
+                ch.name.clone(),
+                Notifier::from_config(ch, "veilleur-test").unwrap(),
+            )
+        })
+        .collect();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let task = tokio::spawn(run_with_options(
+        state.clone(),
+        Arc::new(notifiers),
+        Arc::new(veilleur::telemetry::Metrics::new()),
+        wake.clone(),
+        stop.clone(),
+        Duration::from_secs(2),
+        OutboxOptions::default(),
+    ));
+    wake.notify_one();
+    assert!(
+        wait_for(Duration::from_secs(10), || state
+            .outbox()
+            .is_empty()
+            .unwrap())
+        .await,
+        "the outbox was not delivered within ten seconds"
+    );
+    stop.cancel();
+    task.await.unwrap();
+}
+
+/// The alert events a webhook receiver got, in event order (the outbox
+/// delivers concurrently).
+pub(crate) fn posted_events(hooks: &Arc<Mutex<Vec<Hook>>>) -> Vec<veilleur::alert::AlertEvent> {
+    let mut got: Vec<veilleur::alert::AlertEvent> = hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| serde_json::from_slice(&h.body).unwrap())
+        .collect();
+    got.sort_by_key(|e| e.at);
+    got
 }
