@@ -180,7 +180,8 @@ pub(crate) fn nb_pmf(x: u64, mu: f64, phi: f64) -> f64 {
         xf * mu.ln() - mu - ln_gamma(xf + 1.0)
     } else {
         let r = 1.0 / phi;
-        ln_gamma(xf + r) - ln_gamma(r) - ln_gamma(xf + 1.0) + r * (r / (r + mu)).ln()
+        ln_gamma(xf + r) - ln_gamma(r) - ln_gamma(xf + 1.0)
+            + r * (r / (r + mu)).ln()
             + xf * (mu / (r + mu)).ln()
     };
     ln.exp().clamp(0.0, 1.0)
@@ -282,11 +283,7 @@ mod tests {
         // Mid-p: P(X ≥ 3) − ½ P(X = 3) = 0.3125 − ½ · 4 · 0.5^5.
         check(nb_tail_mid(3, 2.0, 0.5, 0.5), 0.3125 - 0.0625, 1e-10);
         // Weight 1 is P(X > x) = P(X ≥ x + 1).
-        check(
-            nb_tail_mid(7, 1.5, 0.0, 1.0),
-            poisson_tail(8, 1.5),
-            1e-9,
-        );
+        check(nb_tail_mid(7, 1.5, 0.0, 1.0), poisson_tail(8, 1.5), 1e-9);
         // Weight 0 is the plain tail.
         assert_eq!(nb_tail_mid(7, 1.5, 0.0, 0.0), poisson_tail(7, 1.5));
         // In the far tail of a small count the correction is about half.

@@ -153,7 +153,11 @@ pub fn print_budgets(out: &mut impl Write, ceilings: &[Ceiling]) -> std::io::Res
         "
 oracle ceiling by false-alarm budget (before-peak share; FA = its false alarms per quiet watch-week)"
     )?;
-    write!(out, "{:>8} {:>8} {:>7} {:>7}", "budget", "theta", "FA", "all")?;
+    write!(
+        out,
+        "{:>8} {:>8} {:>7} {:>7}",
+        "budget", "theta", "FA", "all"
+    )?;
     for vc in &VOLUME_CLASSES {
         write!(out, " {:>7}", vc.name)?;
     }
