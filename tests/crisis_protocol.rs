@@ -394,14 +394,28 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
         // volume × (rise + all), rise, factor, total; quiet per volume,
-        // total; the oracle per volume, rise, factor and in all
+        // total; the oracle per volume, rise, factor and in all; the
+        // oracle at each of the five false-alarm budgets
         VOLUME_CLASSES.len() * (RISE_CLASSES.len() + 1)
             + RISE_CLASSES.len()
             + 4
             + 1
             + 7
             + (VOLUME_CLASSES.len() + RISE_CLASSES.len() + 4 + 1)
+            + 5
     );
+    let budgets: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["table"] == "oracle_budget")
+        .collect();
+    assert_eq!(budgets.len(), 5);
+    // A looser budget never raises the threshold.
+    let thetas: Vec<f64> = budgets
+        .iter()
+        .map(|v| v["theta"].as_f64().unwrap_or(f64::NAN))
+        .collect();
+    assert!(thetas.windows(2).all(|w| w[1] <= w[0]), "{thetas:?}");
     let oracle: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -15,7 +15,7 @@
 //! false alarms on the quiet scenarios per volume class, our before-peak
 //! figures beside the oracle ceiling ([`crate::detect::sim::oracle`]: a
 //! detector that knows the true rate, at the same false-alarm budget), and
-//! a total line;
+//! the oracle's ceiling at several false-alarm budgets, and a total line;
 //! `--json` prints the same as JSON lines, one object per class.
 
 use std::io::Write;
@@ -29,6 +29,10 @@ use crate::detect::sim::oracle::{self, Ceiling};
 use crate::detect::sim::protocol::{self, Report, Stats};
 use crate::detect::sim::{self, SeedSet, table};
 use crate::rules::RuleSet;
+
+/// False-alarm budgets (per quiet watch-week) the oracle's ceiling is
+/// also printed at: what spending more of the goal's 0.1 could buy.
+const ORACLE_BUDGETS: [f64; 5] = [0.01, 0.03, 0.05, 0.1, 0.2];
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -221,6 +225,10 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
     };
     let traces = oracle::trace_all(opts.seeds, opts.cases, &widths, threads);
     let ceiling = oracle::ceiling(&traces, rep.quiet_total.false_alarms_per_week());
+    let budgets: Vec<Ceiling> = ORACLE_BUDGETS
+        .iter()
+        .map(|&b| oracle::ceiling(&traces, b))
+        .collect();
     if opts.json {
         for line in json_lines(&rep) {
             writeln!(out, "{line}")?;
@@ -228,9 +236,17 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
         for line in oracle_json(&ceiling) {
             writeln!(out, "{line}")?;
         }
+        for c in &budgets {
+            let mut line = crisis_json("oracle_budget", "all", "all", "all", &c.crises);
+            line["theta"] = json!(c.theta);
+            line["budget"] = json!(c.budget);
+            line["false_alarms_per_quiet_watch_week"] = json!(c.quiet.false_alarms_per_week());
+            writeln!(out, "{line}")?;
+        }
     } else {
         table::print(out, &rep)?;
         table::print_oracle(out, &rep, &ceiling)?;
+        table::print_budgets(out, &budgets)?;
         writeln!(out, "\n{}", table::total_line(&rep, secs))?;
     }
     Ok(ExitCode::SUCCESS)

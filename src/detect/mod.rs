@@ -28,8 +28,9 @@
 //!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, and
 //!   a window's hours are expected from the level *before* them, so the
 //!   expected count of a window never includes the window itself.
-//! * **Score**: the negative-binomial tail probability of each width's
-//!   count, with the over-dispersion estimated per width on the residuals
+//! * **Score**: the negative-binomial mid-p tail probability of each
+//!   width's count (P(X > x) + ½ P(X = x): the plain tail of a discrete
+//!   count is conservative at a handful of mentions), with the over-dispersion estimated per width on the residuals
 //!   and floored at [`Tuning::phi_floor`] ([`stats`]); the smallest, times the number of widths (Bonferroni), is
 //!   the rule's tail probability, and `−log10` of it its score. A window
 //!   holds when that probability is at most `significance`, its count
@@ -110,6 +111,11 @@ const SUSPECT_MIN: u64 = 3;
 /// seeds (it halves the false alarms of the largest watches) and neutral on
 /// NAB dev from 0 to 0.05 (see the README).
 pub(crate) const PHI_FLOOR: f64 = 0.05;
+/// The mid-p correction of a window's tail ([`Tuning::mid_p`]): half the
+/// probability of the observed count. Chosen on the crisis tuning seeds
+/// (more small-watch crises caught at the same false alarms; see the
+/// README).
+pub(crate) const MID_P: f64 = 0.5;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -155,6 +161,11 @@ pub struct Tuning {
     pub cusum_ratios: Vec<f64>,
     /// Its threshold, in nats of (dispersion-scaled) log-likelihood ratio.
     pub cusum_h: f64,
+    /// Share of the probability of the observed count itself taken off a
+    /// window's tail ([`stats::nb_tail_mid`]): 0 the plain tail P(X ≥ x),
+    /// ½ the mid-p value, which corrects the conservatism of a discrete
+    /// test at small counts.
+    pub mid_p: f64,
     /// An hour in which the statistic reached this share of the threshold
     /// is suspicious (not learnt).
     pub cusum_suspect: f64,
@@ -178,6 +189,7 @@ impl Default for Tuning {
             cusum_ratios: Vec::new(),
             cusum_h: 20.0,
             cusum_suspect: 0.5,
+            mid_p: MID_P,
         }
     }
 }
@@ -225,9 +237,10 @@ impl Tuning {
             }
             "cusum_h" => self.cusum_h = num(value)?.max(1e-3),
             "cusum_suspect" => self.cusum_suspect = num(value)?,
+            "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h or cusum_suspect"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect or mid_p"
                 ));
             }
         }
@@ -836,7 +849,7 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
                         rs.rule.factor
                     };
                     if candidate(x, mu, phi, rs.rule.min_mentions, factor) {
-                        let p = (stats::nb_tail(x, mu, phi) * n).min(1.0);
+                        let p = (stats::nb_tail_mid(x, mu, phi, tuning.mid_p) * n).min(1.0);
                         best = best.max(-p.max(1e-300).log10());
                     }
                 }
@@ -894,7 +907,7 @@ fn hour_suspicious(
             let mu = model.expected(end - wd, end);
             let phi = model.phi(wd);
             if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
-                && stats::nb_tail(x, mu, phi) <= tuning.suspect_p
+                && stats::nb_tail_mid(x, mu, phi, tuning.mid_p) <= tuning.suspect_p
             {
                 return true;
             }
@@ -1174,6 +1187,7 @@ fn judge(
     negative: bool,
     t: i64,
     windows: &Windows<'_>,
+    tuning: &Tuning,
 ) -> Option<(Judged, bool)> {
     let rule = &rs.rule;
     let n = rs.widths.len() as f64;
@@ -1193,7 +1207,7 @@ fn judge(
             p: 1.0,
         };
         if candidate(x, mu, phi, rule.min_mentions, rule.factor) {
-            j.p = (stats::nb_tail(x, mu, phi) * n).min(1.0);
+            j.p = (stats::nb_tail_mid(x, mu, phi, tuning.mid_p) * n).min(1.0);
             if best.is_none_or(|b| j.p < b.p) {
                 best = Some(j);
             }
@@ -1335,7 +1349,7 @@ fn assess(
                 }
                 return m;
             }
-            let Some((j, tested)) = judge(w, rs, negative, t, windows) else {
+            let Some((j, tested)) = judge(w, rs, negative, t, windows, tuning) else {
                 return m;
             };
             show(&mut m, &j);

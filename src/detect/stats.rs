@@ -169,6 +169,38 @@ pub(crate) fn nb_tail(x: u64, mu: f64, phi: f64) -> f64 {
     beta_inc(x as f64, r, mu / (r + mu)).clamp(0.0, 1.0)
 }
 
+/// P(X = x) for a negative binomial of mean `mu` and variance
+/// `mu + phi·mu²` (`phi` below 1e-9: Poisson).
+pub(crate) fn nb_pmf(x: u64, mu: f64, phi: f64) -> f64 {
+    if mu <= 0.0 {
+        return if x == 0 { 1.0 } else { 0.0 };
+    }
+    let xf = x as f64;
+    let ln = if phi < 1e-9 {
+        xf * mu.ln() - mu - ln_gamma(xf + 1.0)
+    } else {
+        let r = 1.0 / phi;
+        ln_gamma(xf + r) - ln_gamma(r) - ln_gamma(xf + 1.0)
+            + r * (r / (r + mu)).ln()
+            + xf * (mu / (r + mu)).ln()
+    };
+    ln.exp().clamp(0.0, 1.0)
+}
+
+/// The mid-p upper tail, P(X > x) + (1 − `weight`)·P(X = x): `weight` 0 is
+/// the plain tail P(X ≥ x), ½ the mid-p value. A discrete tail jumps by
+/// P(X = x) from one count to the next — at a handful of expected
+/// mentions, by a factor of ten or more — so the plain tail is
+/// conservative there (the false-alarm rate it gives is well below the
+/// nominal level); the mid-p value is its usual correction.
+pub(crate) fn nb_tail_mid(x: u64, mu: f64, phi: f64, weight: f64) -> f64 {
+    let tail = nb_tail(x, mu, phi);
+    if weight <= 0.0 || tail <= 0.0 {
+        return tail;
+    }
+    (tail - weight * nb_pmf(x, mu, phi)).clamp(0.0, 1.0)
+}
+
 /// P(X ≥ k) for X ~ Binomial(n, p).
 pub(crate) fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
     if k == 0 {
@@ -240,6 +272,28 @@ mod tests {
         check(binomial_tail(8, 10, 0.5), 56.0 / 1024.0, 1e-10);
         assert_eq!(nb_tail(0, 3.0, 0.1), 1.0);
         assert!(nb_tail(50_000, 600.0, 0.2) < 1e-100);
+    }
+
+    #[test]
+    fn pmf_and_mid_p_match_known_values() {
+        // P(Poisson(2) = 3) = e^-2 · 8 / 6.
+        check(nb_pmf(3, 2.0, 0.0), (-2f64).exp() * 8.0 / 6.0, 1e-10);
+        // NB r = 2, p = 0.5: P(X = 2) = C(3, 2) 0.5^2 0.5^2 = 3/16.
+        check(nb_pmf(2, 2.0, 0.5), 3.0 / 16.0, 1e-10);
+        // Mid-p: P(X ≥ 3) − ½ P(X = 3) = 0.3125 − ½ · 4 · 0.5^5.
+        check(nb_tail_mid(3, 2.0, 0.5, 0.5), 0.3125 - 0.0625, 1e-10);
+        // Weight 1 is P(X > x) = P(X ≥ x + 1).
+        check(nb_tail_mid(7, 1.5, 0.0, 1.0), poisson_tail(8, 1.5), 1e-9);
+        // Weight 0 is the plain tail.
+        assert_eq!(nb_tail_mid(7, 1.5, 0.0, 0.0), poisson_tail(7, 1.5));
+        // In the far tail of a small count the correction is about half.
+        let plain = poisson_tail(12, 0.5);
+        let mid = nb_tail_mid(12, 0.5, 0.0, 0.5);
+        assert!(mid < 0.6 * plain && mid > 0.45 * plain, "{plain:e} {mid:e}");
+        // At large counts it stays a tail probability, close to the plain one.
+        let plain = nb_tail(5_400, 5_000.0, 0.001);
+        let mid = nb_tail_mid(5_400, 5_000.0, 0.001, 0.5);
+        assert!(mid < plain && mid > 0.9 * plain, "{plain:e} {mid:e}");
     }
 
     #[test]

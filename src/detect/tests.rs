@@ -787,3 +787,68 @@ fn cusum_parameters_are_settable() {
     t.set("cusum_h", "9").unwrap();
     assert_eq!(t.cusum_h, 9.0);
 }
+
+/// The default method with the plain tail P(X ≥ x) or the mid-p value.
+fn with_mid_p(mid_p: f64) -> Tuning {
+    Tuning {
+        mid_p,
+        ..Tuning::default()
+    }
+}
+
+#[test]
+fn mid_p_fires_on_small_watch_crises_the_plain_tail_misses() {
+    // A watch of one mention an hour rising to twenty over two hours.
+    let (mut plain_hits, mut mid_hits) = (0, 0);
+    for seed in 50..60 {
+        let (quiet, first) = slow_burn(&mut tuned(with_mid_p(0.5)), seed, 1.0, 20.0, 2 * HOUR);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        if let Some((lead, what)) = first {
+            assert!(lead < 0, "seed {seed}: after the peak: {what}");
+            mid_hits += 1;
+        }
+        let (_, first) = slow_burn(&mut tuned(with_mid_p(0.0)), seed, 1.0, 20.0, 2 * HOUR);
+        plain_hits += usize::from(first.is_some());
+    }
+    assert!(
+        mid_hits > plain_hits,
+        "mid-p caught {mid_hits} of 10, the plain tail {plain_hits}"
+    );
+}
+
+#[test]
+fn mid_p_stays_silent_on_quiet_weeks_of_small_watches_with_bumps() {
+    for (seed, base) in [(60, 1.0), (61, 3.0)] {
+        let rules = [AlertKind::VolumeSpike, AlertKind::NegativeSurge]
+            .iter()
+            .map(|&k| AlertRule::with_defaults(k.as_str(), k))
+            .collect();
+        let mut d = Detector::with_tuning(&rules_of(rules), with_mid_p(0.5));
+        let mut rng = rng(seed);
+        let bumps: Vec<(i64, i64, f64)> = (0..28)
+            .map(|day| {
+                let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
+                (s, s + 2 * HOUR, 2.0)
+            })
+            .collect();
+        let rate = |t: i64| {
+            let bump = bumps
+                .iter()
+                .find(|(a, b, _)| (*a..*b).contains(&t))
+                .map_or(1.0, |b| b.2);
+            base * daily(t) * bump
+        };
+        let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
+        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+    }
+}
+
+#[test]
+fn mid_p_is_settable() {
+    let mut t = Tuning::default();
+    t.set("mid_p", "0.5").unwrap();
+    assert_eq!(t.mid_p, 0.5);
+    t.set("mid_p", "3").unwrap();
+    assert_eq!(t.mid_p, 1.0, "clamped to a share");
+    assert!(t.set("mid_p", "half").is_err());
+}

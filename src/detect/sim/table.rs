@@ -143,3 +143,38 @@ pub fn print_oracle(out: &mut impl Write, rep: &Report, c: &Ceiling) -> std::io:
     }
     row(out, "all", "", &rep.crises, &c.crises)
 }
+
+/// Prints the oracle's before-peak share at several false-alarm budgets
+/// (per quiet watch-week), overall and per volume class: what a window
+/// test could reach by spending more of the budget.
+pub fn print_budgets(out: &mut impl Write, ceilings: &[Ceiling]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "
+oracle ceiling by false-alarm budget (before-peak share; FA = its false alarms per quiet watch-week)"
+    )?;
+    write!(
+        out,
+        "{:>8} {:>8} {:>7} {:>7}",
+        "budget", "theta", "FA", "all"
+    )?;
+    for vc in &VOLUME_CLASSES {
+        write!(out, " {:>7}", vc.name)?;
+    }
+    writeln!(out)?;
+    for c in ceilings {
+        write!(
+            out,
+            "{:>8.3} {:>8.2} {:>7.3} {:>7}",
+            c.budget,
+            c.theta,
+            c.quiet.false_alarms_per_week(),
+            pct(c.crises.before_peak_share())
+        )?;
+        for s in &c.by_volume {
+            write!(out, " {:>7}", pct(s.before_peak_share()))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
