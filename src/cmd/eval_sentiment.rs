@@ -250,9 +250,9 @@ fn report(
             .add(row.label, p);
     }
     let label = match scorer {
-        Scorer::Auto if model.is_some() => "the model file given, lexicon for other languages",
+        Scorer::Auto if model.is_some() => "the model file given for en and fr, lexicon otherwise",
         Scorer::Auto if sentiment::model_loaded() => {
-            "model where the language has one (en, fr), lexicon otherwise"
+            "model for en, lexicon otherwise"
         }
         Scorer::Auto => "lexicon (the embedded model is unreadable)",
         Scorer::Lexicon => "lexicon and rules only",

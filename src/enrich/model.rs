@@ -5,7 +5,8 @@
 //! Features ([`Features`]) are filled by [`super::sentiment`] from the same
 //! tokens the lexicon scorer reads: the dense part is language-independent
 //! (the lexicon's compound score, positive and negative sums, negation,
-//! contrast, emoji polarity, `!`, `?`, caps, length) plus one bias per
+//! contrast, emoji polarity, `!`, `?`, caps, length, opinion density, links,
+//! handles, hashtags) plus one bias per
 //! language; the hashed part is seeded by the language, so English and
 //! French n-grams never share a weight. The file (`models/sentiment.bin`,
 //! embedded with `include_bytes!`) keeps the dense weights in `f32` and the
@@ -22,7 +23,7 @@ use std::sync::LazyLock;
 pub(crate) const LANGS: [&str; 2] = ["en", "fr"];
 
 /// Number of dense (language-independent) features, after the per-language biases.
-pub(crate) const DENSE_SHARED: usize = 14;
+pub(crate) const DENSE_SHARED: usize = 18;
 /// Dense features in all: one bias per language, then the shared ones.
 pub(crate) const DENSE: usize = LANGS.len() + DENSE_SHARED;
 
