@@ -179,7 +179,8 @@ fn hand_written_rule_cases_keep_passing() {
         .iter()
         .filter_map(|&(lang, text, want)| {
             let s = sentiment::score(text, lang);
-            (s.label != want).then(|| format!("{lang} {text:?}: want {want}, got {} {}", s.label, s.score))
+            (s.label != want)
+                .then(|| format!("{lang} {text:?}: want {want}, got {} {}", s.label, s.score))
         })
         .collect();
     assert_eq!(CASES.len(), 40);
@@ -206,7 +207,10 @@ fn the_shipped_weights_match_their_manifest() {
         f32::from_bits(u32_at(16)),
         m["learning_rate"].as_float().unwrap() as f32
     );
-    assert_eq!(f32::from_bits(u32_at(20)), m["l2"].as_float().unwrap() as f32);
+    assert_eq!(
+        f32::from_bits(u32_at(20)),
+        m["l2"].as_float().unwrap() as f32
+    );
     let command = m["command"].as_str().unwrap();
     for key in ["bits", "epochs", "seed"] {
         let flag = format!("--{key} {}", m[key].as_integer().unwrap());

@@ -136,11 +136,7 @@ pub(crate) struct Options {
 }
 
 /// Length groups of `--by-length`, by characters: upper bound and name.
-const LENGTHS: [(usize, &str); 3] = [
-    (80, "len<80"),
-    (200, "len80-199"),
-    (usize::MAX, "len>=200"),
-];
+const LENGTHS: [(usize, &str); 3] = [(80, "len<80"), (200, "len80-199"), (usize::MAX, "len>=200")];
 
 fn length_group(text: &str) -> &'static str {
     let n = text.chars().count();
@@ -158,12 +154,8 @@ pub(crate) fn run(paths: &[PathBuf], options: Options, out: impl Write) -> anyho
     }
     let model = match &options.model {
         Some(p) => {
-            let bytes =
-                std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(
-                Model::from_bytes(&bytes)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-            )
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(Model::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
         }
         None => None,
     };
@@ -231,10 +223,7 @@ fn report(
     // of the timing.
     score("", "en");
     let start = Instant::now();
-    let predicted: Vec<Label> = texts
-        .iter()
-        .map(|&(t, l)| score(t, l).label)
-        .collect();
+    let predicted: Vec<Label> = texts.iter().map(|&(t, l)| score(t, l).label).collect();
     let elapsed = start.elapsed().as_secs_f64();
 
     let mut all = Confusion::default();
@@ -251,9 +240,7 @@ fn report(
     }
     let label = match scorer {
         Scorer::Auto if model.is_some() => "the model file given for en and fr, lexicon otherwise",
-        Scorer::Auto if sentiment::model_loaded() => {
-            "model for en, lexicon otherwise"
-        }
+        Scorer::Auto if sentiment::model_loaded() => "model for en, lexicon otherwise",
         Scorer::Auto => "lexicon (the embedded model is unreadable)",
         Scorer::Lexicon => "lexicon and rules only",
     };
@@ -346,7 +333,7 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        run(&[path.clone()], Options::default(), &mut out).unwrap();
+        run(std::slice::from_ref(&path), Options::default(), &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("1 malformed lines skipped"), "{out}");
         assert!(
@@ -368,7 +355,8 @@ mod tests {
         assert!(out.contains("-- scorer: lexicon"), "{out}");
         assert!(out.contains("throughput (lexicon):"), "{out}");
         assert!(
-            out.lines().any(|l| l.starts_with("len<80") && l.contains(" 2 ")),
+            out.lines()
+                .any(|l| l.starts_with("len<80") && l.contains(" 2 ")),
             "{out}"
         );
     }

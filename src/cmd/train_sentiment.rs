@@ -37,7 +37,9 @@ pub(crate) fn manifest_path(out: &Path) -> PathBuf {
 /// Trains, writes the weights and the manifest, and reports to `log`.
 pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
     if args.files.is_empty() {
-        bail!("no training file given: pass one or more TSV files with the header id, lang, label, text");
+        bail!(
+            "no training file given: pass one or more TSV files with the header id, lang, label, text"
+        );
     }
     let bits = args.params.bits;
     if !(8..=24).contains(&bits) {
@@ -79,12 +81,13 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
         ));
     }
     if examples.is_empty() {
-        bail!("no row to train on: check the files' lang column (en, fr) and the --exclude prefixes");
+        bail!(
+            "no row to train on: check the files' lang column (en, fr) and the --exclude prefixes"
+        );
     }
     let m = model::train(&examples, args.params);
     let bytes = m.to_bytes();
-    std::fs::write(&args.out, &bytes)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
 
     let p = args.params;
     let mut command = format!(
@@ -194,17 +197,25 @@ mod tests {
         run(&args("a.bin"), &mut log).unwrap();
         run(&args("b.bin"), Vec::new()).unwrap();
         let log = String::from_utf8(log).unwrap();
-        assert!(log.contains("6 rows used, 1 excluded, 1 in a language"), "{log}");
+        assert!(
+            log.contains("6 rows used, 1 excluded, 1 in a language"),
+            "{log}"
+        );
         let a = std::fs::read(dir.path().join("a.bin")).unwrap();
         assert_eq!(a, std::fs::read(dir.path().join("b.bin")).unwrap());
-        let manifest: toml::Table =
-            std::fs::read_to_string(dir.path().join("a.toml")).unwrap().parse().unwrap();
+        let manifest: toml::Table = std::fs::read_to_string(dir.path().join("a.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(
             manifest["weights_sha256"].as_str().unwrap(),
             hex::encode(Sha256::digest(&a))
         );
         assert_eq!(manifest["rows"].as_integer(), Some(6));
-        assert_eq!(manifest["l2"].as_float().unwrap() as f32, Params::default().l2);
+        assert_eq!(
+            manifest["l2"].as_float().unwrap() as f32,
+            Params::default().l2
+        );
     }
 
     #[test]

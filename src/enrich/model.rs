@@ -35,15 +35,14 @@ pub(crate) static EMBEDDED: &[u8] = include_bytes!("../../models/sentiment.bin")
 /// The shipped model, parsed once (an invariant: the embedded file is
 /// checked by the tests; a damaged one disables the model with a log line
 /// rather than crash, and scoring falls back to the lexicon).
-pub(crate) static SHIPPED: LazyLock<Option<Model>> = LazyLock::new(|| {
-    match Model::from_bytes(EMBEDDED) {
+pub(crate) static SHIPPED: LazyLock<Option<Model>> =
+    LazyLock::new(|| match Model::from_bytes(EMBEDDED) {
         Ok(m) => Some(m),
         Err(e) => {
             tracing::error!("the embedded sentiment model is unreadable, using the lexicon: {e}");
             None
         }
-    }
-});
+    });
 
 /// Features of one text; reused across calls (no allocation once grown).
 #[derive(Debug, Clone, Default)]
@@ -285,21 +284,21 @@ pub(crate) fn train(examples: &[Example], params: Params) -> Model {
             let e = &examples[k];
             let mut z = [0f32; 3];
             for (i, &x) in e.features.dense.iter().enumerate() {
-                for c in 0..3 {
-                    z[c] += dense[i * 3 + c] * x;
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc += dense[i * 3 + c] * x;
                 }
             }
             let hx = hashed_value(e.features.hashed.len());
             for &b in &e.features.hashed {
-                for c in 0..3 {
-                    z[c] += hashed[b as usize * 3 + c] * hx;
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc += hashed[b as usize * 3 + c] * hx;
                 }
             }
             let p = softmax(z);
             let w = weights[k];
-            for c in 0..3 {
+            for (c, &pc) in p.iter().enumerate() {
                 let target = if c == e.class { 1.0 } else { 0.0 };
-                let err = (p[c] - target) * w;
+                let err = (pc - target) * w;
                 for (i, &x) in e.features.dense.iter().enumerate() {
                     if x != 0.0 {
                         let j = i * 3 + c;
@@ -376,7 +375,10 @@ mod tests {
 
     #[test]
     fn damaged_files_are_errors() {
-        assert!(matches!(Model::from_bytes(b"nope"), Err(ModelError::Header)));
+        assert!(matches!(
+            Model::from_bytes(b"nope"),
+            Err(ModelError::Header)
+        ));
         let m = train(
             &[example(1.0, &[1], 2)],
             Params {

@@ -248,10 +248,23 @@ pub(crate) fn features(parts: &[&str], li: usize, bits: u32, f: &mut Features) {
     SCRATCH.with(|s| extract(parts, li, bits, lex, &mut s.borrow_mut(), f));
 }
 
-fn extract(parts: &[&str], li: usize, bits: u32, lex: &Lexicons, s: &mut Scratch, f: &mut Features) {
+fn extract(
+    parts: &[&str],
+    li: usize,
+    bits: u32,
+    lex: &Lexicons,
+    s: &mut Scratch,
+    f: &mut Features,
+) {
     let lang = if LANGS[li] == "fr" { &lex.fr } else { &lex.en };
     let a = analyse(parts, lang, lex, s);
-    let squash = |x: f32| if x == 0.0 { 0.0 } else { x / (x * x + ALPHA).sqrt() };
+    let squash = |x: f32| {
+        if x == 0.0 {
+            0.0
+        } else {
+            x / (x * x + ALPHA).sqrt()
+        }
+    };
     f.dense = [0.0; model::DENSE];
     f.dense[li] = 1.0;
     let c = squash(a.sum);
@@ -286,26 +299,37 @@ fn extract(parts: &[&str], li: usize, bits: u32, lex: &Lexicons, s: &mut Scratch
             Kind::Break => prev = None,
             Kind::Emo(v) => {
                 let sign: &[u8] = if v > 0.0 { b"+" } else { b"-" };
-                f.hashed.push(model::bucket(model::fnv(model::seed(li, EMOJI), sign), bits));
+                f.hashed.push(model::bucket(
+                    model::fnv(model::seed(li, EMOJI), sign),
+                    bits,
+                ));
                 prev = None;
             }
             Kind::Word => {
                 let w = &buf[t.start as usize..t.end as usize];
                 let kind = if t.negated { NEGATED } else { UNIGRAM };
-                f.hashed.push(model::bucket(model::fnv(model::seed(li, kind), w.as_bytes()), bits));
+                f.hashed.push(model::bucket(
+                    model::fnv(model::seed(li, kind), w.as_bytes()),
+                    bits,
+                ));
                 let h = model::fnv(model::seed(li, BIGRAM), prev.unwrap_or("").as_bytes());
-                f.hashed.push(model::bucket(model::fnv(h ^ 0xff, w.as_bytes()), bits));
+                f.hashed
+                    .push(model::bucket(model::fnv(h ^ 0xff, w.as_bytes()), bits));
                 prev = Some(w);
                 let b = w.as_bytes();
                 if b.len() >= 3 && b.len() <= 24 {
                     // Boundary-marked 3-grams: `^ab`, `abc`, …, `yz$`.
                     let s = model::seed(li, CHARGRAM);
-                    f.hashed.push(model::bucket(model::fnv(s, &[b'^', b[0], b[1]]), bits));
+                    f.hashed
+                        .push(model::bucket(model::fnv(s, &[b'^', b[0], b[1]]), bits));
                     for g in b.windows(3) {
                         f.hashed.push(model::bucket(model::fnv(s, g), bits));
                     }
                     let n = b.len();
-                    f.hashed.push(model::bucket(model::fnv(s, &[b[n - 2], b[n - 1], b'$']), bits));
+                    f.hashed.push(model::bucket(
+                        model::fnv(s, &[b[n - 2], b[n - 1], b'$']),
+                        bits,
+                    ));
                 }
             }
         }
@@ -313,7 +337,8 @@ fn extract(parts: &[&str], li: usize, bits: u32, lex: &Lexicons, s: &mut Scratch
     if prev.is_some() || s.toks.is_empty() {
         // End-of-text bigram.
         let h = model::fnv(model::seed(li, BIGRAM), prev.unwrap_or("").as_bytes());
-        f.hashed.push(model::bucket(model::fnv(h ^ 0xfe, b""), bits));
+        f.hashed
+            .push(model::bucket(model::fnv(h ^ 0xfe, b""), bits));
     }
 }
 
@@ -764,7 +789,10 @@ fn analyse(text: &[&str], lang: &LangLexicon, lex: &Lexicons, s: &mut Scratch) -
                 let carries_negation = ne_only
                     && len > 1
                     && toks[i..next].iter().any(|t| {
-                        matches!(word(t), "pas" | "plus" | "jamais" | "rien" | "aucun" | "aucune")
+                        matches!(
+                            word(t),
+                            "pas" | "plus" | "jamais" | "rien" | "aucun" | "aucune"
+                        )
                     });
                 if neg_scope > 0 && !carries_negation {
                     v *= NEGATION;
