@@ -104,6 +104,38 @@ pub enum Command {
     EvalSentiment {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also report by text length (short texts, under 80 characters, apart).
+        #[arg(long)]
+        by_length: bool,
+        /// Also report the lexicon scorer, to compare it with the model.
+        #[arg(long)]
+        compare: bool,
+        /// Use this model file instead of the embedded one (experiments).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Train the sentiment model on labelled TSV files (id, lang, label,
+    /// text); see models/README.md for the recorded command.
+    #[command(hide = true)]
+    TrainSentiment {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Weights file to write; its manifest goes next to it (`.toml`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Skip rows whose id starts with this prefix (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+        #[arg(long, default_value_t = 18)]
+        bits: u32,
+        #[arg(long, default_value_t = 4)]
+        epochs: u32,
+        #[arg(long, default_value_t = 0.05)]
+        learning_rate: f32,
+        #[arg(long, default_value_t = 0.05)]
+        l2: f32,
+        #[arg(long, default_value_t = 15)]
+        seed: u64,
     },
     /// Score the volume_spike defaults on NAB Twitter volume series (a
     /// directory of Twitter_volume_*.csv and labels.json).
@@ -298,8 +330,43 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::EvalSentiment { files } => {
-            cmd::eval_sentiment::run(&files, std::io::stdout().lock())?;
+        Command::EvalSentiment {
+            files,
+            by_length,
+            compare,
+            model,
+        } => {
+            let options = cmd::eval_sentiment::Options {
+                by_length,
+                compare,
+                model,
+            };
+            cmd::eval_sentiment::run(&files, options, std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TrainSentiment {
+            files,
+            out,
+            exclude,
+            bits,
+            epochs,
+            learning_rate,
+            l2,
+            seed,
+        } => {
+            let args = cmd::train_sentiment::Args {
+                files,
+                out,
+                exclude,
+                params: crate::enrich::model::Params {
+                    bits,
+                    epochs,
+                    learning_rate,
+                    l2,
+                    seed,
+                },
+            };
+            cmd::train_sentiment::run(&args, std::io::stderr().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::EvalNab {

@@ -8,6 +8,10 @@
 //! language detection against the `lang` column, and the scoring throughput
 //! (texts per second on one thread, scoring only, file reading excluded).
 //! Scoring uses the row's `lang`, as enrichment does when a source gives one.
+//!
+//! `--by-length` adds the same table by text length (short texts, under
+//! 80 characters, apart), and `--compare` reports the lexicon scorer next to
+//! the default one (the learned model where the language has one).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,7 +20,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::enrich::sentiment::Label;
+use crate::enrich::model::Model;
+use crate::enrich::sentiment::{Label, Scorer};
 use crate::enrich::{lang, sentiment};
 
 const LABELS: [Label; 3] = [Label::Neg, Label::Neu, Label::Pos];
@@ -62,7 +67,8 @@ impl Confusion {
     }
 }
 
-fn index(l: Label) -> usize {
+/// The class index of a label: 0 neg, 1 neu, 2 pos.
+pub(crate) fn index(l: Label) -> usize {
     match l {
         Label::Neg => 0,
         Label::Neu => 1,
@@ -75,14 +81,15 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// One labelled row.
-struct Row {
-    id: String,
-    lang: String,
-    label: Label,
-    text: String,
+pub(crate) struct Row {
+    pub id: String,
+    pub lang: String,
+    pub label: Label,
+    pub text: String,
 }
 
-fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
+/// Reads a labelled TSV file: its rows and the number of malformed lines.
+pub(crate) fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
     let data =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = data.lines();
@@ -117,41 +124,48 @@ fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
     Ok((rows, bad))
 }
 
+/// What `eval-sentiment` reports beyond the per-file and per-source tables.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    /// A model file to use instead of the embedded one (experiments).
+    pub model: Option<PathBuf>,
+    /// A table by text length too.
+    pub by_length: bool,
+    /// The lexicon scorer's figures next to the default scorer's.
+    pub compare: bool,
+}
+
+/// Length groups of `--by-length`, by characters: upper bound and name.
+const LENGTHS: [(usize, &str); 3] = [(80, "len<80"), (200, "len80-199"), (usize::MAX, "len>=200")];
+
+fn length_group(text: &str) -> &'static str {
+    let n = text.chars().count();
+    LENGTHS
+        .iter()
+        .find(|(max, _)| n < *max)
+        .map_or("len>=200", |(_, name)| name)
+}
+
 /// Evaluates each file and prints the report to `out`.
-pub(crate) fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
+pub(crate) fn run(paths: &[PathBuf], options: Options, out: impl Write) -> anyhow::Result<()> {
     let mut out = out;
     if paths.is_empty() {
         bail!("no file given: pass one or more TSV files with the header id, lang, label, text");
     }
+    let model = match &options.model {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(Model::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let scorers: &[(Scorer, &str)] = if options.compare {
+        &[(Scorer::Auto, "model"), (Scorer::Lexicon, "lexicon")]
+    } else {
+        &[(Scorer::Auto, "model")]
+    };
     for path in paths {
         let (rows, bad) = read_rows(path)?;
-        let texts: Vec<(&str, &str)> = rows
-            .iter()
-            .map(|r| (r.text.as_str(), r.lang.as_str()))
-            .collect();
-        // The first call parses the embedded lexicons: keep it out of the timing.
-        sentiment::score("", "en");
-        let start = Instant::now();
-        let predicted: Vec<Label> = texts
-            .iter()
-            .map(|&(t, l)| sentiment::score(t, l).label)
-            .collect();
-        let elapsed = start.elapsed().as_secs_f64();
-
-        let mut all = Confusion::default();
-        let mut by_source: BTreeMap<&str, Confusion> = BTreeMap::new();
-        let (mut lang_ok, mut lang_und) = (0u64, 0u64);
-        for (row, &p) in rows.iter().zip(&predicted) {
-            all.add(row.label, p);
-            let source = row.id.split_once(':').map_or(row.id.as_str(), |(s, _)| s);
-            by_source.entry(source).or_default().add(row.label, p);
-            match lang::detect(&row.text) {
-                l if l == row.lang => lang_ok += 1,
-                lang::UND => lang_und += 1,
-                _ => {}
-            }
-        }
-
         writeln!(
             out,
             "== {} ({} rows{})",
@@ -163,44 +177,15 @@ pub(crate) fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
                 String::new()
             }
         )?;
-        writeln!(
-            out,
-            "{:<16} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7}",
-            "source", "rows", "acc", "macro-F1", "F1 neg", "F1 neu", "F1 pos"
-        )?;
-        // The per-source rows, then the whole file.
-        let groups: Vec<(&str, &Confusion)> = by_source
-            .iter()
-            .map(|(s, c)| (*s, c))
-            .chain(std::iter::once(("all", &all)))
-            .collect();
-        for &(source, c) in &groups {
-            writeln!(
-                out,
-                "{:<16} {:>6} {:>7.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3}",
-                source,
-                c.total(),
-                c.accuracy(),
-                c.macro_f1(),
-                c.f1(Label::Neg),
-                c.f1(Label::Neu),
-                c.f1(Label::Pos)
-            )?;
+        for &(scorer, name) in scorers {
+            report(&rows, scorer, name, &options, model.as_ref(), &mut out)?;
         }
-        for &(source, c) in &groups {
-            writeln!(
-                out,
-                "confusion {source} (rows = gold, columns = predicted neg/neu/pos)"
-            )?;
-            for (l, row) in LABELS.iter().zip(c.0) {
-                writeln!(
-                    out,
-                    "  {:<3} {:>7} {:>7} {:>7}",
-                    l.as_str(),
-                    row[0],
-                    row[1],
-                    row[2]
-                )?;
+        let (mut lang_ok, mut lang_und) = (0u64, 0u64);
+        for row in &rows {
+            match lang::detect(&row.text) {
+                l if l == row.lang => lang_ok += 1,
+                lang::UND => lang_und += 1,
+                _ => {}
             }
         }
         let n = rows.len() as u64;
@@ -212,17 +197,111 @@ pub(crate) fn run(paths: &[PathBuf], out: impl Write) -> anyhow::Result<()> {
             ratio(n - lang_ok - lang_und, n),
             n
         )?;
-        let rate = if elapsed > 0.0 {
-            rows.len() as f64 / elapsed
-        } else {
-            0.0
-        };
-        writeln!(
-            out,
-            "throughput: {rate:.0} texts/s (one thread, scoring only)"
-        )?;
         writeln!(out)?;
     }
+    Ok(())
+}
+
+/// Scores `rows` with one scorer and prints its tables.
+fn report(
+    rows: &[Row],
+    scorer: Scorer,
+    name: &str,
+    options: &Options,
+    model: Option<&Model>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let score = |t: &str, l: &str| match (scorer, model) {
+        (Scorer::Auto, Some(m)) => sentiment::score_with_model(t, l, m),
+        _ => sentiment::score_with(t, l, scorer),
+    };
+    let texts: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.text.as_str(), r.lang.as_str()))
+        .collect();
+    // The first calls parse the embedded lexicons and model: keep them out
+    // of the timing.
+    score("", "en");
+    let start = Instant::now();
+    let predicted: Vec<Label> = texts.iter().map(|&(t, l)| score(t, l).label).collect();
+    let elapsed = start.elapsed().as_secs_f64();
+
+    let mut all = Confusion::default();
+    let mut by_source: BTreeMap<&str, Confusion> = BTreeMap::new();
+    let mut by_length: BTreeMap<&str, Confusion> = BTreeMap::new();
+    for (row, &p) in rows.iter().zip(&predicted) {
+        all.add(row.label, p);
+        let source = row.id.split_once(':').map_or(row.id.as_str(), |(s, _)| s);
+        by_source.entry(source).or_default().add(row.label, p);
+        by_length
+            .entry(length_group(&row.text))
+            .or_default()
+            .add(row.label, p);
+    }
+    let label = match scorer {
+        Scorer::Auto if model.is_some() => "the model file given for en and fr, lexicon otherwise",
+        Scorer::Auto if sentiment::model_loaded() => "model for en, lexicon otherwise",
+        Scorer::Auto => "lexicon (the embedded model is unreadable)",
+        Scorer::Lexicon => "lexicon and rules only",
+    };
+    writeln!(out, "-- scorer: {name} ({label})")?;
+    writeln!(
+        out,
+        "{:<16} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7}",
+        "source", "rows", "acc", "macro-F1", "F1 neg", "F1 neu", "F1 pos"
+    )?;
+    // The per-source rows, then the whole file.
+    let groups: Vec<(&str, &Confusion)> = by_source
+        .iter()
+        .map(|(s, c)| (*s, c))
+        .chain(std::iter::once(("all", &all)))
+        .collect();
+    let lengths: Vec<(&str, &Confusion)> = LENGTHS
+        .iter()
+        .filter_map(|(_, n)| by_length.get(n).map(|c| (*n, c)))
+        .collect();
+    let tables: &[(&str, &Confusion)] = &groups;
+    for &(source, c) in tables
+        .iter()
+        .chain(if options.by_length { &lengths[..] } else { &[] })
+    {
+        writeln!(
+            out,
+            "{:<16} {:>6} {:>7.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3}",
+            source,
+            c.total(),
+            c.accuracy(),
+            c.macro_f1(),
+            c.f1(Label::Neg),
+            c.f1(Label::Neu),
+            c.f1(Label::Pos)
+        )?;
+    }
+    for &(source, c) in &groups {
+        writeln!(
+            out,
+            "confusion {source} (rows = gold, columns = predicted neg/neu/pos)"
+        )?;
+        for (l, row) in LABELS.iter().zip(c.0) {
+            writeln!(
+                out,
+                "  {:<3} {:>7} {:>7} {:>7}",
+                l.as_str(),
+                row[0],
+                row[1],
+                row[2]
+            )?;
+        }
+    }
+    let rate = if elapsed > 0.0 {
+        rows.len() as f64 / elapsed
+    } else {
+        0.0
+    };
+    writeln!(
+        out,
+        "throughput ({name}): {rate:.0} texts/s (one thread, scoring only)"
+    )?;
     Ok(())
 }
 
@@ -254,7 +333,7 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        run(&[path], &mut out).unwrap();
+        run(std::slice::from_ref(&path), Options::default(), &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("1 malformed lines skipped"), "{out}");
         assert!(
@@ -263,7 +342,23 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("confusion a"), "{out}");
-        assert!(out.contains("throughput:"), "{out}");
+        assert!(out.contains("throughput (model):"), "{out}");
+        assert!(!out.contains("len<80"), "{out}");
+        let mut out = Vec::new();
+        let options = Options {
+            by_length: true,
+            compare: true,
+            model: None,
+        };
+        run(&[path], options, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("-- scorer: lexicon"), "{out}");
+        assert!(out.contains("throughput (lexicon):"), "{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("len<80") && l.contains(" 2 ")),
+            "{out}"
+        );
     }
 
     #[test]
@@ -271,6 +366,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.tsv");
         std::fs::write(&path, "a\tb\n").unwrap();
-        assert!(run(&[path], Vec::new()).is_err());
+        assert!(run(&[path], Options::default(), Vec::new()).is_err());
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod run;
 pub(crate) mod search;
 pub(crate) mod sentiment;
 pub(crate) mod silence;
+pub(crate) mod train_sentiment;
 
 use std::path::Path;
 

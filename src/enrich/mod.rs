@@ -10,6 +10,7 @@
 pub mod fold;
 pub mod lang;
 pub mod lexicon;
+pub(crate) mod model;
 pub mod sentiment;
 
 use crate::mention::Mention;

@@ -1,0 +1,395 @@
+//! The learned sentiment model: multinomial logistic regression (neg, neu,
+//! pos) over hashed word uni/bi-grams, character n-grams and the lexicon
+//! scorer's own features, with its file format, loading and training.
+//!
+//! Features ([`Features`]) are filled by [`super::sentiment`] from the same
+//! tokens the lexicon scorer reads: the dense part is language-independent
+//! (the lexicon's compound score, positive and negative sums, negation,
+//! contrast, emoji polarity, `!`, `?`, caps, length, opinion density, links,
+//! handles, hashtags) plus one bias per
+//! language; the hashed part is seeded by the language, so English and
+//! French n-grams never share a weight. The file (`models/sentiment.bin`,
+//! embedded with `include_bytes!`) keeps the dense weights in `f32` and the
+//! hashed weights in `i8` with one scale, 3 bytes per bucket, so one
+//! look-up touches one cache line.
+//!
+//! [`train`] is deterministic: rows in the order given, shuffled each epoch
+//! by a fixed-seed SplitMix64, one thread, AdaGrad; training twice on the
+//! same rows gives identical bytes.
+
+use std::sync::LazyLock;
+
+/// Languages with hashed weights, in file order.
+pub(crate) const LANGS: [&str; 2] = ["en", "fr"];
+
+/// Number of dense (language-independent) features, after the per-language biases.
+pub(crate) const DENSE_SHARED: usize = 18;
+/// Dense features in all: one bias per language, then the shared ones.
+pub(crate) const DENSE: usize = LANGS.len() + DENSE_SHARED;
+
+const MAGIC: &[u8; 4] = b"VSM1";
+
+/// The shipped weights (`models/sentiment.bin`, see `models/README.md`).
+pub(crate) static EMBEDDED: &[u8] = include_bytes!("../../models/sentiment.bin");
+
+/// The shipped model, parsed once (an invariant: the embedded file is
+/// checked by the tests; a damaged one disables the model with a log line
+/// rather than crash, and scoring falls back to the lexicon).
+pub(crate) static SHIPPED: LazyLock<Option<Model>> =
+    LazyLock::new(|| match Model::from_bytes(EMBEDDED) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!("the embedded sentiment model is unreadable, using the lexicon: {e}");
+            None
+        }
+    });
+
+/// Features of one text; reused across calls (no allocation once grown).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Features {
+    pub dense: [f32; DENSE],
+    /// Bucket indices (already reduced modulo the table size).
+    pub hashed: Vec<u32>,
+}
+
+/// Training hyper-parameters; recorded in the file header.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Params {
+    /// log2 of the number of hash buckets.
+    pub bits: u32,
+    pub epochs: u32,
+    pub learning_rate: f32,
+    /// L2 penalty applied to the weights a row touches.
+    pub l2: f32,
+    pub seed: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            bits: 18,
+            epochs: 4,
+            learning_rate: 0.05,
+            l2: 0.05,
+            seed: 15,
+        }
+    }
+}
+
+/// A loaded model.
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    pub params: Params,
+    /// `DENSE × 3` weights, class-major per feature.
+    dense: Vec<f32>,
+    /// `(1 << bits) × 3` quantised weights.
+    hashed: Vec<i8>,
+    scale: f32,
+}
+
+/// The FNV-1a hash of `bytes`, continuing from `h`.
+pub(crate) fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The start of every hash of language `lang` (an index into [`LANGS`]) and
+/// feature kind `kind`.
+pub(crate) fn seed(lang: usize, kind: u8) -> u64 {
+    fnv(0xcbf2_9ce4_8422_2325, &[lang as u8, kind])
+}
+
+/// Reduces a hash to a bucket of a `bits`-bit table.
+pub(crate) fn bucket(h: u64, bits: u32) -> u32 {
+    // Multiply-shift spreads the low-entropy FNV tail.
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as u32
+}
+
+/// The value of each hashed feature of a text that has `n` of them
+/// (1/√n: long texts do not outweigh the dense features).
+fn hashed_value(n: usize) -> f32 {
+    if n == 0 { 0.0 } else { 1.0 / (n as f32).sqrt() }
+}
+
+/// Softmax of three logits, numerically stable.
+fn softmax(z: [f32; 3]) -> [f32; 3] {
+    let m = z[0].max(z[1]).max(z[2]);
+    let e = [(z[0] - m).exp(), (z[1] - m).exp(), (z[2] - m).exp()];
+    let s = e[0] + e[1] + e[2];
+    [e[0] / s, e[1] / s, e[2] / s]
+}
+
+/// Why a model file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ModelError {
+    #[error("not a veilleur sentiment model (bad magic or truncated header)")]
+    Header,
+    #[error("model file has {got} bytes, its header announces {want}: retrain it")]
+    Size { got: usize, want: usize },
+    #[error("model built for {got} dense features, this binary uses {want}: retrain it")]
+    Dense { got: usize, want: usize },
+    #[error("model hash table of 2^{0} buckets is out of range (8..=24)")]
+    Bits(u32),
+}
+
+impl Model {
+    /// Class probabilities (neg, neu, pos) of a text's features.
+    pub(crate) fn predict(&self, f: &Features) -> [f32; 3] {
+        let mut z = [0f32; 3];
+        for (i, &x) in f.dense.iter().enumerate() {
+            if x != 0.0 {
+                let w = &self.dense[i * 3..i * 3 + 3];
+                z[0] += w[0] * x;
+                z[1] += w[1] * x;
+                z[2] += w[2] * x;
+            }
+        }
+        let mut q = [0i32; 3];
+        for &b in &f.hashed {
+            let b = b as usize * 3;
+            if let Some(w) = self.hashed.get(b..b + 3) {
+                q[0] += i32::from(w[0]);
+                q[1] += i32::from(w[1]);
+                q[2] += i32::from(w[2]);
+            }
+        }
+        let x = hashed_value(f.hashed.len()) * self.scale;
+        for (zc, qc) in z.iter_mut().zip(q) {
+            *zc += qc as f32 * x;
+        }
+        softmax(z)
+    }
+
+    /// Serialises the model: magic, bits, dense count, the parameters,
+    /// scale, dense `f32` weights, hashed `i8` weights (little-endian).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.dense.len() * 4 + self.hashed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.params.bits.to_le_bytes());
+        out.extend_from_slice(&(DENSE as u32).to_le_bytes());
+        out.extend_from_slice(&self.params.epochs.to_le_bytes());
+        out.extend_from_slice(&self.params.learning_rate.to_le_bytes());
+        out.extend_from_slice(&self.params.l2.to_le_bytes());
+        out.extend_from_slice(&self.params.seed.to_le_bytes());
+        out.extend_from_slice(&self.scale.to_le_bytes());
+        for w in &self.dense {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend(self.hashed.iter().map(|&w| w as u8));
+        out
+    }
+
+    /// Parses a model written by [`Model::to_bytes`].
+    pub(crate) fn from_bytes(b: &[u8]) -> Result<Model, ModelError> {
+        const HEADER: usize = 4 + 4 + 4 + 4 + 4 + 4 + 8 + 4;
+        if b.len() < HEADER || &b[..4] != MAGIC {
+            return Err(ModelError::Header);
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let f32_at = |i: usize| f32::from_bits(u32_at(i));
+        let bits = u32_at(4);
+        if !(8..=24).contains(&bits) {
+            return Err(ModelError::Bits(bits));
+        }
+        let dense_n = u32_at(8) as usize;
+        if dense_n != DENSE {
+            return Err(ModelError::Dense {
+                got: dense_n,
+                want: DENSE,
+            });
+        }
+        let mut seed_bytes = [0u8; 8];
+        seed_bytes.copy_from_slice(&b[24..32]);
+        let params = Params {
+            bits,
+            epochs: u32_at(12),
+            learning_rate: f32_at(16),
+            l2: f32_at(20),
+            seed: u64::from_le_bytes(seed_bytes),
+        };
+        let scale = f32_at(32);
+        let want = HEADER + DENSE * 3 * 4 + (3usize << bits);
+        if b.len() != want {
+            return Err(ModelError::Size { got: b.len(), want });
+        }
+        let dense = (0..DENSE * 3).map(|i| f32_at(HEADER + i * 4)).collect();
+        let hashed = b[HEADER + DENSE * 3 * 4..]
+            .iter()
+            .map(|&x| x as i8)
+            .collect();
+        Ok(Model {
+            params,
+            dense,
+            hashed,
+            scale,
+        })
+    }
+}
+
+/// A training example: its features and gold class (0 neg, 1 neu, 2 pos).
+#[derive(Debug, Clone)]
+pub(crate) struct Example {
+    pub features: Features,
+    pub class: usize,
+    /// Index into [`LANGS`], for per-language class balancing.
+    pub lang: usize,
+}
+
+/// SplitMix64, the fixed-seed generator of the training order.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Trains a model on `examples` (their hashed indices must come from a
+/// table of `params.bits` bits). Each class of each language weighs as
+/// much in all (inverse-frequency weights), since the goal is macro-F1.
+pub(crate) fn train(examples: &[Example], params: Params) -> Model {
+    let n = 1usize << params.bits;
+    let mut dense = vec![0f32; DENSE * 3];
+    let mut hashed = vec![0f32; n * 3];
+    let mut g_dense = vec![1e-2f32; DENSE * 3];
+    let mut g_hashed = vec![1e-2f32; n * 3];
+
+    let mut counts = [[0usize; 3]; LANGS.len()];
+    for e in examples {
+        counts[e.lang][e.class] += 1;
+    }
+    let weight = |lang: usize, class: usize| {
+        let total: usize = counts[lang].iter().sum();
+        let present = counts[lang].iter().filter(|&&c| c > 0).count().max(1);
+        total as f32 / (present as f32 * counts[lang][class].max(1) as f32)
+    };
+    let weights: Vec<f32> = examples.iter().map(|e| weight(e.lang, e.class)).collect();
+
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    let mut rng = SplitMix(params.seed);
+    for _ in 0..params.epochs {
+        // Fisher–Yates with the fixed-seed generator.
+        for i in (1..order.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        for &k in &order {
+            let e = &examples[k];
+            let mut z = [0f32; 3];
+            for (i, &x) in e.features.dense.iter().enumerate() {
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc += dense[i * 3 + c] * x;
+                }
+            }
+            let hx = hashed_value(e.features.hashed.len());
+            for &b in &e.features.hashed {
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc += hashed[b as usize * 3 + c] * hx;
+                }
+            }
+            let p = softmax(z);
+            let w = weights[k];
+            for (c, &pc) in p.iter().enumerate() {
+                let target = if c == e.class { 1.0 } else { 0.0 };
+                let err = (pc - target) * w;
+                for (i, &x) in e.features.dense.iter().enumerate() {
+                    if x != 0.0 {
+                        let j = i * 3 + c;
+                        let g = err * x + params.l2 * dense[j];
+                        g_dense[j] += g * g;
+                        dense[j] -= params.learning_rate * g / g_dense[j].sqrt();
+                    }
+                }
+                for &b in &e.features.hashed {
+                    let j = b as usize * 3 + c;
+                    let g = err * hx + params.l2 * hashed[j];
+                    g_hashed[j] += g * g;
+                    hashed[j] -= params.learning_rate * g / g_hashed[j].sqrt();
+                }
+            }
+        }
+    }
+    let max = hashed.iter().fold(0f32, |m, w| m.max(w.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let hashed = hashed
+        .iter()
+        .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    Model {
+        params,
+        dense,
+        hashed,
+        scale,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(dense0: f32, hashed: &[u32], class: usize) -> Example {
+        let mut f = Features::default();
+        f.dense[0] = 1.0;
+        f.dense[LANGS.len()] = dense0;
+        f.hashed.extend_from_slice(hashed);
+        Example {
+            features: f,
+            class,
+            lang: 0,
+        }
+    }
+
+    #[test]
+    fn learns_a_separable_toy_problem_and_round_trips() {
+        let params = Params {
+            bits: 8,
+            epochs: 20,
+            ..Params::default()
+        };
+        let rows: Vec<Example> = (0..60)
+            .map(|i| match i % 3 {
+                0 => example(-1.0, &[1, 2], 0),
+                1 => example(0.0, &[3], 1),
+                _ => example(1.0, &[4, 5], 2),
+            })
+            .collect();
+        let m = train(&rows, params);
+        for e in &rows[..3] {
+            let p = m.predict(&e.features);
+            let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+            assert_eq!(best, e.class, "{p:?}");
+        }
+        let bytes = m.to_bytes();
+        let back = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(back.to_bytes(), bytes);
+        assert_eq!(back.params, params);
+        assert_eq!(train(&rows, params).to_bytes(), bytes);
+    }
+
+    #[test]
+    fn damaged_files_are_errors() {
+        assert!(matches!(
+            Model::from_bytes(b"nope"),
+            Err(ModelError::Header)
+        ));
+        let m = train(
+            &[example(1.0, &[1], 2)],
+            Params {
+                bits: 8,
+                ..Params::default()
+            },
+        );
+        let bytes = m.to_bytes();
+        assert!(matches!(
+            Model::from_bytes(&bytes[..bytes.len() - 1]),
+            Err(ModelError::Size { .. })
+        ));
+    }
+}
