@@ -427,7 +427,11 @@ fn proc_sample(pid: u32) -> Option<(f64, u64, u64)> {
             .parse()
             .ok()
     };
-    Some((ticks as f64 / 100.0, kb("VmRSS:")? * 1024, kb("VmHWM:")? * 1024))
+    Some((
+        ticks as f64 / 100.0,
+        kb("VmRSS:")? * 1024,
+        kb("VmHWM:")? * 1024,
+    ))
 }
 
 /// The process the wrapper (`time` or `perf`) started.

@@ -350,7 +350,10 @@ mod tests {
         let fr = "Le service client de la marque est injoignable depuis trois jours et les \
                   abonnés se plaignent sur les réseaux sociaux, mais la direction ne répond pas.";
         // An English quote after a clear French lead does not change it…
-        check(&format!("{fr} {fr} \"This is the worst service I have ever had\""), "fr");
+        check(
+            &format!("{fr} {fr} \"This is the worst service I have ever had\""),
+            "fr",
+        );
         // …and a text that is English throughout stays English.
         let en = "The customer service of the brand has been unreachable for three days and \
                   the subscribers complain on social media, but the management does not answer.";
