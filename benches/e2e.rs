@@ -262,7 +262,7 @@ fn escape(s: &str) -> String {
 /// Feed `n`: RSS 2.0 for even `n`, Atom for odd.
 fn feed_body(items: &[Item], n: usize) -> String {
     let mut s = String::with_capacity(items.len() * 700);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>bench</title><link>http://example.org/</link>");
         for it in items {
             let date = chrono::DateTime::from_timestamp(it.published, 0)

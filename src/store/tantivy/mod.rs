@@ -128,9 +128,9 @@ impl TantivyIndex {
             Index::create_in_dir(dir, schema::schema())?
         };
         let writer = small_writer(&index).map_err(|e| match e {
-                TantivyError::LockFailure(..) => IndexError::Locked(dir.to_path_buf()),
-                e => e.into(),
-            })?;
+            TantivyError::LockFailure(..) => IndexError::Locked(dir.to_path_buf()),
+            e => e.into(),
+        })?;
         Self::with(index, dir, Some(writer), ReloadPolicy::Manual)
     }
 
