@@ -7,8 +7,14 @@
 //! whatlang breaks ties and decides texts with none. A text with too few
 //! letters, or where neither signal is clear, is `und`. URLs, `@handles`
 //! and hashtags are ignored: they are names, not language.
+//!
+//! Cost: one hash look-up per token in one table of every function word
+//! (each with the set of languages listing it), a scan that stops once the
+//! function words lead beyond doubt, and the text for the trigrams built
+//! only when function words did not decide.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use whatlang::{Detector, Lang};
 
@@ -81,6 +87,53 @@ const FUNCTION_WORDS: [&[&str]; 7] = [
     ],
 ];
 
+/// Function votes stop counting once the leader has this many…
+const EARLY_VOTES: f32 = 6.0;
+/// …and this many times the runner-up's: the rest of a long article cannot
+/// turn such a lead (the decision below needs only twice).
+const EARLY_LEAD: f32 = 4.0;
+
+/// A function word's languages: bit `i` for [`LANGS`]`[i]`.
+type LangSet = u8;
+
+/// Every function word once, with the languages listing it: one hash
+/// look-up per token instead of a scan of seven lists.
+static WORDS: std::sync::LazyLock<HashMap<&'static str, LangSet, Fnv>> =
+    std::sync::LazyLock::new(|| {
+        let mut m = HashMap::with_capacity_and_hasher(400, Fnv);
+        for (i, list) in FUNCTION_WORDS.iter().enumerate() {
+            for w in *list {
+                *m.entry(*w).or_insert(0) |= 1 << i;
+            }
+        }
+        m
+    });
+
+/// FNV-1a: function words are a few ASCII bytes, where SipHash's set-up
+/// costs more than the hashing; nobody chooses the keys of this table.
+#[derive(Clone, Copy, Default)]
+struct Fnv;
+
+struct FnvHasher(u64);
+
+impl std::hash::BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 struct Scratch {
     folded: String,
     cleaned: String,
@@ -118,21 +171,23 @@ pub(crate) fn detect_parts(title: &str, text: &str) -> &'static str {
     })
 }
 
+/// Whether a whitespace-separated chunk is a name rather than language.
+fn is_name(chunk: &str) -> bool {
+    chunk.starts_with("http")
+        || chunk.starts_with("www.")
+        || chunk.starts_with('@')
+        || chunk.starts_with('#')
+}
+
 fn detect_in(parts: &[&str], s: &mut Scratch) -> &'static str {
-    s.cleaned.clear();
     let mut votes = [0.0f32; 7];
     let mut letters = 0usize;
-    for chunk in parts.iter().flat_map(|p| p.split_whitespace()) {
-        if chunk.starts_with("http")
-            || chunk.starts_with("www.")
-            || chunk.starts_with('@')
-            || chunk.starts_with('#')
-        {
+    'scan: for chunk in parts.iter().flat_map(|p| p.split_whitespace()) {
+        if is_name(chunk) {
             continue;
         }
-        s.cleaned.push_str(chunk);
-        s.cleaned.push(' ');
         s.folded.clear();
+        let mut voted = false;
         for c in chunk.chars() {
             if c.is_alphabetic() {
                 letters += 1;
@@ -142,13 +197,19 @@ fn detect_in(parts: &[&str], s: &mut Scratch) -> &'static str {
                 // is a word of its own (French elision); English `don't` →
                 // `don` + `t`, neither listed, which costs little.
                 if (is_apostrophe(c) || !c.is_alphanumeric()) && !s.folded.is_empty() {
-                    vote(&s.folded, &mut votes);
+                    voted |= vote(&s.folded, &mut votes);
                 }
                 s.folded.clear();
             }
         }
         if !s.folded.is_empty() {
-            vote(&s.folded, &mut votes);
+            voted |= vote(&s.folded, &mut votes);
+        }
+        if voted && letters >= MIN_LETTERS {
+            let (_, best_v, second_v) = top2(&votes);
+            if best_v >= EARLY_VOTES && best_v >= EARLY_LEAD * second_v {
+                break 'scan;
+            }
         }
     }
     if letters < MIN_LETTERS {
@@ -158,6 +219,14 @@ fn detect_in(parts: &[&str], s: &mut Scratch) -> &'static str {
     // Function words clearly in favour: trust them.
     if best_v >= 2.0 && best_v >= 2.0 * second_v {
         return LANGS[best];
+    }
+    // Only now the text for the trigrams: most texts never need it.
+    s.cleaned.clear();
+    for chunk in parts.iter().flat_map(|p| p.split_whitespace()) {
+        if !is_name(chunk) {
+            s.cleaned.push_str(chunk);
+            s.cleaned.push(' ');
+        }
     }
     let trigram = DETECTOR.detect(&s.cleaned).and_then(|info| {
         let i = LANGS.iter().position(|&l| l == iso639_1(info.lang()))?;
@@ -184,23 +253,19 @@ fn detect_in(parts: &[&str], s: &mut Scratch) -> &'static str {
     }
 }
 
-fn vote(word: &str, votes: &mut [f32; 7]) {
-    let mut hits = [false; 7];
-    let mut n = 0u32;
-    for (i, list) in FUNCTION_WORDS.iter().enumerate() {
-        if list.contains(&word) {
-            hits[i] = true;
-            n += 1;
+/// Counts `word` for the languages listing it, divided by how many; whether
+/// it is a function word.
+fn vote(word: &str, votes: &mut [f32; 7]) -> bool {
+    let Some(&set) = WORDS.get(word) else {
+        return false;
+    };
+    let w = 1.0 / set.count_ones() as f32;
+    for (i, v) in votes.iter_mut().enumerate() {
+        if set & (1 << i) != 0 {
+            *v += w;
         }
     }
-    if n > 0 {
-        let w = 1.0 / n as f32;
-        for (v, h) in votes.iter_mut().zip(hits) {
-            if h {
-                *v += w;
-            }
-        }
-    }
+    true
 }
 
 fn top2(votes: &[f32; 7]) -> (usize, f32, f32) {
@@ -264,6 +329,35 @@ mod tests {
         check("Il servizio clienti non risponde mai", "it");
         check("O atendimento ao cliente é muito ruim", "pt");
         check("De klantenservice is echt slecht", "nl");
+    }
+
+    #[test]
+    fn every_function_word_is_in_the_table_with_its_languages() {
+        for (i, list) in FUNCTION_WORDS.iter().enumerate() {
+            for w in *list {
+                let set = WORDS.get(w).copied().unwrap_or(0);
+                assert!(set & (1 << i) != 0, "{w:?} for {}", LANGS[i]);
+            }
+        }
+        let listed = |w: &str| FUNCTION_WORDS.iter().filter(|l| l.contains(&w)).count();
+        for (w, set) in WORDS.iter() {
+            assert_eq!(set.count_ones() as usize, listed(w), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_article_is_decided_by_its_beginning() {
+        let fr = "Le service client de la marque est injoignable depuis trois jours et les \
+                  abonnés se plaignent sur les réseaux sociaux, mais la direction ne répond pas.";
+        // An English quote after a clear French lead does not change it…
+        check(
+            &format!("{fr} {fr} \"This is the worst service I have ever had\""),
+            "fr",
+        );
+        // …and a text that is English throughout stays English.
+        let en = "The customer service of the brand has been unreachable for three days and \
+                  the subscribers complain on social media, but the management does not answer.";
+        check(&format!("{en} {en}"), "en");
     }
 
     #[test]

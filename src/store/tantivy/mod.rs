@@ -37,6 +37,8 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
+use tantivy::indexer::IndexWriterOptions;
+use tantivy::merge_policy::LogMergePolicy;
 use tantivy::query::{BooleanQuery, Occur, Query as TQuery, RangeQuery};
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, Searcher,
@@ -53,8 +55,41 @@ use crate::mention::Mention;
 use crate::rules::matcher;
 use crate::rules::query::Query;
 
-/// Memory budget of the index writer.
-const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// Memory budget of the index writer's indexing thread: what it buffers
+/// before writing a segment. Commits come every `commit_docs` (1,000 by
+/// default) mentions of a few KiB, far below it; the budget is a ceiling for
+/// imports, sized for a small VM (tantivy's minimum is 15 MB).
+const WRITER_MEMORY_BYTES: usize = 32 * 1024 * 1024;
+
+/// One indexing thread: the ingest step feeds the writer from one thread,
+/// and on a 2-core VM a second indexing thread doubles the buffers without
+/// making indexing faster (the writer waits for the pipeline, not the
+/// reverse).
+const WRITER_THREADS: usize = 1;
+
+/// One merge thread (tantivy's default is 4): merges run in the background
+/// of a daemon with time to spare, and each holds its own buffers.
+const MERGE_THREADS: usize = 1;
+
+/// A segment with more than this share of deleted documents (upserts of
+/// the same id) is merged even when its size alone would not make it.
+const DELETED_SHARE_BEFORE_MERGE: f32 = 0.3;
+
+/// The writer of a small VM: [`WRITER_THREADS`], [`WRITER_MEMORY_BYTES`],
+/// [`MERGE_THREADS`], and the log merge policy of tantivy (segments of a
+/// similar size merged 8 at a time) that also reclaims deleted documents.
+fn small_writer(index: &Index) -> tantivy::Result<IndexWriter<TantivyDocument>> {
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(WRITER_THREADS)
+        .memory_budget_per_thread(WRITER_MEMORY_BYTES)
+        .num_merge_threads(MERGE_THREADS)
+        .build();
+    let writer = index.writer_with_options::<TantivyDocument>(options)?;
+    let mut policy = LogMergePolicy::default();
+    policy.set_del_docs_ratio_before_merge(DELETED_SHARE_BEFORE_MERGE);
+    writer.set_merge_policy(Box::new(policy));
+    Ok(writer)
+}
 
 impl From<TantivyError> for IndexError {
     fn from(e: TantivyError) -> Self {
@@ -92,12 +127,10 @@ impl TantivyIndex {
         } else {
             Index::create_in_dir(dir, schema::schema())?
         };
-        let writer = index
-            .writer::<TantivyDocument>(WRITER_MEMORY_BYTES)
-            .map_err(|e| match e {
-                TantivyError::LockFailure(..) => IndexError::Locked(dir.to_path_buf()),
-                e => e.into(),
-            })?;
+        let writer = small_writer(&index).map_err(|e| match e {
+            TantivyError::LockFailure(..) => IndexError::Locked(dir.to_path_buf()),
+            e => e.into(),
+        })?;
         Self::with(index, dir, Some(writer), ReloadPolicy::Manual)
     }
 
