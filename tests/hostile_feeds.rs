@@ -374,6 +374,10 @@ const CAUGHT_UP_CEILING: Duration = Duration::from_secs(120);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_survives_every_attack_and_loses_nothing_valid() {
     veilleur::install_crypto_provider();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("veilleur=info")
+        .try_init();
     let base = hostile_server().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("rules")).unwrap();
@@ -451,14 +455,18 @@ async fn daemon_survives_every_attack_and_loses_nothing_valid() {
         ("loop", "redirect"),
         ("file", "redirect"),
     ];
-    // Waits on progress, not on a budget: until every valid feed is in and
+    // Waits on progress, not on a budget: until every valid mention is
+    // indexed (committed: the ingested counters run ahead of the matching
+    // and indexing of a big batch, which a stop would then wait for) and
     // every attack counted, however busy the machine (a few seconds when
     // idle; the ceiling only ends a test that would never finish).
+    let total: f64 = expected_ok.iter().map(|(_, n)| n).sum();
     let started = Instant::now();
     let mut text = String::new();
     while started.elapsed() < CAUGHT_UP_CEILING {
         text = d.metrics().await;
         let done = expected_ok.iter().all(|(s, n)| ingested(&text, s) >= *n)
+            && metric(&text, "veilleur_index_documents").unwrap_or(0.0) >= total
             && expected_err.iter().all(|(s, r)| failed(&text, s, r) >= 1.0);
         if done {
             break;
@@ -518,7 +526,6 @@ async fn daemon_survives_every_attack_and_loses_nothing_valid() {
     assert_eq!(search(&config_path, "needle").len(), 1);
     assert_eq!(search(&config_path, "brûlée").len(), 1);
     let all = search(&config_path, "acme OR café OR needle");
-    let total: f64 = expected_ok.iter().map(|(_, n)| n).sum();
     assert_eq!(all.len() as f64, total);
     for m in &all {
         let t = m["text"].as_str().unwrap_or("");
