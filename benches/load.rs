@@ -127,7 +127,7 @@ fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// The fetch-duration histogram summed over sources: (le, cumulative count)
+/// The fetch-duration histogram summed over kinds: (le, cumulative count)
 /// pairs, the sum and the count; and the mentions ingested.
 struct Scrape {
     buckets: Vec<(f64, f64)>,
@@ -144,7 +144,9 @@ fn scrape(text: &str) -> Scrape {
         let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
             continue;
         };
-        if line.starts_with("veilleur_fetch_duration_seconds_bucket") {
+        // Buckets per kind (the per-source histogram keeps only its count
+        // and sum: a label per source times a dozen buckets is too many).
+        if line.starts_with("veilleur_fetch_duration_by_kind_seconds_bucket") {
             let le = line
                 .split("le=\"")
                 .nth(1)
