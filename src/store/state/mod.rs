@@ -43,7 +43,7 @@ pub mod outbox;
 pub mod silences;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -81,11 +81,21 @@ pub enum StateError {
     Corrupt(#[from] serde_json::Error),
 }
 
+/// Set when an operation failed with an I/O error or redb's latched
+/// `PreviousIo` (which can come from a commit or a table operation, not
+/// only from beginning a transaction): the next transaction begun through
+/// a [`Db`] reopens the file first.
+static LATCHED: AtomicBool = AtomicBool::new(false);
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StateError {
             fn from(e: $t) -> Self {
-                StateError::Store(e.into())
+                let e: redb::Error = e.into();
+                if matches!(e, redb::Error::PreviousIo | redb::Error::Io(_)) {
+                    LATCHED.store(true, Ordering::Relaxed);
+                }
+                StateError::Store(e)
             }
         }
     )*};
@@ -159,6 +169,10 @@ impl Db {
         &self,
         f: impl Fn(&Database) -> Result<T, TransactionError>,
     ) -> Result<T, TransactionError> {
+        if LATCHED.swap(false, Ordering::Relaxed) {
+            let db = self.current()?;
+            self.discard(&db);
+        }
         let db = self.current()?;
         match f(&db) {
             Err(TransactionError::Storage(StorageError::PreviousIo)) => {
