@@ -118,7 +118,16 @@ fn proc_sample(pid: u32) -> Option<(f64, u64)> {
     Some((ticks as f64 / 100.0, rss_kb * 1024))
 }
 
-/// The fetch-duration histogram summed over sources: (le, cumulative count)
+/// The machine's one-minute load average (other work competes for the
+/// cores: read the daemon's figures with it).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The fetch-duration histogram summed over kinds: (le, cumulative count)
 /// pairs, the sum and the count; and the mentions ingested.
 struct Scrape {
     buckets: Vec<(f64, f64)>,
@@ -135,7 +144,9 @@ fn scrape(text: &str) -> Scrape {
         let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
             continue;
         };
-        if line.starts_with("veilleur_fetch_duration_seconds_bucket") {
+        // Buckets per kind (the per-source histogram keeps only its count
+        // and sum: a label per source times a dozen buckets is too many).
+        if line.starts_with("veilleur_fetch_duration_by_kind_seconds_bucket") {
             let le = line
                 .split("le=\"")
                 .nth(1)
@@ -250,12 +261,16 @@ async fn main() {
         "load: {} feeds on {ADDRESSES} addresses, {} watches, every 1m, for {} min (pid {pid})",
         a.feeds, a.watches, a.minutes
     );
-    println!("minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions_total");
+    println!(
+        "minute  cpu%  rss_MB  fetches  errors  mean_ms  p50_ms  p99_ms  mentions_total  load1"
+    );
 
     let started = Instant::now();
-    let mut csv =
-        String::from("secs,cpu_secs,rss_bytes,fetches,fetch_errors,fetch_secs_sum,mentions\n");
+    let mut csv = String::from(
+        "secs,cpu_secs,rss_bytes,fetches,fetch_errors,fetch_secs_sum,mentions,load1\n",
+    );
     let mut rss_series = Vec::new();
+    let mut loads: Vec<f64> = Vec::new();
     // (seconds, cpu seconds, scrape) at the last row printed, and the first.
     let mut last_minute: Option<(f64, f64, Scrape)> = None;
     let mut first: Option<(f64, f64, Scrape)> = None;
@@ -274,8 +289,10 @@ async fn main() {
         };
         let s = scrape(&resp.text().await.unwrap_or_default());
         let secs = started.elapsed().as_secs_f64();
+        let load1 = load_average();
+        loads.push(load1);
         csv.push_str(&format!(
-            "{secs:.0},{cpu:.2},{rss},{},{},{:.3},{}\n",
+            "{secs:.0},{cpu:.2},{rss},{},{},{:.3},{},{load1:.2}\n",
             s.count, s.errors, s.sum, s.ingested
         ));
         rss_series.push((secs, rss));
@@ -296,7 +313,7 @@ async fn main() {
             let n = s.count - s0.count;
             let span = secs - t0;
             println!(
-                "{:>6}  {:>4.0}  {:>6.1}  {:>7}  {:>6}  {:>7.1}  {:>6.0}  {:>6.0}  {:>8}",
+                "{:>6}  {:>4.0}  {:>6.1}  {:>7}  {:>6}  {:>7.1}  {:>6.0}  {:>6.0}  {:>8}  {:>5.1}",
                 minute,
                 100.0 * (cpu - cpu0) / span,
                 rss as f64 / 1e6,
@@ -309,7 +326,8 @@ async fn main() {
                 },
                 1000.0 * quantile(&s0, &s, 0.5),
                 1000.0 * quantile(&s0, &s, 0.99),
-                s.ingested
+                s.ingested,
+                load1
             );
             if first.is_none() {
                 first = Some((secs, cpu, scrape_clone(&s)));
@@ -358,6 +376,15 @@ async fn main() {
             s1.ingested
         );
     }
+    let peak = rss_series.iter().map(|x| x.1).max().unwrap_or(0);
+    let (lo, hi) = loads.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), l| {
+        (lo.min(*l), hi.max(*l))
+    });
+    println!(
+        "rss peak {:.1} MB; machine load average (1 min) {lo:.1} to {hi:.1}, mean {:.1}",
+        peak as f64 / 1e6,
+        loads.iter().sum::<f64>() / loads.len().max(1) as f64
+    );
     println!("samples: target/load-bench.csv");
 }
 

@@ -378,7 +378,16 @@ impl StatusFeed {
         self.snapshot.push_events(events);
         if now || fresh || self.last.elapsed() >= STATUS {
             self.last = Instant::now();
-            let watches = worker.run(|p| p.status(Utc::now())).await??;
+            let watches = match worker.run(|p| p.status(Utc::now())).await? {
+                Ok(w) => w,
+                // A state store refusing reads (a failed write, a full disk
+                // it cannot reopen on yet) keeps the last status.
+                Err(e) if e.store().is_some() => {
+                    warn!(error = %e, "cannot read the watch status; keeping the last one");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
             let gone: Vec<String> = self
                 .snapshot
                 .watches

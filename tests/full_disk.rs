@@ -8,6 +8,13 @@
 //! already in the outbox is still delivered, once space returns the new
 //! mentions are indexed by the same daemon (no restart), and after a stop
 //! every mention is in the index exactly once.
+//!
+//! A second test fills the state store's file system only (the index has
+//! one of its own, mounted inside): redb refuses everything after its
+//! failed write until reopened, so this checks that the same daemon
+//! reopens it once space returns, then stores the pending seen ids and
+//! counts (each exactly once), records the alert detected while the disk
+//! was full and delivers it.
 
 mod common;
 
@@ -98,6 +105,15 @@ fn item(id: &str, title: &str) -> (String, String, String, chrono::DateTime<Utc>
         "veille".to_string(),
         Utc::now() - chrono::Duration::seconds(5),
     )
+}
+
+/// Sum of the `veilleur_storage_errors_total` samples of `store`.
+fn storage_errors(text: &str, store: &str) -> f64 {
+    metric(
+        text,
+        &format!("veilleur_storage_errors_total{{store=\"{store}\"}}"),
+    )
+    .unwrap_or(0.0)
 }
 
 async fn wait(what: &str, timeout: Duration, mut cond: impl AsyncFnMut() -> bool) {
@@ -233,4 +249,132 @@ async fn full_disk_pauses_ingestion_delivers_the_outbox_and_recovers_alone() {
         keys.iter().all(|k| *k == key),
         "one alert, one key: {keys:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_state_store_is_reopened_by_the_same_daemon_and_loses_nothing() {
+    veilleur::install_crypto_provider();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("veilleur=info")
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The state file on a small file system; the index on its own, inside.
+    let Some(_state_fs) = Tmpfs::mount(&data, "8m") else {
+        return;
+    };
+    let Some(_index_fs) = Tmpfs::mount(&data.join("index"), "64m") else {
+        return;
+    };
+
+    let (feeds, base) = FeedServer::start().await;
+    let receiver = Receiver::default();
+    receiver.accept.store(true, Ordering::SeqCst);
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/acme.toml"),
+        "[watch]\nname = \"acme\"\nquery = 'acme'\n\n[[alert]]\nname = \"kw\"\nkind = \"keyword\"\nquery = 'crisis'\nmin_mentions = 1\nwindow = \"1h\"\nnotify = [\"hook\"]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("veilleur.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:0\"\ncommit_interval = \"200ms\"\n\n[[source]]\nname = \"feed\"\nkind = \"feed\"\nurl = \"{base}/feed.xml\"\ninterval = \"1s\"\n\n[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n"
+        ),
+    )
+    .unwrap();
+
+    let mut items: Vec<_> = (0..5)
+        .map(|i| item(&format!("a{i}"), &format!("acme {i}")))
+        .collect();
+    let publish = |items: &[(String, String, String, chrono::DateTime<Utc>)]| {
+        feeds.set(
+            "feed.xml",
+            Page::ok("application/rss+xml", common::rss(items)),
+        );
+    };
+    publish(&items);
+    let d = start_daemon(&config, None).await;
+    d.metrics_until("veilleur_index_documents", 5.0).await;
+
+    // The state's disk fills up. New mentions come, in rounds, until a
+    // state write fails (redb reuses freed pages, so a small commit may
+    // still fit), then the crisis that makes an alert.
+    let filler = fill(&data);
+    let mut round = 0;
+    wait(
+        "a failed state write",
+        Duration::from_secs(120),
+        async || {
+            if storage_errors(&d.metrics().await, "state") >= 1.0 {
+                return true;
+            }
+            for i in 0..40 {
+                items.push(item(
+                    &format!("full-{round}-{i}-{}", "x".repeat(60)),
+                    &format!("acme full {round} {i}"),
+                ));
+            }
+            round += 1;
+            publish(&items);
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            false
+        },
+    )
+    .await;
+    items.push(item("crisis", "acme crisis"));
+    publish(&items);
+    // Still serving, and still refusing: the batches wait.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let text = d.metrics().await;
+    assert!(storage_errors(&text, "state") >= 1.0, "{text}");
+    assert_eq!(storage_errors(&text, "index"), 0.0, "{text}");
+
+    // Space comes back: the same daemon reopens the store, commits what
+    // waited, records the alert and delivers it.
+    std::fs::remove_file(&filler).unwrap();
+    wait("the alert delivered", Duration::from_secs(60), async || {
+        !receiver.accepted.lock().unwrap().is_empty()
+    })
+    .await;
+    let key = receiver.accepted.lock().unwrap()[0].clone();
+    assert!(key.starts_with("acme/kw/firing/"), "{key}");
+    // And goes on storing: one more mention after the recovery.
+    items.push(item("after", "acme after"));
+    publish(&items);
+    let n = items.len() as f64;
+    let text = d.metrics_until("veilleur_index_documents", n).await;
+    assert_eq!(metric(&text, "veilleur_index_documents"), Some(n), "{text}");
+    // Its state commit follows the index's within the commit interval.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    d.stop().await;
+
+    // Every mention indexed once, counted once, its seen id stored; the
+    // alert recorded and its delivery logged.
+    let hits = common::search_json(&config, "acme");
+    assert_eq!(hits.len(), items.len());
+    let state = veilleur::store::state::StateStore::open(&data.join("state")).unwrap();
+    let counted: u64 = state
+        .buckets()
+        .since(i64::MIN)
+        .unwrap()
+        .iter()
+        .filter(|b| b.0 == "acme")
+        .map(|b| b.2)
+        .sum();
+    assert_eq!(counted, items.len() as u64, "each mention counted once");
+    assert!(state.alerts().records().unwrap().contains_key("acme/kw"));
+    assert!(state.outbox().was_sent(&key, "hook").unwrap());
+    assert_eq!(state.outbox().len().unwrap(), 0);
+    let keys = receiver.accepted.lock().unwrap().clone();
+    assert!(keys.iter().all(|k| *k == key), "one alert: {keys:?}");
 }

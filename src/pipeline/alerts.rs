@@ -61,9 +61,16 @@ impl AlertLog {
         if recorded.events.is_empty() && dirty.is_empty() {
             return Ok(());
         }
-        metrics
-            .outbox_pending
-            .set(self.state.outbox().len()? as i64);
+        // Recorded: a failure from here on must not make the caller record
+        // the same transitions again.
+        match self.state.outbox().len() {
+            Ok(n) => {
+                metrics
+                    .outbox_pending
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count the outbox"),
+        }
         for t in ts {
             metrics.alert_fired(&t.event);
             if let Some(tx) = &self.observer {

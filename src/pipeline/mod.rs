@@ -42,7 +42,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::alert::AlertEvent;
 use crate::detect::replay::{Matched, Replay};
-use crate::detect::{Detector, LATENESS, RETENTION, Transition};
+use crate::detect::{AlertRecord, Detector, LATENESS, RETENTION, Transition};
 use crate::mention::Mention;
 use crate::rules::RuleSet;
 use crate::rules::matcher::Matcher;
@@ -239,6 +239,10 @@ pub(crate) struct Pipeline {
     /// Counters of what passes through (the daemon's `/metrics`; the
     /// commands' are thrown away).
     metrics: Arc<Metrics>,
+    /// Transitions and changed records whose commit failed (a full disk),
+    /// recorded first by the next [`Pipeline::record`]: nothing detected
+    /// while the state store refuses is lost.
+    unrecorded: (Vec<Transition>, Vec<(String, AlertRecord)>),
 }
 
 impl Pipeline {
@@ -258,6 +262,7 @@ impl Pipeline {
             storage: Some(storage),
             alerts: None,
             metrics,
+            unrecorded: Default::default(),
         })
     }
 
@@ -270,6 +275,7 @@ impl Pipeline {
             storage: None,
             alerts: None,
             metrics: Arc::new(Metrics::new()),
+            unrecorded: Default::default(),
         }
     }
 
@@ -428,12 +434,22 @@ impl Pipeline {
     }
 
     /// Records transitions and the records changed without one in the
-    /// alert log, when there is one.
+    /// alert log, when there is one, after those a failed commit left
+    /// (kept for the next call when this one fails too).
     fn record(&mut self, ts: &[Transition], now: DateTime<Utc>) -> Result<(), PipelineError> {
         let (Some(log), Detection::Live(d)) = (&self.alerts, &mut self.detection) else {
             return Ok(());
         };
-        log.record(ts, d.take_dirty_records(), now, &self.metrics)
+        let (mut all, mut dirty) = std::mem::take(&mut self.unrecorded);
+        all.extend_from_slice(ts);
+        let fresh = d.take_dirty_records();
+        dirty.retain(|(k, _)| !fresh.iter().any(|(f, _)| f == k));
+        dirty.extend(fresh);
+        let r = log.record(&all, dirty.clone(), now, &self.metrics);
+        if r.is_err() {
+            self.unrecorded = (all, dirty);
+        }
+        r
     }
 
     /// Commits if the commit policy says a batch ingested at `at` makes it

@@ -564,18 +564,15 @@ fn is_mostly_utf8(body: &[u8]) -> bool {
 /// replaces numeric references to characters XML forbids. CDATA sections,
 /// comments and processing instructions are copied as they are.
 fn prepare_xml(text: &str) -> String {
+    let text = drop_xml_declarations(text);
     let text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
-    // Prolog: keep comments, PIs and the doctype, drop the XML declaration.
+    // Prolog: keep comments, PIs and the doctype (the XML declarations are
+    // gone already).
     loop {
         rest = rest.trim_start();
-        if is_xml_declaration(rest) {
-            match rest.find("?>") {
-                Some(end) => rest = &rest[end + 2..],
-                None => break,
-            }
-        } else if let Some(after) = rest.strip_prefix("<!--") {
+        if let Some(after) = rest.strip_prefix("<!--") {
             match after.find("-->") {
                 Some(end) => rest = &after[end + 3..],
                 None => break,
@@ -628,14 +625,7 @@ fn prepare_xml(text: &str) -> String {
                     let end = rest[open.len()..]
                         .find(close)
                         .map_or(rest.len(), |i| open.len() + i + close.len());
-                    // A second XML declaration (two feeds pasted together)
-                    // is dropped: the text is already decoded, and an
-                    // `encoding` there makes feed-rs switch quick-xml's
-                    // decoder mid-document, which panics (found by the
-                    // `feed` fuzz target).
-                    if !is_xml_declaration(rest) {
-                        out.push_str(&rest[..end]);
-                    }
+                    out.push_str(&rest[..end]);
                     rest = &rest[end..];
                 }
                 None => {
@@ -652,11 +642,53 @@ fn prepare_xml(text: &str) -> String {
     out
 }
 
-/// Whether `s` starts with an XML declaration (`<?xml` then a space or `?`;
-/// `<?xml-stylesheet …?>` is another processing instruction).
-fn is_xml_declaration(s: &str) -> bool {
-    s.strip_prefix("<?xml")
-        .is_some_and(|after| after.starts_with(|c: char| c.is_whitespace() || c == '?'))
+/// Drops every XML declaration of `text`, wherever it is: the text is
+/// decoded already, so none has anything left to say, and one after the
+/// first (two feeds pasted together, or hidden where this module and the
+/// parser split markup differently: inside a tag, a comment, a PI) with an
+/// `encoding` makes feed-rs switch quick-xml's decoder mid-document, which
+/// panics (two finds of the `feed` fuzz target). A declaration is what
+/// quick-xml takes for one: `<?xml` then XML whitespace, or `<?xml?>`, up
+/// to the first `?>` (`<?xml-stylesheet …?>` is another processing
+/// instruction and stays). An unterminated one never becomes an event and
+/// stays; where a dropped one leaves a start of `<?xml` just before text
+/// that would complete a new one, a space keeps them apart.
+fn drop_xml_declarations(text: &str) -> Cow<'_, str> {
+    const OPEN: &str = "<?xml";
+    let starts_declaration =
+        |after: &str| after.starts_with([' ', '\t', '\r', '\n']) || after.starts_with("?>");
+    let mut out = String::new();
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(pos) = rest.find(OPEN) {
+        let after = &rest[pos + OPEN.len()..];
+        let end = if starts_declaration(after) {
+            after.find("?>").map(|i| pos + OPEN.len() + i + 2)
+        } else {
+            None
+        };
+        let Some(end) = end else {
+            if starts_declaration(after) {
+                // No `?>` after it: no declaration can end from here on.
+                break;
+            }
+            // Not a declaration: kept.
+            out.push_str(&rest[..pos + 1]);
+            rest = &rest[pos + 1..];
+            continue;
+        };
+        changed = true;
+        out.push_str(&rest[..pos]);
+        rest = &rest[end..];
+        if (1..OPEN.len()).any(|n| out.ends_with(&OPEN[..n])) {
+            out.push(' ');
+        }
+    }
+    if !changed {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// Copies the reference at the start of `s` (which starts with `&`) into
@@ -783,6 +815,25 @@ mod tests {
                 "<!DOCTYPE rss [<!ENTITY a \"b\">]><rss>",
                 "<!DOCTYPE rss [<!ENTITY a \"b\">]><rss version=\"2.0\">",
             ),
+            // Every declaration goes, wherever it is: between feeds, inside
+            // a tag, a PI or a comment as this module splits markup.
+            (
+                "<feed/><?xml version='1.0' encoding='utf-16'?><feed/>",
+                "<feed/><feed/>",
+            ),
+            (
+                "<t><ite\0<?x\u{ed}l </t><?xml version='1.0' encoding='iso-8859-1'?><u/>",
+                "<t><ite\0<?x\u{ed}l </t><u/>",
+            ),
+            ("<t><!-- <?xml?> --></t>", "<t><!--  --></t>"),
+            ("<t><?xml\tencoding='x'?></t>", "<t></t>"),
+            // A drop that would join a new declaration leaves a space.
+            (
+                "<t><?x<?xml ?>ml encoding='x'?></t>",
+                "<t><?x ml encoding='x'?></t>",
+            ),
+            ("<t><?xmlish?><?XML ?></t>", "<t><?xmlish?><?XML ?></t>"),
+            ("<t><?xml never closed", "<t><?xml never closed"),
         ];
         for (input, expected) in table {
             check(input, expected);

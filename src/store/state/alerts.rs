@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 
 use super::StateError;
 use super::outbox::{self, Entry};
@@ -22,7 +22,7 @@ pub(super) const ALERTS: TableDefinition<'static, &str, &[u8]> = TableDefinition
 /// The alert log. Borrowed from [`StateStore::alerts`](super::StateStore::alerts).
 #[derive(Debug, Clone, Copy)]
 pub struct AlertLog<'a> {
-    pub(super) db: &'a Database,
+    pub(super) db: &'a super::Db,
 }
 
 impl AlertLog<'_> {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::StateError;
 
@@ -20,7 +20,7 @@ pub(super) const BUCKETS: TableDefinition<'static, (&str, i64), (u64, u64)> =
 /// [`StateStore::buckets`](super::StateStore::buckets).
 #[derive(Debug, Clone, Copy)]
 pub struct Buckets<'a> {
-    pub(super) db: &'a Database,
+    pub(super) db: &'a super::Db,
 }
 
 impl Buckets<'_> {

@@ -8,7 +8,7 @@
 //! Every method is a blocking redb call; writes fsync.
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::TableDefinition;
 
 use super::StateError;
 use super::outbox::{self, Entry};
@@ -18,7 +18,7 @@ pub(super) const DIGESTS: TableDefinition<'static, &str, i64> = TableDefinition:
 /// The digest marks. Borrowed from [`StateStore::digests`](super::StateStore::digests).
 #[derive(Debug, Clone, Copy)]
 pub struct Digests<'a> {
-    pub(super) db: &'a Database,
+    pub(super) db: &'a super::Db,
 }
 
 impl Digests<'_> {

@@ -19,7 +19,7 @@
 use chrono::{DateTime, Utc};
 #[cfg(test)]
 use redb::ReadableTableMetadata;
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{TableDefinition, WriteTransaction};
 
 use super::{PRUNE_BATCH, StateError, prune_older};
 
@@ -31,7 +31,7 @@ pub(super) const VALIDATORS: TableDefinition<'static, &str, &[u8]> =
 /// [`StateStore::ledger`](super::StateStore::ledger).
 #[derive(Debug, Clone, Copy)]
 pub struct Ledger<'a> {
-    pub(super) db: &'a Database,
+    pub(super) db: &'a super::Db,
 }
 
 impl Ledger<'_> {

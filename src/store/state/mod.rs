@@ -22,6 +22,14 @@
 //! Every method here and on the handles is a plain blocking function: reads
 //! touch the disk, writes fsync. Async callers run them on `spawn_blocking`.
 //!
+//! A failed write (a full disk, an I/O error) makes redb refuse every later
+//! operation on that [`Database`] until it is reopened: [`Db`] notices
+//! (redb's `PreviousIo`), drops the database, opens the file again
+//! (redb recovers it from its last commit and checks it) and goes on, so
+//! the running daemon stores again as soon as the disk allows. What the
+//! failed transaction carried is the caller's to retry (the pipeline keeps
+//! it pending; the outbox retries its entry).
+//!
 //! It stores detection's alert records and sources' cursors as opaque bytes:
 //! it does not know their types, so the store stays a narrow interface that
 //! another back end can implement.
@@ -34,10 +42,16 @@ mod ledger;
 pub mod outbox;
 pub mod silences;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, StorageError, TableDefinition,
+    TransactionError, WriteTransaction,
+};
+use tracing::{info, warn};
 
 pub use alerts::AlertLog;
 pub use buckets::Buckets;
@@ -67,11 +81,21 @@ pub enum StateError {
     Corrupt(#[from] serde_json::Error),
 }
 
+/// Set when an operation failed with an I/O error or redb's latched
+/// `PreviousIo` (which can come from a commit or a table operation, not
+/// only from beginning a transaction): the next transaction begun through
+/// a [`Db`] reopens the file first.
+static LATCHED: AtomicBool = AtomicBool::new(false);
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StateError {
             fn from(e: $t) -> Self {
-                StateError::Store(e.into())
+                let e: redb::Error = e.into();
+                if matches!(e, redb::Error::PreviousIo | redb::Error::Io(_)) {
+                    LATCHED.store(true, Ordering::Relaxed);
+                }
+                StateError::Store(e)
             }
         }
     )*};
@@ -105,9 +129,123 @@ pub(crate) struct Pruned {
     pub alerts: u64,
 }
 
+/// The redb database of a [`StateStore`], reopened after a failed write.
+///
+/// redb latches an I/O error: once a write or commit has failed, every
+/// later transaction of that [`Database`] fails with `PreviousIo`. A
+/// transaction begun here that meets it drops the database and begins on
+/// a fresh open of the same file; when that open fails (the disk is still
+/// full), the transaction fails with the reason and the next one tries
+/// again. Handles borrow it and begin their transactions through it.
+pub(crate) struct Db {
+    path: PathBuf,
+    /// `None` between a dropped database and a successful reopen.
+    slot: Mutex<Option<Arc<Database>>>,
+    /// How many times the file was reopened after a latched error.
+    reopened: AtomicU64,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Begins a write transaction, reopening the file first if a failed
+    /// write left the database refusing.
+    pub(crate) fn begin_write(&self) -> Result<WriteTransaction, TransactionError> {
+        self.begin(Database::begin_write)
+    }
+
+    /// Begins a read transaction, reopening like [`Db::begin_write`].
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction, TransactionError> {
+        self.begin(|db: &Database| db.begin_read())
+    }
+
+    fn begin<T>(
+        &self,
+        f: impl Fn(&Database) -> Result<T, TransactionError>,
+    ) -> Result<T, TransactionError> {
+        if LATCHED.swap(false, Ordering::Relaxed) {
+            let db = self.current()?;
+            self.discard(&db);
+        }
+        let db = self.current()?;
+        match f(&db) {
+            Err(TransactionError::Storage(StorageError::PreviousIo)) => {
+                self.discard(&db);
+                drop(db);
+                let db = self.current()?;
+                f(&db)
+            }
+            r => r,
+        }
+    }
+
+    /// The open database, opening the file again when the last one was
+    /// dropped.
+    fn current(&self) -> Result<Arc<Database>, StorageError> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(db) = &*slot {
+            return Ok(db.clone());
+        }
+        let db = reopen(&self.path).map_err(|e| {
+            StorageError::Io(std::io::Error::other(format!(
+                "cannot reopen the state store {} after a failed write (retried at the next write): {e}",
+                self.path.display()
+            )))
+        })?;
+        let db = Arc::new(db);
+        *slot = Some(db.clone());
+        let n = self.reopened.fetch_add(1, Ordering::Relaxed) + 1;
+        info!(path = %self.path.display(), reopened = n, "state store reopened after a failed write");
+        Ok(db)
+    }
+
+    /// Drops `db` if it is still the current database: the next
+    /// transaction opens the file again. Transactions other threads hold on
+    /// it end with an error; the file closes when the last one ends.
+    fn discard(&self, db: &Arc<Database>) {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|d| Arc::ptr_eq(d, db)) {
+            *slot = None;
+            warn!(path = %self.path.display(), "state store refuses after a failed write: reopening it");
+        }
+    }
+}
+
+/// Opens the file again after a latched error: redb recovers it to its
+/// last commit, the integrity check reads every page's checksum, and every
+/// table must open.
+fn reopen(path: &Path) -> Result<Database, redb::Error> {
+    let db = Database::builder()
+        .set_check_integrity_on_open(true)
+        .create(path)
+        .map_err(redb::Error::from)?;
+    let tx = db.begin_read()?;
+    tx.open_table(ledger::SEEN)?;
+    tx.open_table(ledger::VALIDATORS)?;
+    tx.open_table(buckets::BUCKETS)?;
+    tx.open_table(alerts::ALERTS)?;
+    tx.open_table(outbox::OUTBOX)?;
+    tx.open_table(outbox::SENT)?;
+    tx.open_table(outbox::META)?;
+    tx.open_table(silences::SILENCES)?;
+    tx.open_table(silences::ACKS)?;
+    tx.open_table(silences::HELD)?;
+    tx.open_table(silences::EVENTS)?;
+    tx.open_table(silences::LATEST)?;
+    tx.open_table(digests::DIGESTS)?;
+    drop(tx);
+    Ok(db)
+}
+
 /// The state store. Cheap to share behind an `Arc`; redb serialises writers.
 pub struct StateStore {
-    db: Database,
+    db: Db,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -139,7 +277,13 @@ impl StateStore {
         tx.open_table(silences::LATEST)?;
         tx.open_table(digests::DIGESTS)?;
         tx.commit()?;
-        Ok(StateStore { db })
+        Ok(StateStore {
+            db: Db {
+                path: path.to_path_buf(),
+                slot: Mutex::new(Some(Arc::new(db))),
+                reopened: AtomicU64::new(0),
+            },
+        })
     }
 
     /// Seen ids and source cursors.
@@ -199,7 +343,7 @@ impl StateStore {
 /// `batch · PRUNE_SCAN_FACTOR` rows and deletes at most `batch`. Returns how
 /// many rows it deleted.
 fn prune_older(
-    db: &Database,
+    db: &Db,
     table: TableDefinition<'_, &str, i64>,
     before: i64,
     batch: usize,
@@ -443,7 +587,7 @@ mod tests {
         // Rewritten in the new shape, it reads back the same.
         s.outbox().update(7, e).unwrap();
         let raw: serde_json::Value = {
-            let tx = redb::ReadableDatabase::begin_read(&s.db).unwrap();
+            let tx = s.db.begin_read().unwrap();
             let t = tx.open_table(outbox::OUTBOX).unwrap();
             serde_json::from_slice(t.get(7).unwrap().unwrap().value()).unwrap()
         };

@@ -14,10 +14,7 @@
 //! them on `spawn_blocking`.
 
 use chrono::{DateTime, Utc};
-use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-    WriteTransaction,
-};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{PRUNE_BATCH, StateError, prune_older};
@@ -95,7 +92,7 @@ impl TryFrom<RawEntry> for Entry {
 /// [`StateStore::outbox`](super::StateStore::outbox).
 #[derive(Debug, Clone, Copy)]
 pub struct Outbox<'a> {
-    pub(super) db: &'a Database,
+    pub(super) db: &'a super::Db,
 }
 
 impl Outbox<'_> {

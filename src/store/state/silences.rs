@@ -26,7 +26,7 @@
 //! them on `spawn_blocking`.
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::StateError;
@@ -227,7 +227,7 @@ silence_from_redb!(
 /// [`StateStore::silences`](super::StateStore::silences).
 #[derive(Debug, Clone, Copy)]
 pub struct Silences<'a> {
-    pub(super) db: &'a Database,
+    pub(super) db: &'a super::Db,
 }
 
 fn clip(s: &str) -> String {
@@ -579,7 +579,7 @@ fn commit_in(tx: &WriteTransaction, c: AlertCommit) -> Result<Vec<AlertEntry>, S
 }
 
 fn read_all<T: serde::de::DeserializeOwned>(
-    db: &Database,
+    db: &super::Db,
     table: TableDefinition<'_, &str, &[u8]>,
 ) -> Result<Vec<(String, T)>, StateError> {
     let tx = db.begin_read()?;
