@@ -405,9 +405,18 @@ async fn tokens_guard_the_api_and_reload_refuses_a_broken_rule_set() {
     }
     let (s, _, _) = call(Method::POST, "/-/reload", None).await;
     assert_eq!(s, 401);
-    // The read token reads, and may not reload.
-    let (s, _, w) = call(Method::GET, "/api/watches", Some("read-secret-1")).await;
-    assert_eq!(s, 200);
+    // The read token reads, and may not reload. The rules in force are
+    // published shortly after start: wait for them (a loaded machine).
+    let mut w = Value::Null;
+    for _ in 0..100 {
+        let (s, _, got) = call(Method::GET, "/api/watches", Some("read-secret-1")).await;
+        assert_eq!(s, 200);
+        w = got;
+        if w["watches"][0]["name"] == "acme" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(w["watches"][0]["name"], "acme");
     let (s, _, body) = call(Method::POST, "/-/reload", Some("read-secret-1")).await;
     assert_eq!(s, 403, "{body}");
