@@ -127,6 +127,37 @@ async fn wait(what: &str, timeout: Duration, mut cond: impl AsyncFnMut() -> bool
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
+/// The feed server, the webhook receiver (accepting or not) and a config
+/// in `dir`: one feed polled every second, a keyword alert on `crisis`
+/// for the watch `acme` to the webhook, commits every 200 ms.
+async fn setup(dir: &Path, accept: bool) -> (FeedServer, Receiver, PathBuf) {
+    let (feeds, base) = FeedServer::start().await;
+    let receiver = Receiver::default();
+    receiver.accept.store(accept, Ordering::SeqCst);
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(
+        dir.join("rules/acme.toml"),
+        "[watch]\nname = \"acme\"\nquery = 'acme'\n\n[[alert]]\nname = \"kw\"\nkind = \"keyword\"\nquery = 'crisis'\nmin_mentions = 1\nwindow = \"1h\"\nnotify = [\"hook\"]\n",
+    )
+    .unwrap();
+    let config = dir.join("veilleur.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:0\"\ncommit_interval = \"200ms\"\n\n[[source]]\nname = \"feed\"\nkind = \"feed\"\nurl = \"{base}/feed.xml\"\ninterval = \"1s\"\n\n[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n"
+        ),
+    )
+    .unwrap();
+    (feeds, receiver, config)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_pauses_ingestion_delivers_the_outbox_and_recovers_alone() {
     veilleur::install_crypto_provider();
@@ -140,29 +171,7 @@ async fn full_disk_pauses_ingestion_delivers_the_outbox_and_recovers_alone() {
         return;
     };
 
-    let (feeds, base) = FeedServer::start().await;
-    let receiver = Receiver::default();
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    std::fs::write(
-        dir.path().join("rules/acme.toml"),
-        "[watch]\nname = \"acme\"\nquery = 'acme'\n\n[[alert]]\nname = \"kw\"\nkind = \"keyword\"\nquery = 'crisis'\nmin_mentions = 1\nwindow = \"1h\"\nnotify = [\"hook\"]\n",
-    )
-    .unwrap();
-    let config = dir.path().join("veilleur.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:0\"\ncommit_interval = \"200ms\"\n\n[[source]]\nname = \"feed\"\nkind = \"feed\"\nurl = \"{base}/feed.xml\"\ninterval = \"1s\"\n\n[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n"
-        ),
-    )
-    .unwrap();
+    let (feeds, receiver, config) = setup(dir.path(), false).await;
 
     // Before: five mentions, committed.
     let mut items: Vec<_> = (0..5)
@@ -268,30 +277,7 @@ async fn full_state_store_is_reopened_by_the_same_daemon_and_loses_nothing() {
         return;
     };
 
-    let (feeds, base) = FeedServer::start().await;
-    let receiver = Receiver::default();
-    receiver.accept.store(true, Ordering::SeqCst);
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    std::fs::write(
-        dir.path().join("rules/acme.toml"),
-        "[watch]\nname = \"acme\"\nquery = 'acme'\n\n[[alert]]\nname = \"kw\"\nkind = \"keyword\"\nquery = 'crisis'\nmin_mentions = 1\nwindow = \"1h\"\nnotify = [\"hook\"]\n",
-    )
-    .unwrap();
-    let config = dir.path().join("veilleur.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:0\"\ncommit_interval = \"200ms\"\n\n[[source]]\nname = \"feed\"\nkind = \"feed\"\nurl = \"{base}/feed.xml\"\ninterval = \"1s\"\n\n[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\n"
-        ),
-    )
-    .unwrap();
+    let (feeds, receiver, config) = setup(dir.path(), true).await;
 
     let mut items: Vec<_> = (0..5)
         .map(|i| item(&format!("a{i}"), &format!("acme {i}")))
