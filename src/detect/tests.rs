@@ -749,29 +749,36 @@ fn a_sequential_firing_reports_its_run_as_the_window() {
     assert!(secs > 900 && secs <= 8 * HOUR, "{what}");
 }
 
+/// Onsets fired by `volume_spike` and `negative_surge` (defaults, under
+/// `tuning`) on four quiet weeks of a `base`-per-hour watch with a daily
+/// cycle, 15 % negative, and one harmless ×2 bump of two hours a day.
+fn quiet_weeks_with_bumps(tuning: Tuning, seed: u64, base: f64) -> Vec<(i64, String)> {
+    let rules = [AlertKind::VolumeSpike, AlertKind::NegativeSurge]
+        .iter()
+        .map(|&k| AlertRule::with_defaults(k.as_str(), k))
+        .collect();
+    let mut d = Detector::with_tuning(&rules_of(rules), tuning);
+    let mut rng = rng(seed);
+    let bumps: Vec<(i64, i64, f64)> = (0..28)
+        .map(|day| {
+            let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
+            (s, s + 2 * HOUR, 2.0)
+        })
+        .collect();
+    let rate = |t: i64| {
+        let bump = bumps
+            .iter()
+            .find(|(a, b, _)| (*a..*b).contains(&t))
+            .map_or(1.0, |b| b.2);
+        base * daily(t) * bump
+    };
+    simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15)
+}
+
 #[test]
 fn the_sequential_test_stays_silent_on_quiet_weeks_of_small_watches_with_bumps() {
     for (seed, base) in [(40, 1.0), (41, 3.0)] {
-        let rules = [AlertKind::VolumeSpike, AlertKind::NegativeSurge]
-            .iter()
-            .map(|&k| AlertRule::with_defaults(k.as_str(), k))
-            .collect();
-        let mut d = Detector::with_tuning(&rules_of(rules), with_cusum());
-        let mut rng = rng(seed);
-        let bumps: Vec<(i64, i64, f64)> = (0..28)
-            .map(|day| {
-                let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
-                (s, s + 2 * HOUR, 2.0)
-            })
-            .collect();
-        let rate = |t: i64| {
-            let bump = bumps
-                .iter()
-                .find(|(a, b, _)| (*a..*b).contains(&t))
-                .map_or(1.0, |b| b.2);
-            base * daily(t) * bump
-        };
-        let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
+        let onsets = quiet_weeks_with_bumps(with_cusum(), seed, base);
         assert!(onsets.is_empty(), "base {base}: {onsets:?}");
     }
 }
@@ -819,26 +826,7 @@ fn mid_p_fires_on_small_watch_crises_the_plain_tail_misses() {
 #[test]
 fn mid_p_stays_silent_on_quiet_weeks_of_small_watches_with_bumps() {
     for (seed, base) in [(60, 1.0), (61, 3.0)] {
-        let rules = [AlertKind::VolumeSpike, AlertKind::NegativeSurge]
-            .iter()
-            .map(|&k| AlertRule::with_defaults(k.as_str(), k))
-            .collect();
-        let mut d = Detector::with_tuning(&rules_of(rules), with_mid_p(0.5));
-        let mut rng = rng(seed);
-        let bumps: Vec<(i64, i64, f64)> = (0..28)
-            .map(|day| {
-                let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
-                (s, s + 2 * HOUR, 2.0)
-            })
-            .collect();
-        let rate = |t: i64| {
-            let bump = bumps
-                .iter()
-                .find(|(a, b, _)| (*a..*b).contains(&t))
-                .map_or(1.0, |b| b.2);
-            base * daily(t) * bump
-        };
-        let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
+        let onsets = quiet_weeks_with_bumps(with_mid_p(0.5), seed, base);
         assert!(onsets.is_empty(), "base {base}: {onsets:?}");
     }
 }
