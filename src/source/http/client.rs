@@ -195,6 +195,14 @@ impl Request {
         self
     }
 
+    /// A bearer token when there is one (anonymous API access otherwise).
+    pub fn bearer_opt(self, token: Option<&str>) -> Request {
+        match token {
+            Some(t) => self.bearer(t),
+            None => self,
+        }
+    }
+
     pub fn basic(mut self, user: impl Into<String>, password: Option<String>) -> Request {
         self.auth = Some(Auth::Basic {
             user: user.into(),

@@ -271,9 +271,7 @@ fn parse_profiles(url: &str, bytes: &[u8]) -> Result<Vec<(String, u64)>, ApiErro
         followers_count: Option<u64>,
     }
     let p: Profiles = from_json(url, bytes)?;
-    Ok(p.profiles
-        .into_iter()
-        .filter_map(|v| serde_json::from_value::<Profile>(v).ok())
+    Ok(super::lenient::<Profile>(p.profiles)
         .filter_map(|p| Some((p.handle, p.followers_count?)))
         .collect())
 }
@@ -304,11 +302,7 @@ impl Stream for Search {
                 q.append_pair("cursor", c);
             }
         }
-        let req = Request::get(url);
-        Ok(match &self.token {
-            Some(t) => req.bearer(t.clone()),
-            None => req,
-        })
+        Ok(Request::get(url).bearer_opt(self.token.as_deref()))
     }
 
     fn parse(&self, url: &Url, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
@@ -349,10 +343,7 @@ pub fn parse_payload(bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiErr
 fn parse_page(url: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
     let body: SearchBody = from_json(url, bytes)?;
     let mut items = Vec::with_capacity(body.posts.len());
-    for v in body.posts {
-        let Ok(post) = serde_json::from_value::<PostView>(v) else {
-            continue;
-        };
+    for post in super::lenient::<PostView>(body.posts) {
         let text = collapse_whitespace(
             post.record
                 .get("text")

@@ -234,10 +234,7 @@ pub fn parse_page(
         ));
     };
     let mut items = Vec::with_capacity(values.len());
-    for v in values {
-        let Ok(post) = serde_json::from_value::<Post>(v) else {
-            continue;
-        };
+    for post in super::lenient::<Post>(values) {
         let topic = post
             .topic_id
             .and_then(|t| body.topics.iter().find(|x| x.id == t));

@@ -151,10 +151,7 @@ pub fn parse_payload(bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiErr
 fn parse_page(url: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
     let body: Body = from_json(url, bytes)?;
     let mut items = Vec::with_capacity(body.hits.len());
-    for v in body.hits {
-        let Ok(h) = serde_json::from_value::<Hit>(v) else {
-            continue;
-        };
+    for h in super::lenient::<Hit>(body.hits) {
         let Some(key) = h.created_at_i else { continue };
         if h.object_id.is_empty() || !h.object_id.bytes().all(|b| b.is_ascii_digit()) {
             continue;

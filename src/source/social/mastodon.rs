@@ -165,11 +165,7 @@ impl Stream for Timeline {
                 q.append_pair(if forward { "min_id" } else { "max_id" }, t);
             }
         }
-        let req = Request::get(url);
-        Ok(match &self.token {
-            Some(t) => req.bearer(t.clone()),
-            None => req,
-        })
+        Ok(Request::get(url).bearer_opt(self.token.as_deref()))
     }
 
     fn parse(&self, url: &Url, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
@@ -227,10 +223,7 @@ fn parse_page(url: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, Ap
     };
     let mut items = Vec::with_capacity(values.len());
     // A status of an unexpected shape is skipped, not the whole page.
-    for v in values {
-        let Ok(s) = serde_json::from_value::<Status>(v) else {
-            continue;
-        };
+    for s in super::lenient::<Status>(values) {
         let Ok(key) = s.id.parse::<i64>() else {
             continue;
         };

@@ -767,6 +767,16 @@ pub(crate) fn rfc3339(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The items of a payload's array that have the expected shape: one odd item
+/// is skipped, it does not cost the page.
+pub(crate) fn lenient<T: serde::de::DeserializeOwned>(
+    values: Vec<serde_json::Value>,
+) -> impl Iterator<Item = T> {
+    values
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+}
+
 /// Deserializes a JSON payload, describing a failure with its place.
 pub(crate) fn from_json<'a, T: Deserialize<'a>>(url: &str, bytes: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {

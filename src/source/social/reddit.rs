@@ -251,11 +251,7 @@ impl Stream for Search {
                 q.append_pair("after", after);
             }
         }
-        let req = Request::get(url);
-        Ok(match &self.token {
-            Some(t) => req.bearer(t.clone()),
-            None => req,
-        })
+        Ok(Request::get(url).bearer_opt(self.token.as_deref()))
     }
 
     fn parse(&self, url: &Url, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {

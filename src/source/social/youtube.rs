@@ -379,10 +379,7 @@ pub fn parse_payload(bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiErr
 fn parse_search(url: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
     let body: ListBody = from_json(url, bytes)?;
     let mut items = Vec::with_capacity(body.items.len());
-    for v in body.items {
-        let Ok(r) = serde_json::from_value::<SearchResult>(v) else {
-            continue;
-        };
+    for r in super::lenient::<SearchResult>(body.items) {
         let Some(id) = r.id.video_id.filter(|i| !i.is_empty()) else {
             continue;
         };
@@ -452,10 +449,7 @@ struct CommentSnippet {
 fn parse_comments(url: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<Payload, ApiError> {
     let body: ListBody = from_json(url, bytes)?;
     let mut items = Vec::with_capacity(body.items.len());
-    for v in body.items {
-        let Ok(t) = serde_json::from_value::<Thread>(v) else {
-            continue;
-        };
+    for t in super::lenient::<Thread>(body.items) {
         let c = t.snippet.top_level_comment;
         let Some(video) = c.snippet.video_id.or(t.snippet.video_id) else {
             continue;
