@@ -16,12 +16,7 @@ use veilleur::config::{ChannelConfig, ChannelKind, EmailConfig, WebhookConfig, W
 use veilleur::i18n::{Lang, Locale};
 use veilleur::notify::Notifier;
 
-fn corpus() -> Vec<serde_json::Value> {
-    include_str!("fixtures/hostile/mentions.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use common::hostile::{assert_no_at_mention, assert_no_disruptive, corpus, markdown_links_are_web};
 
 fn terms() -> Vec<String> {
     include_str!("fixtures/hostile/terms.txt")
@@ -86,32 +81,11 @@ fn channel(name: &str, kind: ChannelKind, locale: Locale) -> ChannelConfig {
     }
 }
 
-/// No character that changes how text lays out: controls other than the
-/// line breaks of our own layout, bidi overrides and isolates, separators.
-fn assert_no_disruptive(what: &str, s: &str) {
-    for c in s.chars() {
-        let bad = (c.is_control() && c != '\n' && c != '\r')
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200F}');
-        assert!(!bad, "{what}: disruptive {:?} in\n{s}", c);
-    }
-}
-
 /// No stranger text is longer than the cap (plus our own words around it).
 fn assert_cut(what: &str, s: &str) {
     assert!(!s.contains(&"é".repeat(400)), "{what}: long text not cut");
     assert!(!s.contains(&"x".repeat(2100)), "{what}: long URL not cut");
     assert!(s.contains('…'), "{what}: a cut ends with an ellipsis");
-}
-
-/// No `@` followed directly by a name: a joiner sits in between.
-fn assert_no_at_mention(what: &str, s: &str) {
-    let cs: Vec<char> = s.chars().collect();
-    for w in cs.windows(2) {
-        assert!(
-            !(w[0] == '@' && (w[1].is_alphanumeric() || w[1] == '&')),
-            "{what}: live mention in\n{s}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -336,24 +310,6 @@ async fn hostile_mentions_make_inert_chat_payloads() {
                     .starts_with("https://veille.example.org/")
             );
         }
-    }
-}
-
-/// Every Markdown link `](target)` points to http(s), and no raw `[..](..)`
-/// from a stranger survives unescaped.
-fn markdown_links_are_web(s: &str) {
-    for (i, _) in s.match_indices("](") {
-        if i > 0 && s[..i].ends_with('\\') {
-            continue;
-        }
-        let t = &s[i + 2..];
-        assert!(
-            t.starts_with("http://") || t.starts_with("https://"),
-            "markdown link to {} in\n{s}",
-            &t[..t.len().min(40)]
-        );
-        let end = t.find(')').unwrap_or(t.len());
-        assert!(!t[..end].contains(' '), "{}", &t[..end]);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The corpus of hostile mentions (tests/fixtures/hostile/) and the checks
 //! that a text built from it is inert, for the tests that put stranger
-//! text through an output format (digests; `tests/hostile_text.rs` keeps
-//! its own copies of the same checks).
+//! text through an output format (alerts in `tests/hostile_text.rs`,
+//! digests in `tests/digest.rs`).
 
 /// The corpus: one object a line with `why`, `title`, `author`, `url`.
 pub(crate) fn corpus() -> Vec<serde_json::Value> {
