@@ -255,7 +255,7 @@ fn report(
     }
     let label = match scorer {
         Scorer::Auto if model.is_some() => "the model file given for en and fr, lexicon otherwise",
-        Scorer::Auto if sentiment::model_loaded() => "model for en, lexicon otherwise",
+        Scorer::Auto if sentiment::model_loaded() => "model for en and fr, lexicon otherwise",
         Scorer::Auto => "lexicon (the embedded model is unreadable)",
         Scorer::Lexicon => "lexicon and rules only",
     };
