@@ -3,12 +3,14 @@
 //! files and writes it with its manifest.
 //!
 //! The files have the `eval-sentiment` format (`id<TAB>lang<TAB>label<TAB>text`);
-//! rows whose id starts with an `--exclude` prefix, or whose language has
-//! no model, are skipped. Training is deterministic (fixed seed, rows in
-//! the order given). Next to the weights it writes `<out>` with the
-//! extension `toml`: the command line, the parameters, each file's SHA-256
-//! and row count, and the weights' SHA-256, so a test can check that the
-//! shipped weights come from the recorded command.
+//! files ending in `.gz` are read gzip-compressed; rows whose id starts with
+//! an `--exclude` prefix, or whose language has no model, are skipped; a
+//! row's source (for `--source-balance`) is its id's prefix before `:`.
+//! Training is deterministic (fixed seed, rows in the order given). Next to
+//! the weights it writes `<out>` with the extension `toml`: the command line,
+//! the parameters, each file's SHA-256 and row count, and the weights'
+//! SHA-256, so a test can check that the shipped weights come from the
+//! recorded command.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -254,5 +256,14 @@ mod tests {
         };
         let e = run(&args, Vec::new()).unwrap_err();
         assert!(format!("{e:#}").contains("no row to train on"), "{e:#}");
+        let args = Args {
+            source_balance: 1.5,
+            ..args
+        };
+        let e = run(&args, Vec::new()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("--source-balance must be between 0 and 1"),
+            "{e:#}"
+        );
     }
 }
