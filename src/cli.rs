@@ -136,6 +136,10 @@ pub enum Command {
         l2: f32,
         #[arg(long, default_value_t = 15)]
         seed: u64,
+        /// Within each class, share the weight between sources (id prefixes)
+        /// as rows^(1 - this): 0 every row alike, 1 every source alike.
+        #[arg(long, default_value_t = 0.0)]
+        source_balance: f32,
     },
     /// Score the volume_spike defaults on NAB Twitter volume series (a
     /// directory of Twitter_volume_*.csv and labels.json).
@@ -353,11 +357,13 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             learning_rate,
             l2,
             seed,
+            source_balance,
         } => {
             let args = cmd::train_sentiment::Args {
                 files,
                 out,
                 exclude,
+                source_balance,
                 params: crate::enrich::model::Params {
                     bits,
                     epochs,

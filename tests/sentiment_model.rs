@@ -1,6 +1,6 @@
-//! The learned sentiment model as shipped: it loads, falls back to the
-//! lexicon for languages it does not serve (French included, see
-//! `models/README.md`), reads crisis vocabulary (polite
+//! The learned sentiment model as shipped: it loads, serves English and
+//! French, falls back to the lexicon for other languages, reads crisis
+//! vocabulary (polite
 //! complaints included) as negative in both languages, keeps the
 //! hand-written rule cases, and its weights come from the command and data
 //! recorded in `models/sentiment.toml`.
@@ -45,8 +45,6 @@ fn languages_without_a_model_fall_back_to_the_lexicon() {
         ("great stuff", "und"),
         ("das ist gut", "de"),
         ("Acme is a scam", "es"),
-        // French has weights in the file but is left to the lexicon.
-        ("toujours pas de réponse du service client", "fr"),
     ] {
         assert_eq!(
             sentiment::score(text, lang),
@@ -54,12 +52,24 @@ fn languages_without_a_model_fall_back_to_the_lexicon() {
             "{text} ({lang})"
         );
     }
-    // With a model the scores differ from the lexicon's somewhere.
+    // With a model the scores differ from the lexicon's somewhere, in both
+    // served languages.
     let texts = ["the parcel arrived on Tuesday", "not bad", "meh", "so so"];
     assert!(
         texts
             .iter()
             .any(|t| sentiment::score(t, "en") != sentiment::score_lexicon(t, "en"))
+    );
+    let textes = [
+        "le colis est arrivé mardi",
+        "pas mal",
+        "bof",
+        "toujours pas de réponse du service client",
+    ];
+    assert!(
+        textes
+            .iter()
+            .any(|t| sentiment::score(t, "fr") != sentiment::score_lexicon(t, "fr"))
     );
 }
 

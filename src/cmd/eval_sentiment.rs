@@ -14,7 +14,7 @@
 //! the default one (the learned model where the language has one).
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -88,10 +88,10 @@ pub(crate) struct Row {
     pub text: String,
 }
 
-/// Reads a labelled TSV file: its rows and the number of malformed lines.
+/// Reads a labelled TSV file (gzip-compressed when its name ends in `.gz`):
+/// its rows and the number of malformed lines.
 pub(crate) fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
-    let data =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let data = read_text(path)?;
     let mut lines = data.lines();
     match lines.next() {
         Some(h) if h.trim_end() == "id\tlang\tlabel\ttext" => {}
@@ -122,6 +122,21 @@ pub(crate) fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
         });
     }
     Ok((rows, bad))
+}
+
+/// The text of a file, decompressed first when its name ends in `.gz`.
+pub(crate) fn read_text(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .with_context(|| format!("{}: not a valid gzip file", path.display()))?;
+        out
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))
 }
 
 /// What `eval-sentiment` reports beyond the per-file and per-source tables.
@@ -240,7 +255,7 @@ fn report(
     }
     let label = match scorer {
         Scorer::Auto if model.is_some() => "the model file given for en and fr, lexicon otherwise",
-        Scorer::Auto if sentiment::model_loaded() => "model for en, lexicon otherwise",
+        Scorer::Auto if sentiment::model_loaded() => "model for en and fr, lexicon otherwise",
         Scorer::Auto => "lexicon (the embedded model is unreadable)",
         Scorer::Lexicon => "lexicon and rules only",
     };
@@ -359,6 +374,34 @@ mod tests {
                 .any(|l| l.starts_with("len<80") && l.contains(" 2 ")),
             "{out}"
         );
+    }
+
+    #[test]
+    fn reads_gzip_files_like_plain_ones() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id\tlang\tlabel\ttext\na:1\ten\tneg\tstill no refund\na:2\tfr\tpos\tsuper 😍\n";
+        let plain = dir.path().join("x.tsv");
+        std::fs::write(&plain, text).unwrap();
+        let gz = dir.path().join("x.tsv.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+        enc.write_all(text.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let (a, bad_a) = read_rows(&plain).unwrap();
+        let (b, bad_b) = read_rows(&gz).unwrap();
+        assert_eq!((bad_a, bad_b), (0, 0));
+        assert_eq!(a.len(), 2);
+        let key = |r: &Row| (r.id.clone(), r.lang.clone(), r.label, r.text.clone());
+        assert_eq!(
+            a.iter().map(key).collect::<Vec<_>>(),
+            b.iter().map(key).collect::<Vec<_>>()
+        );
+        // A `.gz` name on a file that is not gzip says so.
+        let fake = dir.path().join("y.tsv.gz");
+        std::fs::write(&fake, text).unwrap();
+        let e = read_rows(&fake).err().unwrap();
+        assert!(format!("{e:#}").contains("not a valid gzip file"), "{e:#}");
     }
 
     #[test]

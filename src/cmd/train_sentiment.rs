@@ -3,12 +3,14 @@
 //! files and writes it with its manifest.
 //!
 //! The files have the `eval-sentiment` format (`id<TAB>lang<TAB>label<TAB>text`);
-//! rows whose id starts with an `--exclude` prefix, or whose language has
-//! no model, are skipped. Training is deterministic (fixed seed, rows in
-//! the order given). Next to the weights it writes `<out>` with the
-//! extension `toml`: the command line, the parameters, each file's SHA-256
-//! and row count, and the weights' SHA-256, so a test can check that the
-//! shipped weights come from the recorded command.
+//! files ending in `.gz` are read gzip-compressed; rows whose id starts with
+//! an `--exclude` prefix, or whose language has no model, are skipped; a
+//! row's source (for `--source-balance`) is its id's prefix before `:`.
+//! Training is deterministic (fixed seed, rows in the order given). Next to
+//! the weights it writes `<out>` with the extension `toml`: the command line,
+//! the parameters, each file's SHA-256 and row count, and the weights'
+//! SHA-256, so a test can check that the shipped weights come from the
+//! recorded command.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,9 @@ pub(crate) struct Args {
     pub out: PathBuf,
     pub exclude: Vec<String>,
     pub params: Params,
+    /// [`model::train`]'s `source_balance`, in [0, 1]; a row's source is
+    /// its id's prefix before `:`.
+    pub source_balance: f32,
 }
 
 /// The manifest path of a weights file: same name, extension `toml`.
@@ -45,6 +50,13 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
     if !(8..=24).contains(&bits) {
         bail!("--bits must be between 8 and 24, got {bits}");
     }
+    if !(0.0..=1.0).contains(&args.source_balance) {
+        bail!(
+            "--source-balance must be between 0 and 1, got {}",
+            args.source_balance
+        );
+    }
+    let mut sources: Vec<String> = Vec::new();
     let mut examples = Vec::new();
     let mut data = String::new();
     for path in &args.files {
@@ -62,10 +74,19 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
             };
             let mut features = Features::default();
             sentiment::features(&[&row.text], li, bits, &mut features);
+            let prefix = row.id.split(':').next().unwrap_or_default();
+            let source = match sources.iter().position(|s| s == prefix) {
+                Some(i) => i,
+                None => {
+                    sources.push(prefix.to_owned());
+                    sources.len() - 1
+                }
+            };
             examples.push(Example {
                 features,
                 class: index(row.label),
                 lang: li,
+                source: source as u32,
             });
             used += 1;
         }
@@ -85,19 +106,20 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
             "no row to train on: check the files' lang column (en, fr) and the --exclude prefixes"
         );
     }
-    let m = model::train(&examples, args.params);
+    let m = model::train(&examples, args.params, args.source_balance);
     let bytes = m.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
 
     let p = args.params;
     let mut command = format!(
-        "veilleur train-sentiment --out {} --bits {} --epochs {} --learning-rate {} --l2 {} --seed {}",
+        "veilleur train-sentiment --out {} --bits {} --epochs {} --learning-rate {} --l2 {} --seed {} --source-balance {}",
         args.out.display(),
         p.bits,
         p.epochs,
         p.learning_rate,
         p.l2,
-        p.seed
+        p.seed,
+        args.source_balance
     );
     for e in &args.exclude {
         command.push_str(&format!(" --exclude {e}"));
@@ -108,13 +130,14 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
     let manifest = format!(
         "# Written by `veilleur train-sentiment`: how the weights next to this file were made.\n\
          command = {}\nbits = {}\nepochs = {}\nlearning_rate = {}\nl2 = {}\nseed = {}\n\
-         exclude = [{}]\nrows = {}\nweights_sha256 = \"{}\"\nweights_bytes = {}\n{data}",
+         source_balance = {}\nexclude = [{}]\nrows = {}\nweights_sha256 = \"{}\"\nweights_bytes = {}\n{data}",
         toml_string(&command),
         p.bits,
         p.epochs,
         toml_float(p.learning_rate),
         toml_float(p.l2),
         p.seed,
+        toml_float(args.source_balance),
         args.exclude
             .iter()
             .map(|e| toml_string(e))
@@ -192,6 +215,7 @@ mod tests {
                 bits: 10,
                 ..Params::default()
             },
+            source_balance: 0.5,
         };
         let mut log = Vec::new();
         run(&args("a.bin"), &mut log).unwrap();
@@ -228,8 +252,18 @@ mod tests {
             out: dir.path().join("m.bin"),
             exclude: vec![],
             params: Params::default(),
+            source_balance: 0.0,
         };
         let e = run(&args, Vec::new()).unwrap_err();
         assert!(format!("{e:#}").contains("no row to train on"), "{e:#}");
+        let args = Args {
+            source_balance: 1.5,
+            ..args
+        };
+        let e = run(&args, Vec::new()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("--source-balance must be between 0 and 1"),
+            "{e:#}"
+        );
     }
 }

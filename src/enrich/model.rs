@@ -15,7 +15,9 @@
 //!
 //! [`train`] is deterministic: rows in the order given, shuffled each epoch
 //! by a fixed-seed SplitMix64, one thread, AdaGrad; training twice on the
-//! same rows gives identical bytes.
+//! same rows gives identical bytes. Each class of each language weighs the
+//! same, and within a class the sources (a big corpus, a few hand-written
+//! rows) share that weight as set by `source_balance`.
 
 use std::sync::LazyLock;
 
@@ -236,6 +238,9 @@ pub(crate) struct Example {
     pub class: usize,
     /// Index into [`LANGS`], for per-language class balancing.
     pub lang: usize,
+    /// The row's source (any number the caller keeps distinct per source,
+    /// e.g. per id prefix), for [`train`]'s `source_balance`.
+    pub source: u32,
 }
 
 /// SplitMix64, the fixed-seed generator of the training order.
@@ -254,7 +259,11 @@ impl SplitMix {
 /// Trains a model on `examples` (their hashed indices must come from a
 /// table of `params.bits` bits). Each class of each language weighs as
 /// much in all (inverse-frequency weights), since the goal is macro-F1.
-pub(crate) fn train(examples: &[Example], params: Params) -> Model {
+/// Within a class of a language, source `s` with `c_s` rows gets a share
+/// of that weight proportional to `c_s^(1 − source_balance)`: 0 leaves
+/// every row equal (big sources dominate), 1 gives every source the same
+/// share, whatever its size.
+pub(crate) fn train(examples: &[Example], params: Params, source_balance: f32) -> Model {
     let n = 1usize << params.bits;
     let mut dense = vec![0f32; DENSE * 3];
     let mut hashed = vec![0f32; n * 3];
@@ -270,7 +279,31 @@ pub(crate) fn train(examples: &[Example], params: Params) -> Model {
         let present = counts[lang].iter().filter(|&&c| c > 0).count().max(1);
         total as f32 / (present as f32 * counts[lang][class].max(1) as f32)
     };
-    let weights: Vec<f32> = examples.iter().map(|e| weight(e.lang, e.class)).collect();
+    // Rows per (language, class, source), and each class's sum of
+    // `c_s^(1 − source_balance)` over its sources.
+    let mut cells: std::collections::BTreeMap<(usize, usize, u32), usize> =
+        std::collections::BTreeMap::new();
+    for e in examples {
+        *cells.entry((e.lang, e.class, e.source)).or_default() += 1;
+    }
+    let power = 1.0 - f64::from(source_balance.clamp(0.0, 1.0));
+    let mut shares = [[0f64; 3]; LANGS.len()];
+    for (&(lang, class, _), &c) in &cells {
+        shares[lang][class] += (c as f64).powf(power);
+    }
+    let weights: Vec<f32> = examples
+        .iter()
+        .map(|e| {
+            if power == 1.0 {
+                return weight(e.lang, e.class);
+            }
+            let c = cells[&(e.lang, e.class, e.source)] as f64;
+            let class_rows = counts[e.lang][e.class] as f64;
+            // The class's total weight, split between its sources.
+            let share = c.powf(power) / shares[e.lang][e.class];
+            weight(e.lang, e.class) * (class_rows * share / c) as f32
+        })
+        .collect();
 
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut rng = SplitMix(params.seed);
@@ -343,6 +376,7 @@ mod tests {
             features: f,
             class,
             lang: 0,
+            source: 0,
         }
     }
 
@@ -360,7 +394,7 @@ mod tests {
                 _ => example(1.0, &[4, 5], 2),
             })
             .collect();
-        let m = train(&rows, params);
+        let m = train(&rows, params, 0.0);
         for e in &rows[..3] {
             let p = m.predict(&e.features);
             let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
@@ -370,7 +404,44 @@ mod tests {
         let back = Model::from_bytes(&bytes).unwrap();
         assert_eq!(back.to_bytes(), bytes);
         assert_eq!(back.params, params);
-        assert_eq!(train(&rows, params).to_bytes(), bytes);
+        assert_eq!(train(&rows, params, 0.0).to_bytes(), bytes);
+    }
+
+    #[test]
+    fn source_balance_lets_a_small_source_be_heard() {
+        // A big source says feature 7 is negative, a small one says it is
+        // positive; features 1 and 2 anchor the classes.
+        let mut rows = Vec::new();
+        for i in 0..400 {
+            let mut e = example(0.0, &[7], 0);
+            e.source = 0;
+            rows.push(e);
+            let mut e = example(0.0, &[if i % 2 == 0 { 1 } else { 2 }], 2 * (i % 2));
+            e.source = 0;
+            rows.push(e);
+        }
+        for _ in 0..8 {
+            let mut e = example(0.0, &[7], 2);
+            e.source = 1;
+            rows.push(e);
+        }
+        let params = Params {
+            bits: 8,
+            epochs: 6,
+            ..Params::default()
+        };
+        let probe = example(0.0, &[7], 0).features;
+        let p_pos = |balance: f32| train(&rows, params, balance).predict(&probe)[2];
+        let (rows_alike, sources_alike) = (p_pos(0.0), p_pos(1.0));
+        assert!(
+            sources_alike > rows_alike + 0.2,
+            "{rows_alike} vs {sources_alike}"
+        );
+        // Deterministic at any setting.
+        assert_eq!(
+            train(&rows, params, 0.75).to_bytes(),
+            train(&rows, params, 0.75).to_bytes()
+        );
     }
 
     #[test]
@@ -385,6 +456,7 @@ mod tests {
                 bits: 8,
                 ..Params::default()
             },
+            0.0,
         );
         let bytes = m.to_bytes();
         assert!(matches!(
