@@ -177,6 +177,23 @@ pub struct Tuning {
     /// An hour in which the statistic reached this share of the threshold
     /// is suspicious (not learnt).
     pub cusum_suspect: f64,
+    /// Count-regime split: a width whose expected count is below
+    /// `small_mu` is held at `small_relax` × the rule's `significance`
+    /// (1: no split, the default). Measured (see the README).
+    pub small_mu: f64,
+    pub small_relax: f64,
+}
+
+impl Tuning {
+    /// The significance a width of `mu` expected mentions is held at, as a
+    /// multiple of the rule's (see [`Tuning::small_mu`]).
+    fn relax(&self, mu: f64) -> f64 {
+        if mu < self.small_mu {
+            self.small_relax
+        } else {
+            1.0
+        }
+    }
 }
 
 impl Default for Tuning {
@@ -199,6 +216,8 @@ impl Default for Tuning {
             cusum_h: 20.0,
             cusum_suspect: 0.5,
             mid_p: MID_P,
+            small_mu: 0.0,
+            small_relax: 1.0,
         }
     }
 }
@@ -254,9 +273,11 @@ impl Tuning {
             "cusum_h" => self.cusum_h = num(value)?.max(1e-3),
             "cusum_suspect" => self.cusum_suspect = num(value)?,
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
+            "small_mu" => self.small_mu = num(value)?,
+            "small_relax" => self.small_relax = num(value)?.max(1e-12),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect or mid_p"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu or small_relax"
                 ));
             }
         }
@@ -1253,7 +1274,10 @@ fn judge(
         };
         if candidate(x, mu, phi, rule.min_mentions, rule.factor) {
             j.p = (stats::nb_tail_mid(x, mu, phi, tuning.mid_p) * n).min(1.0);
-            if best.is_none_or(|b| j.p < b.p) {
+            // The most improbable width against the significance it is
+            // held at.
+            let key = |j: &Judged| j.p / tuning.relax(j.expected);
+            if best.is_none_or(|b| key(&j) < key(&b)) {
                 best = Some(j);
             }
         }
@@ -1399,7 +1423,7 @@ fn assess(
             };
             show(&mut m, &j);
             let mut holds = false;
-            if tested && j.p <= rule.significance {
+            if tested && j.p <= rule.significance * tuning.relax(j.expected) {
                 m.tail = Some(j.p);
                 holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
             }
