@@ -187,6 +187,10 @@ impl Model {
     }
 
     fn class(&self, width: i64) -> usize {
+        // The detector asks for its own widths: no logarithm needed.
+        if let Some(i) = self.widths.iter().position(|&w| w == width) {
+            return i;
+        }
         let lw = (width.max(1) as f64).ln();
         let mut best = 0;
         let mut dist = f64::MAX;

@@ -65,6 +65,7 @@ pub mod series;
 pub mod sim;
 pub mod stats;
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
@@ -140,6 +141,13 @@ pub struct Tuning {
     /// ([`Tuning::gate_quantile`]) of the rule's daily highest scores over
     /// the last [`Tuning::gate_days`] days.
     pub gate: f64,
+    /// How the gate reads the daily highest scores: `ratio` (the
+    /// default), [`Tuning::gate`] × their quantile; `spread`, their median
+    /// plus [`Tuning::gate`] robust standard deviations (1.4826 × the
+    /// median absolute deviation, at least one decade): a calibrated
+    /// anomaly likelihood, the threshold following each watch's own spread
+    /// of daily scores. Measured and not adopted (see the README).
+    pub gate_spread: bool,
     pub gate_quantile: f64,
     pub gate_days: usize,
     /// The daily highest scores count windows reaching this many times
@@ -169,6 +177,23 @@ pub struct Tuning {
     /// An hour in which the statistic reached this share of the threshold
     /// is suspicious (not learnt).
     pub cusum_suspect: f64,
+    /// Count-regime split: a width whose expected count is below
+    /// `small_mu` is held at `small_relax` × the rule's `significance`
+    /// (1: no split, the default). Measured (see the README).
+    pub small_mu: f64,
+    pub small_relax: f64,
+}
+
+impl Tuning {
+    /// The significance a width of `mu` expected mentions is held at, as a
+    /// multiple of the rule's (see [`Tuning::small_mu`]).
+    fn relax(&self, mu: f64) -> f64 {
+        if mu < self.small_mu {
+            self.small_relax
+        } else {
+            1.0
+        }
+    }
 }
 
 impl Default for Tuning {
@@ -179,6 +204,7 @@ impl Default for Tuning {
             suspect_p: 1e-3,
             freeze_hours: 24,
             gate: 4.5,
+            gate_spread: false,
             gate_quantile: 0.5,
             gate_days: GATE_DAYS,
             gate_factor: 0.0,
@@ -190,6 +216,8 @@ impl Default for Tuning {
             cusum_h: 20.0,
             cusum_suspect: 0.5,
             mid_p: MID_P,
+            small_mu: 0.0,
+            small_relax: 1.0,
         }
     }
 }
@@ -217,6 +245,13 @@ impl Tuning {
             "suspect_p" => self.suspect_p = num(value)?,
             "freeze_hours" => self.freeze_hours = num(value)? as u32,
             "gate" => self.gate = num(value)?,
+            "gate_kind" => {
+                self.gate_spread = match value.trim() {
+                    "ratio" => false,
+                    "spread" => true,
+                    v => return Err(format!("gate_kind: `{v}`: expected ratio or spread")),
+                }
+            }
             "gate_quantile" => self.gate_quantile = num(value)?.clamp(0.0, 1.0),
             "gate_days" => self.gate_days = (num(value)? as usize).max(1),
             "gate_factor" => self.gate_factor = num(value)?,
@@ -238,9 +273,11 @@ impl Tuning {
             "cusum_h" => self.cusum_h = num(value)?.max(1e-3),
             "cusum_suspect" => self.cusum_suspect = num(value)?,
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
+            "small_mu" => self.small_mu = num(value)?,
+            "small_relax" => self.small_relax = num(value)?.max(1e-12),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect or mid_p"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu or small_relax"
                 ));
             }
         }
@@ -306,6 +343,9 @@ struct WatchState {
     clock: Option<i64>,
     /// Seconds of one-second buckets and recent mentions needed.
     keep: i64,
+    /// Where the windows of each width started at the last evaluation
+    /// (search hints for [`Windows`]).
+    hints: [Cell<usize>; WINDOWS_CACHED],
 }
 
 /// The detection state of a whole rule set.
@@ -415,6 +455,7 @@ impl Detector {
                 recent: Recent::default(),
                 clock: None,
                 keep: 0,
+                hints: Default::default(),
             });
             st.rules = rule_states(w, &self.tuning);
             st.keep = st.rules.iter().map(longest).max().unwrap_or(3600).max(60) + 2 * 3600;
@@ -511,15 +552,17 @@ impl Detector {
     /// mention)` pairs in publication order and evaluates the touched
     /// watches after each publication second, at that second.
     pub fn ingest(&mut self, items: &[(usize, &Mention)]) -> Vec<Transition> {
+        // Each publication second once (a `DateTime` is not a plain number).
+        let secs: Vec<i64> = items.iter().map(|(_, m)| m.published.timestamp()).collect();
         let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_by_key(|&i| items[i].1.published.timestamp());
+        order.sort_by_key(|&i| secs[i]);
         let mut out = Vec::new();
         let mut touched: Vec<usize> = Vec::new();
         let mut k = 0;
         while k < order.len() {
-            let t = items[order[k]].1.published.timestamp();
+            let t = secs[order[k]];
             touched.clear();
-            while k < order.len() && items[order[k]].1.published.timestamp() == t {
+            while k < order.len() && secs[order[k]] == t {
                 let (w, m) = items[order[k]];
                 self.observe(w, m);
                 touched.push(w);
@@ -756,8 +799,17 @@ struct Windows<'a> {
     series: &'a Series,
     t: i64,
     end: Counts,
-    cache: std::cell::RefCell<Vec<(i64, Counts)>>,
+    /// The widths counted so far (no allocation per evaluation: the
+    /// default rules share six widths; past [`WINDOWS_CACHED`], counts
+    /// are not cached).
+    cache: [Cell<(i64, Counts)>; WINDOWS_CACHED],
+    cached: Cell<usize>,
+    /// Where each cached width's start was found last time.
+    hints: &'a [Cell<usize>; WINDOWS_CACHED],
 }
+
+/// Widths whose counts one evaluation caches.
+const WINDOWS_CACHED: usize = 8;
 
 impl<'a> Windows<'a> {
     fn new(w: &'a WatchState, t: i64) -> Windows<'a> {
@@ -765,21 +817,35 @@ impl<'a> Windows<'a> {
             series: &w.series,
             t,
             end: w.series.cum_at(t),
-            cache: std::cell::RefCell::new(Vec::with_capacity(8)),
+            cache: Default::default(),
+            cached: Cell::new(0),
+            hints: &w.hints,
         }
     }
 
     /// Counts of `(t − width, t]`.
     fn of(&self, width: i64) -> Counts {
-        if let Some(&(_, c)) = self.cache.borrow().iter().find(|(wd, _)| *wd == width) {
+        let len = self.cached.get();
+        if let Some(c) = self.cache[..len]
+            .iter()
+            .map(Cell::get)
+            .find_map(|(wd, c)| (wd == width).then_some(c))
+        {
             return c;
         }
+        let start = |hint: Option<&Cell<usize>>| match hint {
+            Some(h) => self.series.cum_at_near(self.t - width, h),
+            None => self.series.cum_at(self.t - width),
+        };
         let c = if self.series.span_len() == 0 || width <= 0 {
             Counts::default()
         } else {
-            self.end.minus(self.series.cum_at(self.t - width))
+            self.end.minus(start(self.hints.get(len)))
         };
-        self.cache.borrow_mut().push((width, c));
+        if len < WINDOWS_CACHED {
+            self.cache[len].set((width, c));
+            self.cached.set(len + 1);
+        }
         c
     }
 }
@@ -1208,7 +1274,10 @@ fn judge(
         };
         if candidate(x, mu, phi, rule.min_mentions, rule.factor) {
             j.p = (stats::nb_tail_mid(x, mu, phi, tuning.mid_p) * n).min(1.0);
-            if best.is_none_or(|b| j.p < b.p) {
+            // The most improbable width against the significance it is
+            // held at.
+            let key = |j: &Judged| j.p / tuning.relax(j.expected);
+            if best.is_none_or(|b| key(&j) < key(&b)) {
                 best = Some(j);
             }
         }
@@ -1354,7 +1423,7 @@ fn assess(
             };
             show(&mut m, &j);
             let mut holds = false;
-            if tested && j.p <= rule.significance {
+            if tested && j.p <= rule.significance * tuning.relax(j.expected) {
                 m.tail = Some(j.p);
                 holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
             }
@@ -1440,8 +1509,21 @@ fn beats_gate(rs: &RuleState, p: f64, tuning: &Tuning) -> bool {
     }
     let mut v: Vec<f64> = rs.daily_max.iter().copied().collect();
     v.sort_by(f64::total_cmp);
-    let k = ((v.len() - 1) as f64 * tuning.gate_quantile).round() as usize;
-    -p.max(1e-300).log10() >= tuning.gate * v[k.min(v.len() - 1)]
+    let score = -p.max(1e-300).log10();
+    if tuning.gate_spread {
+        let median = quantile_sorted(&v, 0.5);
+        let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let sd = (1.4826 * quantile_sorted(&dev, 0.5)).max(1.0);
+        return score >= median + tuning.gate * sd;
+    }
+    score >= tuning.gate * quantile_sorted(&v, tuning.gate_quantile)
+}
+
+/// The `q` quantile of sorted, non-empty `v` (nearest rank).
+fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    let k = ((v.len() - 1) as f64 * q).round() as usize;
+    v[k.min(v.len() - 1)]
 }
 
 /// Early warning: the last three quarter-windows each grew by at least

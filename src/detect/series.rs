@@ -148,7 +148,20 @@ impl Series {
     /// Running total of the seconds at or before `t`, relative to the span:
     /// `window(from, to)` is `cum_at(to).minus(cum_at(from))`.
     pub(crate) fn cum_at(&self, t: i64) -> Counts {
-        let i = self.secs.partition_point(|s| s.t <= t);
+        self.cum_at_index(self.after(t, self.secs.len()))
+    }
+
+    /// [`Series::cum_at`], searching from `hint` (where the same window
+    /// edge was at the previous evaluation) and leaving the index found
+    /// there: a sliding window edge moves a few buckets per evaluation.
+    pub(crate) fn cum_at_near(&self, t: i64, hint: &std::cell::Cell<usize>) -> Counts {
+        let i = self.after(t, hint.get());
+        hint.set(i);
+        self.cum_at_index(i)
+    }
+
+    /// The running total before bucket `i`.
+    fn cum_at_index(&self, i: usize) -> Counts {
         if i == 0 {
             self.secs
                 .front()
@@ -156,6 +169,53 @@ impl Series {
         } else {
             self.secs[i - 1].cum
         }
+    }
+
+    /// The index of the first one-second bucket after `t` (the
+    /// `partition_point` of `s.t <= t`), galloping from index `hint` then
+    /// bisecting: the windows detection reads end at or near the newest
+    /// second and their starts slide forward a few buckets per evaluation,
+    /// in a span that can hold a month of seconds (a backtest never
+    /// prunes). Any hint gives the same answer; a close one is faster.
+    fn after(&self, t: i64, hint: usize) -> usize {
+        let n = self.secs.len();
+        let h = hint.min(n);
+        // Invariant: every bucket before `lo` is at or before `t`, every
+        // bucket from `hi` on is after it.
+        let (mut lo, mut hi) = (0, n);
+        let mut step = 1;
+        if h < n && self.secs[h].t <= t {
+            lo = h + 1;
+            while h + step < n {
+                if self.secs[h + step].t <= t {
+                    lo = h + step + 1;
+                    step *= 2;
+                } else {
+                    hi = h + step;
+                    break;
+                }
+            }
+        } else {
+            hi = h;
+            while hi > 0 {
+                let probe = h.saturating_sub(step);
+                if self.secs[probe].t <= t {
+                    lo = probe + 1;
+                    break;
+                }
+                hi = probe;
+                step *= 2;
+            }
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.secs[mid].t <= t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Counts published in the half-open second range `(from, to]`. Exact
@@ -254,6 +314,24 @@ mod tests {
         assert_eq!(s.range(60, 3600).total, 2);
         s.prune(59);
         check(&s, 59, 5000, 3);
+    }
+
+    #[test]
+    fn search_from_any_hint_finds_the_same_bucket() {
+        let mut s = Series::default();
+        for k in 0..300_i64 {
+            s.add(k * 7 + (k % 3), one(false));
+        }
+        let n = s.secs.len();
+        for t in -5..2200 {
+            let expected = s.secs.partition_point(|b| b.t <= t);
+            for hint in [0, 1, n / 3, n / 2, n - 1, n, n + 10, expected] {
+                assert_eq!(s.after(t, hint), expected, "t {t} hint {hint}");
+            }
+            let cell = std::cell::Cell::new(n / 2);
+            assert_eq!(s.cum_at_near(t, &cell), s.cum_at(t));
+            assert_eq!(cell.get(), expected);
+        }
     }
 
     #[test]

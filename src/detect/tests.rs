@@ -461,7 +461,19 @@ fn rules_of(alerts: Vec<AlertRule>) -> RuleSet {
 /// to `peak` over `rise`: returns the onsets before the rise, and the
 /// first onset after it started (relative to the peak).
 fn crisis(seed: u64, base: f64, peak: f64, rise: i64) -> (Vec<(i64, String)>, Option<i64>) {
-    let mut d = defaults(&[AlertKind::VolumeSpike]);
+    crisis_with(Tuning::default(), seed, base, peak, rise)
+}
+
+/// [`crisis`] with other method parameters.
+fn crisis_with(
+    tuning: Tuning,
+    seed: u64,
+    base: f64,
+    peak: f64,
+    rise: i64,
+) -> (Vec<(i64, String)>, Option<i64>) {
+    let rule = AlertRule::with_defaults("volume_spike", AlertKind::VolumeSpike);
+    let mut d = Detector::with_tuning(&rules_of(vec![rule]), tuning);
     let mut rng = rng(seed);
     let start = 21 * DAY + 10 * HOUR;
     let quiet = simulate(&mut d, &mut rng, 0, start, |t| base * daily(t), |_| 0.1);
@@ -520,7 +532,44 @@ fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
 
 #[test]
 fn a_routinely_spiky_watch_does_not_alarm_daily() {
-    let mut d = defaults(&[AlertKind::VolumeSpike]);
+    routinely_spiky_watch_stays_quiet(Tuning::default());
+}
+
+#[test]
+fn the_spread_gate_also_keeps_a_routinely_spiky_watch_quiet_and_catches_a_crisis() {
+    let mut t = Tuning::default();
+    t.set("gate_kind", "spread").unwrap();
+    t.set("gate", "4").unwrap();
+    assert!(t.gate_spread);
+    routinely_spiky_watch_stays_quiet(t.clone());
+    let (quiet, lead) = crisis_with(t, 1, 1.5, 30.0, 3 * HOUR);
+    assert!(quiet.is_empty(), "false alarms {quiet:?}");
+    assert!(lead.is_some_and(|l| l < 0), "lead {lead:?}");
+    assert!(Tuning::default().set("gate_kind", "quantile").is_err());
+}
+
+#[test]
+fn the_count_regime_split_loosens_only_small_expected_counts() {
+    let mut t = Tuning::default();
+    assert_eq!(t.relax(0.5), 1.0, "off by default");
+    t.set("small_mu", "5").unwrap();
+    t.set("small_relax", "10").unwrap();
+    assert_eq!(t.relax(4.9), 10.0);
+    assert_eq!(t.relax(5.0), 1.0);
+    // A small watch's crisis is caught no later with the split, and its
+    // quiet weeks stay quiet.
+    for seed in [1, 2] {
+        let (_, plain) = crisis(seed, 1.5, 30.0, 3 * HOUR);
+        let (quiet, split) = crisis_with(t.clone(), seed, 1.5, 30.0, 3 * HOUR);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        let (plain, split) = (plain.unwrap(), split.unwrap());
+        assert!(split <= plain, "seed {seed}: {split} s against {plain} s");
+    }
+}
+
+fn routinely_spiky_watch_stays_quiet(tuning: Tuning) {
+    let rule = AlertRule::with_defaults("volume_spike", AlertKind::VolumeSpike);
+    let mut d = Detector::with_tuning(&rules_of(vec![rule]), tuning);
     let mut rng = rng(8);
     // Every day at 18:00, ten times the volume for 40 minutes.
     let rate = |t: i64| {
