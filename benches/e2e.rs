@@ -55,6 +55,8 @@ struct Args {
     /// Output of `cargo bench --bench matcher --bench backtest` (the run
     /// script writes it), for the matcher and detection rows.
     stages: Option<PathBuf>,
+    /// `commit_docs` of the daemon (its default when not given).
+    commit_docs: Option<usize>,
 }
 
 fn args() -> Args {
@@ -69,6 +71,7 @@ fn args() -> Args {
         perf: false,
         seed: 14,
         stages: None,
+        commit_docs: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -87,6 +90,7 @@ fn args() -> Args {
             "--idle" => a.idle = v().parse().expect("--idle SECONDS"),
             "--idle-interval" => a.idle_interval = v(),
             "--stages" => a.stages = Some(PathBuf::from(v())),
+            "--commit-docs" => a.commit_docs = Some(v().parse().expect("--commit-docs N")),
             "--python" => a.python = Some(PathBuf::from(v())),
             "--seed" => a.seed = v().parse().expect("--seed N"),
             "--perf" => a.perf = true,
@@ -529,8 +533,10 @@ fn wait_exit(child: &mut Child, secs: u64) {
 /// The daemon under test: this build's, or `VEILLEUR_BIN` (another
 /// build's copy, e.g. with another allocator, to compare them on one corpus).
 fn veilleur_bin() -> PathBuf {
-    std::env::var_os("VEILLEUR_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_veilleur")), PathBuf::from)
+    std::env::var_os("VEILLEUR_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_veilleur")),
+        PathBuf::from,
+    )
 }
 
 /// A loopback port nobody listens on (for the daemon's `/metrics`).
@@ -545,9 +551,16 @@ fn free_port() -> u16 {
 /// The daemon's config: data and rules beside it, `/metrics` on `port`, one
 /// feed source per served feed, polled every `interval` (none when `feeds`
 /// is 0, for `import`).
-fn daemon_config(port: u16, hosts: &[SocketAddr], feeds: usize, interval: &str) -> String {
+fn daemon_config(
+    port: u16,
+    hosts: &[SocketAddr],
+    feeds: usize,
+    interval: &str,
+    commit_docs: Option<usize>,
+) -> String {
+    let commit = commit_docs.map_or(String::new(), |n| format!("commit_docs = {n}\n"));
     let mut config = format!(
-        "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:{port}\"\n\n[[channel]]\nname = \"file\"\nkind = \"file\"\ndir = \"alerts\"\n"
+        "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:{port}\"\n{commit}\n[[channel]]\nname = \"file\"\nkind = \"file\"\ndir = \"alerts\"\n"
     );
     for n in 0..feeds {
         let host = hosts[n % hosts.len()];
@@ -609,7 +622,11 @@ fn measure_idle(pid: u32, secs: u64) -> Option<Idle> {
 fn idle_after_restart(a: &Args, dir: &FsPath, hosts: &[SocketAddr], feeds: usize) -> Option<Idle> {
     let port = free_port();
     let config_path = dir.join("veilleur-idle.toml");
-    std::fs::write(&config_path, daemon_config(port, hosts, feeds, &a.idle_interval)).unwrap();
+    std::fs::write(
+        &config_path,
+        daemon_config(port, hosts, feeds, &a.idle_interval, a.commit_docs),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join("daemon-idle.log")).unwrap();
     let mut child = Command::new(veilleur_bin())
         .args(["run", "--config"])
@@ -672,10 +689,34 @@ fn run_offline(dir: &FsPath, jsonl: &str) -> Offline {
     let _ = std::fs::remove_dir_all(work.join("data"));
     let rules = dir.join("rules");
     let rules = rules.to_str().unwrap();
-    std::fs::write(work.join("import.toml"), daemon_config(free_port(), &[], 0, "1m").replace("rules_dir = \"rules\"", &format!("rules_dir = \"{rules}\""))).unwrap();
-    let (iw, ic, _) = timed_cli(&work, "import", &["import", "--config", "import.toml", mentions.to_str().unwrap()]);
+    std::fs::write(
+        work.join("import.toml"),
+        daemon_config(free_port(), &[], 0, "1m", None)
+            .replace("rules_dir = \"rules\"", &format!("rules_dir = \"{rules}\"")),
+    )
+    .unwrap();
+    let (iw, ic, _) = timed_cli(
+        &work,
+        "import",
+        &[
+            "import",
+            "--config",
+            "import.toml",
+            mentions.to_str().unwrap(),
+        ],
+    );
     let bt = |file: &FsPath, name: &str| {
-        let (w, c, _) = timed_cli(&work, name, &["backtest", "--rules", rules, "--mentions", file.to_str().unwrap()]);
+        let (w, c, _) = timed_cli(
+            &work,
+            name,
+            &[
+                "backtest",
+                "--rules",
+                rules,
+                "--mentions",
+                file.to_str().unwrap(),
+            ],
+        );
         (w, c)
     };
     let backtest_startup = bt(&dir.join("empty.jsonl"), "backtest-empty");
@@ -699,7 +740,11 @@ fn run_veilleur(
 ) -> Outcome {
     let port = free_port();
     let config_path = dir.join("veilleur.toml");
-    std::fs::write(&config_path, daemon_config(port, hosts, feeds, &a.interval)).unwrap();
+    std::fs::write(
+        &config_path,
+        daemon_config(port, hosts, feeds, &a.interval, a.commit_docs),
+    )
+    .unwrap();
     let time_out = dir.join("veilleur.time");
     let perf_data = a
         .perf
@@ -708,18 +753,14 @@ fn run_veilleur(
     let log = std::fs::File::create(&log_path).unwrap();
     *served.first.lock().unwrap() = None;
     let started = Instant::now();
-    let mut child = wrapped(
-        perf_data.as_deref(),
-        &time_out,
-        &veilleur_bin(),
-    )
-    .args(["run", "--config"])
-    .arg(&config_path)
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::null())
-    .stderr(log)
-    .spawn()
-    .expect("start veilleur run (is /usr/bin/time installed? apt-get install time)");
+    let mut child = wrapped(perf_data.as_deref(), &time_out, &veilleur_bin())
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start veilleur run (is /usr/bin/time installed? apt-get install time)");
     let mut pid = child_of(child.id()).expect("the daemon started");
     if a.perf {
         pid = child_of(pid).expect("the daemon started under perf");
@@ -1065,8 +1106,14 @@ fn print_goals(rows: &[Row], st: &Stages) {
             );
         }
         for (label, idle) in [
-            (format!("RSS, CPU right after {} items (polling every 2 s)", r.items), r.v.idle),
-            (format!("idle daemon after a restart on {} items' data", r.items), r.v.restart_idle),
+            (
+                format!("RSS, CPU right after {} items (polling every 2 s)", r.items),
+                r.v.idle,
+            ),
+            (
+                format!("idle daemon after a restart on {} items' data", r.items),
+                r.v.restart_idle,
+            ),
         ] {
             match idle {
                 Some(i) => goal(
@@ -1080,16 +1127,29 @@ fn print_goals(rows: &[Row], st: &Stages) {
                     ),
                     "< 100 MB, < 1 % of a core",
                     Some(i.rss() < 100_000_000 && i.cpu < 0.01),
-                    format!("{:.1}× the RSS goal, {:.1} % CPU", i.rss() as f64 / 1e8, 100.0 * i.cpu),
+                    format!(
+                        "{:.1}× the RSS goal, {:.1} % CPU",
+                        i.rss() as f64 / 1e8,
+                        100.0 * i.cpu
+                    ),
                 ),
-                None => goal(&label, "–".into(), "< 100 MB, < 1 % of a core", None, String::new()),
+                None => goal(
+                    &label,
+                    "–".into(),
+                    "< 100 MB, < 1 % of a core",
+                    None,
+                    String::new(),
+                ),
             }
         }
         if let Some(o) = &r.offline {
             let bt = n / o.backtest.0.max(1e-3);
             let bt_warm = n / (o.backtest.0 - o.backtest_startup.0).max(1e-3);
             goal(
-                &format!("`backtest` from raw mentions, {} items × 1,000 rules", r.items),
+                &format!(
+                    "`backtest` from raw mentions, {} items × 1,000 rules",
+                    r.items
+                ),
                 format!(
                     "{bt:.0} mentions/s ({:.2} s wall, {:.2} CPU s; {bt_warm:.0}/s without the {:.2} s start-up)",
                     o.backtest.0, o.backtest.1, o.backtest_startup.0
@@ -1114,7 +1174,8 @@ fn print_goals(rows: &[Row], st: &Stages) {
                     o.import.1,
                     n / o.import.0.max(1e-3),
                     match (py_index, ratio) {
-                        (Some(py), Some(x)) => format!("; tantivy-py index + commit {py:.2} s: {x:.1}×"),
+                        (Some(py), Some(x)) =>
+                            format!("; tantivy-py index + commit {py:.2} s: {x:.1}×"),
                         _ => String::new(),
                     }
                 ),
@@ -1145,10 +1206,12 @@ fn print_goals(rows: &[Row], st: &Stages) {
     );
     goal(
         "detection alone",
-        st.detection.map_or("–".into(), |r| format!("{r:.0} mentions/s")),
+        st.detection
+            .map_or("–".into(), |r| format!("{r:.0} mentions/s")),
         "≥ 2,000,000/s",
         st.detection.map(|r| r >= 2e6),
-        st.detection.map_or(String::new(), |r| format!("{:.1}× short", 2e6 / r)),
+        st.detection
+            .map_or(String::new(), |r| format!("{:.1}× short", 2e6 / r)),
     );
 }
 

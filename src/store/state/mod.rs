@@ -270,9 +270,9 @@ impl StateStore {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|source| StateError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+                path: path.display().to_string(),
+                source,
+            })?;
         let tx = db.begin_write()?;
         tx.open_table(ledger::SEEN)?;
         tx.open_table(ledger::VALIDATORS)?;
