@@ -1128,7 +1128,7 @@ fn print_goals(rows: &[Row], st: &Stages) {
                     "< 100 MB, < 1 % of a core",
                     Some(i.rss() < 100_000_000 && i.cpu < 0.01),
                     format!(
-                        "{:.1}× the RSS goal, {:.1} % CPU",
+                        "{:.2}× the RSS goal, {:.1} % CPU",
                         i.rss() as f64 / 1e8,
                         100.0 * i.cpu
                     ),
