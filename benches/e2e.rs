@@ -16,7 +16,14 @@
 //! RSS of the process), or under `perf record` with `--perf`. Veilleur is
 //! done when `veilleur_index_documents` (set after each commit) reaches the
 //! corpus size; it then idles `--idle` seconds (still polling its feeds,
-//! which answer 304), and is stopped with SIGTERM. The reference fetches,
+//! which answer 304), and is stopped with SIGTERM; then it is restarted on
+//! the same data with a realistic poll interval (`--idle-interval`, 15 min)
+//! and measured idle again (`--idle` seconds after its first polls). Then
+//! `veilleur import` and `veilleur backtest` read the same mentions as JSON
+//! lines (no language, sentiment or watches: enrichment and matching are
+//! theirs to do). The stage benches' figures (matcher, detection alone)
+//! come from `--stages FILE`, their output, which `benches/e2e/run` makes
+//! first; the last table has one row per goal of issue 14. The reference fetches,
 //! parses, detects the language, scores sentiment, matches and indexes,
 //! then commits and exits. Never needed by the tests; nothing leaves
 //! loopback.
@@ -40,9 +47,16 @@ struct Args {
     per_feed: usize,
     interval: String,
     idle: u64,
+    /// The poll interval of the idle daemon restarted on the ingested data.
+    idle_interval: String,
     python: Option<PathBuf>,
     perf: bool,
     seed: u64,
+    /// Output of `cargo bench --bench matcher --bench backtest` (the run
+    /// script writes it), for the matcher and detection rows.
+    stages: Option<PathBuf>,
+    /// `commit_docs` of the daemon (its default when not given).
+    commit_docs: Option<usize>,
 }
 
 fn args() -> Args {
@@ -51,10 +65,13 @@ fn args() -> Args {
         rules: 1000,
         per_feed: 100,
         interval: "2s".into(),
-        idle: 15,
+        idle: 30,
+        idle_interval: "15m".into(),
         python: None,
         perf: false,
         seed: 14,
+        stages: None,
+        commit_docs: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -71,6 +88,9 @@ fn args() -> Args {
             "--per-feed" => a.per_feed = v().parse().expect("--per-feed N"),
             "--interval" => a.interval = v(),
             "--idle" => a.idle = v().parse().expect("--idle SECONDS"),
+            "--idle-interval" => a.idle_interval = v(),
+            "--stages" => a.stages = Some(PathBuf::from(v())),
+            "--commit-docs" => a.commit_docs = Some(v().parse().expect("--commit-docs N")),
             "--python" => a.python = Some(PathBuf::from(v())),
             "--seed" => a.seed = v().parse().expect("--seed N"),
             "--perf" => a.perf = true,
@@ -401,9 +421,12 @@ struct Outcome {
     cpu_total: f64,
     /// Peak RSS in bytes over the whole run.
     peak_rss: u64,
-    /// RSS at the end of the idle period, and CPU share of one core during it.
-    idle_rss: Option<u64>,
-    idle_cpu: Option<f64>,
+    /// Right after the ingest, still polling every `--interval`: RSS at the
+    /// end of `--idle` seconds, and CPU share of one core during them.
+    idle: Option<Idle>,
+    /// The same after a restart on the ingested data, polling every
+    /// `--idle-interval`: the daemon's real idle.
+    restart_idle: Option<Idle>,
     /// Watch matches counted (a sanity check: both sides should be close).
     matches: u64,
     /// Seconds per stage, when the side reports them.
@@ -507,6 +530,204 @@ fn wait_exit(child: &mut Child, secs: u64) {
     let _ = child.wait();
 }
 
+/// The daemon under test: this build's, or `VEILLEUR_BIN` (another
+/// build's copy, e.g. with another allocator, to compare them on one corpus).
+fn veilleur_bin() -> PathBuf {
+    std::env::var_os("VEILLEUR_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_veilleur")),
+        PathBuf::from,
+    )
+}
+
+/// A loopback port nobody listens on (for the daemon's `/metrics`).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The daemon's config: data and rules beside it, `/metrics` on `port`, one
+/// feed source per served feed, polled every `interval` (none when `feeds`
+/// is 0, for `import`).
+fn daemon_config(
+    port: u16,
+    hosts: &[SocketAddr],
+    feeds: usize,
+    interval: &str,
+    commit_docs: Option<usize>,
+) -> String {
+    let commit = commit_docs.map_or(String::new(), |n| format!("commit_docs = {n}\n"));
+    let mut config = format!(
+        "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:{port}\"\n{commit}\n[[channel]]\nname = \"file\"\nkind = \"file\"\ndir = \"alerts\"\n"
+    );
+    for n in 0..feeds {
+        let host = hosts[n % hosts.len()];
+        let _ = write!(
+            config,
+            "\n[[source]]\nname = \"f{n}\"\nkind = \"feed\"\nurl = \"http://{host}/f/{n}.xml\"\ninterval = \"{interval}\"\n"
+        );
+    }
+    config
+}
+
+/// RSS of `pid` from `/proc/PID/smaps_rollup`: (anonymous, file-backed) bytes.
+fn rss_split(pid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(key))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let rss = kb("Rss:")? * 1024;
+    let anon = kb("Anonymous:")? * 1024;
+    Some((anon, rss.saturating_sub(anon)))
+}
+
+/// What an idle daemon holds and spends: RSS (anonymous, file-backed) at the
+/// end of `secs` seconds, and its CPU share of one core over them.
+#[derive(Clone, Copy, Default)]
+struct Idle {
+    anon: u64,
+    file: u64,
+    cpu: f64,
+}
+
+impl Idle {
+    fn rss(&self) -> u64 {
+        self.anon + self.file
+    }
+}
+
+fn measure_idle(pid: u32, secs: u64) -> Option<Idle> {
+    let (cpu0, _, _) = proc_sample(pid)?;
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let (cpu1, _, _) = proc_sample(pid)?;
+    let (anon, file) = rss_split(pid)?;
+    Some(Idle {
+        anon,
+        file,
+        cpu: (cpu1 - cpu0) / t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Restarts the daemon on the data the ingest left (same rules, same feeds,
+/// polled every `--idle-interval`), waits for its first polls (answered 304:
+/// nothing new), then measures `--idle` seconds of a real idle.
+fn idle_after_restart(a: &Args, dir: &FsPath, hosts: &[SocketAddr], feeds: usize) -> Option<Idle> {
+    let port = free_port();
+    let config_path = dir.join("veilleur-idle.toml");
+    std::fs::write(
+        &config_path,
+        daemon_config(port, hosts, feeds, &a.idle_interval, a.commit_docs),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("daemon-idle.log")).unwrap();
+    let mut child = Command::new(veilleur_bin())
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("restart veilleur run");
+    // First polls come within a tenth of the interval, at most 10 s, plus
+    // the host's turn: wait them out before measuring.
+    std::thread::sleep(Duration::from_secs(15));
+    let idle = measure_idle(child.id(), a.idle);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    wait_exit(&mut child, 120);
+    idle
+}
+
+/// Runs `veilleur ARGS` under `/usr/bin/time` in `dir`: (wall s, CPU s,
+/// peak RSS bytes). Panics with its stderr when it fails.
+fn timed_cli(dir: &FsPath, name: &str, args: &[&str]) -> (f64, f64, u64) {
+    let time_out = dir.join(format!("{name}.time"));
+    let mut c = wrapped(None, &time_out, &veilleur_bin());
+    let out = c
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run veilleur");
+    assert!(
+        out.status.success(),
+        "veilleur {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    read_time(&time_out)
+}
+
+/// `veilleur import` and `veilleur backtest` of the corpus's mentions (one
+/// JSON line each, as the feeds carry them: no language, sentiment or
+/// watches), each from a fresh state.
+struct Offline {
+    /// Import: wall s, CPU s.
+    import: (f64, f64),
+    /// Backtest: wall s, CPU s, and the same on an empty file (start-up:
+    /// rules, models and lexicons).
+    backtest: (f64, f64),
+    backtest_startup: (f64, f64),
+}
+
+fn run_offline(dir: &FsPath, jsonl: &str) -> Offline {
+    let mentions = dir.join("mentions.jsonl");
+    std::fs::write(&mentions, jsonl).unwrap();
+    std::fs::write(dir.join("empty.jsonl"), "").unwrap();
+    let work = dir.join("offline");
+    std::fs::create_dir_all(&work).unwrap();
+    let _ = std::fs::remove_dir_all(work.join("data"));
+    let rules = dir.join("rules");
+    let rules = rules.to_str().unwrap();
+    std::fs::write(
+        work.join("import.toml"),
+        daemon_config(free_port(), &[], 0, "1m", None)
+            .replace("rules_dir = \"rules\"", &format!("rules_dir = \"{rules}\"")),
+    )
+    .unwrap();
+    let (iw, ic, _) = timed_cli(
+        &work,
+        "import",
+        &[
+            "import",
+            "--config",
+            "import.toml",
+            mentions.to_str().unwrap(),
+        ],
+    );
+    let bt = |file: &FsPath, name: &str| {
+        let (w, c, _) = timed_cli(
+            &work,
+            name,
+            &[
+                "backtest",
+                "--rules",
+                rules,
+                "--mentions",
+                file.to_str().unwrap(),
+            ],
+        );
+        (w, c)
+    };
+    let backtest_startup = bt(&dir.join("empty.jsonl"), "backtest-empty");
+    let backtest = bt(&mentions, "backtest");
+    Offline {
+        import: (iw, ic),
+        backtest,
+        backtest_startup,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_veilleur(
     a: &Args,
@@ -517,24 +738,13 @@ fn run_veilleur(
     served: &Served,
     rt: &tokio::runtime::Runtime,
 ) -> Outcome {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut config = format!(
-        "[daemon]\ndata_dir = \"data\"\nrules_dir = \"rules\"\nlisten = \"127.0.0.1:{port}\"\n\n[[channel]]\nname = \"file\"\nkind = \"file\"\ndir = \"alerts\"\n"
-    );
-    for n in 0..feeds {
-        let host = hosts[n % hosts.len()];
-        let _ = write!(
-            config,
-            "\n[[source]]\nname = \"f{n}\"\nkind = \"feed\"\nurl = \"http://{host}/f/{n}.xml\"\ninterval = \"{}\"\n",
-            a.interval
-        );
-    }
+    let port = free_port();
     let config_path = dir.join("veilleur.toml");
-    std::fs::write(&config_path, config).unwrap();
+    std::fs::write(
+        &config_path,
+        daemon_config(port, hosts, feeds, &a.interval, a.commit_docs),
+    )
+    .unwrap();
     let time_out = dir.join("veilleur.time");
     let perf_data = a
         .perf
@@ -543,18 +753,14 @@ fn run_veilleur(
     let log = std::fs::File::create(&log_path).unwrap();
     *served.first.lock().unwrap() = None;
     let started = Instant::now();
-    let mut child = wrapped(
-        perf_data.as_deref(),
-        &time_out,
-        FsPath::new(env!("CARGO_BIN_EXE_veilleur")),
-    )
-    .args(["run", "--config"])
-    .arg(&config_path)
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::null())
-    .stderr(log)
-    .spawn()
-    .expect("start veilleur run (is /usr/bin/time installed? apt-get install time)");
+    let mut child = wrapped(perf_data.as_deref(), &time_out, &veilleur_bin())
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start veilleur run (is /usr/bin/time installed? apt-get install time)");
     let mut pid = child_of(child.id()).expect("the daemon started");
     if a.perf {
         pid = child_of(pid).expect("the daemon started under perf");
@@ -603,13 +809,7 @@ fn run_veilleur(
     }
     out.matches = metric_sum(&last_text, "veilleur_watch_matches_total") as u64;
     if a.idle > 0 {
-        let (cpu0, _, _) = proc_sample(pid).unwrap_or_default();
-        let t0 = Instant::now();
-        std::thread::sleep(Duration::from_secs(a.idle));
-        if let Some((cpu1, rss, _)) = proc_sample(pid) {
-            out.idle_rss = Some(rss);
-            out.idle_cpu = Some((cpu1 - cpu0) / t0.elapsed().as_secs_f64());
-        }
+        out.idle = measure_idle(pid, a.idle);
     }
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -617,6 +817,9 @@ fn run_veilleur(
     wait_exit(&mut child, 120);
     let (_, _, max_rss) = read_time(&time_out);
     out.peak_rss = out.peak_rss.max(max_rss);
+    if a.idle > 0 && !a.perf {
+        out.restart_idle = idle_after_restart(a, dir, hosts, feeds);
+    }
     if let Some(data) = &perf_data {
         println!("perf data: {} (perf report -i …)", data.display());
     }
@@ -676,8 +879,8 @@ fn run_reference(
         cpu,
         cpu_total,
         peak_rss: max_rss,
-        idle_rss: None,
-        idle_cpu: None,
+        idle: None,
+        restart_idle: None,
         matches: report["matches"].as_u64().unwrap_or(0),
         stages: report["stages"]
             .as_object()
@@ -712,17 +915,32 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut rows: Vec<(usize, Outcome, Option<Outcome>, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for &items in &a.items {
         let mut rng = Rng(a.seed);
         let feeds = items.div_ceil(a.per_feed);
         let base = chrono::Utc::now().timestamp() - 86_400;
         let mut bodies = Vec::with_capacity(feeds);
+        // The same mentions as JSON lines, for `import` and `backtest`.
+        let mut jsonl = String::new();
         for n in 0..feeds {
             let count = a.per_feed.min(items - n * a.per_feed);
             let its: Vec<Item> = (0..count)
                 .map(|k| item(&mut rng, a.rules, n, k, base))
                 .collect();
+            for it in &its {
+                let line = serde_json::json!({
+                    "id": it.link,
+                    "source": format!("f{n}"),
+                    "url": it.link,
+                    "title": it.title,
+                    "text": it.text,
+                    "author": it.author,
+                    "published": chrono::DateTime::from_timestamp(it.published, 0).unwrap().to_rfc3339(),
+                });
+                jsonl.push_str(&line.to_string());
+                jsonl.push('\n');
+            }
             bodies.push((feed_body(&its, n), format!("\"f{n}-{}\"", a.seed)));
         }
         let bytes: usize = bodies.iter().map(|b| b.0.len()).sum();
@@ -779,12 +997,222 @@ fn main() {
                 &served,
             )
         });
+        let offline = (!a.perf).then(|| run_offline(dir.path(), &jsonl));
         let load = format!("{load_v} / {}", load_average());
         print_row(items, &v, py.as_ref(), &load);
-        rows.push((items, v, py, load));
+        rows.push(Row {
+            items,
+            v,
+            py,
+            offline,
+            load,
+        });
     }
     println!();
     print_table(&a, &rows);
+    let stages = a
+        .stages
+        .as_ref()
+        .map(|p| Stages::parse(&std::fs::read_to_string(p).unwrap_or_default()))
+        .unwrap_or_default();
+    println!();
+    print_goals(&rows, &stages);
+}
+
+/// One corpus size's results.
+struct Row {
+    items: usize,
+    v: Outcome,
+    py: Option<Outcome>,
+    offline: Option<Offline>,
+    load: String,
+}
+
+/// What the stage benches printed (`cargo bench --bench matcher --bench
+/// backtest`, run by `benches/e2e/run` before this bench).
+#[derive(Default)]
+struct Stages {
+    /// Matcher: (watches, mentions/s on one core).
+    matcher: Vec<(usize, f64)>,
+    /// Detection alone, mentions/s.
+    detection: Option<f64>,
+}
+
+impl Stages {
+    fn parse(text: &str) -> Stages {
+        let mut st = Stages::default();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // The matcher's table: watches, mentions/s, ns/mention, hits.
+            if f.len() == 4
+                && let (Ok(w), Ok(r)) = (f[0].parse::<usize>(), f[1].parse::<f64>())
+            {
+                st.matcher.push((w, r));
+            }
+            // "backtest detection: N mentions in Xs = R mentions/s …"
+            if line.starts_with("backtest detection:")
+                && let Some(eq) = line.find(" = ")
+            {
+                st.detection = line[eq + 3..]
+                    .split_whitespace()
+                    .next()
+                    .and_then(|r| r.parse().ok());
+            }
+        }
+        st
+    }
+
+    fn matcher_at(&self, watches: usize) -> Option<f64> {
+        self.matcher.iter().find(|m| m.0 == watches).map(|m| m.1)
+    }
+}
+
+/// One goal of issue 14: what was measured, the goal, and met or how far.
+fn goal(name: &str, figure: String, goal: &str, met: Option<bool>, far: String) {
+    let verdict = match met {
+        Some(true) => "**met**".to_string(),
+        Some(false) => format!("not met: {far}"),
+        None => "not measured".to_string(),
+    };
+    println!("| {name} | {figure} | {goal} | {verdict} |");
+}
+
+fn print_goals(rows: &[Row], st: &Stages) {
+    println!("| goal (issue 14) | measured | goal | verdict |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        let n = r.items as f64;
+        if let Some(p) = &r.py {
+            let ratio = p.cpu / r.v.cpu.max(1e-3);
+            let wall = p.from_first_fetch / r.v.from_first_fetch.max(1e-3);
+            goal(
+                &format!("end to end, {} items", r.items),
+                format!(
+                    "{ratio:.1}× in CPU s ({:.0} vs {:.0} mentions per CPU s), {wall:.1}× in wall time",
+                    n / r.v.cpu.max(1e-3),
+                    n / p.cpu.max(1e-3)
+                ),
+                "≥ 30×",
+                Some(ratio >= 30.0),
+                format!("{:.1}× short", 30.0 / ratio),
+            );
+            let peak = r.v.peak_rss as f64 / p.peak_rss.max(1) as f64;
+            goal(
+                &format!("peak RSS, {} items", r.items),
+                format!("{} vs {}", mib(r.v.peak_rss), mib(p.peak_rss)),
+                "≤ the reference",
+                Some(peak <= 1.0),
+                format!("{peak:.2}× the reference"),
+            );
+        }
+        for (label, idle) in [
+            (
+                format!("RSS, CPU right after {} items (polling every 2 s)", r.items),
+                r.v.idle,
+            ),
+            (
+                format!("idle daemon after a restart on {} items' data", r.items),
+                r.v.restart_idle,
+            ),
+        ] {
+            match idle {
+                Some(i) => goal(
+                    &label,
+                    format!(
+                        "{} ({} anonymous, {} file), {:.2} % of a core",
+                        mib(i.rss()),
+                        mib(i.anon),
+                        mib(i.file),
+                        100.0 * i.cpu
+                    ),
+                    "< 100 MB, < 1 % of a core",
+                    Some(i.rss() < 100_000_000 && i.cpu < 0.01),
+                    format!(
+                        "{:.2}× the RSS goal, {:.1} % CPU",
+                        i.rss() as f64 / 1e8,
+                        100.0 * i.cpu
+                    ),
+                ),
+                None => goal(
+                    &label,
+                    "–".into(),
+                    "< 100 MB, < 1 % of a core",
+                    None,
+                    String::new(),
+                ),
+            }
+        }
+        if let Some(o) = &r.offline {
+            let bt = n / o.backtest.0.max(1e-3);
+            let bt_warm = n / (o.backtest.0 - o.backtest_startup.0).max(1e-3);
+            goal(
+                &format!(
+                    "`backtest` from raw mentions, {} items × 1,000 rules",
+                    r.items
+                ),
+                format!(
+                    "{bt:.0} mentions/s ({:.2} s wall, {:.2} CPU s; {bt_warm:.0}/s without the {:.2} s start-up)",
+                    o.backtest.0, o.backtest.1, o.backtest_startup.0
+                ),
+                "≥ 300,000/s",
+                Some(bt_warm >= 300_000.0),
+                format!("{:.1}× short", 300_000.0 / bt_warm),
+            );
+            let py_index = r.py.as_ref().map(|p| {
+                p.stages
+                    .iter()
+                    .filter(|(k, _)| k == "index" || k == "commit")
+                    .map(|(_, s)| s)
+                    .sum::<f64>()
+            });
+            let ratio = py_index.map(|py| py / o.import.0.max(1e-3));
+            goal(
+                &format!("`import`, {} mentions", r.items),
+                format!(
+                    "{:.2} s wall, {:.2} CPU s ({:.0}/s){}",
+                    o.import.0,
+                    o.import.1,
+                    n / o.import.0.max(1e-3),
+                    match (py_index, ratio) {
+                        (Some(py), Some(x)) =>
+                            format!("; tantivy-py index + commit {py:.2} s: {x:.1}×"),
+                        _ => String::new(),
+                    }
+                ),
+                "≥ 3× tantivy-py's index step",
+                ratio.map(|x| x >= 3.0),
+                ratio.map_or(String::new(), |x| format!("{:.1}× short", 3.0 / x)),
+            );
+        }
+    }
+    let m1k = st.matcher_at(1_000);
+    let m10k = st.matcher_at(10_000);
+    goal(
+        "matcher, 1,000 watches",
+        m1k.map_or("–".into(), |r| format!("{r:.0} mentions/s/core")),
+        "≥ 1,000,000/s/core",
+        m1k.map(|r| r >= 1e6),
+        m1k.map_or(String::new(), |r| format!("{:.1}× short", 1e6 / r)),
+    );
+    let slow = m1k.zip(m10k).map(|(a, b)| a / b);
+    goal(
+        "matcher, 10,000 watches",
+        m10k.zip(slow).map_or("–".into(), |(r, s)| {
+            format!("{r:.0} mentions/s/core, {s:.2}× slower than 1,000")
+        }),
+        "≤ 2× slower than 1,000",
+        slow.map(|s| s <= 2.0),
+        slow.map_or(String::new(), |s| format!("{s:.2}× slower")),
+    );
+    goal(
+        "detection alone",
+        st.detection
+            .map_or("–".into(), |r| format!("{r:.0} mentions/s")),
+        "≥ 2,000,000/s",
+        st.detection.map(|r| r >= 2e6),
+        st.detection
+            .map_or(String::new(), |r| format!("{:.1}× short", 2e6 / r)),
+    );
 }
 
 fn print_row(items: usize, v: &Outcome, py: Option<&Outcome>, load: &str) {
@@ -798,6 +1226,20 @@ fn print_row(items: usize, v: &Outcome, py: Option<&Outcome>, load: &str) {
         mib(v.peak_rss),
         v.matches
     );
+    for (when, idle) in [
+        ("after the ingest (polling every 2 s)", v.idle),
+        ("idle after a restart", v.restart_idle),
+    ] {
+        if let Some(i) = idle {
+            println!(
+                "  veilleur {when}: RSS {} ({} anonymous, {} file-backed), {:.2} % of a core",
+                mib(i.rss()),
+                mib(i.anon),
+                mib(i.file),
+                100.0 * i.cpu
+            );
+        }
+    }
     if let Some(p) = py {
         let stages: Vec<String> = p
             .stages
@@ -819,17 +1261,20 @@ fn print_row(items: usize, v: &Outcome, py: Option<&Outcome>, load: &str) {
     let _ = items;
 }
 
-fn print_table(a: &Args, rows: &[(usize, Outcome, Option<Outcome>, String)]) {
+fn print_table(a: &Args, rows: &[Row]) {
     println!(
-        "| items × rules | side | mentions/s (wall) | mentions/s (from 1st fetch) | CPU s | mentions per CPU s | peak RSS | idle RSS, CPU | matches |"
+        "| items × rules | side | mentions/s (wall) | mentions/s (from 1st fetch) | CPU s | mentions per CPU s | peak RSS | RSS, CPU after the ingest (polling every 2 s) | matches |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for (items, v, py, load) in rows {
+    for Row {
+        items, v, py, load, ..
+    } in rows
+    {
         let n = *items as f64;
         let line = |side: &str, o: &Outcome| {
-            let idle = match (o.idle_rss, o.idle_cpu) {
-                (Some(r), Some(c)) => format!("{}, {:.1} %", mib(r), 100.0 * c),
-                _ => "–".into(),
+            let idle = match o.idle {
+                Some(i) => format!("{}, {:.1} %", mib(i.rss()), 100.0 * i.cpu),
+                None => "–".into(),
             };
             println!(
                 "| {items} × {} | {side} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {idle} | {} |",

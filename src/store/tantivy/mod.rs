@@ -56,8 +56,8 @@ use crate::rules::matcher;
 use crate::rules::query::Query;
 
 /// Memory budget of the index writer's indexing thread: what it buffers
-/// before writing a segment. Commits come every `commit_docs` (1,000 by
-/// default) mentions of a few KiB, far below it; the budget is a ceiling for
+/// before writing a segment. Commits come every `commit_docs` (10,000 by
+/// default) mentions of a few KiB, below it; the budget is a ceiling for
 /// imports, sized for a small VM (tantivy's minimum is 15 MB).
 const WRITER_MEMORY_BYTES: usize = 32 * 1024 * 1024;
 
