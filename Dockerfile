@@ -27,5 +27,7 @@ USER veilleur
 WORKDIR /var/lib/veilleur
 VOLUME ["/var/lib/veilleur"]
 EXPOSE 9464
+# The allocator hands freed pages back at once (README, Performance).
+ENV MIMALLOC_PURGE_DELAY=0
 ENTRYPOINT ["/usr/bin/veilleur"]
 CMD ["run", "--config", "/etc/veilleur/veilleur.toml"]
