@@ -385,6 +385,16 @@ fn rng(seed: u64) -> super::sim::Rng {
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 
+/// The usual rate at `t` (`base` × the daily cycle), times the height of
+/// the harmless bump `(from, to, height)` that covers `t`, if any.
+fn bumped_rate(base: f64, bumps: &[(i64, i64, f64)], t: i64) -> f64 {
+    let bump = bumps
+        .iter()
+        .find(|(a, b, _)| (*a..*b).contains(&t))
+        .map_or(1.0, |b| b.2);
+    base * daily(t) * bump
+}
+
 /// The daily cycle: nights at 0.4×, afternoons at 1.6× the mean.
 fn daily(t: i64) -> f64 {
     let h = t.rem_euclid(DAY) as f64 / 3600.0;
@@ -518,13 +528,7 @@ fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
                 )
             })
             .collect();
-        let rate = |t: i64| {
-            let bump = bumps
-                .iter()
-                .find(|(a, b, _)| (*a..*b).contains(&t))
-                .map_or(1.0, |b| b.2);
-            base * daily(t) * bump
-        };
+        let rate = |t: i64| bumped_rate(base, &bumps, t);
         let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
         assert!(onsets.is_empty(), "base {base}: {onsets:?}");
     }
@@ -814,13 +818,7 @@ fn quiet_weeks_with_bumps(tuning: Tuning, seed: u64, base: f64) -> Vec<(i64, Str
             (s, s + 2 * HOUR, 2.0)
         })
         .collect();
-    let rate = |t: i64| {
-        let bump = bumps
-            .iter()
-            .find(|(a, b, _)| (*a..*b).contains(&t))
-            .map_or(1.0, |b| b.2);
-        base * daily(t) * bump
-    };
+    let rate = |t: i64| bumped_rate(base, &bumps, t);
     simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15)
 }
 
