@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerates the third-party training files of this folder (goemotions-en,
-xed-en, xed-fr) from the upstream files recorded in ../README.md.
+xed-en, xed-fr, tes-en) from the upstream files recorded in ../README.md.
 
     mkdir -p /tmp/src
     # GoEmotions (Apache-2.0 repository; data CC BY 4.0), the split files as in
