@@ -140,6 +140,10 @@ pub enum Command {
         /// as rows^(1 - this): 0 every row alike, 1 every source alike.
         #[arg(long, default_value_t = 0.0)]
         source_balance: f32,
+        /// Dense (lexicon) feature weights: one set for all languages
+        /// (shared), one per language (language), or both.
+        #[arg(long, default_value = "shared", value_parser = ["shared", "language", "both"])]
+        dense: String,
     },
     /// Score the volume_spike defaults on NAB Twitter volume series (a
     /// directory of Twitter_volume_*.csv and labels.json).
@@ -358,12 +362,14 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             l2,
             seed,
             source_balance,
+            dense,
         } => {
             let args = cmd::train_sentiment::Args {
                 files,
                 out,
                 exclude,
                 source_balance,
+                dense: crate::enrich::model::DenseMode::from_name(&dense)?,
                 params: crate::enrich::model::Params {
                     bits,
                     epochs,

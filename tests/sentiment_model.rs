@@ -270,7 +270,7 @@ fn training_twice_on_a_small_committed_set_gives_identical_bytes() {
     train(&args, &a);
     train(&args, &b);
     let a = std::fs::read(a).unwrap();
-    assert_eq!(a.len(), 36 + 20 * 3 * 4 + 3 * 4096);
+    assert_eq!(a.len(), 36 + 56 * 3 * 4 + 3 * 4096);
     assert_eq!(a, std::fs::read(b).unwrap());
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerates the third-party training files of this folder (goemotions-en,
-xed-en, xed-fr) from the upstream files recorded in ../README.md.
+xed-en, xed-fr, tes-en) from the upstream files recorded in ../README.md.
 
     mkdir -p /tmp/src
     # GoEmotions (Apache-2.0 repository; data CC BY 4.0), the split files as in
@@ -10,6 +10,9 @@ xed-en, xed-fr) from the upstream files recorded in ../README.md.
     # XED (CC BY 4.0), Helsinki-NLP/XED commit 76666d251f147cf518071bef4f8415dab6b96115
     for f in AnnotatedData/en-annotated.tsv AnnotatedData/neu_en.txt Projections/fr-projections.tsv \
              subtitle-retrieval/students/pairs-fr.txt; do git -C XED show 76666d2:$f > /tmp/src/$(basename $f); done
+    # Twitter Entity Sentiment Analysis (Kaggle, jp797498e; CC0 1.0), one row per
+    # tweet id, from the copy in arjund1999learn/DataSets commit 0d09885ec440fbdd01613a8d9d36d27d8eece403
+    git -C DataSets show 0d09885:twitter_training.csv > /tmp/src/twitter_training.csv
     python3 models/data/import.py /tmp/src models/data [HELDOUT_DIR]
 
 The inputs' SHA-256 are checked (a different file is an error). Labels:
@@ -25,11 +28,20 @@ The inputs' SHA-256 are checked (a different file is an error). Labels:
   is dropped. English neutral lines (neu_en.txt) -> neu; French neutral lines
   are the French side of pairs-fr.txt whose English side is a neu_en.txt line.
 
+* Twitter Entity Sentiment (tes-en): Positive -> pos, Negative -> neg,
+  Neutral -> neu, with ids `tes:<entity>:<tweet id>`; Irrelevant rows (the
+  tweet is not about the entity) -> neu with ids `tes-irr:<entity>:<tweet id>`,
+  so that training can leave them out (`--exclude tes-irr:`) or keep them.
+  Rows whose normalised text (lower case, letters and digits only) was seen
+  before are dropped (retweets and reposts), and so is `<unavailable>`.
+
 Texts: whitespace collapsed, empty and duplicate (text, lang) rows dropped,
 rows shorter than 3 characters dropped; order kept as upstream. Written
 gzip-compressed (level 9, no name, no time stamp: the same bytes each run
 with the same zlib); the SHA-256 of the uncompressed TSVs is in ../README.md."""
+import csv
 import gzip
+import re
 import hashlib
 import sys
 from pathlib import Path
@@ -45,6 +57,7 @@ SHA = {
     "neu_en.txt": "6e8b38af83b80fb64ec1139007973b1f09ec16d48549e82de22423cdba259f08",
     "fr-projections.tsv": "261c9ed2de974d8e38882699825bd2905ae0482c620dd15200bc5f43055b04b6",
     "pairs-fr.txt": "572fb2f3065fcfa7eabb6e1cb4ea168542acb774e6ee4c16d5c688c21908b7a2",
+    "twitter_training.csv": "4034d1271f61556522ab995f59493aaa6bdd7aa1db6a45413501756b48f4178c",
 }
 for name, want in SHA.items():
     got = hashlib.sha256((src / name).read_bytes()).hexdigest()
@@ -151,4 +164,20 @@ for i, line in enumerate(open(src / "pairs-fr.txt", encoding="utf-8"), 1):
     parts = line.rstrip("\n").split("\t")
     if len(parts) == 6 and clean(parts[4]) in neutral_en:
         out.row(f"xed-fr-neu:{i}", "fr", "neu", parts[5])
+out.close()
+
+out = Out(dst / "tes-en.tsv.gz")
+TES_LABELS = {"Positive": "pos", "Negative": "neg", "Neutral": "neu", "Irrelevant": "neu"}
+tes_seen = set()
+with open(src / "twitter_training.csv", encoding="utf-8", newline="") as f:
+    for parts in csv.reader(f):
+        if len(parts) != 4 or parts[2] not in TES_LABELS:
+            continue
+        tweet_id, entity, sentiment, text = parts
+        key = re.sub(r"[\W_]+", "", text.lower())
+        if len(key) < 3 or key == "unavailable" or key in tes_seen:
+            continue
+        tes_seen.add(key)
+        prefix = "tes-irr" if sentiment == "Irrelevant" else "tes"
+        out.row(f"{prefix}:{entity}:{tweet_id}", "en", TES_LABELS[sentiment], text)
 out.close()

@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use super::eval_sentiment::{index, read_rows};
-use crate::enrich::model::{self, Example, Features, LANGS, Params};
+use crate::enrich::model::{self, DenseMode, Example, Features, LANGS, Params};
 use crate::enrich::sentiment;
 
 /// What the command was asked.
@@ -32,6 +32,8 @@ pub(crate) struct Args {
     /// [`model::train`]'s `source_balance`, in [0, 1]; a row's source is
     /// its id's prefix before `:`.
     pub source_balance: f32,
+    /// Which dense weights are learned (shared, per language, or both).
+    pub dense: DenseMode,
 }
 
 /// The manifest path of a weights file: same name, extension `toml`.
@@ -106,20 +108,21 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
             "no row to train on: check the files' lang column (en, fr) and the --exclude prefixes"
         );
     }
-    let m = model::train(&examples, args.params, args.source_balance);
+    let m = model::train(&examples, args.params, args.source_balance, args.dense);
     let bytes = m.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
 
     let p = args.params;
     let mut command = format!(
-        "veilleur train-sentiment --out {} --bits {} --epochs {} --learning-rate {} --l2 {} --seed {} --source-balance {}",
+        "veilleur train-sentiment --out {} --bits {} --epochs {} --learning-rate {} --l2 {} --seed {} --source-balance {} --dense {}",
         args.out.display(),
         p.bits,
         p.epochs,
         p.learning_rate,
         p.l2,
         p.seed,
-        args.source_balance
+        args.source_balance,
+        args.dense.name()
     );
     for e in &args.exclude {
         command.push_str(&format!(" --exclude {e}"));
@@ -130,7 +133,7 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
     let manifest = format!(
         "# Written by `veilleur train-sentiment`: how the weights next to this file were made.\n\
          command = {}\nbits = {}\nepochs = {}\nlearning_rate = {}\nl2 = {}\nseed = {}\n\
-         source_balance = {}\nexclude = [{}]\nrows = {}\nweights_sha256 = \"{}\"\nweights_bytes = {}\n{data}",
+         source_balance = {}\ndense = \"{}\"\nexclude = [{}]\nrows = {}\nweights_sha256 = \"{}\"\nweights_bytes = {}\n{data}",
         toml_string(&command),
         p.bits,
         p.epochs,
@@ -138,6 +141,7 @@ pub(crate) fn run(args: &Args, mut log: impl Write) -> anyhow::Result<()> {
         toml_float(p.l2),
         p.seed,
         toml_float(args.source_balance),
+        args.dense.name(),
         args.exclude
             .iter()
             .map(|e| toml_string(e))
@@ -216,6 +220,7 @@ mod tests {
                 ..Params::default()
             },
             source_balance: 0.5,
+            dense: DenseMode::Both,
         };
         let mut log = Vec::new();
         run(&args("a.bin"), &mut log).unwrap();
@@ -253,6 +258,7 @@ mod tests {
             exclude: vec![],
             params: Params::default(),
             source_balance: 0.0,
+            dense: DenseMode::Shared,
         };
         let e = run(&args, Vec::new()).unwrap_err();
         assert!(format!("{e:#}").contains("no row to train on"), "{e:#}");

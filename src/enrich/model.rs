@@ -26,8 +26,54 @@ pub(crate) const LANGS: [&str; 2] = ["en", "fr"];
 
 /// Number of dense (language-independent) features, after the per-language biases.
 pub(crate) const DENSE_SHARED: usize = 18;
-/// Dense features in all: one bias per language, then the shared ones.
-pub(crate) const DENSE: usize = LANGS.len() + DENSE_SHARED;
+/// Dense features in all: one bias per language, the shared ones, then a
+/// copy of the shared ones per language (zero for the other languages), so
+/// that training can give each language its own reading of them.
+pub(crate) const DENSE: usize = LANGS.len() + DENSE_SHARED * (1 + LANGS.len());
+
+/// Which dense weights [`train`] learns (the others stay zero, so every
+/// model reads the same features).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DenseMode {
+    /// One set of dense weights for all languages.
+    Shared,
+    /// Each language its own dense weights only.
+    Language,
+    /// The shared weights plus a per-language correction.
+    Both,
+}
+
+impl DenseMode {
+    /// Whether dense feature `i` is trained in this mode.
+    fn learns(self, i: usize) -> bool {
+        let copy = i >= LANGS.len() + DENSE_SHARED;
+        let shared = i >= LANGS.len() && !copy;
+        match self {
+            DenseMode::Shared => !copy,
+            DenseMode::Language => !shared,
+            DenseMode::Both => true,
+        }
+    }
+
+    /// Parses the command-line spelling.
+    pub(crate) fn from_name(name: &str) -> anyhow::Result<DenseMode> {
+        match name {
+            "shared" => Ok(DenseMode::Shared),
+            "language" => Ok(DenseMode::Language),
+            "both" => Ok(DenseMode::Both),
+            other => anyhow::bail!("--dense must be shared, language or both, got {other:?}"),
+        }
+    }
+
+    /// The command-line spelling.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            DenseMode::Shared => "shared",
+            DenseMode::Language => "language",
+            DenseMode::Both => "both",
+        }
+    }
+}
 
 const MAGIC: &[u8; 4] = b"VSM1";
 
@@ -47,11 +93,20 @@ pub(crate) static SHIPPED: LazyLock<Option<Model>> =
     });
 
 /// Features of one text; reused across calls (no allocation once grown).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Features {
     pub dense: [f32; DENSE],
     /// Bucket indices (already reduced modulo the table size).
     pub hashed: Vec<u32>,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            dense: [0.0; DENSE],
+            hashed: Vec::new(),
+        }
+    }
 }
 
 /// Training hyper-parameters; recorded in the file header.
@@ -262,8 +317,15 @@ impl SplitMix {
 /// Within a class of a language, source `s` with `c_s` rows gets a share
 /// of that weight proportional to `c_s^(1 − source_balance)`: 0 leaves
 /// every row equal (big sources dominate), 1 gives every source the same
-/// share, whatever its size.
-pub(crate) fn train(examples: &[Example], params: Params, source_balance: f32) -> Model {
+/// share, whatever its size. `dense_mode` says which dense weights are
+/// learned.
+pub(crate) fn train(
+    examples: &[Example],
+    params: Params,
+    source_balance: f32,
+    dense_mode: DenseMode,
+) -> Model {
+    let learns: Vec<bool> = (0..DENSE).map(|i| dense_mode.learns(i)).collect();
     let n = 1usize << params.bits;
     let mut dense = vec![0f32; DENSE * 3];
     let mut hashed = vec![0f32; n * 3];
@@ -333,7 +395,7 @@ pub(crate) fn train(examples: &[Example], params: Params, source_balance: f32) -
                 let target = if c == e.class { 1.0 } else { 0.0 };
                 let err = (pc - target) * w;
                 for (i, &x) in e.features.dense.iter().enumerate() {
-                    if x != 0.0 {
+                    if x != 0.0 && learns[i] {
                         let j = i * 3 + c;
                         let g = err * x + params.l2 * dense[j];
                         g_dense[j] += g * g;
@@ -394,7 +456,7 @@ mod tests {
                 _ => example(1.0, &[4, 5], 2),
             })
             .collect();
-        let m = train(&rows, params, 0.0);
+        let m = train(&rows, params, 0.0, DenseMode::Shared);
         for e in &rows[..3] {
             let p = m.predict(&e.features);
             let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
@@ -404,7 +466,10 @@ mod tests {
         let back = Model::from_bytes(&bytes).unwrap();
         assert_eq!(back.to_bytes(), bytes);
         assert_eq!(back.params, params);
-        assert_eq!(train(&rows, params, 0.0).to_bytes(), bytes);
+        assert_eq!(
+            train(&rows, params, 0.0, DenseMode::Shared).to_bytes(),
+            bytes
+        );
     }
 
     #[test]
@@ -431,7 +496,8 @@ mod tests {
             ..Params::default()
         };
         let probe = example(0.0, &[7], 0).features;
-        let p_pos = |balance: f32| train(&rows, params, balance).predict(&probe)[2];
+        let p_pos =
+            |balance: f32| train(&rows, params, balance, DenseMode::Shared).predict(&probe)[2];
         let (rows_alike, sources_alike) = (p_pos(0.0), p_pos(1.0));
         assert!(
             sources_alike > rows_alike + 0.2,
@@ -439,9 +505,52 @@ mod tests {
         );
         // Deterministic at any setting.
         assert_eq!(
-            train(&rows, params, 0.75).to_bytes(),
-            train(&rows, params, 0.75).to_bytes()
+            train(&rows, params, 0.75, DenseMode::Shared).to_bytes(),
+            train(&rows, params, 0.75, DenseMode::Shared).to_bytes()
         );
+    }
+
+    #[test]
+    fn dense_mode_chooses_which_dense_weights_learn() {
+        // Feature LANGS.len() is the first shared feature; its copies for
+        // English and French follow the shared block.
+        let (shared, en, fr) = (
+            LANGS.len(),
+            LANGS.len() + DENSE_SHARED,
+            LANGS.len() + 2 * DENSE_SHARED,
+        );
+        let rows: Vec<Example> = (0..60)
+            .map(|i| {
+                let (x, class) = if i % 2 == 0 { (1.0, 2) } else { (-1.0, 0) };
+                let mut e = example(x, &[], class);
+                let lang = (i / 2) % 2;
+                e.lang = lang;
+                e.features.dense[0] = 0.0;
+                e.features.dense[lang] = 1.0;
+                e.features.dense[if lang == 0 { en } else { fr }] = x;
+                e
+            })
+            .collect();
+        let params = Params {
+            bits: 8,
+            epochs: 5,
+            ..Params::default()
+        };
+        let learned = |mode: DenseMode, i: usize| {
+            let m = train(&rows, params, 0.0, mode);
+            m.dense[i * 3..i * 3 + 3].iter().any(|&w| w != 0.0)
+        };
+        assert!(learned(DenseMode::Shared, shared));
+        assert!(!learned(DenseMode::Shared, en) && !learned(DenseMode::Shared, fr));
+        assert!(!learned(DenseMode::Language, shared));
+        assert!(learned(DenseMode::Language, en) && learned(DenseMode::Language, fr));
+        assert!(learned(DenseMode::Both, shared) && learned(DenseMode::Both, fr));
+        assert_eq!(
+            DenseMode::from_name("language").unwrap(),
+            DenseMode::Language
+        );
+        let e = DenseMode::from_name("all").unwrap_err();
+        assert!(format!("{e:#}").contains("--dense must be"), "{e:#}");
     }
 
     #[test]
@@ -457,6 +566,7 @@ mod tests {
                 ..Params::default()
             },
             0.0,
+            DenseMode::Shared,
         );
         let bytes = m.to_bytes();
         assert!(matches!(

@@ -295,7 +295,9 @@ fn extract(
         chunks(parts, |c| c.starts_with('@')).min(3) as f32 / 3.0,
         chunks(parts, |c| c.starts_with('#')).min(3) as f32 / 3.0,
     ];
-    f.dense[LANGS.len()..].copy_from_slice(&shared);
+    f.dense[LANGS.len()..LANGS.len() + DENSE_SHARED].copy_from_slice(&shared);
+    let copy = LANGS.len() + DENSE_SHARED * (1 + li);
+    f.dense[copy..copy + DENSE_SHARED].copy_from_slice(&shared);
 
     f.hashed.clear();
     let buf = &s.buf;
@@ -1215,6 +1217,21 @@ mod tests {
         }
         assert_eq!(from_probabilities([0.2, 0.5, 0.3]).label, Label::Neu);
         assert!(from_probabilities([0.1, 0.2, 0.7]).score > 0.5);
+    }
+
+    #[test]
+    fn dense_features_have_a_copy_for_the_text_language_only() {
+        let mut f = Features::default();
+        features(&["this is a total scam!"], 0, 18, &mut f);
+        let shared = LANGS.len()..LANGS.len() + DENSE_SHARED;
+        let en = LANGS.len() + DENSE_SHARED..LANGS.len() + 2 * DENSE_SHARED;
+        let fr = LANGS.len() + 2 * DENSE_SHARED..model::DENSE;
+        assert!(f.dense[shared.clone()].iter().any(|&x| x != 0.0));
+        assert_eq!(f.dense[shared.clone()], f.dense[en]);
+        assert!(f.dense[fr.clone()].iter().all(|&x| x == 0.0));
+        features(&["c'est une arnaque !"], 1, 18, &mut f);
+        assert_eq!(f.dense[shared], f.dense[fr]);
+        assert_eq!(f.dense[..LANGS.len()], [0.0, 1.0]);
     }
 
     #[test]
