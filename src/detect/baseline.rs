@@ -57,6 +57,15 @@ const WINSOR: f64 = 3.0;
 /// Levels before learning kept for past hours (the longest default width
 /// is 8 hours).
 const PAST_HOURS: usize = 26;
+/// Weight of a new week in a day-of-week factor (time constant 3 weeks; a
+/// running mean over the first weeks).
+const WEEK_BETA: f64 = 1.0 / 3.0;
+/// Complete days learnt before the day-of-week factors apply (two weeks:
+/// one week gives the first ratio of each weekday, the second confirms it).
+const WEEKLY_AFTER_DAYS: u32 = 14;
+/// Day-of-week factors are kept within these bounds.
+const WEEK_MIN: f64 = 0.2;
+const WEEK_MAX: f64 = 3.0;
 
 /// A seasonal baseline of hourly counts.
 #[derive(Debug, Clone)]
@@ -86,6 +95,98 @@ pub(crate) struct Model {
     freeze_hours: u32,
     /// Least dispersion believed (see [`Model::with_phi_floor`]).
     phi_floor: f64,
+    /// The weekly profile (see [`Model::with_weekly`]); `None`: off.
+    week: Option<Box<Week>>,
+}
+
+/// A day-of-week factor learnt from daily totals: each complete UTC day's
+/// learnt total (suspicious hours count as their expected count, clipped
+/// hours as clipped) against the mean of the seven days ending with it,
+/// averaged per weekday over weeks. Applies once [`WEEKLY_AFTER_DAYS`]
+/// complete days are known and every weekday has a ratio.
+#[derive(Debug, Clone)]
+struct Week {
+    /// Factor per `unix day mod 7`, mean 1 over the week.
+    factor: [f64; 7],
+    /// Ratios learnt per weekday.
+    n: [u32; 7],
+    /// The unix day being summed, its total so far and its hours.
+    day: Option<i64>,
+    total: f64,
+    hours: u32,
+    /// `(unix day, total)` of the latest complete days, oldest first.
+    days: VecDeque<(i64, f64)>,
+    /// Complete days learnt.
+    complete: u32,
+}
+
+impl Week {
+    fn new() -> Week {
+        Week {
+            factor: [1.0; 7],
+            n: [0; 7],
+            day: None,
+            total: 0.0,
+            hours: 0,
+            days: VecDeque::new(),
+            complete: 0,
+        }
+    }
+
+    fn applies(&self) -> bool {
+        self.complete >= WEEKLY_AFTER_DAYS && self.n.iter().all(|&n| n > 0)
+    }
+
+    /// The factor of unix hour `h` (1 until it applies).
+    fn at(&self, h: i64) -> f64 {
+        if self.applies() {
+            self.factor[h.div_euclid(24).rem_euclid(7) as usize]
+        } else {
+            1.0
+        }
+    }
+
+    /// Adds the learnt count of unix hour `h`; closes the day on its last
+    /// hour.
+    fn add(&mut self, h: i64, x: f64) {
+        let d = h.div_euclid(24);
+        if self.day != Some(d) {
+            self.day = Some(d);
+            self.total = 0.0;
+            self.hours = 0;
+        }
+        self.total += x;
+        self.hours += 1;
+        if h.rem_euclid(24) != 23 {
+            return;
+        }
+        if self.hours == 24 {
+            if self.days.back().is_some_and(|&(p, _)| p != d - 1) {
+                self.days.clear();
+            }
+            self.days.push_back((d, self.total));
+            while self.days.len() > 7 {
+                self.days.pop_front();
+            }
+            self.complete += 1;
+            let mean = self.days.iter().map(|&(_, t)| t).sum::<f64>() / 7.0;
+            if self.days.len() == 7 && mean > 0.0 {
+                let k = d.rem_euclid(7) as usize;
+                self.n[k] += 1;
+                let b = WEEK_BETA.max(1.0 / f64::from(self.n[k]));
+                let r = (self.total / mean).clamp(WEEK_MIN, WEEK_MAX);
+                self.factor[k] += b * (r - self.factor[k]);
+                let m = self.factor.iter().sum::<f64>() / 7.0;
+                for f in &mut self.factor {
+                    *f = (*f / m).clamp(WEEK_MIN, WEEK_MAX);
+                }
+            }
+        } else {
+            // A day with gaps (hours skipped at the horizon): start over.
+            self.days.clear();
+        }
+        self.day = None;
+    }
 }
 
 impl Default for Model {
@@ -119,7 +220,23 @@ impl Model {
             alpha: 1.0 / level_hours.max(1.0),
             freeze_hours,
             phi_floor: 0.0,
+            week: None,
         }
+    }
+
+    /// The same model with a weekly profile: a day-of-week factor on top of
+    /// the hour-of-day profile, learnt from the ratio of each complete day
+    /// to the seven days ending with it (suspicious hours count as
+    /// expected), applied once two weeks are known.
+    pub(crate) fn with_weekly(mut self, on: bool) -> Model {
+        self.week = on.then(|| Box::new(Week::new()));
+        self
+    }
+
+    /// The day-of-week factor of unix hour `h` (1 without a weekly
+    /// profile, or before it applies).
+    fn week_at(&self, h: i64) -> f64 {
+        self.week.as_ref().map_or(1.0, |w| w.at(h))
     }
 
     /// The same model believing at least `floor` of over-dispersion on an
@@ -170,7 +287,7 @@ impl Model {
 
     /// Expected count of unix hour `h`, from what was known before it.
     pub(crate) fn expected_hour(&self, h: i64) -> f64 {
-        self.level_at(h) * self.profile[h.rem_euclid(24) as usize]
+        self.level_at(h) * self.profile[h.rem_euclid(24) as usize] * self.week_at(h)
     }
 
     /// Expected count of the seconds `(from, to]`.
@@ -261,7 +378,8 @@ impl Model {
         }
         self.next = Some(h + 1);
         let hod = h.rem_euclid(24) as usize;
-        let prof = self.profile[hod].max(0.05);
+        let wk = self.week_at(h);
+        let prof = self.profile[hod].max(0.05) * wk;
         let expected = self.level * prof;
         // Suspicious hours in a row, learnt or not: once past the freeze,
         // a lasting change is learnt until the hours look normal again.
@@ -294,7 +412,7 @@ impl Model {
             } else {
                 BETA.max(1.0 / f64::from(self.days[hod]))
             };
-            let share = (x / self.level).min(CLIP * prof + 1.0);
+            let share = (x / (self.level * wk)).min(CLIP * prof / wk + 1.0);
             self.profile[hod] += b * (share - self.profile[hod]);
             let mean = self.profile.iter().sum::<f64>() / 24.0;
             if mean > 0.0 {
@@ -302,6 +420,10 @@ impl Model {
                     *p = (*p / mean).max(0.05);
                 }
             }
+        }
+        if let Some(w) = self.week.as_mut() {
+            // What the level learnt: a skipped hour counts as expected.
+            w.add(h, if skip { expected } else { x });
         }
         !skip
     }
