@@ -25,7 +25,8 @@
 //! * **Expected count** ([`baseline`]): a seasonal baseline of hourly counts
 //!   that does not learn from what it judges — an hour in which a window
 //!   was improbable at [`Tuning::suspect_p`] is not learnt (for up to
-//!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, and
+//!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, a
+//!   weekend factor applies after two weeks ([`Tuning::weekly`]), and
 //!   a window's hours are expected from the level *before* them, so the
 //!   expected count of a window never includes the window itself.
 //! * **Score**: the negative-binomial mid-p tail probability of each
@@ -191,9 +192,12 @@ pub struct Tuning {
     /// the last `likelihood_hours` (see `beats_likelihood`).
     pub gate_likelihood: bool,
     pub likelihood_hours: usize,
-    /// A weekly profile in the baseline (see [`Model::with_weekly`]): a
-    /// day-of-week factor on top of the hour-of-day profile.
-    pub weekly: bool,
+    /// The baseline's weekly profile (see [`Model::with_weekly`]): `split`
+    /// (the default) a weekday and a weekend factor on top of the
+    /// hour-of-day profile, `days` one per day of the week, `off` none.
+    /// Chosen on NAB dev leave-one-out and the crisis tuning seeds (see
+    /// the README).
+    pub weekly: baseline::Weekly,
 }
 
 impl Tuning {
@@ -232,7 +236,7 @@ impl Default for Tuning {
             small_relax: 1.0,
             gate_likelihood: false,
             likelihood_hours: 168,
-            weekly: false,
+            weekly: baseline::Weekly::Split,
         }
     }
 }
@@ -298,9 +302,10 @@ impl Tuning {
             "likelihood_hours" => self.likelihood_hours = (num(value)? as usize).max(1),
             "weekly" => {
                 self.weekly = match value.trim() {
-                    "true" | "1" | "on" => true,
-                    "false" | "0" | "off" => false,
-                    v => return Err(format!("weekly: `{v}`: expected true or false")),
+                    "off" | "false" => baseline::Weekly::Off,
+                    "days" => baseline::Weekly::Days,
+                    "split" => baseline::Weekly::Split,
+                    v => return Err(format!("weekly: `{v}`: expected off, days or split")),
                 }
             }
             other => {
