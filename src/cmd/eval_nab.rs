@@ -229,7 +229,9 @@ pub(crate) fn split_overrides(overrides: &[String]) -> anyhow::Result<Tuning> {
 /// mentions evenly over the seconds `[times[i], times[i] + step)`.
 /// (`tuning`: the detector's method parameters; the defaults are
 /// `Tuning::default()`.)
-pub(crate) fn detect_with(rules: &RuleSet, tuning: &Tuning, s: &Series) -> Vec<usize> {
+/// With each row, what the detector saw: the width that fired, its
+/// observed and expected counts and tail probability.
+pub(crate) fn detect_events(rules: &RuleSet, tuning: &Tuning, s: &Series) -> Vec<(usize, String)> {
     let mut d = Detector::with_tuning(rules, tuning.clone());
     let step = if s.times.len() > 1 {
         (s.times[1] - s.times[0]).max(1)
@@ -246,7 +248,17 @@ pub(crate) fn detect_with(rules: &RuleSet, tuning: &Tuning, s: &Series) -> Vec<u
             }
             for tr in d.ingest_counts(0, t0 + k as i64, n, 0) {
                 if is_onset(&tr.event) {
-                    rows.push(i);
+                    let e = &tr.event;
+                    rows.push((
+                        i,
+                        format!(
+                            "{}s {} vs {:.1} p {:.1e}",
+                            e.window_secs,
+                            e.observed,
+                            e.expected,
+                            e.tail_probability.unwrap_or(1.0)
+                        ),
+                    ));
                 }
             }
         }
@@ -310,12 +322,24 @@ fn read_dir_series(dir: &Path) -> anyhow::Result<Vec<Series>> {
 /// Runs the detector on every series, two at a time (the detector is
 /// single-threaded per watch); the rows detected, in `series` order.
 fn detect_all(rules: &RuleSet, tuning: &Tuning, series: &[Series]) -> Vec<Vec<usize>> {
+    detect_all_events(rules, tuning, series)
+        .into_iter()
+        .map(|v| v.into_iter().map(|(r, _)| r).collect())
+        .collect()
+}
+
+/// [`detect_all`] with what the detector saw (see [`detect_events`]).
+fn detect_all_events(
+    rules: &RuleSet,
+    tuning: &Tuning,
+    series: &[Series],
+) -> Vec<Vec<(usize, String)>> {
     std::thread::scope(|scope| {
         let mut out = Vec::new();
         for pair in series.chunks(2) {
             let handles: Vec<_> = pair
                 .iter()
-                .map(|s| scope.spawn(|| detect_with(rules, tuning, s)))
+                .map(|s| scope.spawn(|| detect_events(rules, tuning, s)))
                 .collect();
             for h in handles {
                 out.push(h.join().unwrap_or_default());
@@ -459,13 +483,15 @@ pub(crate) fn run(
     let started = std::time::Instant::now();
     let mut mentions = 0u64;
     let series = read_dir_series(dir)?;
-    let detected = detect_all(&rules, &tuning, &series);
-    for (s, rows) in series.iter().zip(detected) {
+    let detected = detect_all_events(&rules, &tuning, &series);
+    for (s, events) in series.iter().zip(detected) {
+        let rows: Vec<usize> = events.iter().map(|(r, _)| *r).collect();
         mentions += s.values.iter().sum::<u64>();
         let windows = label_rows(s, &labels)?;
         if list {
             let prob = probation(s.times.len());
-            for &r in &rows {
+            for (r, saw) in &events {
+                let r = *r;
                 let verdict = match windows.iter().position(|&(l, h)| r >= l && r <= h) {
                     Some(k) => format!("window {} (rows {}-{})", k + 1, windows[k].0, windows[k].1),
                     None if r < prob => "probation".to_string(),
@@ -476,7 +502,7 @@ pub(crate) fn run(
                     .unwrap_or_default();
                 writeln!(
                     out,
-                    "  {:<26} row {r:>6} {at} value {:>6}  {verdict}",
+                    "  {:<26} row {r:>6} {at} value {:>6}  {verdict}  ({saw})",
                     s.name, s.values[r]
                 )?;
             }

@@ -18,6 +18,11 @@
 //! * `profile[h]` is an exponentially weighted mean, over days, of the
 //!   hour's share of the level (a running mean over the first days), kept at
 //!   mean 1: the daily seasonality;
+//! * a **weekly** factor ([`Model::with_weekly`]; weekdays and weekends by
+//!   default): each complete UTC day's learnt total against the mean of
+//!   the seven days ending with it, averaged over weeks, applied once two
+//!   weeks are known — so that a weekend is not taken for a fall of the
+//!   level, nor Monday for a rise;
 //! * the level *before* each recent hour was learnt is kept
 //!   ([`Model::expected_hour`] of a past hour uses it), so the expected count
 //!   of a window never includes the window itself.
@@ -57,6 +62,15 @@ const WINSOR: f64 = 3.0;
 /// Levels before learning kept for past hours (the longest default width
 /// is 8 hours).
 const PAST_HOURS: usize = 26;
+/// Weight of a new week in a day-of-week factor (time constant 3 weeks; a
+/// running mean over the first weeks).
+const WEEK_BETA: f64 = 1.0 / 3.0;
+/// Complete days learnt before the day-of-week factors apply (two weeks:
+/// one week gives the first ratio of each weekday, the second confirms it).
+const WEEKLY_AFTER_DAYS: u32 = 14;
+/// Day-of-week factors are kept within these bounds.
+const WEEK_MIN: f64 = 0.2;
+const WEEK_MAX: f64 = 3.0;
 
 /// A seasonal baseline of hourly counts.
 #[derive(Debug, Clone)]
@@ -86,6 +100,139 @@ pub(crate) struct Model {
     freeze_hours: u32,
     /// Least dispersion believed (see [`Model::with_phi_floor`]).
     phi_floor: f64,
+    /// The weekly profile (see [`Model::with_weekly`]); `None`: off.
+    week: Option<Box<Week>>,
+}
+
+/// Which weekly profile a model learns (see [`Model::with_weekly`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Weekly {
+    /// None: the hour-of-day profile and the level only.
+    #[default]
+    Off,
+    /// A factor per day of the week.
+    Days,
+    /// A factor for weekdays and one for weekends.
+    Split,
+}
+
+/// A day-of-week factor learnt from daily totals: each complete UTC day's
+/// learnt total (suspicious hours count as their expected count, clipped
+/// hours as clipped) against the mean of the seven days ending with it,
+/// averaged per weekday over weeks. Applies once [`WEEKLY_AFTER_DAYS`]
+/// complete days are known and every weekday has a ratio.
+#[derive(Debug, Clone)]
+struct Week {
+    /// Factor per `unix day mod 7`, mean 1 over the week.
+    factor: [f64; 7],
+    /// Ratios learnt per weekday.
+    n: [u32; 7],
+    /// The unix day being summed, its total so far and its hours.
+    day: Option<i64>,
+    total: f64,
+    hours: u32,
+    /// `(unix day, total)` of the latest complete days, oldest first.
+    days: VecDeque<(i64, f64)>,
+    /// Complete days learnt.
+    complete: u32,
+    /// Two classes only, weekdays and weekends (Saturday, Sunday UTC),
+    /// instead of seven.
+    split: bool,
+    /// Whether the factors apply (see [`Week::applies`]), kept up to date
+    /// at each day's end: read on every expected count.
+    on: bool,
+}
+
+impl Week {
+    fn new(split: bool) -> Week {
+        Week {
+            split,
+            on: false,
+            factor: [1.0; 7],
+            n: [0; 7],
+            day: None,
+            total: 0.0,
+            hours: 0,
+            days: VecDeque::new(),
+            complete: 0,
+        }
+    }
+
+    fn applies(&self) -> bool {
+        let classes = if self.split { 2 } else { 7 };
+        self.complete >= WEEKLY_AFTER_DAYS && self.n[..classes].iter().all(|&n| n > 0)
+    }
+
+    /// The class of unix day `d`: its weekday (`d mod 7`), or with
+    /// `split` 1 for Saturday and Sunday, 0 for the other days.
+    fn class(&self, d: i64) -> usize {
+        let k = d.rem_euclid(7) as usize;
+        if self.split {
+            // 1970-01-01 (unix day 0) was a Thursday: days 2 and 3 mod 7
+            // are Saturday and Sunday.
+            usize::from(k == 2 || k == 3)
+        } else {
+            k
+        }
+    }
+
+    /// The factor of unix hour `h` (1 until it applies).
+    fn at(&self, h: i64) -> f64 {
+        if self.on {
+            self.factor[self.class(h.div_euclid(24))]
+        } else {
+            1.0
+        }
+    }
+
+    /// Adds the learnt count of unix hour `h`; closes the day on its last
+    /// hour.
+    fn add(&mut self, h: i64, x: f64) {
+        let d = h.div_euclid(24);
+        if self.day != Some(d) {
+            self.day = Some(d);
+            self.total = 0.0;
+            self.hours = 0;
+        }
+        self.total += x;
+        self.hours += 1;
+        if h.rem_euclid(24) != 23 {
+            return;
+        }
+        if self.hours == 24 {
+            if self.days.back().is_some_and(|&(p, _)| p != d - 1) {
+                self.days.clear();
+            }
+            self.days.push_back((d, self.total));
+            while self.days.len() > 7 {
+                self.days.pop_front();
+            }
+            self.complete += 1;
+            let mean = self.days.iter().map(|&(_, t)| t).sum::<f64>() / 7.0;
+            if self.days.len() == 7 && mean > 0.0 {
+                let k = self.class(d);
+                self.n[k] += 1;
+                // A class of several days learns as fast per week.
+                let per_week = if self.split { [5.0, 2.0][k] } else { 1.0 };
+                let b = (WEEK_BETA / per_week).max(1.0 / f64::from(self.n[k]));
+                let r = (self.total / mean).clamp(WEEK_MIN, WEEK_MAX);
+                self.factor[k] += b * (r - self.factor[k]);
+                let m = if self.split {
+                    (5.0 * self.factor[0] + 2.0 * self.factor[1]) / 7.0
+                } else {
+                    self.factor.iter().sum::<f64>() / 7.0
+                };
+                for f in &mut self.factor {
+                    *f = (*f / m).clamp(WEEK_MIN, WEEK_MAX);
+                }
+            }
+        } else {
+            // A day with gaps (hours skipped at the horizon): start over.
+            self.days.clear();
+        }
+        self.day = None;
+        self.on = self.applies();
+    }
 }
 
 impl Default for Model {
@@ -119,7 +266,28 @@ impl Model {
             alpha: 1.0 / level_hours.max(1.0),
             freeze_hours,
             phi_floor: 0.0,
+            week: None,
         }
+    }
+
+    /// The same model with a weekly profile: a day-of-week factor on top of
+    /// the hour-of-day profile, learnt from the ratio of each complete day
+    /// to the seven days ending with it (suspicious hours count as
+    /// expected), applied once two weeks are known.
+    /// `Weekly::Split`: weekdays and weekends only.
+    pub(crate) fn with_weekly(mut self, weekly: Weekly) -> Model {
+        self.week = match weekly {
+            Weekly::Off => None,
+            Weekly::Days => Some(Box::new(Week::new(false))),
+            Weekly::Split => Some(Box::new(Week::new(true))),
+        };
+        self
+    }
+
+    /// The day-of-week factor of unix hour `h` (1 without a weekly
+    /// profile, or before it applies).
+    fn week_at(&self, h: i64) -> f64 {
+        self.week.as_ref().map_or(1.0, |w| w.at(h))
     }
 
     /// The same model believing at least `floor` of over-dispersion on an
@@ -170,7 +338,7 @@ impl Model {
 
     /// Expected count of unix hour `h`, from what was known before it.
     pub(crate) fn expected_hour(&self, h: i64) -> f64 {
-        self.level_at(h) * self.profile[h.rem_euclid(24) as usize]
+        self.level_at(h) * self.profile[h.rem_euclid(24) as usize] * self.week_at(h)
     }
 
     /// Expected count of the seconds `(from, to]`.
@@ -261,7 +429,8 @@ impl Model {
         }
         self.next = Some(h + 1);
         let hod = h.rem_euclid(24) as usize;
-        let prof = self.profile[hod].max(0.05);
+        let wk = self.week_at(h);
+        let prof = self.profile[hod].max(0.05) * wk;
         let expected = self.level * prof;
         // Suspicious hours in a row, learnt or not: once past the freeze,
         // a lasting change is learnt until the hours look normal again.
@@ -294,7 +463,7 @@ impl Model {
             } else {
                 BETA.max(1.0 / f64::from(self.days[hod]))
             };
-            let share = (x / self.level).min(CLIP * prof + 1.0);
+            let share = (x / (self.level * wk)).min(CLIP * prof / wk + 1.0);
             self.profile[hod] += b * (share - self.profile[hod]);
             let mean = self.profile.iter().sum::<f64>() / 24.0;
             if mean > 0.0 {
@@ -302,6 +471,10 @@ impl Model {
                     *p = (*p / mean).max(0.05);
                 }
             }
+        }
+        if let Some(w) = self.week.as_mut() {
+            // What the level learnt: a skipped hour counts as expected.
+            w.add(h, if skip { expected } else { x });
         }
         !skip
     }
@@ -432,5 +605,56 @@ mod tests {
         assert!((m.phi(3600) - 0.09).abs() < 0.04, "{}", m.phi(3600));
         assert!(m.phi(900) < 0.02, "{}", m.phi(900));
         assert_eq!(m.phi(1200), m.phi(900), "nearest class");
+    }
+
+    #[test]
+    fn a_weekend_factor_is_learnt_and_applies_after_two_weeks() {
+        // 40 an hour on weekdays, 20 at weekends (unix days 2 and 3 mod 7).
+        let count = |h: i64| {
+            if matches!(h.div_euclid(24).rem_euclid(7), 2 | 3) {
+                20.0
+            } else {
+                40.0
+            }
+        };
+        let mut plain = Model::default();
+        let mut weekly = Model::default().with_weekly(Weekly::Split);
+        for h in 0..24 * 13 {
+            plain.learn(h, count(h), false);
+            weekly.learn(h, count(h), false);
+        }
+        // Before two weeks: no factor, the same expectation as without.
+        let sat = 24 * 16 + 12;
+        assert_eq!(weekly.expected_hour(sat), plain.expected_hour(sat));
+        // Up to the end of a Sunday (unix day 38, 3 mod 7).
+        for h in 24 * 13..24 * 39 {
+            plain.learn(h, count(h), false);
+            weekly.learn(h, count(h), false);
+        }
+        // The next Monday (day 39) and Saturday (day 44).
+        let (monday, saturday) = (24 * 39 + 12, 24 * 44 + 12);
+        check(&weekly, monday, 40.0, 3.0);
+        check(&weekly, saturday, 20.0, 2.0);
+        // Without it, Monday is expected from a level that sank with the
+        // weekend.
+        assert!(
+            plain.expected_hour(monday) < 36.0,
+            "{}",
+            plain.expected_hour(monday)
+        );
+    }
+
+    #[test]
+    fn suspicious_hours_count_as_expected_in_the_weekly_totals() {
+        let mut m = Model::default().with_weekly(Weekly::Days);
+        for h in 0..24 * 28_i64 {
+            // A ten-fold burst every Friday (day 1 mod 7) at noon, judged
+            // suspicious: it must not make Fridays look busy.
+            let friday_noon = h.div_euclid(24).rem_euclid(7) == 1 && h % 24 == 12;
+            let c = if friday_noon { 300.0 } else { 30.0 };
+            m.learn(h, c, friday_noon);
+        }
+        let friday = 24 * 29 + 10;
+        check(&m, friday, 30.0, 2.0);
     }
 }

@@ -25,7 +25,8 @@
 //! * **Expected count** ([`baseline`]): a seasonal baseline of hourly counts
 //!   that does not learn from what it judges — an hour in which a window
 //!   was improbable at [`Tuning::suspect_p`] is not learnt (for up to
-//!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, and
+//!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, a
+//!   weekend factor applies after two weeks ([`Tuning::weekly`]), and
 //!   a window's hours are expected from the level *before* them, so the
 //!   expected count of a window never includes the window itself.
 //! * **Score**: the negative-binomial mid-p tail probability of each
@@ -99,6 +100,10 @@ pub(crate) const NEGATIVE_SHARE_RISE: f64 = 0.3;
 /// applies.
 pub(crate) const GATE_DAYS: usize = 14;
 pub(crate) const GATE_MIN_DAYS: usize = 3;
+/// Hours of hourly highest scores the likelihood gate needs before it
+/// applies, and the least standard deviation it believes (decades).
+pub(crate) const LIKELIHOOD_MIN_HOURS: usize = 72;
+pub(crate) const LIKELIHOOD_MIN_SD: f64 = 1.0;
 /// A window is only worth a tail probability when its count is at least
 /// this many standard deviations above expected (a cheap pre-test: the
 /// tail of anything below is far above any threshold used).
@@ -182,6 +187,17 @@ pub struct Tuning {
     /// (1: no split, the default). Measured (see the README).
     pub small_mu: f64,
     pub small_relax: f64,
+    /// `gate_kind = likelihood`: [`Tuning::gate`] is a number of standard
+    /// deviations above the mean of the rule's hourly highest scores over
+    /// the last `likelihood_hours` (see `beats_likelihood`).
+    pub gate_likelihood: bool,
+    pub likelihood_hours: usize,
+    /// The baseline's weekly profile (see [`Model::with_weekly`]): `split`
+    /// (the default) a weekday and a weekend factor on top of the
+    /// hour-of-day profile, `days` one per day of the week, `off` none.
+    /// Chosen on NAB dev leave-one-out and the crisis tuning seeds (see
+    /// the README).
+    pub weekly: baseline::Weekly,
 }
 
 impl Tuning {
@@ -218,6 +234,9 @@ impl Default for Tuning {
             mid_p: MID_P,
             small_mu: 0.0,
             small_relax: 1.0,
+            gate_likelihood: false,
+            likelihood_hours: 168,
+            weekly: baseline::Weekly::Split,
         }
     }
 }
@@ -246,10 +265,15 @@ impl Tuning {
             "freeze_hours" => self.freeze_hours = num(value)? as u32,
             "gate" => self.gate = num(value)?,
             "gate_kind" => {
-                self.gate_spread = match value.trim() {
-                    "ratio" => false,
-                    "spread" => true,
-                    v => return Err(format!("gate_kind: `{v}`: expected ratio or spread")),
+                (self.gate_spread, self.gate_likelihood) = match value.trim() {
+                    "ratio" => (false, false),
+                    "spread" => (true, false),
+                    "likelihood" => (false, true),
+                    v => {
+                        return Err(format!(
+                            "gate_kind: `{v}`: expected ratio, spread or likelihood"
+                        ));
+                    }
                 }
             }
             "gate_quantile" => self.gate_quantile = num(value)?.clamp(0.0, 1.0),
@@ -275,9 +299,18 @@ impl Tuning {
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
             "small_mu" => self.small_mu = num(value)?,
             "small_relax" => self.small_relax = num(value)?.max(1e-12),
+            "likelihood_hours" => self.likelihood_hours = (num(value)? as usize).max(1),
+            "weekly" => {
+                self.weekly = match value.trim() {
+                    "off" | "false" => baseline::Weekly::Off,
+                    "days" => baseline::Weekly::Days,
+                    "split" => baseline::Weekly::Split,
+                    v => return Err(format!("weekly: `{v}`: expected off, days or split")),
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu or small_relax"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, likelihood_hours or weekly"
                 ));
             }
         }
@@ -323,6 +356,9 @@ struct RuleState {
     /// The highest score of the day being learnt, and its hours so far.
     day_max: f64,
     day_hours: u32,
+    /// Spike kinds, `gate_kind = likelihood`: the highest score of each
+    /// learnt hour, newest last (at most [`Tuning::likelihood_hours`]).
+    hourly_max: VecDeque<f64>,
     /// keyword / influencer: matching mentions, oldest first.
     hits: VecDeque<(i64, TopMention)>,
 }
@@ -389,6 +425,7 @@ fn rule_states(w: &crate::rules::Watch, tuning: &Tuning) -> Vec<RuleState> {
             daily_max: VecDeque::new(),
             day_max: 0.0,
             day_hours: 0,
+            hourly_max: VecDeque::new(),
         })
         .collect()
 }
@@ -432,6 +469,7 @@ impl Detector {
             self.tuning.freeze_hours,
         )
         .with_phi_floor(self.tuning.phi_floor)
+        .with_weekly(self.tuning.weekly)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -922,6 +960,12 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
             }
         }
         let rs = &mut w.rules[k];
+        if tuning.gate_likelihood {
+            rs.hourly_max.push_back(best);
+            while rs.hourly_max.len() > tuning.likelihood_hours {
+                rs.hourly_max.pop_front();
+            }
+        }
         rs.day_max = rs.day_max.max(best);
         rs.day_hours += 1;
         if rs.day_hours >= 24 {
@@ -1504,12 +1548,15 @@ fn share_surge(
 /// quantile of the rule's daily highest scores; always true while fewer
 /// than [`GATE_MIN_DAYS`] days are known.
 fn beats_gate(rs: &RuleState, p: f64, tuning: &Tuning) -> bool {
+    let score = -p.max(1e-300).log10();
+    if tuning.gate_likelihood {
+        return beats_likelihood(&rs.hourly_max, score, tuning.gate);
+    }
     if rs.daily_max.len() < GATE_MIN_DAYS {
         return true;
     }
     let mut v: Vec<f64> = rs.daily_max.iter().copied().collect();
     v.sort_by(f64::total_cmp);
-    let score = -p.max(1e-300).log10();
     if tuning.gate_spread {
         let median = quantile_sorted(&v, 0.5);
         let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
@@ -1518,6 +1565,22 @@ fn beats_gate(rs: &RuleState, p: f64, tuning: &Tuning) -> bool {
         return score >= median + tuning.gate * sd;
     }
     score >= tuning.gate * quantile_sorted(&v, tuning.gate_quantile)
+}
+
+/// The anomaly likelihood gate (`gate_kind = likelihood`, after HTM's
+/// `AnomalyLikelihood`): a score must lie `z` standard deviations above
+/// the mean of the rule's hourly highest scores over the last
+/// [`Tuning::likelihood_hours`] (a Gaussian tail of about 1e-5 at `z`
+/// 4.26), the standard deviation at least [`LIKELIHOOD_MIN_SD`] decade.
+/// Always true before [`LIKELIHOOD_MIN_HOURS`] hours are known.
+fn beats_likelihood(hourly: &VecDeque<f64>, score: f64, z: f64) -> bool {
+    if hourly.len() < LIKELIHOOD_MIN_HOURS {
+        return true;
+    }
+    let n = hourly.len() as f64;
+    let mean = hourly.iter().sum::<f64>() / n;
+    let var = hourly.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    score >= mean + z * var.sqrt().max(LIKELIHOOD_MIN_SD)
 }
 
 /// The `q` quantile of sorted, non-empty `v` (nearest rank).

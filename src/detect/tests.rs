@@ -887,3 +887,99 @@ fn mid_p_is_settable() {
     assert_eq!(t.mid_p, 1.0, "clamped to a share");
     assert!(t.set("mid_p", "half").is_err());
 }
+
+/// Weekends (Saturday and Sunday UTC) at `weekend` × the weekday rate,
+/// over the daily cycle.
+fn weekly_rate(base: f64, weekend: f64, t: i64) -> f64 {
+    // Unix day 0 was a Thursday: days 2 and 3 mod 7 are the weekend.
+    let w = if matches!(t.div_euclid(DAY).rem_euclid(7), 2 | 3) {
+        weekend
+    } else {
+        1.0
+    };
+    base * daily(t) * w
+}
+
+/// Onsets after the first two weeks of five weeks of a watch at `base` an
+/// hour on weekdays, weekends at 0.3×.
+fn weekly_watch_late_onsets(weekly: &str, seed: u64, base: f64) -> Vec<(i64, String)> {
+    let mut t = Tuning::default();
+    t.set("weekly", weekly).unwrap();
+    let mut d = tuned(t);
+    let mut rng = rng(seed);
+    let onsets = simulate(
+        &mut d,
+        &mut rng,
+        0,
+        35 * DAY,
+        |t| weekly_rate(base, 0.3, t),
+        |_| 0.1,
+    );
+    onsets.into_iter().filter(|(t, _)| *t >= 14 * DAY).collect()
+}
+
+#[test]
+fn a_weekly_profile_stays_quiet_across_weekend_edges() {
+    // Monday morning after a weekend at 0.3×: the two-day level has sunk
+    // with the weekend, the weekly profile expects the return.
+    for (seed, base) in [(70, 100.0), (71, 300.0)] {
+        let late = weekly_watch_late_onsets("split", seed, base);
+        assert!(late.is_empty(), "base {base}: {late:?}");
+    }
+}
+
+#[test]
+fn the_weekly_profile_still_catches_a_crisis_on_a_weekday() {
+    let mut t = Tuning::default();
+    t.set("weekly", "split").unwrap();
+    assert_eq!(t.weekly, baseline::Weekly::Split);
+    assert_eq!(
+        Tuning::default().weekly,
+        baseline::Weekly::Split,
+        "the default"
+    );
+    let mut off = Tuning::default();
+    off.set("weekly", "off").unwrap();
+    assert_eq!(off.weekly, baseline::Weekly::Off);
+    assert!(t.set("weekly", "monthly").is_err());
+    for seed in [1, 2] {
+        let (quiet, lead) = crisis_with(t.clone(), seed, 1.5, 30.0, 3 * HOUR);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        assert!(lead.is_some_and(|l| l < 0), "seed {seed}: lead {lead:?}");
+    }
+    let (quiet, lead) = crisis_with(t, 4, 15.0, 180.0, 10 * HOUR);
+    assert!(quiet.is_empty(), "false alarms {quiet:?}");
+    assert!(lead.is_some_and(|l| l <= -2 * HOUR), "lead {lead:?}");
+}
+
+#[test]
+fn the_likelihood_gate_keeps_a_routinely_spiky_watch_quiet_and_catches_a_crisis() {
+    let mut t = Tuning::default();
+    t.set("gate_kind", "likelihood").unwrap();
+    t.set("gate", "4.26").unwrap();
+    assert!(t.gate_likelihood && !t.gate_spread);
+    t.set("likelihood_hours", "168").unwrap();
+    routinely_spiky_watch_stays_quiet(t.clone());
+    let (quiet, lead) = crisis_with(t, 1, 1.5, 30.0, 3 * HOUR);
+    assert!(quiet.is_empty(), "false alarms {quiet:?}");
+    assert!(lead.is_some_and(|l| l < 0), "lead {lead:?}");
+}
+
+#[test]
+fn the_likelihood_gate_needs_three_days_and_reads_mean_and_spread() {
+    let mut hourly: VecDeque<f64> = std::iter::repeat_n(0.0, LIKELIHOOD_MIN_HOURS - 1).collect();
+    assert!(
+        beats_likelihood(&hourly, 0.1, 4.0),
+        "open before three days"
+    );
+    hourly.push_back(0.0);
+    // Scores of 0: the least spread (one decade) holds.
+    assert!(!beats_likelihood(&hourly, 3.9, 4.0));
+    assert!(beats_likelihood(&hourly, 4.0, 4.0));
+    // Hourly highs alternating 2 and 12: mean 7, s.d. 5.
+    let hourly: VecDeque<f64> = (0..100)
+        .map(|i| if i % 2 == 0 { 2.0 } else { 12.0 })
+        .collect();
+    assert!(!beats_likelihood(&hourly, 26.9, 4.0));
+    assert!(beats_likelihood(&hourly, 27.0, 4.0));
+}
