@@ -182,6 +182,13 @@ pub struct Tuning {
     /// (1: no split, the default). Measured (see the README).
     pub small_mu: f64,
     pub small_relax: f64,
+    /// The negative stream's expected count: the total baseline's × a
+    /// negative share learnt over this many hours (exponentially weighted,
+    /// from hours neither stream found suspicious), with the total's
+    /// over-dispersion; 0: the negative baseline's own level and profile
+    /// (an exponentially weighted mean of a stream that, for a small
+    /// watch, has a handful of mentions a day).
+    pub neg_share_hours: f64,
 }
 
 impl Tuning {
@@ -218,6 +225,7 @@ impl Default for Tuning {
             mid_p: MID_P,
             small_mu: 0.0,
             small_relax: 1.0,
+            neg_share_hours: 0.0,
         }
     }
 }
@@ -275,9 +283,10 @@ impl Tuning {
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
             "small_mu" => self.small_mu = num(value)?,
             "small_relax" => self.small_relax = num(value)?.max(1e-12),
+            "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu or small_relax"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax or neg_share_hours"
                 ));
             }
         }
@@ -334,6 +343,8 @@ struct WatchState {
     /// Baselines of all mentions and of negative ones.
     model: Model,
     negative: Model,
+    /// The usual negative share (see [`Tuning::neg_share_hours`]).
+    share: NegShare,
     /// Sequential tests of all mentions and of negative ones.
     cusum: [Cusum; 2],
     /// Next unix hour the models learn.
@@ -450,6 +461,7 @@ impl Detector {
                 series: Series::default(),
                 model: self.new_model(),
                 negative: self.new_model(),
+                share: NegShare::new(self.tuning.neg_share_hours),
                 cusum: [Cusum::default(), Cusum::default()],
                 learned: None,
                 recent: Recent::default(),
@@ -792,6 +804,64 @@ impl Detector {
     }
 }
 
+/// One width of a spike rule as it is judged at `t`, floors apart: what
+/// the crisis protocol's attribution reads to say which condition stops a
+/// rule (tests only).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probe {
+    pub width: i64,
+    pub observed: u64,
+    pub expected: f64,
+    /// Mid-p tail probability, corrected for the widths tested.
+    pub p: f64,
+    pub min_ok: bool,
+    pub factor_ok: bool,
+    pub gate_ok: bool,
+    pub warm: bool,
+    pub significance: f64,
+}
+
+#[cfg(test)]
+impl Detector {
+    /// Every width of rule `rule` of watch `watch` at second `t` (see
+    /// [`Probe`]), against what the detector knows now.
+    pub(crate) fn probe(&self, watch: usize, rule: usize, t: i64) -> Vec<Probe> {
+        let Some(w) = self.watches.get(watch) else {
+            return Vec::new();
+        };
+        let Some(rs) = w.rules.get(rule) else {
+            return Vec::new();
+        };
+        let negative = rs.rule.kind == AlertKind::NegativeSurge;
+        let warm = w
+            .series
+            .first()
+            .is_some_and(|f| t - f >= secs(rs.rule.warmup()));
+        let n = rs.widths.len() as f64;
+        rs.widths
+            .iter()
+            .filter_map(|&wd| {
+                let (mu, phi) = expectation(w, negative, wd, t)?;
+                let c = w.series.window(t - wd, t);
+                let x = if negative { c.negative } else { c.total };
+                let p = (stats::nb_tail_mid(x, mu, phi, self.tuning.mid_p) * n).min(1.0);
+                Some(Probe {
+                    width: wd,
+                    observed: x,
+                    expected: mu,
+                    p,
+                    min_ok: x >= rs.rule.min_mentions,
+                    factor_ok: x as f64 >= rs.rule.factor * mu,
+                    gate_ok: beats_gate(rs, p, &self.tuning),
+                    warm,
+                    significance: rs.rule.significance,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The counts of the windows ending at one evaluation second, computed
 /// once for all the rules of a watch (the widths of default rules are
 /// shared).
@@ -907,8 +977,8 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
                     let Some(x) = window_count(&w.series, end - wd, end, negative) else {
                         continue;
                     };
-                    let mu = model.expected(end - wd, end);
-                    let phi = model.phi(wd);
+                    let mu = stream_mu(w, negative, end - wd, end);
+                    let phi = stream_phi(w, negative, wd);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
                     } else {
@@ -934,34 +1004,39 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
         }
     }
     let c = w.series.hour(h);
+    let mut any_suspicious = false;
     for negative in [false, true] {
+        let by_cusum = !tuning.cusum_ratios.is_empty()
+            && cusum_peak[usize::from(negative)] >= tuning.cusum_suspect * tuning.cusum_h;
+        let judges = if negative {
+            w.negative.judges(h)
+        } else {
+            w.model.judges(h)
+        };
+        let suspicious = judges && (by_cusum || hour_suspicious(w, negative, h, first, tuning));
+        any_suspicious |= suspicious;
         let model = if negative {
             &mut w.negative
         } else {
             &mut w.model
         };
-        let by_cusum = !tuning.cusum_ratios.is_empty()
-            && cusum_peak[usize::from(negative)] >= tuning.cusum_suspect * tuning.cusum_h;
-        let suspicious = model.judges(h)
-            && (by_cusum || hour_suspicious(&w.series, model, negative, h, first, tuning));
         if !suspicious {
             learn_dispersion(&w.series, model, negative, h, first);
         }
         let x = if negative { c.negative } else { c.total };
         model.learn(h, x as f64, suspicious);
     }
+    // The usual share learns only hours neither stream found odd: a
+    // negative wave is not learnt while it is judged.
+    if !any_suspicious {
+        w.share.learn(c.negative, c.total);
+    }
 }
 
 /// Whether a window of a standard width ending in hour `h` was improbable
-/// for `model` (at [`Tuning::suspect_p`]).
-fn hour_suspicious(
-    s: &Series,
-    model: &Model,
-    negative: bool,
-    h: i64,
-    first: i64,
-    tuning: &Tuning,
-) -> bool {
+/// for the stream's expectation (at [`Tuning::suspect_p`]).
+fn hour_suspicious(w: &WatchState, negative: bool, h: i64, first: i64, tuning: &Tuning) -> bool {
+    let s = &w.series;
     for &wd in &tuning.widths {
         for end in sample_ends(h, wd) {
             if end - wd < first {
@@ -970,8 +1045,8 @@ fn hour_suspicious(
             let Some(x) = window_count(s, end - wd, end, negative) else {
                 continue;
             };
-            let mu = model.expected(end - wd, end);
-            let phi = model.phi(wd);
+            let mu = stream_mu(w, negative, end - wd, end);
+            let phi = stream_phi(w, negative, wd);
             if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
                 && stats::nb_tail_mid(x, mu, phi, tuning.mid_p) <= tuning.suspect_p
             {
@@ -1199,6 +1274,85 @@ fn judge_cusum(
     })
 }
 
+/// The usual share of a watch's negative mentions, learnt slowly from the
+/// hourly counts of hours that were not suspicious (see
+/// [`Tuning::neg_share_hours`]): an exponentially weighted ratio of sums,
+/// with a Jeffreys prior (half a negative in one mention) so that a watch
+/// that never saw a negative does not expect none.
+#[derive(Debug, Clone, Default)]
+struct NegShare {
+    /// Time constant, hours (0: not used).
+    hours: f64,
+    /// Exponentially weighted negative and total counts per hour.
+    negative: f64,
+    total: f64,
+    /// Hours learnt.
+    n: u32,
+}
+
+/// Mentions a share must have seen before it is used.
+const SHARE_MIN_MENTIONS: f64 = 20.0;
+
+impl NegShare {
+    fn new(hours: f64) -> NegShare {
+        NegShare {
+            hours,
+            ..NegShare::default()
+        }
+    }
+
+    fn learn(&mut self, negative: u64, total: u64) {
+        if self.hours <= 0.0 {
+            return;
+        }
+        self.n = self.n.saturating_add(1);
+        let a = (1.0 / self.hours).max(1.0 / f64::from(self.n));
+        self.negative += a * (negative as f64 - self.negative);
+        self.total += a * (total as f64 - self.total);
+    }
+
+    /// Hours the weighted sums stand for.
+    fn span(&self) -> f64 {
+        f64::from(self.n).min(self.hours)
+    }
+
+    /// The share and its relative variance, once enough was seen.
+    fn share(&self) -> Option<(f64, f64)> {
+        let seen = self.total * self.span();
+        if self.hours <= 0.0 || seen < SHARE_MIN_MENTIONS {
+            return None;
+        }
+        let s = (self.negative * self.span() + 0.5) / (seen + 1.0);
+        Some((s, (1.0 - s) / (s * (seen + 1.0))))
+    }
+}
+
+/// The expected count of a stream in `(from, to]` from its warm baseline:
+/// the total's, or the negative one's — the total's × the usual negative
+/// share when [`Tuning::neg_share_hours`] is set and the share is known.
+fn stream_mu(w: &WatchState, negative: bool, from: i64, to: i64) -> f64 {
+    if !negative {
+        return w.model.expected(from, to);
+    }
+    match w.share.share() {
+        Some((s, _)) => w.model.expected(from, to) * s,
+        None => w.negative.expected(from, to),
+    }
+}
+
+/// The over-dispersion of a stream's counts over `width` seconds (see
+/// [`stream_mu`]): the negatives thin the same noisy counts, so they share
+/// the total's, plus the share estimate's own relative variance.
+fn stream_phi(w: &WatchState, negative: bool, width: i64) -> f64 {
+    if !negative {
+        return w.model.phi(width);
+    }
+    match w.share.share() {
+        Some((_, v)) => w.model.phi(width) + v,
+        None => w.negative.phi(width),
+    }
+}
+
 /// Expected count (and dispersion) of `model`'s series in `(t − window, t]`:
 /// from the baseline once an hour is learnt, else from the mean rate of
 /// history before the window (Poisson). `None` without history.
@@ -1215,7 +1369,10 @@ fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f
         let count = if negative { h.negative } else { h.total };
         return Some((count as f64 * window as f64 / span as f64, 0.0));
     }
-    Some((model.expected(ws, t), model.phi(window)))
+    Some((
+        stream_mu(w, negative, ws, t),
+        stream_phi(w, negative, window),
+    ))
 }
 
 /// What a rule sees at `t`, with the numbers its event explains.
@@ -1343,7 +1500,9 @@ fn assess(
 ) -> Measure {
     let rule = &rs.rule;
     let window = secs(rule.window).max(1);
-    let usual_share = if w.model.level() > 0.0 {
+    let usual_share = if let Some((s, _)) = w.share.share() {
+        s
+    } else if w.model.level() > 0.0 {
         (w.negative.level() / w.model.level()).clamp(0.0, 1.0)
     } else {
         let f = w.series.first().unwrap_or(t);
