@@ -56,6 +56,15 @@ fn load_rules(opts: &Options<'_>) -> anyhow::Result<(RuleSet, String)> {
         anyhow::anyhow!("invalid rules:\n{}", text.join("\n"))
     };
     if let Some(dir) = opts.rules_dir {
+        if let Some(o) = opts
+            .overrides
+            .iter()
+            .find(|o| !o.trim_start().starts_with("detect."))
+        {
+            anyhow::bail!(
+                "--set `{o}` with --rules: put rule keys in the rule file; --set takes only detect.KEY = VALUE there"
+            );
+        }
         let rules = crate::rules::load_dir(dir, None).map_err(render)?;
         anyhow::ensure!(
             rules.watches.len() == 1,

@@ -117,6 +117,14 @@ pub(crate) const PHI_FLOOR: f64 = 0.05;
 /// (more small-watch crises caught at the same false alarms; see the
 /// README).
 pub(crate) const MID_P: f64 = 0.5;
+/// The negative stream (see [`Tuning::neg_share_hours`] and
+/// [`Tuning::neg_joint_relax`]): its expected count is the total's × a
+/// share learnt over two weeks, and a negative count improbable at 100 ×
+/// `significance` fires when the window's share is improbable at 1e-3.
+/// Chosen on the crisis tuning seeds (see the README).
+pub(crate) const NEG_SHARE_HOURS: f64 = 336.0;
+pub(crate) const NEG_JOINT_RELAX: f64 = 100.0;
+pub(crate) const NEG_JOINT_SHARE_P: f64 = 1e-3;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -187,8 +195,20 @@ pub struct Tuning {
     /// from hours neither stream found suspicious), with the total's
     /// over-dispersion; 0: the negative baseline's own level and profile
     /// (an exponentially weighted mean of a stream that, for a small
-    /// watch, has a handful of mentions a day).
+    /// watch, has a handful of mentions a day). With it, an hour the
+    /// negatives find suspicious is not learnt by the total either.
     pub neg_share_hours: f64,
+    /// Joint test of count and share for `negative_surge`: a width whose
+    /// negative count is improbable at `neg_joint_relax` × the rule's
+    /// `significance` also fires when its negative share is improbable
+    /// under the usual share (binomial tail, given its total) at
+    /// `neg_joint_share_p` — a harmless bump or a noisy hour of a large
+    /// watch keeps the usual share, a negative wave does not. 1: off.
+    /// Under no anomaly the two tails are nearly independent (the share
+    /// given the total does not depend on the total), so the pair holds at
+    /// about the rule's significance.
+    pub neg_joint_relax: f64,
+    pub neg_joint_share_p: f64,
 }
 
 impl Tuning {
@@ -225,7 +245,9 @@ impl Default for Tuning {
             mid_p: MID_P,
             small_mu: 0.0,
             small_relax: 1.0,
-            neg_share_hours: 0.0,
+            neg_share_hours: NEG_SHARE_HOURS,
+            neg_joint_relax: NEG_JOINT_RELAX,
+            neg_joint_share_p: NEG_JOINT_SHARE_P,
         }
     }
 }
@@ -284,9 +306,11 @@ impl Tuning {
             "small_mu" => self.small_mu = num(value)?,
             "small_relax" => self.small_relax = num(value)?.max(1e-12),
             "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
+            "neg_joint_relax" => self.neg_joint_relax = num(value)?.max(1.0),
+            "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax or neg_share_hours"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, neg_share_hours, neg_joint_relax or neg_joint_share_p"
                 ));
             }
         }
@@ -1004,7 +1028,8 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
         }
     }
     let c = w.series.hour(h);
-    let mut any_suspicious = false;
+    // Both streams are judged before either learns the hour.
+    let mut suspicious = [false; 2];
     for negative in [false, true] {
         let by_cusum = !tuning.cusum_ratios.is_empty()
             && cusum_peak[usize::from(negative)] >= tuning.cusum_suspect * tuning.cusum_h;
@@ -1013,18 +1038,29 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
         } else {
             w.model.judges(h)
         };
-        let suspicious = judges && (by_cusum || hour_suspicious(w, negative, h, first, tuning));
-        any_suspicious |= suspicious;
+        suspicious[usize::from(negative)] =
+            judges && (by_cusum || hour_suspicious(w, negative, h, first, tuning));
+    }
+    let any_suspicious = suspicious[0] || suspicious[1];
+    for negative in [false, true] {
+        // With the negative stream expected from the total baseline, an
+        // hour odd for the negatives is not learnt by the total either:
+        // a negative wave must not raise what the negatives are judged on.
+        let odd = if negative || w.share.hours <= 0.0 {
+            suspicious[usize::from(negative)]
+        } else {
+            any_suspicious
+        };
         let model = if negative {
             &mut w.negative
         } else {
             &mut w.model
         };
-        if !suspicious {
+        if !odd {
             learn_dispersion(&w.series, model, negative, h, first);
         }
         let x = if negative { c.negative } else { c.total };
-        model.learn(h, x as f64, suspicious);
+        model.learn(h, x as f64, odd);
     }
     // The usual share learns only hours neither stream found odd: a
     // negative wave is not learnt while it is judged.
@@ -1585,6 +1621,13 @@ fn assess(
             if tested && j.p <= rule.significance * tuning.relax(j.expected) {
                 m.tail = Some(j.p);
                 holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
+            } else if negative
+                && tested
+                && j.p <= rule.significance * tuning.neg_joint_relax
+                && share_improbable(j.counts, usual_share, tuning)
+            {
+                m.tail = Some(j.p);
+                holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
             }
             if !holds
                 && let Some(k) = judge_cusum(w, rs, negative, t, tuning)
@@ -1614,6 +1657,14 @@ fn assess(
         }
     }
     m
+}
+
+/// The joint test's second half ([`Tuning::neg_joint_relax`]): the
+/// window's negatives are improbable among its mentions at the usual share.
+fn share_improbable(c: Counts, usual: f64, tuning: &Tuning) -> bool {
+    tuning.neg_joint_relax > 1.0
+        && c.total > 0
+        && stats::binomial_tail(c.negative, c.total, usual.max(0.01)) <= tuning.neg_joint_share_p
 }
 
 /// `negative_surge`: the share of negative mentions of a width rises well
