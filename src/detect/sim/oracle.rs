@@ -411,7 +411,7 @@ mod tests {
                 (300, 9.0)
             ]
         );
-        assert_eq!(false_alarms(&either, 4.0), 3);
+        assert_eq!(false_alarms(&either, 4.0), 2);
     }
 
     #[test]
