@@ -133,7 +133,9 @@ fn the_negative_stream_does_not_learn_the_wave_it_judges() {
     let after = d.watches[0].share.share().unwrap().0;
     assert!((after - before).abs() < 0.01, "{before} -> {after}");
     // Nor the total baseline the negatives are expected from.
-    let mu_after = d.watches[0].model.expected(start + 8 * HOUR, start + 9 * HOUR);
+    let mu_after = d.watches[0]
+        .model
+        .expected(start + 8 * HOUR, start + 9 * HOUR);
     assert!(mu_after < 1.3 * mu_before, "{mu_before} -> {mu_after}");
 }
 
