@@ -176,8 +176,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         cases: u64,
         /// Measure an alternative: a TOML `key = value` added to both rules
-        /// (e.g. --set 'window = "1h"'); the reported figures use none.
-        #[arg(long = "set", conflicts_with = "rules")]
+        /// (e.g. --set 'window = "1h"'), or `detect.KEY = VALUE` (also with
+        /// --rules); the reported figures use none.
+        #[arg(long = "set")]
         overrides: Vec<String>,
         /// Take the alert rules of the one watch of this rules directory.
         #[arg(long)]

@@ -394,34 +394,42 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
         // volume × (rise + all), rise, factor, total; quiet per volume,
-        // total; the oracle per volume, rise, factor and in all; the
-        // oracle at each of the five false-alarm budgets
+        // total; for each of the oracle's three streams (total, negative,
+        // either), its lines per volume, rise, factor and in all, and at
+        // each of the five false-alarm budgets
         VOLUME_CLASSES.len() * (RISE_CLASSES.len() + 1)
             + RISE_CLASSES.len()
             + 4
             + 1
             + 7
-            + (VOLUME_CLASSES.len() + RISE_CLASSES.len() + 4 + 1)
-            + 5
+            + 3 * (VOLUME_CLASSES.len() + RISE_CLASSES.len() + 4 + 1)
+            + 3 * 5
     );
     let budgets: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["table"] == "oracle_budget")
         .collect();
-    assert_eq!(budgets.len(), 5);
-    // A looser budget never raises the threshold.
-    let thetas: Vec<f64> = budgets
-        .iter()
-        .map(|v| v["theta"].as_f64().unwrap_or(f64::NAN))
-        .collect();
-    assert!(thetas.windows(2).all(|w| w[1] <= w[0]), "{thetas:?}");
+    assert_eq!(budgets.len(), 15);
+    // A looser budget never raises the threshold, on each stream.
+    for stream in ["total", "negative", "either"] {
+        let thetas: Vec<f64> = budgets
+            .iter()
+            .filter(|v| v["stream"] == stream)
+            .map(|v| v["theta"].as_f64().unwrap_or(f64::NAN))
+            .collect();
+        assert_eq!(thetas.len(), 5, "{stream}");
+        assert!(thetas.windows(2).all(|w| w[1] <= w[0]), "{stream}: {thetas:?}");
+    }
     let oracle: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["table"] == "oracle")
         .collect();
-    assert_eq!(oracle.len(), VOLUME_CLASSES.len() + RISE_CLASSES.len() + 5);
+    assert_eq!(
+        oracle.len(),
+        3 * (VOLUME_CLASSES.len() + RISE_CLASSES.len() + 5)
+    );
     assert!(
         oracle
             .iter()
@@ -433,9 +441,26 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("holds 2 watches"), "{err}");
-    // --set applies to the default rules only.
+    // --set's rule keys apply to the default rules only; method
+    // parameters apply to a rules directory too.
+    std::fs::remove_file(dir.path().join("b.toml")).expect("remove");
     let out = eval_crisis(&["--rules", &path, "--set", "window = '1h'"]);
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("put rule keys in the rule file"), "{err}");
+    let out = eval_crisis(&[
+        "--cases",
+        "1",
+        "--rules",
+        &path,
+        "--set",
+        "detect.phi_floor = 0.1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn before_peak_total(args: &[&str]) -> u64 {

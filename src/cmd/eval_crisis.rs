@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::detect::sim::generator::{FACTOR_CLASSES, RISE_CLASSES, VOLUME_CLASSES};
-use crate::detect::sim::oracle::{self, Ceiling};
+use crate::detect::sim::oracle::{self, Ceiling, Stream};
 use crate::detect::sim::protocol::{self, Report, Stats};
 use crate::detect::sim::{self, SeedSet, table};
 use crate::rules::RuleSet;
@@ -56,6 +56,15 @@ fn load_rules(opts: &Options<'_>) -> anyhow::Result<(RuleSet, String)> {
         anyhow::anyhow!("invalid rules:\n{}", text.join("\n"))
     };
     if let Some(dir) = opts.rules_dir {
+        if let Some(o) = opts
+            .overrides
+            .iter()
+            .find(|o| !o.trim_start().starts_with("detect."))
+        {
+            anyhow::bail!(
+                "--set `{o}` with --rules: put rule keys in the rule file; --set takes only detect.KEY = VALUE there"
+            );
+        }
         let rules = crate::rules::load_dir(dir, None).map_err(render)?;
         anyhow::ensure!(
             rules.watches.len() == 1,
@@ -152,6 +161,7 @@ fn oracle_json(c: &Ceiling) -> Vec<serde_json::Value> {
         let mut v = crisis_json("oracle", volume, rise, factor, s);
         v["theta"] = json!(c.theta);
         v["budget"] = json!(c.budget);
+        v["stream"] = json!(c.stream.map_or("total", |s| s.name()));
         v["false_alarms_per_quiet_watch_week"] = json!(c.quiet.false_alarms_per_week());
         v
     };
@@ -224,28 +234,36 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
         tuning.widths.clone()
     };
     let traces = oracle::trace_all(opts.seeds, opts.cases, &widths, threads);
-    let ceiling = oracle::ceiling(&traces, rep.quiet_total.false_alarms_per_week());
-    let budgets: Vec<Ceiling> = ORACLE_BUDGETS
+    let streams = [Stream::Total, Stream::Negative, Stream::Either];
+    let ceilings: Vec<Ceiling> = streams
         .iter()
-        .map(|&b| oracle::ceiling(&traces, b))
+        .map(|&s| oracle::ceiling_of(&traces, rep.quiet_total.false_alarms_per_week(), s))
+        .collect();
+    let budgets: Vec<Ceiling> = streams
+        .iter()
+        .flat_map(|&s| ORACLE_BUDGETS.iter().map(move |&b| (s, b)))
+        .map(|(s, b)| oracle::ceiling_of(&traces, b, s))
         .collect();
     if opts.json {
         for line in json_lines(&rep) {
             writeln!(out, "{line}")?;
         }
-        for line in oracle_json(&ceiling) {
-            writeln!(out, "{line}")?;
+        for c in &ceilings {
+            for line in oracle_json(c) {
+                writeln!(out, "{line}")?;
+            }
         }
         for c in &budgets {
             let mut line = crisis_json("oracle_budget", "all", "all", "all", &c.crises);
             line["theta"] = json!(c.theta);
             line["budget"] = json!(c.budget);
+            line["stream"] = json!(c.stream.map_or("total", |s| s.name()));
             line["false_alarms_per_quiet_watch_week"] = json!(c.quiet.false_alarms_per_week());
             writeln!(out, "{line}")?;
         }
     } else {
         table::print(out, &rep)?;
-        table::print_oracle(out, &rep, &ceiling)?;
+        table::print_oracle(out, &rep, &ceilings)?;
         table::print_budgets(out, &budgets)?;
         writeln!(out, "\n{}", table::total_line(&rep, secs))?;
     }

@@ -122,6 +122,14 @@ pub(crate) const PHI_FLOOR: f64 = 0.05;
 /// (more small-watch crises caught at the same false alarms; see the
 /// README).
 pub(crate) const MID_P: f64 = 0.5;
+/// The negative stream (see [`Tuning::neg_share_hours`] and
+/// [`Tuning::neg_joint_relax`]): its expected count is the total's × a
+/// share learnt over two weeks, and a negative count improbable at 100 ×
+/// `significance` fires when the window's share is improbable at 1e-3.
+/// Chosen on the crisis tuning seeds (see the README).
+pub(crate) const NEG_SHARE_HOURS: f64 = 336.0;
+pub(crate) const NEG_JOINT_RELAX: f64 = 100.0;
+pub(crate) const NEG_JOINT_SHARE_P: f64 = 1e-3;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -198,6 +206,25 @@ pub struct Tuning {
     /// Chosen on NAB dev leave-one-out and the crisis tuning seeds (see
     /// the README).
     pub weekly: baseline::Weekly,
+    /// The negative stream's expected count: the total baseline's × a
+    /// negative share learnt over this many hours (exponentially weighted,
+    /// from hours neither stream found suspicious), with the total's
+    /// over-dispersion; 0: the negative baseline's own level and profile
+    /// (an exponentially weighted mean of a stream that, for a small
+    /// watch, has a handful of mentions a day). With it, an hour the
+    /// negatives find suspicious is not learnt by the total either.
+    pub neg_share_hours: f64,
+    /// Joint test of count and share for `negative_surge`: a width whose
+    /// negative count is improbable at `neg_joint_relax` × the rule's
+    /// `significance` also fires when its negative share is improbable
+    /// under the usual share (binomial tail, given its total) at
+    /// `neg_joint_share_p` — a harmless bump or a noisy hour of a large
+    /// watch keeps the usual share, a negative wave does not. 1: off.
+    /// Under no anomaly the two tails are nearly independent (the share
+    /// given the total does not depend on the total), so the pair holds at
+    /// about the rule's significance.
+    pub neg_joint_relax: f64,
+    pub neg_joint_share_p: f64,
 }
 
 impl Tuning {
@@ -237,6 +264,9 @@ impl Default for Tuning {
             gate_likelihood: false,
             likelihood_hours: 168,
             weekly: baseline::Weekly::Split,
+            neg_share_hours: NEG_SHARE_HOURS,
+            neg_joint_relax: NEG_JOINT_RELAX,
+            neg_joint_share_p: NEG_JOINT_SHARE_P,
         }
     }
 }
@@ -308,9 +338,12 @@ impl Tuning {
                     v => return Err(format!("weekly: `{v}`: expected off, days or split")),
                 }
             }
+            "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
+            "neg_joint_relax" => self.neg_joint_relax = num(value)?.max(1.0),
+            "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, likelihood_hours or weekly"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, likelihood_hours, weekly, neg_share_hours, neg_joint_relax or neg_joint_share_p"
                 ));
             }
         }
@@ -370,6 +403,8 @@ struct WatchState {
     /// Baselines of all mentions and of negative ones.
     model: Model,
     negative: Model,
+    /// The usual negative share (see [`Tuning::neg_share_hours`]).
+    share: NegShare,
     /// Sequential tests of all mentions and of negative ones.
     cusum: [Cusum; 2],
     /// Next unix hour the models learn.
@@ -488,6 +523,7 @@ impl Detector {
                 series: Series::default(),
                 model: self.new_model(),
                 negative: self.new_model(),
+                share: NegShare::new(self.tuning.neg_share_hours),
                 cusum: [Cusum::default(), Cusum::default()],
                 learned: None,
                 recent: Recent::default(),
@@ -830,6 +866,64 @@ impl Detector {
     }
 }
 
+/// One width of a spike rule as it is judged at `t`, floors apart: what
+/// the crisis protocol's attribution reads to say which condition stops a
+/// rule (tests only).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probe {
+    pub width: i64,
+    pub observed: u64,
+    pub expected: f64,
+    /// Mid-p tail probability, corrected for the widths tested.
+    pub p: f64,
+    pub min_ok: bool,
+    pub factor_ok: bool,
+    pub gate_ok: bool,
+    pub warm: bool,
+    pub significance: f64,
+}
+
+#[cfg(test)]
+impl Detector {
+    /// Every width of rule `rule` of watch `watch` at second `t` (see
+    /// [`Probe`]), against what the detector knows now.
+    pub(crate) fn probe(&self, watch: usize, rule: usize, t: i64) -> Vec<Probe> {
+        let Some(w) = self.watches.get(watch) else {
+            return Vec::new();
+        };
+        let Some(rs) = w.rules.get(rule) else {
+            return Vec::new();
+        };
+        let negative = rs.rule.kind == AlertKind::NegativeSurge;
+        let warm = w
+            .series
+            .first()
+            .is_some_and(|f| t - f >= secs(rs.rule.warmup()));
+        let n = rs.widths.len() as f64;
+        rs.widths
+            .iter()
+            .filter_map(|&wd| {
+                let (mu, phi) = expectation(w, negative, wd, t)?;
+                let c = w.series.window(t - wd, t);
+                let x = if negative { c.negative } else { c.total };
+                let p = (stats::nb_tail_mid(x, mu, phi, self.tuning.mid_p) * n).min(1.0);
+                Some(Probe {
+                    width: wd,
+                    observed: x,
+                    expected: mu,
+                    p,
+                    min_ok: x >= rs.rule.min_mentions,
+                    factor_ok: x as f64 >= rs.rule.factor * mu,
+                    gate_ok: beats_gate(rs, p, &self.tuning),
+                    warm,
+                    significance: rs.rule.significance,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The counts of the windows ending at one evaluation second, computed
 /// once for all the rules of a watch (the widths of default rules are
 /// shared).
@@ -945,8 +1039,8 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
                     let Some(x) = window_count(&w.series, end - wd, end, negative) else {
                         continue;
                     };
-                    let mu = model.expected(end - wd, end);
-                    let phi = model.phi(wd);
+                    let mu = stream_mu(w, negative, end - wd, end);
+                    let phi = stream_phi(w, negative, wd);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
                     } else {
@@ -978,34 +1072,51 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
         }
     }
     let c = w.series.hour(h);
+    // Both streams are judged before either learns the hour.
+    let mut suspicious = [false; 2];
     for negative in [false, true] {
+        let by_cusum = !tuning.cusum_ratios.is_empty()
+            && cusum_peak[usize::from(negative)] >= tuning.cusum_suspect * tuning.cusum_h;
+        let judges = if negative {
+            w.negative.judges(h)
+        } else {
+            w.model.judges(h)
+        };
+        suspicious[usize::from(negative)] =
+            judges && (by_cusum || hour_suspicious(w, negative, h, first, tuning));
+    }
+    let any_suspicious = suspicious[0] || suspicious[1];
+    for negative in [false, true] {
+        // With the negative stream expected from the total baseline, an
+        // hour odd for the negatives is not learnt by the total either:
+        // a negative wave must not raise what the negatives are judged on.
+        let odd = if negative || w.share.hours <= 0.0 {
+            suspicious[usize::from(negative)]
+        } else {
+            any_suspicious
+        };
         let model = if negative {
             &mut w.negative
         } else {
             &mut w.model
         };
-        let by_cusum = !tuning.cusum_ratios.is_empty()
-            && cusum_peak[usize::from(negative)] >= tuning.cusum_suspect * tuning.cusum_h;
-        let suspicious = model.judges(h)
-            && (by_cusum || hour_suspicious(&w.series, model, negative, h, first, tuning));
-        if !suspicious {
+        if !odd {
             learn_dispersion(&w.series, model, negative, h, first);
         }
         let x = if negative { c.negative } else { c.total };
-        model.learn(h, x as f64, suspicious);
+        model.learn(h, x as f64, odd);
+    }
+    // The usual share learns only hours neither stream found odd: a
+    // negative wave is not learnt while it is judged.
+    if !any_suspicious {
+        w.share.learn(c.negative, c.total);
     }
 }
 
 /// Whether a window of a standard width ending in hour `h` was improbable
-/// for `model` (at [`Tuning::suspect_p`]).
-fn hour_suspicious(
-    s: &Series,
-    model: &Model,
-    negative: bool,
-    h: i64,
-    first: i64,
-    tuning: &Tuning,
-) -> bool {
+/// for the stream's expectation (at [`Tuning::suspect_p`]).
+fn hour_suspicious(w: &WatchState, negative: bool, h: i64, first: i64, tuning: &Tuning) -> bool {
+    let s = &w.series;
     for &wd in &tuning.widths {
         for end in sample_ends(h, wd) {
             if end - wd < first {
@@ -1014,8 +1125,8 @@ fn hour_suspicious(
             let Some(x) = window_count(s, end - wd, end, negative) else {
                 continue;
             };
-            let mu = model.expected(end - wd, end);
-            let phi = model.phi(wd);
+            let mu = stream_mu(w, negative, end - wd, end);
+            let phi = stream_phi(w, negative, wd);
             if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
                 && stats::nb_tail_mid(x, mu, phi, tuning.mid_p) <= tuning.suspect_p
             {
@@ -1243,6 +1354,85 @@ fn judge_cusum(
     })
 }
 
+/// The usual share of a watch's negative mentions, learnt slowly from the
+/// hourly counts of hours that were not suspicious (see
+/// [`Tuning::neg_share_hours`]): an exponentially weighted ratio of sums,
+/// with a Jeffreys prior (half a negative in one mention) so that a watch
+/// that never saw a negative does not expect none.
+#[derive(Debug, Clone, Default)]
+struct NegShare {
+    /// Time constant, hours (0: not used).
+    hours: f64,
+    /// Exponentially weighted negative and total counts per hour.
+    negative: f64,
+    total: f64,
+    /// Hours learnt.
+    n: u32,
+}
+
+/// Mentions a share must have seen before it is used.
+const SHARE_MIN_MENTIONS: f64 = 20.0;
+
+impl NegShare {
+    fn new(hours: f64) -> NegShare {
+        NegShare {
+            hours,
+            ..NegShare::default()
+        }
+    }
+
+    fn learn(&mut self, negative: u64, total: u64) {
+        if self.hours <= 0.0 {
+            return;
+        }
+        self.n = self.n.saturating_add(1);
+        let a = (1.0 / self.hours).max(1.0 / f64::from(self.n));
+        self.negative += a * (negative as f64 - self.negative);
+        self.total += a * (total as f64 - self.total);
+    }
+
+    /// Hours the weighted sums stand for.
+    fn span(&self) -> f64 {
+        f64::from(self.n).min(self.hours)
+    }
+
+    /// The share and its relative variance, once enough was seen.
+    fn share(&self) -> Option<(f64, f64)> {
+        let seen = self.total * self.span();
+        if self.hours <= 0.0 || seen < SHARE_MIN_MENTIONS {
+            return None;
+        }
+        let s = (self.negative * self.span() + 0.5) / (seen + 1.0);
+        Some((s, (1.0 - s) / (s * (seen + 1.0))))
+    }
+}
+
+/// The expected count of a stream in `(from, to]` from its warm baseline:
+/// the total's, or the negative one's — the total's × the usual negative
+/// share when [`Tuning::neg_share_hours`] is set and the share is known.
+fn stream_mu(w: &WatchState, negative: bool, from: i64, to: i64) -> f64 {
+    if !negative {
+        return w.model.expected(from, to);
+    }
+    match w.share.share() {
+        Some((s, _)) => w.model.expected(from, to) * s,
+        None => w.negative.expected(from, to),
+    }
+}
+
+/// The over-dispersion of a stream's counts over `width` seconds (see
+/// [`stream_mu`]): the negatives thin the same noisy counts, so they share
+/// the total's, plus the share estimate's own relative variance.
+fn stream_phi(w: &WatchState, negative: bool, width: i64) -> f64 {
+    if !negative {
+        return w.model.phi(width);
+    }
+    match w.share.share() {
+        Some((_, v)) => w.model.phi(width) + v,
+        None => w.negative.phi(width),
+    }
+}
+
 /// Expected count (and dispersion) of `model`'s series in `(t − window, t]`:
 /// from the baseline once an hour is learnt, else from the mean rate of
 /// history before the window (Poisson). `None` without history.
@@ -1259,7 +1449,10 @@ fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f
         let count = if negative { h.negative } else { h.total };
         return Some((count as f64 * window as f64 / span as f64, 0.0));
     }
-    Some((model.expected(ws, t), model.phi(window)))
+    Some((
+        stream_mu(w, negative, ws, t),
+        stream_phi(w, negative, window),
+    ))
 }
 
 /// What a rule sees at `t`, with the numbers its event explains.
@@ -1387,7 +1580,9 @@ fn assess(
 ) -> Measure {
     let rule = &rs.rule;
     let window = secs(rule.window).max(1);
-    let usual_share = if w.model.level() > 0.0 {
+    let usual_share = if let Some((s, _)) = w.share.share() {
+        s
+    } else if w.model.level() > 0.0 {
         (w.negative.level() / w.model.level()).clamp(0.0, 1.0)
     } else {
         let f = w.series.first().unwrap_or(t);
@@ -1470,6 +1665,13 @@ fn assess(
             if tested && j.p <= rule.significance * tuning.relax(j.expected) {
                 m.tail = Some(j.p);
                 holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
+            } else if negative
+                && tested
+                && j.p <= rule.significance * tuning.neg_joint_relax
+                && share_improbable(j.counts, usual_share, tuning)
+            {
+                m.tail = Some(j.p);
+                holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
             }
             if !holds
                 && let Some(k) = judge_cusum(w, rs, negative, t, tuning)
@@ -1499,6 +1701,18 @@ fn assess(
         }
     }
     m
+}
+
+/// The joint test's second half ([`Tuning::neg_joint_relax`]): the
+/// window's negative share is [`NEGATIVE_SHARE_RISE`] above usual (as
+/// `share_surge` asks) and improbable among its mentions at the usual
+/// share — a bump's or a noisy hour's share wanders a few points, a
+/// negative wave's doubles.
+fn share_improbable(c: Counts, usual: f64, tuning: &Tuning) -> bool {
+    tuning.neg_joint_relax > 1.0
+        && c.total > 0
+        && c.negative as f64 >= (usual + NEGATIVE_SHARE_RISE).min(0.95) * c.total as f64
+        && stats::binomial_tail(c.negative, c.total, usual.max(0.01)) <= tuning.neg_joint_share_p
 }
 
 /// `negative_surge`: the share of negative mentions of a width rises well

@@ -15,6 +15,15 @@
 //! do not exceed ours. A false alarm is a minute above `θ` with none in the
 //! hour before it (a new episode). It never learns and has no warm-up: it
 //! is an upper bound for a window test, not a detector.
+//!
+//! Three streams ([`Stream`]): the **total** counts against the usual rate;
+//! the **negative** counts against the usual negative rate (the usual rate
+//! × the watch's negative share, with the same hourly noise: the negatives
+//! are a thinning of the same gamma-Poisson counts) — the crises
+//! are negative waves, whose negative count rises far more, relatively,
+//! than the total; and **either**, the larger of the two scores at each
+//! minute, with its own single threshold set on the quiet weeks (so the
+//! two tests share one false-alarm budget).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,27 +56,95 @@ pub struct Trace {
     /// Minutes from the crisis start to the peak (crises).
     pub rise_min: i64,
     pub watch_weeks: f64,
-    /// Minutes since the scenario (quiet) or the crisis (crisis) start.
+    /// Minutes since the scenario (quiet) or the crisis (crisis) start, and
+    /// the score of the total counts there.
     pub scores: Vec<(i64, f64)>,
+    /// The same for the negative counts.
+    pub negative: Vec<(i64, f64)>,
+}
+
+/// Which counts the oracle tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// All mentions, against the usual rate.
+    Total,
+    /// Negative mentions, against the usual rate × the usual negative share.
+    Negative,
+    /// The larger score of the two at each minute, one threshold.
+    Either,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Total => "total",
+            Stream::Negative => "negative",
+            Stream::Either => "either",
+        }
+    }
+}
+
+/// The scores of `tr` on `stream`, by minute.
+fn stream_scores(tr: &Trace, stream: Stream) -> Vec<(i64, f64)> {
+    match stream {
+        Stream::Total => tr.scores.clone(),
+        Stream::Negative => tr.negative.clone(),
+        Stream::Either => {
+            let (a, b) = (&tr.scores, &tr.negative);
+            let mut out = Vec::with_capacity(a.len() + b.len());
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() || j < b.len() {
+                match (a.get(i), b.get(j)) {
+                    (Some(&(ma, sa)), Some(&(mb, sb))) if ma == mb => {
+                        out.push((ma, sa.max(sb)));
+                        i += 1;
+                        j += 1;
+                    }
+                    (Some(&x), Some(&(mb, _))) if x.0 < mb => {
+                        out.push(x);
+                        i += 1;
+                    }
+                    (Some(_), Some(&y)) | (None, Some(&y)) => {
+                        out.push(y);
+                        j += 1;
+                    }
+                    (Some(&x), None) => {
+                        out.push(x);
+                        i += 1;
+                    }
+                    (None, None) => break,
+                }
+            }
+            out
+        }
+    }
 }
 
 /// Scores one scenario on `widths` (seconds).
 pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
     let minutes = ((sc.end - sc.start) / 60) as usize + 1;
     let mut counts = vec![0u64; minutes];
-    for (s, total, _) in sc.counts() {
+    let mut negatives = vec![0u64; minutes];
+    for (s, total, negative) in sc.counts() {
         let m = ((s - sc.start) / 60) as usize;
         if m < minutes {
             counts[m] += total;
+            negatives[m] += negative;
         }
     }
     // Prefix sums: cum[m] = counts (expected) of minutes before m.
     let mut cum = vec![0u64; minutes + 1];
     let mut exp = vec![0f64; minutes + 1];
+    let mut cum_neg = vec![0u64; minutes + 1];
+    let mut exp_neg = vec![0f64; minutes + 1];
+    let share = sc.profile.negative_share;
     for m in 0..minutes {
         let t = sc.start + m as i64 * 60;
+        let usual = sc.rates(t).0 / 60.0;
         cum[m + 1] = cum[m] + counts[m];
-        exp[m + 1] = exp[m] + sc.rates(t).0 / 60.0;
+        exp[m + 1] = exp[m] + usual;
+        cum_neg[m + 1] = cum_neg[m] + negatives[m];
+        exp_neg[m + 1] = exp_neg[m] + usual * share;
     }
     let cv2 = sc.profile.dispersion * sc.profile.dispersion;
     let (from, to) = match sc.crisis {
@@ -77,9 +154,8 @@ pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
         ),
         None => (0, minutes),
     };
-    let mut scores = Vec::new();
-    // The window ending with minute `m` (inclusive) of `k` minutes.
-    for m in from..to.min(minutes) {
+    // The best score of the windows ending with minute `m` (inclusive).
+    let score = |cum: &[u64], exp: &[f64], m: usize| {
         let mut best: f64 = 0.0;
         for &wd in widths {
             let k = (wd / 60).max(1) as usize;
@@ -98,8 +174,19 @@ pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
             let p = stats::nb_tail(x, mu, phi);
             best = best.max(-p.max(1e-300).log10());
         }
+        best
+    };
+    let mut scores = Vec::new();
+    let mut negative = Vec::new();
+    for m in from..to.min(minutes) {
+        let at = m as i64 - from as i64;
+        let best = score(&cum, &exp, m);
         if best >= MIN_SCORE {
-            scores.push((m as i64 - from as i64, best));
+            scores.push((at, best));
+        }
+        let best = score(&cum_neg, &exp_neg, m);
+        if best >= MIN_SCORE {
+            negative.push((at, best));
         }
     }
     let c = sc.crisis;
@@ -114,6 +201,7 @@ pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
             None => (sc.end - sc.start) as f64 / (7.0 * 86_400.0),
         },
         scores,
+        negative,
     }
 }
 
@@ -151,11 +239,11 @@ pub fn trace_all(seeds: SeedSet, cases: u64, widths: &[i64], threads: usize) -> 
         .collect()
 }
 
-/// False alarms of a quiet trace at threshold `theta`: new episodes.
-fn false_alarms(tr: &Trace, theta: f64) -> usize {
+/// False alarms of quiet scores at threshold `theta`: new episodes.
+fn false_alarms(scores: &[(i64, f64)], theta: f64) -> usize {
     let mut n = 0;
     let mut last: Option<i64> = None;
-    for &(m, s) in &tr.scores {
+    for &(m, s) in scores {
         if s < theta {
             continue;
         }
@@ -174,6 +262,8 @@ pub struct Ceiling {
     pub theta: f64,
     /// The budget it was set for: false alarms per quiet watch-week.
     pub budget: f64,
+    /// The counts it tested.
+    pub stream: Option<Stream>,
     pub by_volume: Vec<Stats>,
     pub by_rise: Vec<Stats>,
     pub by_factor: Vec<Stats>,
@@ -181,16 +271,27 @@ pub struct Ceiling {
     pub crises: Stats,
 }
 
-/// The oracle's ceiling: the smallest threshold of the grid whose false
-/// alarms per quiet watch-week are at most `budget`, and the crises it
-/// detects before their peak at that threshold.
+/// The oracle's ceiling on the total counts: see [`ceiling_of`].
 pub fn ceiling(traces: &[Trace], budget: f64) -> Ceiling {
-    let quiet: Vec<&Trace> = traces.iter().filter(|t| t.kind == Kind::Quiet).collect();
-    let weeks: f64 = quiet.iter().map(|t| t.watch_weeks).sum();
+    ceiling_of(traces, budget, Stream::Total)
+}
+
+/// The oracle's ceiling on `stream`: the smallest threshold of the grid
+/// whose false alarms per quiet watch-week are at most `budget`, and the
+/// crises it detects before their peak at that threshold.
+pub fn ceiling_of(traces: &[Trace], budget: f64, stream: Stream) -> Ceiling {
+    let scored: Vec<Vec<(i64, f64)>> = traces.iter().map(|t| stream_scores(t, stream)).collect();
+    let quiet: Vec<(&Trace, &[(i64, f64)])> = traces
+        .iter()
+        .zip(&scored)
+        .filter(|(t, _)| t.kind == Kind::Quiet)
+        .map(|(t, s)| (t, s.as_slice()))
+        .collect();
+    let weeks: f64 = quiet.iter().map(|(t, _)| t.watch_weeks).sum();
     let mut theta = MIN_SCORE + GRID_LEN as f64 * GRID_STEP;
     for k in 0..=GRID_LEN {
         let th = MIN_SCORE + k as f64 * GRID_STEP;
-        let fa: usize = quiet.iter().map(|t| false_alarms(t, th)).sum();
+        let fa: usize = quiet.iter().map(|(_, s)| false_alarms(s, th)).sum();
         if fa as f64 <= budget * weeks + 1e-9 {
             theta = th;
             break;
@@ -199,24 +300,25 @@ pub fn ceiling(traces: &[Trace], budget: f64) -> Ceiling {
     let mut c = Ceiling {
         theta,
         budget,
+        stream: Some(stream),
         by_volume: vec![Stats::default(); VOLUME_CLASSES.len()],
         by_rise: vec![Stats::default(); RISE_CLASSES.len()],
         by_factor: vec![Stats::default(); FACTOR_CLASSES.len()],
         ..Ceiling::default()
     };
-    for tr in traces {
+    for (tr, scores) in traces.iter().zip(&scored) {
         let mut s = Stats {
             watch_weeks: tr.watch_weeks,
             ..Stats::default()
         };
         match tr.kind {
             Kind::Quiet => {
-                s.false_alarms = false_alarms(tr, theta);
+                s.false_alarms = false_alarms(scores, theta);
                 add(&mut c.quiet, &s);
             }
             Kind::Crisis => {
                 s.crises = 1;
-                if let Some(&(m, _)) = tr.scores.iter().find(|(_, sc)| *sc >= theta) {
+                if let Some(&(m, _)) = scores.iter().find(|(_, sc)| *sc >= theta) {
                     // The window ending with minute m is complete at m + 1.
                     let at = m + 1;
                     s.detected = 1;
@@ -291,9 +393,52 @@ mod tests {
             rise_min: 0,
             watch_weeks: 1.0,
             scores: vec![(10, 5.0), (11, 6.0), (40, 5.0), (200, 3.0), (300, 9.0)],
+            negative: vec![(11, 7.0), (100, 4.5), (300, 2.0)],
         };
-        assert_eq!(false_alarms(&tr, 4.0), 2);
-        assert_eq!(false_alarms(&tr, 2.5), 3);
-        assert_eq!(false_alarms(&tr, 10.0), 0);
+        assert_eq!(false_alarms(&tr.scores, 4.0), 2);
+        assert_eq!(false_alarms(&tr.scores, 2.5), 3);
+        assert_eq!(false_alarms(&tr.scores, 10.0), 0);
+        // Either stream: the larger score of each minute, in minute order.
+        let either = stream_scores(&tr, Stream::Either);
+        assert_eq!(
+            either,
+            vec![
+                (10, 5.0),
+                (11, 7.0),
+                (40, 5.0),
+                (100, 4.5),
+                (200, 3.0),
+                (300, 9.0)
+            ]
+        );
+        assert_eq!(false_alarms(&either, 4.0), 2);
+    }
+
+    #[test]
+    fn negative_oracle_sees_a_small_negative_wave_the_total_oracle_cannot() {
+        let widths = [900, 1800, 3600, 7200, 14_400, 28_800];
+        // ~1/h watches: the negatives rise far more, relatively, than the
+        // total; over the quiet weeks the negative stream is tested against
+        // its own usual rate, so its threshold is set honestly.
+        let mut traces = Vec::new();
+        for seed in 0..6 {
+            traces.push(trace(&Scenario::quiet(seed, 0), &widths));
+            for rise in 0..RISE_CLASSES.len() {
+                traces.push(trace(&Scenario::crisis(seed, 0, rise), &widths));
+            }
+        }
+        let total = ceiling_of(&traces, 0.05, Stream::Total);
+        let negative = ceiling_of(&traces, 0.05, Stream::Negative);
+        let either = ceiling_of(&traces, 0.05, Stream::Either);
+        for c in [&total, &negative, &either] {
+            assert!(c.quiet.false_alarms_per_week() <= 0.05 + 1e-9);
+        }
+        assert!(
+            negative.crises.before_peak > total.crises.before_peak,
+            "negative {} total {}",
+            negative.crises.before_peak,
+            total.crises.before_peak
+        );
+        assert!(either.crises.before_peak + 2 >= negative.crises.before_peak);
     }
 }

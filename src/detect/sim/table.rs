@@ -106,42 +106,57 @@ pub fn total_line(rep: &Report, secs: f64) -> String {
     )
 }
 
-/// Prints our before-peak figures beside the oracle's ceiling (see
-/// [`super::oracle`]), per volume class, rise time and peak factor.
-pub fn print_oracle(out: &mut impl Write, rep: &Report, c: &Ceiling) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "\noracle ceiling: knows the generator's usual rate and dispersion, same widths, one threshold (tail <= 1e-{:.2}) set so quiet weeks give <= {:.3} false alarms per watch-week as ours (it gives {:.3})",
-        c.theta,
-        c.budget,
-        c.quiet.false_alarms_per_week()
-    )?;
-    writeln!(
-        out,
-        "{:<8} {:<8} {:>6} {:>11} {:>11} {:>13} {:>13}",
-        "class", "", "crises", "before-peak", "lead-min", "oracle-before", "oracle-lead"
-    )?;
-    let row = |out: &mut dyn Write, a: &str, b: &str, s: &Stats, o: &Stats| {
+/// Prints our before-peak figures beside the oracle's ceilings (see
+/// [`super::oracle`]: one per stream tested, each at the same false-alarm
+/// budget), per volume class, rise time and peak factor.
+pub fn print_oracle(out: &mut impl Write, rep: &Report, cs: &[Ceiling]) -> std::io::Result<()> {
+    for c in cs {
         writeln!(
             out,
-            "{a:<8} {b:<8} {:>6} {:>11} {:>11} {:>13} {:>13}",
+            "\noracle ceiling ({}): knows the generator's usual rate and dispersion, same widths, one threshold (tail <= 1e-{:.2}) set so quiet weeks give <= {:.3} false alarms per watch-week as ours (it gives {:.3})",
+            c.stream.map_or("total", |s| s.name()),
+            c.theta,
+            c.budget,
+            c.quiet.false_alarms_per_week()
+        )?;
+    }
+    write!(
+        out,
+        "{:<8} {:<8} {:>6} {:>11} {:>8}",
+        "class", "", "crises", "before-peak", "lead-min"
+    )?;
+    for c in cs {
+        let name = c.stream.map_or("total", |s| s.name());
+        write!(out, " {:>15} {:>8}", format!("oracle-{name}"), "lead")?;
+    }
+    writeln!(out)?;
+    let row = |out: &mut dyn Write, a: &str, b: &str, s: &Stats, os: &[&Stats]| {
+        write!(
+            out,
+            "{a:<8} {b:<8} {:>6} {:>11} {:>8}",
             s.crises,
             pct(s.before_peak_share()),
-            lead(s),
-            pct(o.before_peak_share()),
-            lead(o)
-        )
+            lead(s)
+        )?;
+        for o in os {
+            write!(out, " {:>15} {:>8}", pct(o.before_peak_share()), lead(o))?;
+        }
+        writeln!(out)
     };
     for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
-        row(out, "volume", vc.name, &rep.by_volume[v], &c.by_volume[v])?;
+        let os: Vec<&Stats> = cs.iter().map(|c| &c.by_volume[v]).collect();
+        row(out, "volume", vc.name, &rep.by_volume[v], &os)?;
     }
     for (r, rc) in RISE_CLASSES.iter().enumerate() {
-        row(out, "rise", rc.name, &rep.by_rise[r], &c.by_rise[r])?;
+        let os: Vec<&Stats> = cs.iter().map(|c| &c.by_rise[r]).collect();
+        row(out, "rise", rc.name, &rep.by_rise[r], &os)?;
     }
     for (f, (name, _, _)) in FACTOR_CLASSES.iter().enumerate() {
-        row(out, "factor", name, &rep.by_factor[f], &c.by_factor[f])?;
+        let os: Vec<&Stats> = cs.iter().map(|c| &c.by_factor[f]).collect();
+        row(out, "factor", name, &rep.by_factor[f], &os)?;
     }
-    row(out, "all", "", &rep.crises, &c.crises)
+    let os: Vec<&Stats> = cs.iter().map(|c| &c.crises).collect();
+    row(out, "all", "", &rep.crises, &os)
 }
 
 /// Prints the oracle's before-peak share at several false-alarm budgets
@@ -155,8 +170,8 @@ oracle ceiling by false-alarm budget (before-peak share; FA = its false alarms p
     )?;
     write!(
         out,
-        "{:>8} {:>8} {:>7} {:>7}",
-        "budget", "theta", "FA", "all"
+        "{:<8} {:>8} {:>8} {:>7} {:>7}",
+        "stream", "budget", "theta", "FA", "all"
     )?;
     for vc in &VOLUME_CLASSES {
         write!(out, " {:>7}", vc.name)?;
@@ -165,7 +180,8 @@ oracle ceiling by false-alarm budget (before-peak share; FA = its false alarms p
     for c in ceilings {
         write!(
             out,
-            "{:>8.3} {:>8.2} {:>7.3} {:>7}",
+            "{:<8} {:>8.3} {:>8.2} {:>7.3} {:>7}",
+            c.stream.map_or("total", |s| s.name()),
             c.budget,
             c.theta,
             c.quiet.false_alarms_per_week(),
