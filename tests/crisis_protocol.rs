@@ -419,7 +419,10 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
             .map(|v| v["theta"].as_f64().unwrap_or(f64::NAN))
             .collect();
         assert_eq!(thetas.len(), 5, "{stream}");
-        assert!(thetas.windows(2).all(|w| w[1] <= w[0]), "{stream}: {thetas:?}");
+        assert!(
+            thetas.windows(2).all(|w| w[1] <= w[0]),
+            "{stream}: {thetas:?}"
+        );
     }
     let oracle: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()

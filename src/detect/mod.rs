@@ -1662,14 +1662,13 @@ fn assess(
             };
             show(&mut m, &j);
             let mut holds = false;
-            if tested && j.p <= rule.significance * tuning.relax(j.expected) {
-                m.tail = Some(j.p);
-                holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
-            } else if negative
-                && tested
-                && j.p <= rule.significance * tuning.neg_joint_relax
-                && share_improbable(j.counts, usual_share, tuning)
-            {
+            // The count alone, or (negative_surge) the joint test of count
+            // and share.
+            let passes = j.p <= rule.significance * tuning.relax(j.expected)
+                || (negative
+                    && j.p <= rule.significance * tuning.neg_joint_relax
+                    && share_improbable(j.counts, usual_share, tuning));
+            if tested && passes {
                 m.tail = Some(j.p);
                 holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
             }

@@ -419,6 +419,7 @@ mod tests {
     /// held then.
     #[test]
     #[ignore = "diagnostic: prints the attribution table"]
+    #[allow(clippy::needless_range_loop)]
     fn attribution_of_the_small_classes() {
         let cases: u64 = std::env::var("ATTRIBUTION_CASES")
             .ok()
