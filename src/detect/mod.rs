@@ -28,7 +28,11 @@
 //!   [`Tuning::freeze_hours`] in a row), the level has a two-day memory, a
 //!   weekend factor applies after two weeks ([`Tuning::weekly`]), and
 //!   a window's hours are expected from the level *before* them, so the
-//!   expected count of a window never includes the window itself.
+//!   expected count of a window never includes the window itself. The
+//!   negative stream is expected as the total's × a negative share learnt
+//!   over two weeks from hours neither stream found suspicious
+//!   ([`Tuning::neg_share_hours`]), and `negative_surge` also fires on a
+//!   joint test of its count and its share ([`Tuning::neg_joint_relax`]).
 //! * **Score**: the negative-binomial mid-p tail probability of each
 //!   width's count (P(X > x) + ½ P(X = x): the plain tail of a discrete
 //!   count is conservative at a handful of mentions), with the over-dispersion estimated per width on the residuals
