@@ -94,16 +94,7 @@ fn harmless_bumps_of_a_small_watch_with_its_usual_negative_share_stay_quiet() {
             let mut rng = rng(seed);
             // A ×1.5–2 bump of one or two hours every day; 15 % negative
             // throughout, bumps included.
-            let bumps: Vec<(i64, i64, f64)> = (0..28)
-                .map(|day| {
-                    let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
-                    (
-                        s,
-                        s + (1 + (rng.f64() * 2.0) as i64) * HOUR,
-                        1.5 + rng.f64() * 0.5,
-                    )
-                })
-                .collect();
+            let bumps = daily_bumps(&mut rng, 28);
             let rate = |t: i64| bumped_rate(base, &bumps, t);
             let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
             assert!(onsets.is_empty(), "base {base}: {onsets:?}");
@@ -520,6 +511,21 @@ fn rng(seed: u64) -> super::sim::Rng {
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 
+/// One harmless bump a day for `days` days, at a random hour before 20:00:
+/// `(start, end, factor)`, ×1.5 to ×2 for one or two hours.
+fn daily_bumps(rng: &mut super::sim::Rng, days: i64) -> Vec<(i64, i64, f64)> {
+    (0..days)
+        .map(|day| {
+            let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
+            (
+                s,
+                s + (1 + (rng.f64() * 2.0) as i64) * HOUR,
+                1.5 + rng.f64() * 0.5,
+            )
+        })
+        .collect()
+}
+
 /// The usual rate at `t` (`base` × the daily cycle), times the height of
 /// the harmless bump `(from, to, height)` that covers `t`, if any.
 fn bumped_rate(base: f64, bumps: &[(i64, i64, f64)], t: i64) -> f64 {
@@ -653,16 +659,7 @@ fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
         let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
         let mut rng = rng(seed);
         // A bump a day at a different hour: ×1.5 to ×2 for one or two hours.
-        let bumps: Vec<(i64, i64, f64)> = (0..28)
-            .map(|day| {
-                let s = day * DAY + (rng.f64() * 20.0) as i64 * HOUR;
-                (
-                    s,
-                    s + (1 + (rng.f64() * 2.0) as i64) * HOUR,
-                    1.5 + rng.f64() * 0.5,
-                )
-            })
-            .collect();
+        let bumps = daily_bumps(&mut rng, 28);
         let rate = |t: i64| bumped_rate(base, &bumps, t);
         let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
         assert!(onsets.is_empty(), "base {base}: {onsets:?}");
