@@ -729,7 +729,10 @@ impl Parser {
             FieldName::Lang => Query::Lang(text::keyword(&value)),
             _ => {
                 let key = url_key(&value);
-                let key = key.trim_end_matches('*');
+                // A trailing `*` (a prefix) goes, and with it any space it
+                // left at the end: the key must be what `url_key` gives for
+                // its own printed form.
+                let key = key.trim_end_matches(|c: char| c == '*' || c.is_whitespace());
                 if key.contains('/') {
                     Query::UrlPrefix(key.to_string())
                 } else {
@@ -1021,6 +1024,7 @@ mod tests {
             "ǽ ǽǿ*",
             "url:WWW.www.acme.fr/x",
             "url:x://a://b/c",
+            "url:\" acme.org\u{b}*\"",
             "title:(\"l'ǿ\" OR ab*) NOT source:Reddit",
             "acme ONEAR/3 (#ǿ OR @é) lang:FR",
         ] {
@@ -1032,6 +1036,8 @@ mod tests {
                 "{src:?} printed as {printed:?}"
             );
         }
+        // A prefix's `*` takes the space before it along.
+        check("url:\"acme.org *\"", Query::UrlHost("acme.org".into()));
         // The analyzer folds a letter and its base alike (`ǿ` as `ø`); a
         // tag whose body folds away is no word.
         check("@ǿ", w("@o"));
