@@ -90,14 +90,8 @@ fn a_one_an_hour_watch_whose_negatives_rise_to_a_few_an_hour_fires_before_the_pe
 fn harmless_bumps_of_a_small_watch_with_its_usual_negative_share_stay_quiet() {
     for (seed, base) in [(31, 1.0), (32, 3.0)] {
         for tuning in [Tuning::default(), share_tuning()] {
-            let mut d = both_rules(tuning);
-            let mut rng = rng(seed);
-            // A ×1.5–2 bump of one or two hours every day; 15 % negative
-            // throughout, bumps included.
-            let bumps = daily_bumps(&mut rng, 28);
-            let rate = |t: i64| bumped_rate(base, &bumps, t);
-            let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
-            assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+            // 15 % negative throughout, bumps included.
+            assert_quiet_under_daily_bumps(both_rules(tuning), seed, base);
         }
     }
 }
@@ -511,6 +505,16 @@ fn rng(seed: u64) -> super::sim::Rng {
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 
+/// Four weeks of `base` mentions an hour (15 % negative) with one harmless
+/// bump a day ([`daily_bumps`]) raise no alert.
+fn assert_quiet_under_daily_bumps(mut d: Detector, seed: u64, base: f64) {
+    let mut rng = rng(seed);
+    let bumps = daily_bumps(&mut rng, 28);
+    let rate = |t: i64| bumped_rate(base, &bumps, t);
+    let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
+    assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+}
+
 /// One harmless bump a day for `days` days, at a random hour before 20:00:
 /// `(start, end, factor)`, ×1.5 to ×2 for one or two hours.
 fn daily_bumps(rng: &mut super::sim::Rng, days: i64) -> Vec<(i64, i64, f64)> {
@@ -656,13 +660,8 @@ fn a_slow_ten_hour_rise_from_15_to_180_fires_hours_before_the_peak() {
 #[test]
 fn harmless_two_fold_bumps_of_an_hour_or_two_do_not_fire_over_weeks() {
     for (seed, base) in [(6, 8.0), (7, 120.0)] {
-        let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
-        let mut rng = rng(seed);
-        // A bump a day at a different hour: ×1.5 to ×2 for one or two hours.
-        let bumps = daily_bumps(&mut rng, 28);
-        let rate = |t: i64| bumped_rate(base, &bumps, t);
-        let onsets = simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15);
-        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+        let d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
+        assert_quiet_under_daily_bumps(d, seed, base);
     }
 }
 
