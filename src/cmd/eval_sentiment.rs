@@ -398,6 +398,47 @@ mod tests {
     }
 
     #[test]
+    fn model_files_replace_one_language_or_all() {
+        use crate::enrich::model::EMBEDDED;
+        let dir = tempfile::tempdir().unwrap();
+        // The shipped French file, given for English: English is then read
+        // by French weights, French stays the shipped model.
+        let fr = dir.path().join("fr.bin");
+        std::fs::write(&fr, EMBEDDED[1]).unwrap();
+        let fr = fr.display().to_string();
+        let m = models_given(&[format!("en={fr}")]).unwrap().unwrap();
+        let shipped_fr = Model::from_bytes(EMBEDDED[1]).unwrap();
+        let shipped_en = Model::from_bytes(EMBEDDED[0]).unwrap();
+        assert_eq!(m.get(0).unwrap().params, shipped_fr.params);
+        assert_eq!(m.get(1).unwrap().params, shipped_fr.params);
+        assert_ne!(shipped_en.params, shipped_fr.params);
+        let text = "still waiting for my refund";
+        assert_eq!(
+            sentiment::score_with_models(text, "fr", &m),
+            sentiment::score(text, "fr")
+        );
+        // A bare file is for every language; none given, the embedded ones.
+        let all = models_given(std::slice::from_ref(&fr)).unwrap().unwrap();
+        assert!(all.get(0).is_some() && all.get(1).is_some());
+        assert!(models_given(&[]).unwrap().is_none());
+        // A missing or damaged file says which.
+        let e = models_given(&["fr=/nonexistent/m.bin".into()])
+            .err()
+            .unwrap();
+        assert!(
+            format!("{e:#}").contains("reading --model /nonexistent/m.bin"),
+            "{e:#}"
+        );
+        let bad = dir.path().join("bad.bin");
+        std::fs::write(&bad, b"VSM1").unwrap();
+        let e = models_given(&[bad.display().to_string()]).err().unwrap();
+        assert!(
+            format!("{e:#}").contains("not a veilleur sentiment model"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
     fn reads_gzip_files_like_plain_ones() {
         use std::io::Write as _;
         let dir = tempfile::tempdir().unwrap();
