@@ -116,9 +116,9 @@ const NOT_CONTENT: &[&str] = &[
 /// VADER's normalisation constant.
 const ALPHA: f32 = 15.0;
 
-/// Scores `text` written in `lang`: with the learned model for the
-/// languages it serves (`en`), with the lexicon and rules otherwise
-/// (see [`score_lexicon`]).
+/// Scores `text` written in `lang`: with that language's own learned model
+/// for the languages served (`en`, `fr`), with the lexicon and rules
+/// otherwise (see [`score_lexicon`]).
 pub fn score(text: &str, lang: &str) -> Sentiment {
     score_parts_slice(&[text], lang, Scorer::Auto)
 }
