@@ -110,9 +110,10 @@ pub enum Command {
         /// Also report the lexicon scorer, to compare it with the model.
         #[arg(long)]
         compare: bool,
-        /// Use this model file instead of the embedded one (experiments).
+        /// Use this model file instead of the embedded ones (experiments):
+        /// FILE for every language, or LANG=FILE for one (repeatable).
         #[arg(long)]
-        model: Option<PathBuf>,
+        model: Vec<String>,
     },
     /// Train the sentiment model on labelled TSV files (id, lang, label,
     /// text); see models/README.md for the recorded command.

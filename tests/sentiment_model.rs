@@ -2,8 +2,8 @@
 //! French, falls back to the lexicon for other languages, reads crisis
 //! vocabulary (polite
 //! complaints included) as negative in both languages, keeps the
-//! hand-written rule cases, and its weights come from the command and data
-//! recorded in `models/sentiment.toml`.
+//! hand-written rule cases, and each language's weights come from the
+//! command and data recorded in its manifest, `models/sentiment-<lang>.toml`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +15,16 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn manifest() -> toml::Table {
-    let text = std::fs::read_to_string(repo().join("models/sentiment.toml")).unwrap();
+/// The languages with a model of their own, each in `models/sentiment-<lang>.bin`.
+const MODEL_LANGS: [&str; 2] = ["en", "fr"];
+
+fn weights_path(lang: &str) -> String {
+    format!("models/sentiment-{lang}.bin")
+}
+
+fn manifest(lang: &str) -> toml::Table {
+    let path = repo().join(format!("models/sentiment-{lang}.toml"));
+    let text = std::fs::read_to_string(path).unwrap();
     text.parse().unwrap()
 }
 
@@ -199,13 +207,26 @@ fn hand_written_rule_cases_keep_passing() {
 }
 
 #[test]
-fn the_shipped_weights_match_their_manifest() {
-    let m = manifest();
-    let bytes = std::fs::read(repo().join("models/sentiment.bin")).unwrap();
+fn the_shipped_weights_match_their_manifests() {
+    for lang in MODEL_LANGS {
+        weights_match_manifest(lang);
+    }
+    // The embedded size is the sum of the per-language files.
+    let total: usize = MODEL_LANGS
+        .iter()
+        .map(|l| std::fs::read(repo().join(weights_path(l))).unwrap().len())
+        .sum();
+    assert_eq!(sentiment::model_bytes(), total);
+}
+
+fn weights_match_manifest(lang: &str) {
+    let m = manifest(lang);
+    let wpath = weights_path(lang);
+    let bytes = std::fs::read(repo().join(&wpath)).unwrap();
     assert_eq!(
         m["weights_sha256"].as_str().unwrap(),
         hex::encode(Sha256::digest(&bytes)),
-        "models/sentiment.bin is not the file models/sentiment.toml records: retrain with its command"
+        "{wpath} is not the file its manifest records: retrain with its command"
     );
     assert_eq!(m["weights_bytes"].as_integer(), Some(bytes.len() as i64));
     // The header's parameters are the recorded ones.
@@ -222,6 +243,10 @@ fn the_shipped_weights_match_their_manifest() {
         m["l2"].as_float().unwrap() as f32
     );
     let command = m["command"].as_str().unwrap();
+    assert!(
+        command.contains(&format!("--out {wpath} ")),
+        "{command} does not write {wpath}"
+    );
     for key in ["bits", "epochs", "seed"] {
         let flag = format!("--{key} {}", m[key].as_integer().unwrap());
         assert!(command.contains(&flag), "{command} lacks {flag}");
@@ -274,12 +299,19 @@ fn training_twice_on_a_small_committed_set_gives_identical_bytes() {
     assert_eq!(a, std::fs::read(b).unwrap());
 }
 
-/// Retrains with the recorded command and compares with the shipped bytes.
-/// It needs every recorded data file; the shared evaluation folder sits
-/// next to the repository on developer machines and in CI.
+/// Retrains each language's model with its recorded command and compares
+/// with the shipped bytes. It needs every recorded data file; the shared
+/// evaluation folder sits next to the repository on developer machines and
+/// in CI.
 #[test]
-fn the_recorded_command_reproduces_the_shipped_weights() {
-    let m = manifest();
+fn the_recorded_commands_reproduce_the_shipped_weights() {
+    for lang in MODEL_LANGS {
+        recorded_command_reproduces(lang);
+    }
+}
+
+fn recorded_command_reproduces(lang: &str) {
+    let m = manifest(lang);
     let command = m["command"].as_str().unwrap();
     let mut words = command.split_whitespace().skip(1).peekable();
     let mut args = Vec::new();
@@ -298,14 +330,15 @@ fn the_recorded_command_reproduces_the_shipped_weights() {
         .filter(|p| !p.exists())
         .collect();
     if !missing.is_empty() {
-        eprintln!("skipped: training data not found: {missing:?}");
+        eprintln!("{lang}: skipped: training data not found: {missing:?}");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.bin");
     train(&args, &out);
+    let wpath = weights_path(lang);
     assert!(
-        std::fs::read(&out).unwrap() == std::fs::read(repo().join("models/sentiment.bin")).unwrap(),
-        "the recorded command no longer reproduces models/sentiment.bin"
+        std::fs::read(&out).unwrap() == std::fs::read(repo().join(&wpath)).unwrap(),
+        "the recorded command no longer reproduces {wpath}"
     );
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::enrich::model::Model;
+use crate::enrich::model::{LANGS, Model, PerLanguage, SHIPPED};
 use crate::enrich::sentiment::{Label, Scorer};
 use crate::enrich::{lang, sentiment};
 
@@ -142,8 +142,9 @@ pub(crate) fn read_text(path: &Path) -> anyhow::Result<String> {
 /// What `eval-sentiment` reports beyond the per-file and per-source tables.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Options {
-    /// A model file to use instead of the embedded one (experiments).
-    pub model: Option<PathBuf>,
+    /// Model files to use instead of the embedded ones (experiments):
+    /// `FILE` for every language, `LANG=FILE` for one.
+    pub model: Vec<String>,
     /// A table by text length too.
     pub by_length: bool,
     /// The lexicon scorer's figures next to the default scorer's.
@@ -167,13 +168,7 @@ pub(crate) fn run(paths: &[PathBuf], options: Options, out: impl Write) -> anyho
     if paths.is_empty() {
         bail!("no file given: pass one or more TSV files with the header id, lang, label, text");
     }
-    let model = match &options.model {
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(Model::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
-        }
-        None => None,
-    };
+    let model = models_given(&options.model)?;
     let scorers: &[(Scorer, &str)] = if options.compare {
         &[(Scorer::Auto, "model"), (Scorer::Lexicon, "lexicon")]
     } else {
@@ -217,17 +212,41 @@ pub(crate) fn run(paths: &[PathBuf], options: Options, out: impl Write) -> anyho
     Ok(())
 }
 
+/// The models `--model` asks for: `FILE` for every language, `LANG=FILE`
+/// for that language only (the others keep the embedded model); none given,
+/// none (the embedded models).
+fn models_given(specs: &[String]) -> anyhow::Result<Option<PerLanguage>> {
+    let mut out: Option<PerLanguage> = None;
+    for spec in specs {
+        let (lang, path) = match spec.split_once('=') {
+            Some((l, p)) if LANGS.contains(&l) => (Some(l), p),
+            _ => (None, spec.as_str()),
+        };
+        let bytes = std::fs::read(path).with_context(|| format!("reading --model {path}"))?;
+        let m = Model::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("--model {path}: {e}"))?;
+        out = Some(match (lang, out) {
+            (None, _) => PerLanguage::same_for_all(m),
+            (Some(l), prev) => {
+                let mut p = prev.unwrap_or_else(|| SHIPPED.clone());
+                p.set(l, m);
+                p
+            }
+        });
+    }
+    Ok(out)
+}
+
 /// Scores `rows` with one scorer and prints its tables.
 fn report(
     rows: &[Row],
     scorer: Scorer,
     name: &str,
     options: &Options,
-    model: Option<&Model>,
+    model: Option<&PerLanguage>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let score = |t: &str, l: &str| match (scorer, model) {
-        (Scorer::Auto, Some(m)) => sentiment::score_with_model(t, l, m),
+        (Scorer::Auto, Some(m)) => sentiment::score_with_models(t, l, m),
         _ => sentiment::score_with(t, l, scorer),
     };
     let texts: Vec<(&str, &str)> = rows
@@ -254,7 +273,9 @@ fn report(
             .add(row.label, p);
     }
     let label = match scorer {
-        Scorer::Auto if model.is_some() => "the model file given for en and fr, lexicon otherwise",
+        Scorer::Auto if model.is_some() => {
+            "the model files given (--model) for en and fr, lexicon otherwise"
+        }
         Scorer::Auto if sentiment::model_loaded() => "model for en and fr, lexicon otherwise",
         Scorer::Auto => "lexicon (the embedded model is unreadable)",
         Scorer::Lexicon => "lexicon and rules only",
@@ -363,7 +384,7 @@ mod tests {
         let options = Options {
             by_length: true,
             compare: true,
-            model: None,
+            model: Vec::new(),
         };
         run(&[path], options, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -373,6 +394,47 @@ mod tests {
             out.lines()
                 .any(|l| l.starts_with("len<80") && l.contains(" 2 ")),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn model_files_replace_one_language_or_all() {
+        use crate::enrich::model::EMBEDDED;
+        let dir = tempfile::tempdir().unwrap();
+        // The shipped French file, given for English: English is then read
+        // by French weights, French stays the shipped model.
+        let fr = dir.path().join("fr.bin");
+        std::fs::write(&fr, EMBEDDED[1]).unwrap();
+        let fr = fr.display().to_string();
+        let m = models_given(&[format!("en={fr}")]).unwrap().unwrap();
+        let shipped_fr = Model::from_bytes(EMBEDDED[1]).unwrap();
+        let shipped_en = Model::from_bytes(EMBEDDED[0]).unwrap();
+        assert_eq!(m.get(0).unwrap().params, shipped_fr.params);
+        assert_eq!(m.get(1).unwrap().params, shipped_fr.params);
+        assert_ne!(shipped_en.params, shipped_fr.params);
+        let text = "still waiting for my refund";
+        assert_eq!(
+            sentiment::score_with_models(text, "fr", &m),
+            sentiment::score(text, "fr")
+        );
+        // A bare file is for every language; none given, the embedded ones.
+        let all = models_given(std::slice::from_ref(&fr)).unwrap().unwrap();
+        assert!(all.get(0).is_some() && all.get(1).is_some());
+        assert!(models_given(&[]).unwrap().is_none());
+        // A missing or damaged file says which.
+        let e = models_given(&["fr=/nonexistent/m.bin".into()])
+            .err()
+            .unwrap();
+        assert!(
+            format!("{e:#}").contains("reading --model /nonexistent/m.bin"),
+            "{e:#}"
+        );
+        let bad = dir.path().join("bad.bin");
+        std::fs::write(&bad, b"VSM1").unwrap();
+        let e = models_given(&[bad.display().to_string()]).err().unwrap();
+        assert!(
+            format!("{e:#}").contains("not a veilleur sentiment model"),
+            "{e:#}"
         );
     }
 

@@ -1,4 +1,4 @@
-//! `veilleur train-sentiment --out models/sentiment.bin FILE.tsv...`: trains
+//! `veilleur train-sentiment --out models/sentiment-<lang>.bin FILE.tsv...`: trains
 //! the learned sentiment model of [`crate::enrich::model`] on labelled TSV
 //! files and writes it with its manifest.
 //!

@@ -7,9 +7,11 @@
 //! (the lexicon's compound score, positive and negative sums, negation,
 //! contrast, emoji polarity, `!`, `?`, caps, length, opinion density, links,
 //! handles, hashtags) plus one bias per
-//! language; the hashed part is seeded by the language, so English and
-//! French n-grams never share a weight. The file (`models/sentiment.bin`,
-//! embedded with `include_bytes!`) keeps the dense weights in `f32` and the
+//! language; the hashed part is seeded by the language, but the languages
+//! share one table, so their n-grams do collide: each language is therefore
+//! served by its own file ([`PerLanguage`], [`EMBEDDED`]), trained by its own
+//! command. A file (`models/sentiment-<lang>.bin`, embedded with
+//! `include_bytes!`) keeps the dense weights in `f32` and the
 //! hashed weights in `i8` with one scale, 3 bytes per bucket, so one
 //! look-up touches one cache line.
 //!
@@ -77,20 +79,78 @@ impl DenseMode {
 
 const MAGIC: &[u8; 4] = b"VSM1";
 
-/// The shipped weights (`models/sentiment.bin`, see `models/README.md`).
-pub(crate) static EMBEDDED: &[u8] = include_bytes!("../../models/sentiment.bin");
+/// The shipped weights, one file per language of [`LANGS`], in that order
+/// (`models/sentiment-en.bin`, `models/sentiment-fr.bin`, see
+/// `models/README.md`): each is trained by its own recorded command and
+/// serves only its own language, so retraining one language cannot move
+/// another's scores (within one file the languages share the hash table).
+pub(crate) static EMBEDDED: [&[u8]; LANGS.len()] = [
+    include_bytes!("../../models/sentiment-en.bin"),
+    include_bytes!("../../models/sentiment-fr.bin"),
+];
 
-/// The shipped model, parsed once (an invariant: the embedded file is
-/// checked by the tests; a damaged one disables the model with a log line
-/// rather than crash, and scoring falls back to the lexicon).
-pub(crate) static SHIPPED: LazyLock<Option<Model>> =
-    LazyLock::new(|| match Model::from_bytes(EMBEDDED) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            tracing::error!("the embedded sentiment model is unreadable, using the lexicon: {e}");
-            None
+/// One model per language of [`LANGS`] (or none: that language falls back
+/// to the lexicon). A language is scored by its own model only.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PerLanguage {
+    models: [Option<Model>; LANGS.len()],
+}
+
+impl PerLanguage {
+    /// Parses one weights file per language of [`LANGS`], in that order; a
+    /// file that cannot be read leaves its language without a model and
+    /// says why in the error list (language, error).
+    pub(crate) fn from_files(
+        files: [&[u8]; LANGS.len()],
+    ) -> (PerLanguage, Vec<(&'static str, ModelError)>) {
+        let mut out = PerLanguage::default();
+        let mut errors = Vec::new();
+        for (li, bytes) in files.into_iter().enumerate() {
+            match Model::from_bytes(bytes) {
+                Ok(m) => out.models[li] = Some(m),
+                Err(e) => errors.push((LANGS[li], e)),
+            }
         }
-    });
+        (out, errors)
+    }
+
+    /// The same model for every language (`eval-sentiment --model`).
+    pub(crate) fn same_for_all(m: Model) -> PerLanguage {
+        PerLanguage {
+            models: std::array::from_fn(|_| Some(m.clone())),
+        }
+    }
+
+    /// The model of language `li` (an index into [`LANGS`]).
+    pub(crate) fn get(&self, li: usize) -> Option<&Model> {
+        self.models.get(li).and_then(Option::as_ref)
+    }
+
+    /// Replaces language `lang`'s model (a code of [`LANGS`]; others are ignored).
+    pub(crate) fn set(&mut self, lang: &str, m: Model) {
+        if let Some(li) = LANGS.iter().position(|&l| l == lang) {
+            self.models[li] = Some(m);
+        }
+    }
+
+    /// Whether every language has its model.
+    pub(crate) fn complete(&self) -> bool {
+        self.models.iter().all(Option::is_some)
+    }
+}
+
+/// The shipped models, parsed once (an invariant: the embedded files are
+/// checked by the tests; a damaged one disables its language's model with a
+/// log line rather than crash, and that language falls back to the lexicon).
+pub(crate) static SHIPPED: LazyLock<PerLanguage> = LazyLock::new(|| {
+    let (models, errors) = PerLanguage::from_files(EMBEDDED);
+    for (lang, e) in errors {
+        tracing::error!(
+            "the embedded {lang} sentiment model is unreadable, using the lexicon: {e}"
+        );
+    }
+    models
+});
 
 /// Features of one text; reused across calls (no allocation once grown).
 #[derive(Debug, Clone)]

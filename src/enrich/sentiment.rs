@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fold::{is_apostrophe, push_folded};
 use super::lexicon::{Backoff, LEXICONS, LangLexicon, Lexicons, Modifier, Term};
-use super::model::{self, DENSE_SHARED, Features, LANGS, Model};
+use super::model::{self, DENSE_SHARED, Features, LANGS, Model, PerLanguage};
 
 /// Sentiment class of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,9 +116,9 @@ const NOT_CONTENT: &[&str] = &[
 /// VADER's normalisation constant.
 const ALPHA: f32 = 15.0;
 
-/// Scores `text` written in `lang`: with the learned model for the
-/// languages it serves (`en`), with the lexicon and rules otherwise
-/// (see [`score_lexicon`]).
+/// Scores `text` written in `lang`: with that language's own learned model
+/// for the languages served (`en`, `fr`), with the lexicon and rules
+/// otherwise (see [`score_lexicon`]).
 pub fn score(text: &str, lang: &str) -> Sentiment {
     score_parts_slice(&[text], lang, Scorer::Auto)
 }
@@ -166,12 +166,23 @@ fn model_lang(lang: &str) -> Option<usize> {
 }
 
 fn score_parts_slice(text: &[&str], lang: &str, scorer: Scorer) -> Sentiment {
-    let lex = &*LEXICONS;
-    if scorer == Scorer::Auto
-        && let (Some(li), Some(m)) = (model_lang(lang), &*model::SHIPPED)
-    {
-        return score_model(text, li, m);
+    match scorer {
+        Scorer::Auto => score_per_language(text, lang, &model::SHIPPED),
+        Scorer::Lexicon => score_lexicon_parts(text, lang),
     }
+}
+
+/// Scores with `models`: the language's own model where it has one and is
+/// served, the lexicon otherwise. No other language's model is read.
+fn score_per_language(text: &[&str], lang: &str, models: &PerLanguage) -> Sentiment {
+    match model_lang(lang).and_then(|li| Some((li, models.get(li)?))) {
+        Some((li, m)) => score_model(text, li, m),
+        None => score_lexicon_parts(text, lang),
+    }
+}
+
+fn score_lexicon_parts(text: &[&str], lang: &str) -> Sentiment {
+    let lex = &*LEXICONS;
     let raw = SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
         match lang {
@@ -207,11 +218,14 @@ fn score_model(text: &[&str], li: usize, m: &Model) -> Sentiment {
     })
 }
 
-/// Scores `text` with a model loaded from a file (`eval-sentiment
-/// --model`): the model for its languages, the lexicon otherwise.
-pub(crate) fn score_with_model(text: &str, lang: &str, m: &Model) -> Sentiment {
+/// Scores `text` with models loaded from files (`eval-sentiment
+/// --model`): each language with a model by its own, the lexicon otherwise.
+pub(crate) fn score_with_models(text: &str, lang: &str, models: &PerLanguage) -> Sentiment {
     match LANGS.iter().position(|&l| l == lang) {
-        Some(li) => score_model(&[text], li, m),
+        Some(li) => match models.get(li) {
+            Some(m) => score_model(&[text], li, m),
+            None => score_lexicon(text, lang),
+        },
         None => score_lexicon(text, lang),
     }
 }
@@ -359,15 +373,16 @@ fn chunks(parts: &[&str], f: impl Fn(&str) -> bool) -> usize {
         .count()
 }
 
-/// Whether the shipped model is loaded (false only if the embedded file is damaged).
+/// Whether the shipped models of every served language are loaded (false
+/// only if an embedded file is damaged).
 pub fn model_loaded() -> bool {
-    model::SHIPPED.is_some()
+    model::SHIPPED.complete()
 }
 
-/// Size of the embedded model file in bytes; the loaded model takes about
-/// as much memory again.
+/// Size of the embedded model files in bytes (one per language); the loaded
+/// models take about as much memory again.
 pub fn model_bytes() -> usize {
-    model::EMBEDDED.len()
+    model::EMBEDDED.iter().map(|b| b.len()).sum()
 }
 
 /// Maps a raw valence sum to the public score and label.
@@ -1265,6 +1280,90 @@ mod tests {
         assert_eq!(score("", "fr").score, 0.0);
         assert_eq!(score(" \n", "en").label, Label::Neu);
         assert_eq!(score(" \n", "en").score, 0.0);
+    }
+
+    /// Rows (label, text) of a committed training file.
+    fn rows(tsv: &str) -> Vec<(Label, &str)> {
+        tsv.lines()
+            .skip(1)
+            .filter_map(|line| {
+                let cols: Vec<&str> = line.split('\t').collect();
+                Some((Label::parse(cols.get(2)?)?, *cols.get(3)?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_english_only_retrain_changes_no_french_score() {
+        // Retrain English alone, on the committed English rows, with other
+        // settings than the shipped ones, and put it next to the shipped
+        // French model, as a new `models/sentiment-en.bin` would be.
+        let en_rows = rows(include_str!("../../models/data/veilleur-en.tsv"));
+        let examples: Vec<model::Example> = en_rows
+            .iter()
+            .map(|&(label, text)| {
+                let mut f = Features::default();
+                features(&[text], 0, 18, &mut f);
+                model::Example {
+                    features: f,
+                    class: crate::cmd::eval_sentiment::index(label),
+                    lang: 0,
+                    source: 0,
+                }
+            })
+            .collect();
+        let params = model::Params {
+            epochs: 2,
+            ..model::Params::default()
+        };
+        let retrained = model::train(&examples, params, 0.5, model::DenseMode::Both).to_bytes();
+        let (composed, errors) = PerLanguage::from_files([&retrained, model::EMBEDDED[1]]);
+        assert!(errors.is_empty(), "{errors:?}");
+        // Every French score is the shipped one, to the bit.
+        let fr_rows = rows(include_str!("../../models/data/veilleur-fr.tsv"));
+        assert!(fr_rows.len() > 100);
+        for (_, text) in &fr_rows {
+            let shipped = score(text, "fr");
+            let now = score_per_language(&[text], "fr", &composed);
+            assert_eq!(
+                (now.score.to_bits(), now.label),
+                (shipped.score.to_bits(), shipped.label),
+                "{text}"
+            );
+        }
+        // The retrain did change English, and French is read by its model.
+        let changed = en_rows
+            .iter()
+            .filter(|(_, t)| score_per_language(&[t], "en", &composed) != score(t, "en"))
+            .count();
+        assert!(changed > 10, "only {changed} English scores changed");
+        assert!(
+            fr_rows
+                .iter()
+                .any(|(_, t)| score(t, "fr") != score_lexicon(t, "fr"))
+        );
+    }
+
+    #[test]
+    fn a_language_without_its_file_falls_back_to_the_lexicon_alone() {
+        // A damaged French file leaves English on its model and French on
+        // the lexicon.
+        let (models, errors) = PerLanguage::from_files([model::EMBEDDED[0], b"VSM1"]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "fr");
+        assert!(!models.complete());
+        for text in ["toujours pas de réponse du service client", "bof", "génial"] {
+            assert_eq!(
+                score_per_language(&[text], "fr", &models),
+                score_lexicon(text, "fr")
+            );
+        }
+        for text in ["meh", "still waiting for my refund", "not bad"] {
+            assert_eq!(
+                score_per_language(&[text], "en", &models),
+                score(text, "en")
+            );
+        }
     }
 
     #[test]
