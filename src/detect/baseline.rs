@@ -110,23 +110,24 @@ pub enum Weekly {
     /// None: the hour-of-day profile and the level only.
     #[default]
     Off,
-    /// A factor per day of the week.
-    Days,
     /// A factor for weekdays and one for weekends.
     Split,
 }
 
-/// A day-of-week factor learnt from daily totals: each complete UTC day's
-/// learnt total (suspicious hours count as their expected count, clipped
-/// hours as clipped) against the mean of the seven days ending with it,
-/// averaged per weekday over weeks. Applies once [`WEEKLY_AFTER_DAYS`]
-/// complete days are known and every weekday has a ratio.
+/// A weekday and a weekend factor learnt from daily totals: each complete
+/// UTC day's learnt total (suspicious hours count as their expected count,
+/// clipped hours as clipped) against the mean of the seven days ending
+/// with it, averaged per class over weeks. Applies once
+/// [`WEEKLY_AFTER_DAYS`] complete days are known and both classes have a
+/// ratio. (A factor per day of the week was measured and not adopted: one
+/// week's ratio per weekday is noisy, see the README.)
 #[derive(Debug, Clone)]
 struct Week {
-    /// Factor per `unix day mod 7`, mean 1 over the week.
-    factor: [f64; 7],
-    /// Ratios learnt per weekday.
-    n: [u32; 7],
+    /// Factor of weekdays and of weekends ([`Week::class`]), mean 1 over
+    /// the week.
+    factor: [f64; 2],
+    /// Ratios learnt per class.
+    n: [u32; 2],
     /// The unix day being summed, its total so far and its hours.
     day: Option<i64>,
     total: f64,
@@ -135,21 +136,17 @@ struct Week {
     days: VecDeque<(i64, f64)>,
     /// Complete days learnt.
     complete: u32,
-    /// Two classes only, weekdays and weekends (Saturday, Sunday UTC),
-    /// instead of seven.
-    split: bool,
     /// Whether the factors apply (see [`Week::applies`]), kept up to date
     /// at each day's end: read on every expected count.
     on: bool,
 }
 
 impl Week {
-    fn new(split: bool) -> Week {
+    fn new() -> Week {
         Week {
-            split,
             on: false,
-            factor: [1.0; 7],
-            n: [0; 7],
+            factor: [1.0; 2],
+            n: [0; 2],
             day: None,
             total: 0.0,
             hours: 0,
@@ -159,27 +156,22 @@ impl Week {
     }
 
     fn applies(&self) -> bool {
-        let classes = if self.split { 2 } else { 7 };
-        self.complete >= WEEKLY_AFTER_DAYS && self.n[..classes].iter().all(|&n| n > 0)
+        self.complete >= WEEKLY_AFTER_DAYS && self.n.iter().all(|&n| n > 0)
     }
 
-    /// The class of unix day `d`: its weekday (`d mod 7`), or with
-    /// `split` 1 for Saturday and Sunday, 0 for the other days.
-    fn class(&self, d: i64) -> usize {
-        let k = d.rem_euclid(7) as usize;
-        if self.split {
-            // 1970-01-01 (unix day 0) was a Thursday: days 2 and 3 mod 7
-            // are Saturday and Sunday.
-            usize::from(k == 2 || k == 3)
-        } else {
-            k
-        }
+    /// The class of unix day `d`: 1 for Saturday and Sunday, 0 for the
+    /// other days.
+    fn class(d: i64) -> usize {
+        // 1970-01-01 (unix day 0) was a Thursday: days 2 and 3 mod 7 are
+        // Saturday and Sunday.
+        let k = d.rem_euclid(7);
+        usize::from(k == 2 || k == 3)
     }
 
     /// The factor of unix hour `h` (1 until it applies).
     fn at(&self, h: i64) -> f64 {
         if self.on {
-            self.factor[self.class(h.div_euclid(24))]
+            self.factor[Week::class(h.div_euclid(24))]
         } else {
             1.0
         }
@@ -210,18 +202,14 @@ impl Week {
             self.complete += 1;
             let mean = self.days.iter().map(|&(_, t)| t).sum::<f64>() / 7.0;
             if self.days.len() == 7 && mean > 0.0 {
-                let k = self.class(d);
+                let k = Week::class(d);
                 self.n[k] += 1;
                 // A class of several days learns as fast per week.
-                let per_week = if self.split { [5.0, 2.0][k] } else { 1.0 };
+                let per_week = [5.0, 2.0][k];
                 let b = (WEEK_BETA / per_week).max(1.0 / f64::from(self.n[k]));
                 let r = (self.total / mean).clamp(WEEK_MIN, WEEK_MAX);
                 self.factor[k] += b * (r - self.factor[k]);
-                let m = if self.split {
-                    (5.0 * self.factor[0] + 2.0 * self.factor[1]) / 7.0
-                } else {
-                    self.factor.iter().sum::<f64>() / 7.0
-                };
+                let m = (5.0 * self.factor[0] + 2.0 * self.factor[1]) / 7.0;
                 for f in &mut self.factor {
                     *f = (*f / m).clamp(WEEK_MIN, WEEK_MAX);
                 }
@@ -270,16 +258,15 @@ impl Model {
         }
     }
 
-    /// The same model with a weekly profile: a day-of-week factor on top of
-    /// the hour-of-day profile, learnt from the ratio of each complete day
-    /// to the seven days ending with it (suspicious hours count as
-    /// expected), applied once two weeks are known.
-    /// `Weekly::Split`: weekdays and weekends only.
+    /// The same model with a weekly profile (`Weekly::Split`): a weekday
+    /// and a weekend factor on top of the hour-of-day profile, learnt from
+    /// the ratio of each complete day to the seven days ending with it
+    /// (suspicious hours count as expected), applied once two weeks are
+    /// known.
     pub(crate) fn with_weekly(mut self, weekly: Weekly) -> Model {
         self.week = match weekly {
             Weekly::Off => None,
-            Weekly::Days => Some(Box::new(Week::new(false))),
-            Weekly::Split => Some(Box::new(Week::new(true))),
+            Weekly::Split => Some(Box::new(Week::new())),
         };
         self
     }
@@ -646,10 +633,10 @@ mod tests {
 
     #[test]
     fn suspicious_hours_count_as_expected_in_the_weekly_totals() {
-        let mut m = Model::default().with_weekly(Weekly::Days);
+        let mut m = Model::default().with_weekly(Weekly::Split);
         for h in 0..24 * 28_i64 {
             // A ten-fold burst every Friday (day 1 mod 7) at noon, judged
-            // suspicious: it must not make Fridays look busy.
+            // suspicious: it must not make weekdays look busy.
             let friday_noon = h.div_euclid(24).rem_euclid(7) == 1 && h % 24 == 12;
             let c = if friday_noon { 300.0 } else { 30.0 };
             m.learn(h, c, friday_noon);

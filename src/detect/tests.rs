@@ -670,38 +670,6 @@ fn a_routinely_spiky_watch_does_not_alarm_daily() {
     routinely_spiky_watch_stays_quiet(Tuning::default());
 }
 
-#[test]
-fn the_spread_gate_also_keeps_a_routinely_spiky_watch_quiet_and_catches_a_crisis() {
-    let mut t = Tuning::default();
-    t.set("gate_kind", "spread").unwrap();
-    t.set("gate", "4").unwrap();
-    assert!(t.gate_spread);
-    routinely_spiky_watch_stays_quiet(t.clone());
-    let (quiet, lead) = crisis_with(t, 1, 1.5, 30.0, 3 * HOUR);
-    assert!(quiet.is_empty(), "false alarms {quiet:?}");
-    assert!(lead.is_some_and(|l| l < 0), "lead {lead:?}");
-    assert!(Tuning::default().set("gate_kind", "quantile").is_err());
-}
-
-#[test]
-fn the_count_regime_split_loosens_only_small_expected_counts() {
-    let mut t = Tuning::default();
-    assert_eq!(t.relax(0.5), 1.0, "off by default");
-    t.set("small_mu", "5").unwrap();
-    t.set("small_relax", "10").unwrap();
-    assert_eq!(t.relax(4.9), 10.0);
-    assert_eq!(t.relax(5.0), 1.0);
-    // A small watch's crisis is caught no later with the split, and its
-    // quiet weeks stay quiet.
-    for seed in [1, 2] {
-        let (_, plain) = crisis(seed, 1.5, 30.0, 3 * HOUR);
-        let (quiet, split) = crisis_with(t.clone(), seed, 1.5, 30.0, 3 * HOUR);
-        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
-        let (plain, split) = (plain.unwrap(), split.unwrap());
-        assert!(split <= plain, "seed {seed}: {split} s against {plain} s");
-    }
-}
-
 fn routinely_spiky_watch_stays_quiet(tuning: Tuning) {
     let rule = AlertRule::with_defaults("volume_spike", AlertKind::VolumeSpike);
     let mut d = Detector::with_tuning(&rules_of(vec![rule]), tuning);
@@ -881,58 +849,6 @@ fn slow_burn(
     )
 }
 
-/// The sequential test switched on (it is not by default).
-fn with_cusum() -> Tuning {
-    Tuning {
-        cusum_ratios: vec![3.0, 8.0],
-        cusum_h: 20.0,
-        ..Tuning::default()
-    }
-}
-
-#[test]
-fn the_sequential_test_fires_on_a_slow_burn_from_1_to_8_an_hour_that_windows_miss() {
-    let windows_only = Tuning::default();
-    let (mut cusum_hits, mut window_hits) = (0, 0);
-    for seed in 20..26 {
-        let (quiet, first) = slow_burn(&mut tuned(with_cusum()), seed, 1.0, 8.0, 6 * HOUR);
-        assert!(quiet.is_empty(), "seed {seed}: false alarms {quiet:?}");
-        if let Some((lead, what)) = first {
-            assert!(lead < 0, "seed {seed}: after the peak: {what}");
-            cusum_hits += 1;
-        }
-        let (_, first) = slow_burn(&mut tuned(windows_only.clone()), seed, 1.0, 8.0, 6 * HOUR);
-        window_hits += usize::from(first.is_some());
-    }
-    assert!(
-        cusum_hits >= 5,
-        "the sequential test caught {cusum_hits} of 6"
-    );
-    assert!(
-        window_hits < cusum_hits,
-        "windows alone caught {window_hits}, the sequential test {cusum_hits}"
-    );
-}
-
-#[test]
-fn a_sequential_firing_reports_its_run_as_the_window() {
-    let mut d = tuned(Tuning {
-        widths: vec![900],
-        ..with_cusum()
-    });
-    let (_, first) = slow_burn(&mut d, 30, 2.0, 12.0, 8 * HOUR);
-    let (_, what) = first.expect("the slow burn is detected");
-    // The run started after the rise did and spans more than the only
-    // width tested (15 minutes), so the event's window is the run's.
-    let secs: i64 = what
-        .split("window ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .expect("window in the summary");
-    assert!(secs > 900 && secs <= 8 * HOUR, "{what}");
-}
-
 /// Onsets fired by `volume_spike` and `negative_surge` (defaults, under
 /// `tuning`) on four quiet weeks of a `base`-per-hour watch with a daily
 /// cycle, 15 % negative, and one harmless ×2 bump of two hours a day.
@@ -951,26 +867,6 @@ fn quiet_weeks_with_bumps(tuning: Tuning, seed: u64, base: f64) -> Vec<(i64, Str
         .collect();
     let rate = |t: i64| bumped_rate(base, &bumps, t);
     simulate(&mut d, &mut rng, 0, 28 * DAY, rate, |_| 0.15)
-}
-
-#[test]
-fn the_sequential_test_stays_silent_on_quiet_weeks_of_small_watches_with_bumps() {
-    for (seed, base) in [(40, 1.0), (41, 3.0)] {
-        let onsets = quiet_weeks_with_bumps(with_cusum(), seed, base);
-        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
-    }
-}
-
-#[test]
-fn cusum_parameters_are_settable() {
-    let mut t = Tuning::default();
-    t.set("cusum_ratios", "2, 5").unwrap();
-    assert_eq!(t.cusum_ratios, vec![2.0, 5.0]);
-    t.set("cusum_ratios", "").unwrap();
-    assert!(t.cusum_ratios.is_empty());
-    assert!(t.set("cusum_ratios", "0.5").is_err());
-    t.set("cusum_h", "9").unwrap();
-    assert_eq!(t.cusum_h, 9.0);
 }
 
 /// The default method with the plain tail P(X ≥ x) or the mid-p value.
@@ -1081,36 +977,4 @@ fn the_weekly_profile_still_catches_a_crisis_on_a_weekday() {
     let (quiet, lead) = crisis_with(t, 4, 15.0, 180.0, 10 * HOUR);
     assert!(quiet.is_empty(), "false alarms {quiet:?}");
     assert!(lead.is_some_and(|l| l <= -2 * HOUR), "lead {lead:?}");
-}
-
-#[test]
-fn the_likelihood_gate_keeps_a_routinely_spiky_watch_quiet_and_catches_a_crisis() {
-    let mut t = Tuning::default();
-    t.set("gate_kind", "likelihood").unwrap();
-    t.set("gate", "4.26").unwrap();
-    assert!(t.gate_likelihood && !t.gate_spread);
-    t.set("likelihood_hours", "168").unwrap();
-    routinely_spiky_watch_stays_quiet(t.clone());
-    let (quiet, lead) = crisis_with(t, 1, 1.5, 30.0, 3 * HOUR);
-    assert!(quiet.is_empty(), "false alarms {quiet:?}");
-    assert!(lead.is_some_and(|l| l < 0), "lead {lead:?}");
-}
-
-#[test]
-fn the_likelihood_gate_needs_three_days_and_reads_mean_and_spread() {
-    let mut hourly: VecDeque<f64> = std::iter::repeat_n(0.0, LIKELIHOOD_MIN_HOURS - 1).collect();
-    assert!(
-        beats_likelihood(&hourly, 0.1, 4.0),
-        "open before three days"
-    );
-    hourly.push_back(0.0);
-    // Scores of 0: the least spread (one decade) holds.
-    assert!(!beats_likelihood(&hourly, 3.9, 4.0));
-    assert!(beats_likelihood(&hourly, 4.0, 4.0));
-    // Hourly highs alternating 2 and 12: mean 7, s.d. 5.
-    let hourly: VecDeque<f64> = (0..100)
-        .map(|i| if i % 2 == 0 { 2.0 } else { 12.0 })
-        .collect();
-    assert!(!beats_likelihood(&hourly, 26.9, 4.0));
-    assert!(beats_likelihood(&hourly, 27.0, 4.0));
 }
