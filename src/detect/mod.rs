@@ -128,6 +128,9 @@ pub(crate) const MID_P: f64 = 0.5;
 pub(crate) const NEG_SHARE_HOURS: f64 = 336.0;
 pub(crate) const NEG_JOINT_RELAX: f64 = 100.0;
 pub(crate) const NEG_JOINT_SHARE_P: f64 = 1e-3;
+/// Whether the baseline carries its estimates' uncertainty into the
+/// dispersion ([`Tuning::carry_variance`]).
+pub(crate) const CARRY_VARIANCE: bool = false;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -196,6 +199,10 @@ pub struct Tuning {
     /// about the rule's significance.
     pub neg_joint_relax: f64,
     pub neg_joint_share_p: f64,
+    /// Whether the baseline carries the uncertainty of its weekly factor
+    /// and hour-of-day profile estimates into the dispersion (see
+    /// [`Model::with_carried_variance`]).
+    pub carry_variance: bool,
 }
 
 impl Default for Tuning {
@@ -218,6 +225,7 @@ impl Default for Tuning {
             neg_share_hours: NEG_SHARE_HOURS,
             neg_joint_relax: NEG_JOINT_RELAX,
             neg_joint_share_p: NEG_JOINT_SHARE_P,
+            carry_variance: CARRY_VARIANCE,
         }
     }
 }
@@ -263,6 +271,13 @@ impl Tuning {
             "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
             "neg_joint_relax" => self.neg_joint_relax = num(value)?.max(1.0),
             "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
+            "carry_variance" => {
+                self.carry_variance = match value.trim() {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    v => return Err(format!("carry_variance: `{v}`: expected on or off")),
+                }
+            }
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
             | "small_relax" | "likelihood_hours") => {
                 return Err(format!(
@@ -271,7 +286,7 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax or neg_joint_share_p"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p or carry_variance"
                 ));
             }
         }
@@ -427,6 +442,7 @@ impl Detector {
         )
         .with_phi_floor(self.tuning.phi_floor)
         .with_weekly(self.tuning.weekly)
+        .with_carried_variance(self.tuning.carry_variance)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -951,7 +967,7 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
                         continue;
                     };
                     let mu = stream_mu(w, negative, end - wd, end);
-                    let phi = stream_phi(w, negative, wd);
+                    let phi = stream_phi(w, negative, wd, end);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
                     } else {
@@ -1029,7 +1045,7 @@ fn hour_suspicious(w: &WatchState, negative: bool, h: i64, first: i64, tuning: &
                 continue;
             };
             let mu = stream_mu(w, negative, end - wd, end);
-            let phi = stream_phi(w, negative, wd);
+            let phi = stream_phi(w, negative, wd, end);
             if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
                 && stats::nb_tail_mid(x, mu, phi, tuning.mid_p) <= tuning.suspect_p
             {
@@ -1060,7 +1076,7 @@ fn learn_dispersion(s: &Series, model: &mut Model, negative: bool, h: i64, first
                 continue;
             };
             let mu = model.expected(e - wd, e);
-            model.learn_dispersion(wd, x as f64, mu);
+            model.learn_dispersion(wd, x as f64, mu, e);
         }
     }
 }
@@ -1131,16 +1147,16 @@ fn stream_mu(w: &WatchState, negative: bool, from: i64, to: i64) -> f64 {
     }
 }
 
-/// The over-dispersion of a stream's counts over `width` seconds (see
-/// [`stream_mu`]): the negatives thin the same noisy counts, so they share
+/// The over-dispersion of a stream's counts over the `width` seconds
+/// ending at `t` (see [`stream_mu`]): the negatives thin the same noisy counts, so they share
 /// the total's, plus the share estimate's own relative variance.
-fn stream_phi(w: &WatchState, negative: bool, width: i64) -> f64 {
+fn stream_phi(w: &WatchState, negative: bool, width: i64, t: i64) -> f64 {
     if !negative {
-        return w.model.phi(width);
+        return w.model.phi_at(width, t);
     }
     match w.share.share() {
-        Some((_, v)) => w.model.phi(width) + v,
-        None => w.negative.phi(width),
+        Some((_, v)) => w.model.phi_at(width, t) + v,
+        None => w.negative.phi_at(width, t),
     }
 }
 
@@ -1162,7 +1178,7 @@ fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f
     }
     Some((
         stream_mu(w, negative, ws, t),
-        stream_phi(w, negative, window),
+        stream_phi(w, negative, window, t),
     ))
 }
 
