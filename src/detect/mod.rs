@@ -129,8 +129,15 @@ pub(crate) const NEG_SHARE_HOURS: f64 = 336.0;
 pub(crate) const NEG_JOINT_RELAX: f64 = 100.0;
 pub(crate) const NEG_JOINT_SHARE_P: f64 = 1e-3;
 /// Whether the baseline carries its estimates' uncertainty into the
-/// dispersion ([`Tuning::carry_variance`]).
+/// dispersion ([`Tuning::carry_variance`]): measured and not adopted (see
+/// the README).
 pub(crate) const CARRY_VARIANCE: bool = false;
+/// Whether a firing alert lasts while its window stays improbable at the
+/// rule's `significance` without beating the gate again
+/// ([`Tuning::sticky`]): chosen on NAB dev and its leave-one-out (fewer
+/// onsets of one incident), identical on the crisis tuning seeds (see the
+/// README).
+pub(crate) const STICKY: bool = true;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -203,6 +210,11 @@ pub struct Tuning {
     /// and hour-of-day profile estimates into the dispersion (see
     /// [`Model::with_carried_variance`]).
     pub carry_variance: bool,
+    /// Whether a firing alert keeps firing while its window stays
+    /// improbable at the rule's `significance`, without beating the gate
+    /// again: the gate decides when an incident starts, the significance
+    /// how long it lasts (one incident, one onset).
+    pub sticky: bool,
 }
 
 impl Default for Tuning {
@@ -226,6 +238,7 @@ impl Default for Tuning {
             neg_joint_relax: NEG_JOINT_RELAX,
             neg_joint_share_p: NEG_JOINT_SHARE_P,
             carry_variance: CARRY_VARIANCE,
+            sticky: STICKY,
         }
     }
 }
@@ -271,13 +284,8 @@ impl Tuning {
             "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
             "neg_joint_relax" => self.neg_joint_relax = num(value)?.max(1.0),
             "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
-            "carry_variance" => {
-                self.carry_variance = match value.trim() {
-                    "on" | "true" => true,
-                    "off" | "false" => false,
-                    v => return Err(format!("carry_variance: `{v}`: expected on or off")),
-                }
-            }
+            "carry_variance" => self.carry_variance = on_off(key, value)?,
+            "sticky" => self.sticky = on_off(key, value)?,
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
             | "small_relax" | "likelihood_hours") => {
                 return Err(format!(
@@ -286,11 +294,20 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p or carry_variance"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// A boolean method parameter: `on` / `true` or `off` / `false`.
+fn on_off(key: &str, value: &str) -> Result<bool, String> {
+    match value.trim() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        v => Err(format!("{key}: `{v}`: expected on or off")),
     }
 }
 
@@ -735,7 +752,7 @@ impl Detector {
         let mut out = Vec::new();
         for rs in &w.rules {
             let rec = self.records.get(&rs.key).cloned().unwrap_or_default();
-            let m = assess(w, rs, t, &self.tuning, &windows);
+            let m = assess(w, rs, t, &self.tuning, &windows, rec.firing);
             let (next, change) = lifecycle::step(&rec, m.signal, &rs.rule, time(t));
             if let Some(c) = change {
                 out.push(transition(w, rs, &m, c, next.clone(), t));
@@ -1296,12 +1313,16 @@ fn judge_fallback(
     best
 }
 
+/// What rule `rs` of watch `w` sees at `t`; `firing`: whether its alert
+/// is firing now (with [`Tuning::sticky`], a firing alert no longer needs
+/// the gate to hold).
 fn assess(
     w: &WatchState,
     rs: &RuleState,
     t: i64,
     tuning: &Tuning,
     windows: &Windows<'_>,
+    firing: bool,
 ) -> Measure {
     let rule = &rs.rule;
     let window = secs(rule.window).max(1);
@@ -1395,7 +1416,8 @@ fn assess(
                     && share_improbable(j.counts, usual_share, tuning));
             if tested && passes {
                 m.tail = Some(j.p);
-                holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
+                holds = share_ok(j.counts)
+                    && ((firing && tuning.sticky) || beats_gate(rs, j.p, tuning));
             }
             if negative
                 && !holds

@@ -978,3 +978,104 @@ fn the_weekly_profile_still_catches_a_crisis_on_a_weekday() {
     assert!(quiet.is_empty(), "false alarms {quiet:?}");
     assert!(lead.is_some_and(|l| l <= -2 * HOUR), "lead {lead:?}");
 }
+
+/// A watch at 40 an hour (daily cycle) for three weeks, then an
+/// incident: an hour at 30 × its usual rate, then 4 × for ten hours (past
+/// the longest width). After the onset the gate is raised out of reach,
+/// so only the significance can keep the alert firing. Returns the onsets
+/// from the incident on and whether the alert still fires at the end.
+fn incident_with_plateau(sticky: bool) -> (Vec<Onset>, bool) {
+    let mut d = tuned(Tuning {
+        sticky,
+        ..Tuning::default()
+    });
+    let mut rng = rng(90);
+    let start = 21 * DAY + 9 * HOUR;
+    let quiet = simulate(&mut d, &mut rng, 0, start, |t| 40.0 * daily(t), |_| 0.1);
+    assert!(quiet.is_empty(), "false alarms {quiet:?}");
+    let rate = |k: f64| move |t: i64| 40.0 * daily(t) * k;
+    let mut onsets = simulate(&mut d, &mut rng, start, start + HOUR, rate(30.0), |_| 0.1);
+    assert!(!onsets.is_empty(), "the incident is not detected");
+    d.tuning.gate = 1e6;
+    d.watches[0].rules[0].daily_max = std::iter::repeat_n(1.0, GATE_DAYS).collect();
+    let end = start + 11 * HOUR;
+    onsets.extend(simulate(
+        &mut d,
+        &mut rng,
+        start + HOUR,
+        end,
+        rate(4.0),
+        |_| 0.1,
+    ));
+    let firing = d.record("acme", "volume_spike").is_some_and(|r| r.firing);
+    (onsets, firing)
+}
+
+#[test]
+fn a_sticky_alert_lasts_while_its_window_stays_improbable_without_the_gate() {
+    let (plain, plain_firing) = incident_with_plateau(false);
+    let (sticky, sticky_firing) = incident_with_plateau(true);
+    assert_eq!(plain[0].0, sticky[0].0, "the gate still decides the onset");
+    assert!(sticky_firing, "sticky: resolved on the plateau");
+    assert!(!plain_firing, "plain: still firing past the gate");
+    assert_eq!(sticky.len(), 1, "one incident, one onset: {sticky:?}");
+    let mut t = Tuning::default();
+    t.set("sticky", "off").unwrap();
+    assert!(!t.sticky);
+    t.set("sticky", "on").unwrap();
+    assert!(t.sticky);
+    assert!(t.set("sticky", "maybe").is_err());
+}
+
+#[test]
+fn removed_variants_say_so_when_set() {
+    for key in ["gate_kind", "cusum_ratios", "small_mu", "likelihood_hours"] {
+        let err = Tuning::default().set(key, "1").unwrap_err();
+        assert!(err.contains("was removed"), "{key}: {err}");
+    }
+    assert!(Tuning::default().set("weekly", "days").is_err());
+}
+
+#[test]
+fn a_young_weekend_factor_keeps_its_uncertainty_in_the_dispersion() {
+    use super::baseline::{Model, Weekly};
+    // 300 an hour on weekdays; each weekend day at 0.5 or 0.8 of it in
+    // turn (a noisy weekend factor), exact counts otherwise: the
+    // residuals alone would say Poisson.
+    let count = |h: i64| {
+        let d = h.div_euclid(24);
+        match d.rem_euclid(7) {
+            2 | 3 if d.rem_euclid(2) == 0 => 150.0,
+            2 | 3 => 240.0,
+            _ => 300.0,
+        }
+    };
+    let model = |carry: bool| {
+        Model::new(&[3600], 48.0, 24)
+            .with_weekly(Weekly::Split)
+            .with_carried_variance(carry)
+    };
+    let (mut plain, mut carried) = (model(false), model(true));
+    let saturday = |week: i64| (week * 7 + 2) * 24 * 3600 + 12 * 3600;
+    let mut young = 0.0;
+    for h in 0..24 * 7 * 9_i64 {
+        for m in [&mut plain, &mut carried] {
+            let mu = m.expected_hour(h);
+            m.learn_dispersion(3600, count(h), mu, (h + 1) * 3600);
+            m.learn(h, count(h), false);
+        }
+        if h == 24 * 15 {
+            young = carried.model_var(3600, saturday(2));
+        }
+    }
+    assert_eq!(plain.model_var(3600, saturday(9)), 0.0, "not carried");
+    // Two weeks in: the weekend factor rests on two or three ratios that
+    // differ by half, and the dispersion it is judged with says so.
+    assert!(young > 0.003, "{young}");
+    let old = carried.model_var(3600, saturday(9));
+    assert!(
+        old > 0.0 && old < young / 2.0,
+        "young {young}, after nine weeks {old}"
+    );
+    assert!(carried.phi_at(3600, saturday(9)) > carried.phi(3600));
+}
