@@ -215,10 +215,6 @@ pub struct Tuning {
     /// again: the gate decides when an incident starts, the significance
     /// how long it lasts (one incident, one onset).
     pub sticky: bool,
-    /// Whether an hour whose best window would have fired is left out of
-    /// the gate's daily highest scores (the gate learns the watch's
-    /// routine highs, not its incidents).
-    pub gate_skips_fired: bool,
 }
 
 impl Default for Tuning {
@@ -243,7 +239,6 @@ impl Default for Tuning {
             neg_joint_share_p: NEG_JOINT_SHARE_P,
             carry_variance: CARRY_VARIANCE,
             sticky: STICKY,
-            gate_skips_fired: false,
         }
     }
 }
@@ -291,7 +286,6 @@ impl Tuning {
             "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
             "carry_variance" => self.carry_variance = on_off(key, value)?,
             "sticky" => self.sticky = on_off(key, value)?,
-            "gate_skips_fired" => self.gate_skips_fired = on_off(key, value)?,
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
             | "small_relax" | "likelihood_hours") => {
                 return Err(format!(
@@ -300,7 +294,7 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance, sticky or gate_skips_fired"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
                 ));
             }
         }
@@ -1004,16 +998,7 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
             }
         }
         let rs = &mut w.rules[k];
-        // An hour whose best window would have fired (improbable at the
-        // rule's significance and beating the gate as it stands) is an
-        // incident, not the watch's routine: the gate does not learn it.
-        let fired = best > 0.0 && {
-            let p = 10f64.powf(-best);
-            p <= rs.rule.significance && beats_gate(rs, p, tuning)
-        };
-        if !(tuning.gate_skips_fired && fired) {
-            rs.day_max = rs.day_max.max(best);
-        }
+        rs.day_max = rs.day_max.max(best);
         rs.day_hours += 1;
         if rs.day_hours >= 24 {
             rs.daily_max.push_back(rs.day_max);
