@@ -44,6 +44,9 @@
 //!   scores over the last [`GATE_DAYS`] days — an anomaly likelihood
 //!   against the watch's own history: a watch whose volume routinely jumps
 //!   tenfold every day is not in crisis when it does so again.
+//! * **One incident, one onset**: a firing spike alert lasts while its
+//!   window stays improbable at `significance`, without beating the gate
+//!   again ([`Tuning::sticky`]).
 //! * **Day one**: until the watch has [`AlertRule::warmup`] of history, a
 //!   conservative fallback tests each width against the rate seen so far
 //!   (a gamma–Poisson predictive, so little history means wide
