@@ -349,9 +349,19 @@ fn detect_all_events(
     })
 }
 
-/// The grid `--loo` chooses from: the score gate × the significance.
-pub(crate) const LOO_GATES: [&str; 5] = ["3", "4", "4.5", "5", "6"];
-pub(crate) const LOO_SIGNIFICANCES: [&str; 4] = ["1e-6", "1e-8", "1e-10", "1e-12"];
+/// The grid `--loo` chooses from: the score gate × the significance. Wide
+/// enough that every fold's choice is inside it (gate 6 was the edge of a
+/// grid up to 6, chosen on every fold: a choice at the edge says the grid,
+/// not the series, set it); a choice on an edge is marked in the output.
+pub(crate) const LOO_GATES: [&str; 9] = ["3", "4", "4.5", "5", "5.5", "6", "7", "8", "10"];
+pub(crate) const LOO_SIGNIFICANCES: [&str; 5] = ["1e-6", "1e-8", "1e-10", "1e-12", "1e-14"];
+
+/// Whether setting `j` of the `--loo` grid (gates outer, significances
+/// inner) sits on an edge of the grid.
+fn on_grid_edge(j: usize) -> bool {
+    let (g, s) = (j / LOO_SIGNIFICANCES.len(), j % LOO_SIGNIFICANCES.len());
+    g == 0 || g + 1 == LOO_GATES.len() || s == 0 || s + 1 == LOO_SIGNIFICANCES.len()
+}
 
 /// Leave-one-series-out: for each series and each profile, the setting of
 /// the grid ([`LOO_GATES`] × [`LOO_SIGNIFICANCES`], over `overrides`) that
@@ -445,11 +455,16 @@ pub(crate) fn run_loo(
             held[k] += raw[best][i][k];
             writeln!(
                 out,
-                "{:<28} {:<10} {:>9.2}  {}",
+                "{:<28} {:<10} {:>9.2}  {}{}",
                 s.name,
                 p.name.trim_start_matches("reward_"),
                 normalise(raw[best][i][k], kept[i], p),
-                settings[best]
+                settings[best],
+                if on_grid_edge(best) {
+                    " (edge of the grid)"
+                } else {
+                    ""
+                }
             )?;
         }
     }
@@ -678,6 +693,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("--loo chooses"), "{err:#}");
+    }
+
+    #[test]
+    fn the_loo_grid_marks_only_its_edges() {
+        let n = LOO_SIGNIFICANCES.len();
+        let at = |g: usize, s: usize| g * n + s;
+        assert!(on_grid_edge(at(0, 2)), "lowest gate");
+        assert!(on_grid_edge(at(LOO_GATES.len() - 1, 2)), "highest gate");
+        assert!(on_grid_edge(at(3, 0)), "loosest significance");
+        assert!(on_grid_edge(at(3, n - 1)), "strictest significance");
+        assert!(!on_grid_edge(at(5, 2)), "gate 6, 1e-10: inside");
+        assert_eq!(LOO_GATES[5], "6");
     }
 
     #[test]

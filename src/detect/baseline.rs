@@ -102,6 +102,15 @@ pub(crate) struct Model {
     phi_floor: f64,
     /// The weekly profile (see [`Model::with_weekly`]); `None`: off.
     week: Option<Box<Week>>,
+    /// Per hour of day: the variance of one day's share around the
+    /// profile, and the share of it the profile estimate carries (see
+    /// [`Model::with_carried_variance`]).
+    share_var: [f64; 24],
+    share_carried: [f64; 24],
+    /// Whether the expected count's own uncertainty (the weekly factor's
+    /// and the hour-of-day profile's estimates) is carried into the
+    /// dispersion (see [`Model::with_carried_variance`]).
+    carry: bool,
 }
 
 /// Which weekly profile a model learns (see [`Model::with_weekly`]).
@@ -110,23 +119,31 @@ pub enum Weekly {
     /// None: the hour-of-day profile and the level only.
     #[default]
     Off,
-    /// A factor per day of the week.
-    Days,
     /// A factor for weekdays and one for weekends.
     Split,
 }
 
-/// A day-of-week factor learnt from daily totals: each complete UTC day's
-/// learnt total (suspicious hours count as their expected count, clipped
-/// hours as clipped) against the mean of the seven days ending with it,
-/// averaged per weekday over weeks. Applies once [`WEEKLY_AFTER_DAYS`]
-/// complete days are known and every weekday has a ratio.
+/// A weekday and a weekend factor learnt from daily totals: each complete
+/// UTC day's learnt total (suspicious hours count as their expected count,
+/// clipped hours as clipped) against the mean of the seven days ending
+/// with it, averaged per class over weeks. Applies once
+/// [`WEEKLY_AFTER_DAYS`] complete days are known and both classes have a
+/// ratio. (A factor per day of the week was measured and not adopted: one
+/// week's ratio per weekday is noisy, see the README.)
 #[derive(Debug, Clone)]
 struct Week {
-    /// Factor per `unix day mod 7`, mean 1 over the week.
-    factor: [f64; 7],
-    /// Ratios learnt per weekday.
-    n: [u32; 7],
+    /// Factor of weekdays and of weekends ([`Week::class`]), mean 1 over
+    /// the week.
+    factor: [f64; 2],
+    /// Ratios learnt per class.
+    n: [u32; 2],
+    /// Per class: the variance of one day's ratio around the factor
+    /// (from the deviations of each new ratio from the factor before it),
+    /// and the share of it the factor estimate carries (Σ of each ratio's
+    /// squared weight in the running / exponentially weighted mean): the
+    /// factor's own variance is their product.
+    ratio_var: [f64; 2],
+    carried: [f64; 2],
     /// The unix day being summed, its total so far and its hours.
     day: Option<i64>,
     total: f64,
@@ -135,21 +152,19 @@ struct Week {
     days: VecDeque<(i64, f64)>,
     /// Complete days learnt.
     complete: u32,
-    /// Two classes only, weekdays and weekends (Saturday, Sunday UTC),
-    /// instead of seven.
-    split: bool,
     /// Whether the factors apply (see [`Week::applies`]), kept up to date
     /// at each day's end: read on every expected count.
     on: bool,
 }
 
 impl Week {
-    fn new(split: bool) -> Week {
+    fn new() -> Week {
         Week {
-            split,
             on: false,
-            factor: [1.0; 7],
-            n: [0; 7],
+            factor: [1.0; 2],
+            n: [0; 2],
+            ratio_var: [0.0; 2],
+            carried: [0.0; 2],
             day: None,
             total: 0.0,
             hours: 0,
@@ -159,30 +174,35 @@ impl Week {
     }
 
     fn applies(&self) -> bool {
-        let classes = if self.split { 2 } else { 7 };
-        self.complete >= WEEKLY_AFTER_DAYS && self.n[..classes].iter().all(|&n| n > 0)
+        self.complete >= WEEKLY_AFTER_DAYS && self.n.iter().all(|&n| n > 0)
     }
 
-    /// The class of unix day `d`: its weekday (`d mod 7`), or with
-    /// `split` 1 for Saturday and Sunday, 0 for the other days.
-    fn class(&self, d: i64) -> usize {
-        let k = d.rem_euclid(7) as usize;
-        if self.split {
-            // 1970-01-01 (unix day 0) was a Thursday: days 2 and 3 mod 7
-            // are Saturday and Sunday.
-            usize::from(k == 2 || k == 3)
-        } else {
-            k
-        }
+    /// The class of unix day `d`: 1 for Saturday and Sunday, 0 for the
+    /// other days.
+    fn class(d: i64) -> usize {
+        // 1970-01-01 (unix day 0) was a Thursday: days 2 and 3 mod 7 are
+        // Saturday and Sunday.
+        let k = d.rem_euclid(7);
+        usize::from(k == 2 || k == 3)
     }
 
     /// The factor of unix hour `h` (1 until it applies).
     fn at(&self, h: i64) -> f64 {
         if self.on {
-            self.factor[self.class(h.div_euclid(24))]
+            self.factor[Week::class(h.div_euclid(24))]
         } else {
             1.0
         }
+    }
+
+    /// The relative variance of the factor estimate of unix hour `h` (0
+    /// until it applies).
+    fn rel_var(&self, h: i64) -> f64 {
+        if !self.on {
+            return 0.0;
+        }
+        let k = Week::class(h.div_euclid(24));
+        self.carried[k] * self.ratio_var[k] / (self.factor[k] * self.factor[k])
     }
 
     /// Adds the learnt count of unix hour `h`; closes the day on its last
@@ -210,18 +230,22 @@ impl Week {
             self.complete += 1;
             let mean = self.days.iter().map(|&(_, t)| t).sum::<f64>() / 7.0;
             if self.days.len() == 7 && mean > 0.0 {
-                let k = self.class(d);
+                let k = Week::class(d);
                 self.n[k] += 1;
                 // A class of several days learns as fast per week.
-                let per_week = if self.split { [5.0, 2.0][k] } else { 1.0 };
+                let per_week = [5.0, 2.0][k];
                 let b = (WEEK_BETA / per_week).max(1.0 / f64::from(self.n[k]));
                 let r = (self.total / mean).clamp(WEEK_MIN, WEEK_MAX);
+                if self.n[k] >= 2 {
+                    // The deviation from the factor before it has the
+                    // ratio's variance plus the factor's.
+                    let d2 = (r - self.factor[k]).powi(2) / (1.0 + self.carried[k]);
+                    let c = (WEEK_BETA / per_week).max(1.0 / f64::from(self.n[k] - 1));
+                    self.ratio_var[k] += c * (d2 - self.ratio_var[k]);
+                }
+                self.carried[k] = (1.0 - b).powi(2) * self.carried[k] + b * b;
                 self.factor[k] += b * (r - self.factor[k]);
-                let m = if self.split {
-                    (5.0 * self.factor[0] + 2.0 * self.factor[1]) / 7.0
-                } else {
-                    self.factor.iter().sum::<f64>() / 7.0
-                };
+                let m = (5.0 * self.factor[0] + 2.0 * self.factor[1]) / 7.0;
                 for f in &mut self.factor {
                     *f = (*f / m).clamp(WEEK_MIN, WEEK_MAX);
                 }
@@ -267,21 +291,62 @@ impl Model {
             freeze_hours,
             phi_floor: 0.0,
             week: None,
+            share_var: [0.0; 24],
+            share_carried: [0.0; 24],
+            carry: false,
         }
     }
 
-    /// The same model with a weekly profile: a day-of-week factor on top of
-    /// the hour-of-day profile, learnt from the ratio of each complete day
-    /// to the seven days ending with it (suspicious hours count as
-    /// expected), applied once two weeks are known.
-    /// `Weekly::Split`: weekdays and weekends only.
+    /// The same model with a weekly profile (`Weekly::Split`): a weekday
+    /// and a weekend factor on top of the hour-of-day profile, learnt from
+    /// the ratio of each complete day to the seven days ending with it
+    /// (suspicious hours count as expected), applied once two weeks are
+    /// known.
     pub(crate) fn with_weekly(mut self, weekly: Weekly) -> Model {
         self.week = match weekly {
             Weekly::Off => None,
-            Weekly::Days => Some(Box::new(Week::new(false))),
-            Weekly::Split => Some(Box::new(Week::new(true))),
+            Weekly::Split => Some(Box::new(Week::new())),
         };
         self
+    }
+
+    /// The same model carrying the uncertainty of its own estimates into
+    /// the dispersion: the relative variance of the weekly factor (learnt
+    /// from a few weeks of daily ratios) and of the hour-of-day share
+    /// (from a few days) of an hour is taken off each residual before the
+    /// over-dispersion learns it, and added back to the dispersion a
+    /// window is judged with ([`Model::phi_at`]). The residuals a
+    /// dispersion learns from are those of the hours the estimates fit
+    /// well, on average; a window judged where an estimate is young or
+    /// noisy (a weekend after two weeks) is then judged with that
+    /// estimate's uncertainty rather than the average one's.
+    pub(crate) fn with_carried_variance(mut self, carry: bool) -> Model {
+        self.carry = carry;
+        self
+    }
+
+    /// The relative variance of the expected count of a window of `width`
+    /// seconds ending at second `t` that comes from the estimates of the
+    /// weekly factor and of the hour-of-day profile (0 unless carried):
+    /// the factor's error is shared by the window's hours, the profile's
+    /// errors of different hours average out as `1 / hours`.
+    pub(crate) fn model_var(&self, width: i64, t: i64) -> f64 {
+        if !self.carry {
+            return 0.0;
+        }
+        let h = (t - 1).div_euclid(3600);
+        let hod = h.rem_euclid(24) as usize;
+        let p = self.profile[hod];
+        let prof = self.share_carried[hod] * self.share_var[hod] / (p * p);
+        let week = self.week.as_ref().map_or(0.0, |w| w.rel_var(h));
+        week + prof * (3600.0 / width.max(1) as f64).min(1.0)
+    }
+
+    /// The over-dispersion of a window of `width` seconds ending at second
+    /// `t`: [`Model::phi`], plus the uncertainty of the expected count's
+    /// estimates when carried ([`Model::model_var`]).
+    pub(crate) fn phi_at(&self, width: i64, t: i64) -> f64 {
+        (self.phi(width) + self.model_var(width, t)).min(MAX_PHI)
     }
 
     /// The day-of-week factor of unix hour `h` (1 without a weekly
@@ -392,15 +457,19 @@ impl Model {
     }
 
     /// Learns one residual of width class `width`: `x` counted where `mu`
-    /// was expected (before the hour it ends in was learnt).
-    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64) {
+    /// was expected (before the hour it ends in was learnt) in the window
+    /// ending at second `end`. With the estimates' variance carried
+    /// ([`Model::with_carried_variance`]), their share of the residual is
+    /// taken off.
+    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64, end: i64) {
         if mu < MIN_LEVEL || self.hours <= UNCLIPPED_HOURS {
             return;
         }
         let k = self.class(width);
-        let sd = (mu + self.phi[k].max(self.floor(self.widths[k])) * mu * mu).sqrt();
+        let v = self.model_var(width, end);
+        let sd = (mu + (self.phi[k].max(self.floor(self.widths[k])) + v) * mu * mu).sqrt();
         let x = x.clamp(mu - WINSOR * sd, mu + WINSOR * sd);
-        let r = ((x - mu).powi(2) - mu) / (mu * mu);
+        let r = ((x - mu).powi(2) - mu) / (mu * mu) - v;
         self.phi_n[k] += 1;
         let g = GAMMA.max(1.0 / f64::from(self.phi_n[k]));
         self.phi[k] = (self.phi[k] + g * (r - self.phi[k])).clamp(0.0, MAX_PHI);
@@ -464,6 +533,14 @@ impl Model {
                 BETA.max(1.0 / f64::from(self.days[hod]))
             };
             let share = (x / (self.level * wk)).min(CLIP * prof / wk + 1.0);
+            if !skip && self.days[hod] >= 2 {
+                // The deviation from the share before it has the day's
+                // variance plus the estimate's.
+                let d2 = (share - self.profile[hod]).powi(2) / (1.0 + self.share_carried[hod]);
+                let c = BETA.max(1.0 / f64::from(self.days[hod] - 1));
+                self.share_var[hod] += c * (d2 - self.share_var[hod]);
+            }
+            self.share_carried[hod] = (1.0 - b).powi(2) * self.share_carried[hod] + b * b;
             self.profile[hod] += b * (share - self.profile[hod]);
             let mean = self.profile.iter().sum::<f64>() / 24.0;
             if mean > 0.0 {
@@ -502,7 +579,7 @@ mod tests {
             } else {
                 10.0
             };
-            m.learn_dispersion(3600, c, m.expected_hour(h));
+            m.learn_dispersion(3600, c, m.expected_hour(h), (h + 1) * 3600);
             m.learn(h, c, false);
         }
         check(&m, 24 * 14 + 10, 30.0, 3.0);
@@ -557,8 +634,8 @@ mod tests {
         for h in 0..24 * 5 {
             for m in [&mut plain, &mut floored] {
                 let mu = m.expected_hour(h);
-                m.learn_dispersion(3600, 50.0, mu);
-                m.learn_dispersion(900, 12.5, mu / 4.0);
+                m.learn_dispersion(3600, 50.0, mu, (h + 1) * 3600);
+                m.learn_dispersion(900, 12.5, mu / 4.0, (h + 1) * 3600);
                 m.learn(h, 50.0, false);
             }
         }
@@ -574,7 +651,7 @@ mod tests {
         for h in 24 * 5..24 * 15 {
             let mu = floored.expected_hour(h);
             let x = if h % 2 == 0 { 25.0 } else { 75.0 };
-            floored.learn_dispersion(3600, x, mu);
+            floored.learn_dispersion(3600, x, mu, (h + 1) * 3600);
             floored.learn(h, 50.0, false);
         }
         assert!(floored.phi(3600) > 0.15, "{}", floored.phi(3600));
@@ -597,10 +674,10 @@ mod tests {
             // Poisson at 15 minutes.
             let mu = m.expected_hour(h + 1);
             let x = mu * (1.0 + 0.3 * (2.0 * uniform() - 1.0) * 3f64.sqrt());
-            m.learn_dispersion(3600, x, mu);
+            m.learn_dispersion(3600, x, mu, (h + 2) * 3600);
             // Binomial(50, 0.5): variance 12.5 for a mean of 25 (under-dispersed).
             let q = (0..50).filter(|_| uniform() < 0.5).count() as f64;
-            m.learn_dispersion(900, q, 25.0);
+            m.learn_dispersion(900, q, 25.0, (h + 2) * 3600);
         }
         assert!((m.phi(3600) - 0.09).abs() < 0.04, "{}", m.phi(3600));
         assert!(m.phi(900) < 0.02, "{}", m.phi(900));
@@ -646,10 +723,10 @@ mod tests {
 
     #[test]
     fn suspicious_hours_count_as_expected_in_the_weekly_totals() {
-        let mut m = Model::default().with_weekly(Weekly::Days);
+        let mut m = Model::default().with_weekly(Weekly::Split);
         for h in 0..24 * 28_i64 {
             // A ten-fold burst every Friday (day 1 mod 7) at noon, judged
-            // suspicious: it must not make Fridays look busy.
+            // suspicious: it must not make weekdays look busy.
             let friday_noon = h.div_euclid(24).rem_euclid(7) == 1 && h % 24 == 12;
             let c = if friday_noon { 300.0 } else { 30.0 };
             m.learn(h, c, friday_noon);

@@ -44,11 +44,9 @@
 //!   scores over the last [`GATE_DAYS`] days — an anomaly likelihood
 //!   against the watch's own history: a watch whose volume routinely jumps
 //!   tenfold every day is not in crisis when it does so again.
-//! * **Sequential test** (opt-in, off by default): a Poisson CUSUM on the
-//!   minute counts against the baseline (`Cusum`, [`Tuning::cusum_ratios`]);
-//!   a firing reports the run's window. Measured and not adopted: at an
-//!   equal false-alarm rate it adds nothing on the crisis tuning seeds and
-//!   halves the NAB dev score (see the README).
+//! * **One incident, one onset**: a firing spike alert lasts while its
+//!   window stays improbable at `significance`, without beating the gate
+//!   again ([`Tuning::sticky`]).
 //! * **Day one**: until the watch has [`AlertRule::warmup`] of history, a
 //!   conservative fallback tests each width against the rate seen so far
 //!   (a gamma–Poisson predictive, so little history means wide
@@ -104,10 +102,6 @@ pub(crate) const NEGATIVE_SHARE_RISE: f64 = 0.3;
 /// applies.
 pub(crate) const GATE_DAYS: usize = 14;
 pub(crate) const GATE_MIN_DAYS: usize = 3;
-/// Hours of hourly highest scores the likelihood gate needs before it
-/// applies, and the least standard deviation it believes (decades).
-pub(crate) const LIKELIHOOD_MIN_HOURS: usize = 72;
-pub(crate) const LIKELIHOOD_MIN_SD: f64 = 1.0;
 /// A window is only worth a tail probability when its count is at least
 /// this many standard deviations above expected (a cheap pre-test: the
 /// tail of anything below is far above any threshold used).
@@ -137,6 +131,16 @@ pub(crate) const MID_P: f64 = 0.5;
 pub(crate) const NEG_SHARE_HOURS: f64 = 336.0;
 pub(crate) const NEG_JOINT_RELAX: f64 = 100.0;
 pub(crate) const NEG_JOINT_SHARE_P: f64 = 1e-3;
+/// Whether the baseline carries its estimates' uncertainty into the
+/// dispersion ([`Tuning::carry_variance`]): measured and not adopted (see
+/// the README).
+pub(crate) const CARRY_VARIANCE: bool = false;
+/// Whether a firing alert lasts while its window stays improbable at the
+/// rule's `significance` without beating the gate again
+/// ([`Tuning::sticky`]): chosen on NAB dev and its leave-one-out (fewer
+/// onsets of one incident), identical on the crisis tuning seeds (see the
+/// README).
+pub(crate) const STICKY: bool = true;
 /// Matching mentions kept per keyword or influencer rule.
 const HITS_CAP: usize = 500;
 /// Most grid steps one evaluation runs (a week of minutes).
@@ -161,13 +165,6 @@ pub struct Tuning {
     /// ([`Tuning::gate_quantile`]) of the rule's daily highest scores over
     /// the last [`Tuning::gate_days`] days.
     pub gate: f64,
-    /// How the gate reads the daily highest scores: `ratio` (the
-    /// default), [`Tuning::gate`] × their quantile; `spread`, their median
-    /// plus [`Tuning::gate`] robust standard deviations (1.4826 × the
-    /// median absolute deviation, at least one decade): a calibrated
-    /// anomaly likelihood, the threshold following each watch's own spread
-    /// of daily scores. Measured and not adopted (see the README).
-    pub gate_spread: bool,
     pub gate_quantile: f64,
     pub gate_days: usize,
     /// The daily highest scores count windows reaching this many times
@@ -182,34 +179,14 @@ pub struct Tuning {
     /// Least over-dispersion the baseline believes (see
     /// [`Model::with_phi_floor`]).
     pub phi_floor: f64,
-    /// Rate ratios of the sequential test ([`Cusum`]); empty (the
-    /// default): none. Measured and not adopted (see the README): at an
-    /// equal false-alarm rate it adds nothing on the crisis tuning seeds
-    /// and costs half of the NAB dev score.
-    pub cusum_ratios: Vec<f64>,
-    /// Its threshold, in nats of (dispersion-scaled) log-likelihood ratio.
-    pub cusum_h: f64,
     /// Share of the probability of the observed count itself taken off a
     /// window's tail ([`stats::nb_tail_mid`]): 0 the plain tail P(X ≥ x),
     /// ½ the mid-p value, which corrects the conservatism of a discrete
     /// test at small counts.
     pub mid_p: f64,
-    /// An hour in which the statistic reached this share of the threshold
-    /// is suspicious (not learnt).
-    pub cusum_suspect: f64,
-    /// Count-regime split: a width whose expected count is below
-    /// `small_mu` is held at `small_relax` × the rule's `significance`
-    /// (1: no split, the default). Measured (see the README).
-    pub small_mu: f64,
-    pub small_relax: f64,
-    /// `gate_kind = likelihood`: [`Tuning::gate`] is a number of standard
-    /// deviations above the mean of the rule's hourly highest scores over
-    /// the last `likelihood_hours` (see `beats_likelihood`).
-    pub gate_likelihood: bool,
-    pub likelihood_hours: usize,
     /// The baseline's weekly profile (see [`Model::with_weekly`]): `split`
     /// (the default) a weekday and a weekend factor on top of the
-    /// hour-of-day profile, `days` one per day of the week, `off` none.
+    /// hour-of-day profile, `off` none.
     /// Chosen on NAB dev leave-one-out and the crisis tuning seeds (see
     /// the README).
     pub weekly: baseline::Weekly,
@@ -232,18 +209,15 @@ pub struct Tuning {
     /// about the rule's significance.
     pub neg_joint_relax: f64,
     pub neg_joint_share_p: f64,
-}
-
-impl Tuning {
-    /// The significance a width of `mu` expected mentions is held at, as a
-    /// multiple of the rule's (see [`Tuning::small_mu`]).
-    fn relax(&self, mu: f64) -> f64 {
-        if mu < self.small_mu {
-            self.small_relax
-        } else {
-            1.0
-        }
-    }
+    /// Whether the baseline carries the uncertainty of its weekly factor
+    /// and hour-of-day profile estimates into the dispersion (see
+    /// [`Model::with_carried_variance`]).
+    pub carry_variance: bool,
+    /// Whether a firing alert keeps firing while its window stays
+    /// improbable at the rule's `significance`, without beating the gate
+    /// again: the gate decides when an incident starts, the significance
+    /// how long it lasts (one incident, one onset).
+    pub sticky: bool,
 }
 
 impl Default for Tuning {
@@ -254,7 +228,6 @@ impl Default for Tuning {
             suspect_p: 1e-3,
             freeze_hours: 24,
             gate: 4.5,
-            gate_spread: false,
             gate_quantile: 0.5,
             gate_days: GATE_DAYS,
             gate_factor: 0.0,
@@ -262,18 +235,13 @@ impl Default for Tuning {
             fallback_factor: 10.0,
             fallback_min_span: 3600,
             phi_floor: PHI_FLOOR,
-            cusum_ratios: Vec::new(),
-            cusum_h: 20.0,
-            cusum_suspect: 0.5,
             mid_p: MID_P,
-            small_mu: 0.0,
-            small_relax: 1.0,
-            gate_likelihood: false,
-            likelihood_hours: 168,
             weekly: baseline::Weekly::Split,
             neg_share_hours: NEG_SHARE_HOURS,
             neg_joint_relax: NEG_JOINT_RELAX,
             neg_joint_share_p: NEG_JOINT_SHARE_P,
+            carry_variance: CARRY_VARIANCE,
+            sticky: STICKY,
         }
     }
 }
@@ -301,18 +269,6 @@ impl Tuning {
             "suspect_p" => self.suspect_p = num(value)?,
             "freeze_hours" => self.freeze_hours = num(value)? as u32,
             "gate" => self.gate = num(value)?,
-            "gate_kind" => {
-                (self.gate_spread, self.gate_likelihood) = match value.trim() {
-                    "ratio" => (false, false),
-                    "spread" => (true, false),
-                    "likelihood" => (false, true),
-                    v => {
-                        return Err(format!(
-                            "gate_kind: `{v}`: expected ratio, spread or likelihood"
-                        ));
-                    }
-                }
-            }
             "gate_quantile" => self.gate_quantile = num(value)?.clamp(0.0, 1.0),
             "gate_days" => self.gate_days = (num(value)? as usize).max(1),
             "gate_factor" => self.gate_factor = num(value)?,
@@ -320,41 +276,41 @@ impl Tuning {
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
             "phi_floor" => self.phi_floor = num(value)?,
-            "cusum_ratios" => {
-                let mut rs = Vec::new();
-                for p in value.split(',').filter(|p| !p.trim().is_empty()) {
-                    let r = num(p)?;
-                    if r <= 1.0 {
-                        return Err(format!("cusum_ratios: `{p}` must be above 1"));
-                    }
-                    rs.push(r);
-                }
-                self.cusum_ratios = rs;
-            }
-            "cusum_h" => self.cusum_h = num(value)?.max(1e-3),
-            "cusum_suspect" => self.cusum_suspect = num(value)?,
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
-            "small_mu" => self.small_mu = num(value)?,
-            "small_relax" => self.small_relax = num(value)?.max(1e-12),
-            "likelihood_hours" => self.likelihood_hours = (num(value)? as usize).max(1),
             "weekly" => {
                 self.weekly = match value.trim() {
                     "off" | "false" => baseline::Weekly::Off,
-                    "days" => baseline::Weekly::Days,
                     "split" => baseline::Weekly::Split,
-                    v => return Err(format!("weekly: `{v}`: expected off, days or split")),
+                    v => return Err(format!("weekly: `{v}`: expected off or split")),
                 }
             }
             "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
             "neg_joint_relax" => self.neg_joint_relax = num(value)?.max(1.0),
             "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
+            "carry_variance" => self.carry_variance = on_off(key, value)?,
+            "sticky" => self.sticky = on_off(key, value)?,
+            removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
+            | "small_relax" | "likelihood_hours") => {
+                return Err(format!(
+                    "detector parameter `{removed}` was removed (measured and not adopted, see the README's detection section for the commit that last had it)"
+                ));
+            }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, likelihood_hours, weekly, neg_share_hours, neg_joint_relax or neg_joint_share_p"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// A boolean method parameter: `on` / `true` or `off` / `false`.
+fn on_off(key: &str, value: &str) -> Result<bool, String> {
+    match value.trim() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        v => Err(format!("{key}: `{v}`: expected on or off")),
     }
 }
 
@@ -396,9 +352,6 @@ struct RuleState {
     /// The highest score of the day being learnt, and its hours so far.
     day_max: f64,
     day_hours: u32,
-    /// Spike kinds, `gate_kind = likelihood`: the highest score of each
-    /// learnt hour, newest last (at most [`Tuning::likelihood_hours`]).
-    hourly_max: VecDeque<f64>,
     /// keyword / influencer: matching mentions, oldest first.
     hits: VecDeque<(i64, TopMention)>,
 }
@@ -412,8 +365,6 @@ struct WatchState {
     negative: Model,
     /// The usual negative share (see [`Tuning::neg_share_hours`]).
     share: NegShare,
-    /// Sequential tests of all mentions and of negative ones.
-    cusum: [Cusum; 2],
     /// Next unix hour the models learn.
     learned: Option<i64>,
     recent: Recent,
@@ -467,7 +418,6 @@ fn rule_states(w: &crate::rules::Watch, tuning: &Tuning) -> Vec<RuleState> {
             daily_max: VecDeque::new(),
             day_max: 0.0,
             day_hours: 0,
-            hourly_max: VecDeque::new(),
         })
         .collect()
 }
@@ -512,6 +462,7 @@ impl Detector {
         )
         .with_phi_floor(self.tuning.phi_floor)
         .with_weekly(self.tuning.weekly)
+        .with_carried_variance(self.tuning.carry_variance)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -531,7 +482,6 @@ impl Detector {
                 model: self.new_model(),
                 negative: self.new_model(),
                 share: NegShare::new(self.tuning.neg_share_hours),
-                cusum: [Cusum::default(), Cusum::default()],
                 learned: None,
                 recent: Recent::default(),
                 clock: None,
@@ -791,20 +741,10 @@ impl Detector {
         });
         h = h.max(current - series::HORIZON_HOURS);
         while h < current {
-            // The hour's minutes go through the sequential tests before
-            // the hour is learnt: they may make it suspicious.
-            let mut peak = [0.0; 2];
-            for (k, p) in peak.iter_mut().enumerate() {
-                cusum_advance(w, k == 1, (h + 1) * 60, tuning);
-                *p = cusum_peak(w, k == 1, h);
-            }
-            learn_hour(w, h, tuning, peak);
+            learn_hour(w, h, tuning);
             h += 1;
         }
         w.learned = Some(h.max(w.learned.unwrap_or(h)));
-        for k in 0..2 {
-            cusum_advance(w, k == 1, t.div_euclid(60), tuning);
-        }
     }
 
     /// Evaluates every rule of watch `i` at second `t`; groups the changes.
@@ -815,7 +755,7 @@ impl Detector {
         let mut out = Vec::new();
         for rs in &w.rules {
             let rec = self.records.get(&rs.key).cloned().unwrap_or_default();
-            let m = assess(w, rs, t, &self.tuning, &windows);
+            let m = assess(w, rs, t, &self.tuning, &windows, rec.firing);
             let (next, change) = lifecycle::step(&rec, m.signal, &rs.rule, time(t));
             if let Some(c) = change {
                 out.push(transition(w, rs, &m, c, next.clone(), t));
@@ -1026,7 +966,7 @@ fn candidate(x: u64, mu: f64, phi: f64, floor: u64, factor: f64) -> bool {
 
 /// Learns hour `h` of a watch: the score samples of its spike rules, then
 /// each baseline — unless the hour is suspicious for it.
-fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2]) {
+fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
     let first = w.series.first().unwrap_or(h * 3600);
     for k in 0..w.rules.len() {
         if !w.rules[k].rule.kind.is_spike() {
@@ -1047,7 +987,7 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
                         continue;
                     };
                     let mu = stream_mu(w, negative, end - wd, end);
-                    let phi = stream_phi(w, negative, wd);
+                    let phi = stream_phi(w, negative, wd, end);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
                     } else {
@@ -1061,12 +1001,6 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
             }
         }
         let rs = &mut w.rules[k];
-        if tuning.gate_likelihood {
-            rs.hourly_max.push_back(best);
-            while rs.hourly_max.len() > tuning.likelihood_hours {
-                rs.hourly_max.pop_front();
-            }
-        }
         rs.day_max = rs.day_max.max(best);
         rs.day_hours += 1;
         if rs.day_hours >= 24 {
@@ -1082,15 +1016,13 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
     // Both streams are judged before either learns the hour.
     let mut suspicious = [false; 2];
     for negative in [false, true] {
-        let by_cusum = !tuning.cusum_ratios.is_empty()
-            && cusum_peak[usize::from(negative)] >= tuning.cusum_suspect * tuning.cusum_h;
         let judges = if negative {
             w.negative.judges(h)
         } else {
             w.model.judges(h)
         };
         suspicious[usize::from(negative)] =
-            judges && (by_cusum || hour_suspicious(w, negative, h, first, tuning));
+            judges && hour_suspicious(w, negative, h, first, tuning);
     }
     let any_suspicious = suspicious[0] || suspicious[1];
     for negative in [false, true] {
@@ -1133,7 +1065,7 @@ fn hour_suspicious(w: &WatchState, negative: bool, h: i64, first: i64, tuning: &
                 continue;
             };
             let mu = stream_mu(w, negative, end - wd, end);
-            let phi = stream_phi(w, negative, wd);
+            let phi = stream_phi(w, negative, wd, end);
             if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
                 && stats::nb_tail_mid(x, mu, phi, tuning.mid_p) <= tuning.suspect_p
             {
@@ -1164,201 +1096,9 @@ fn learn_dispersion(s: &Series, model: &mut Model, negative: bool, h: i64, first
                 continue;
             };
             let mu = model.expected(e - wd, e);
-            model.learn_dispersion(wd, x as f64, mu);
+            model.learn_dispersion(wd, x as f64, mu, e);
         }
     }
-}
-
-/// Sequential evidence of a rise in one model's counts: a Poisson CUSUM
-/// per rate ratio `r` of [`Tuning::cusum_ratios`] on the minute counts
-/// against the baseline, `S ← max(0, S + (x·ln r − μ·(r − 1)) / (1 + φ·μₕ))`
-/// (the log-likelihood ratio of rate `r·μ` against `μ`, divided by the
-/// over-dispersion of an hour of `μₕ` expected mentions so that a noisy
-/// large watch does not accumulate its noise). It is the optimal test of a
-/// shift of rate: evidence accumulates minute by minute, so a slow burn of
-/// a small watch is seen long before any fixed window is improbable; when
-/// the watch is quiet the statistic falls back to 0 (a new run). Its
-/// window is the run's: from the minute it last left 0 to now.
-#[derive(Debug, Clone, Default)]
-struct Cusum {
-    /// Next unix minute to add.
-    next: Option<i64>,
-    /// Per ratio: the statistic, nats.
-    s: Vec<f64>,
-    /// Per ratio: the second before its run's first minute (the run's
-    /// window is `(start, t]`).
-    start: Vec<i64>,
-    /// The unix hour of the latest minute added, and the highest statistic
-    /// in it (whether the hour is suspicious).
-    hour: i64,
-    hour_peak: f64,
-}
-
-impl Cusum {
-    fn reset(&mut self, next: i64) {
-        self.next = Some(next);
-        self.s.iter_mut().for_each(|s| *s = 0.0);
-    }
-
-    /// Adds a minute (or part of one) starting after second `from`;
-    /// returns the highest statistic.
-    fn step(&mut self, ratios: &[f64], x: f64, mu: f64, scale: f64, from: i64) -> f64 {
-        if self.s.len() != ratios.len() {
-            self.s = vec![0.0; ratios.len()];
-            self.start = vec![from; ratios.len()];
-        }
-        let mut top: f64 = 0.0;
-        for (i, &r) in ratios.iter().enumerate() {
-            if self.s[i] <= 0.0 {
-                self.start[i] = from;
-            }
-            self.s[i] = (self.s[i] + (x * r.ln() - mu * (r - 1.0)) * scale).max(0.0);
-            top = top.max(self.s[i]);
-        }
-        top
-    }
-
-    /// What [`Cusum::step`] would give, without keeping it: the highest
-    /// statistic and its run's start.
-    fn peek(&self, ratios: &[f64], x: f64, mu: f64, scale: f64, from: i64) -> (f64, i64) {
-        let mut best = (0.0, from);
-        for (i, &r) in ratios.iter().enumerate() {
-            let (s0, st) = match (self.s.get(i), self.start.get(i)) {
-                (Some(&s0), Some(&st)) if s0 > 0.0 => (s0, st),
-                _ => (0.0, from),
-            };
-            let s = (s0 + (x * r.ln() - mu * (r - 1.0)) * scale).max(0.0);
-            if s > best.0 {
-                best = (s, st);
-            }
-        }
-        best
-    }
-}
-
-/// Whether a model is trusted enough for its sequential test (a day
-/// learnt).
-fn cusum_ready(model: &Model) -> bool {
-    model.hours() >= baseline::SUSPECT_AFTER_HOURS
-}
-
-/// The weight of one minute's log-likelihood ratio in unix hour `h`:
-/// `1 / (1 + φ·μₕ)`, the hour's variance over Poisson.
-fn cusum_scale(model: &Model, h: i64) -> f64 {
-    1.0 / (1.0 + model.phi(3600) * model.expected_hour(h))
-}
-
-/// Adds the complete minutes before unix minute `to` to a watch's
-/// sequential test of all (`negative` false) or negative mentions. Minutes
-/// no longer exact in the series (after a restart or a long gap) start a
-/// new run.
-fn cusum_advance(w: &mut WatchState, negative: bool, to: i64, tuning: &Tuning) {
-    let ratios = &tuning.cusum_ratios;
-    let model = if negative { &w.negative } else { &w.model };
-    let c = &mut w.cusum[usize::from(negative)];
-    if ratios.is_empty() {
-        return;
-    }
-    let Some(mut k) = c.next else {
-        c.reset(to);
-        return;
-    };
-    if k >= to {
-        return;
-    }
-    if !cusum_ready(model) || !w.series.exact_from(k * 60 - 1) {
-        c.reset(to);
-        return;
-    }
-    while k < to {
-        let from = k * 60 - 1;
-        let cnt = w.series.window(from, from + 60);
-        let x = if negative { cnt.negative } else { cnt.total };
-        if x > 0 || c.s.iter().any(|&s| s > 0.0) {
-            let mu = model.expected(from, from + 60);
-            let scale = cusum_scale(model, k.div_euclid(60));
-            let s = c.step(ratios, x as f64, mu, scale, from);
-            if c.hour != k.div_euclid(60) {
-                c.hour = k.div_euclid(60);
-                c.hour_peak = 0.0;
-            }
-            c.hour_peak = c.hour_peak.max(s);
-        }
-        k += 1;
-    }
-    c.next = Some(k);
-}
-
-/// The highest statistic of a watch's sequential test in unix hour `h`.
-fn cusum_peak(w: &WatchState, negative: bool, h: i64) -> f64 {
-    let c = &w.cusum[usize::from(negative)];
-    if c.hour == h { c.hour_peak } else { 0.0 }
-}
-
-/// The sequential test of a watch at `t` (the complete minutes, then the
-/// current one so far): the highest statistic and its run's start, once the
-/// model is trusted.
-fn cusum_now(w: &WatchState, negative: bool, t: i64, tuning: &Tuning) -> Option<(f64, i64)> {
-    let model = if negative { &w.negative } else { &w.model };
-    let c = &w.cusum[usize::from(negative)];
-    let k = t.div_euclid(60);
-    if tuning.cusum_ratios.is_empty() || !cusum_ready(model) || c.next != Some(k) {
-        return None;
-    }
-    let from = k * 60 - 1;
-    let cnt = w.series.window(from, t);
-    let x = if negative { cnt.negative } else { cnt.total };
-    let mu = model.expected(from, t);
-    Some(c.peek(
-        &tuning.cusum_ratios,
-        x as f64,
-        mu,
-        cusum_scale(model, k.div_euclid(60)),
-        from,
-    ))
-}
-
-/// A spike rule's sequential firing at `t`: the run's window `(start, t]`
-/// with its count, expected count and tail probability, when the statistic
-/// reaches [`Tuning::cusum_h`] and the window reaches `min_mentions`.
-fn judge_cusum(
-    w: &WatchState,
-    rs: &RuleState,
-    negative: bool,
-    t: i64,
-    tuning: &Tuning,
-) -> Option<Judged> {
-    if rs.rule.fixed_window {
-        return None;
-    }
-    let (s, start) = cusum_now(w, negative, t, tuning)?;
-    if s < tuning.cusum_h || start >= t {
-        return None;
-    }
-    let counts = if w.series.exact_from(start) {
-        w.series.window(start, t)
-    } else {
-        w.series.range(start + 1, t + 1)
-    };
-    let x = if negative {
-        counts.negative
-    } else {
-        counts.total
-    };
-    if x < rs.rule.min_mentions.max(1) {
-        return None;
-    }
-    let model = if negative { &w.negative } else { &w.model };
-    let width = t - start;
-    let mu = model.expected(start, t);
-    let n = rs.widths.len() as f64;
-    Some(Judged {
-        width,
-        counts,
-        observed: x,
-        expected: mu,
-        p: (stats::nb_tail(x, mu, model.phi(width)) * n).min(1.0),
-    })
 }
 
 /// The usual share of a watch's negative mentions, learnt slowly from the
@@ -1427,16 +1167,16 @@ fn stream_mu(w: &WatchState, negative: bool, from: i64, to: i64) -> f64 {
     }
 }
 
-/// The over-dispersion of a stream's counts over `width` seconds (see
-/// [`stream_mu`]): the negatives thin the same noisy counts, so they share
+/// The over-dispersion of a stream's counts over the `width` seconds
+/// ending at `t` (see [`stream_mu`]): the negatives thin the same noisy counts, so they share
 /// the total's, plus the share estimate's own relative variance.
-fn stream_phi(w: &WatchState, negative: bool, width: i64) -> f64 {
+fn stream_phi(w: &WatchState, negative: bool, width: i64, t: i64) -> f64 {
     if !negative {
-        return w.model.phi(width);
+        return w.model.phi_at(width, t);
     }
     match w.share.share() {
-        Some((_, v)) => w.model.phi(width) + v,
-        None => w.negative.phi(width),
+        Some((_, v)) => w.model.phi_at(width, t) + v,
+        None => w.negative.phi_at(width, t),
     }
 }
 
@@ -1458,7 +1198,7 @@ fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f
     }
     Some((
         stream_mu(w, negative, ws, t),
-        stream_phi(w, negative, window),
+        stream_phi(w, negative, window, t),
     ))
 }
 
@@ -1518,10 +1258,8 @@ fn judge(
         };
         if candidate(x, mu, phi, rule.min_mentions, rule.factor) {
             j.p = (stats::nb_tail_mid(x, mu, phi, tuning.mid_p) * n).min(1.0);
-            // The most improbable width against the significance it is
-            // held at.
-            let key = |j: &Judged| j.p / tuning.relax(j.expected);
-            if best.is_none_or(|b| key(&j) < key(&b)) {
+            // The most improbable width.
+            if best.is_none_or(|b| j.p < b.p) {
                 best = Some(j);
             }
         }
@@ -1578,12 +1316,16 @@ fn judge_fallback(
     best
 }
 
+/// What rule `rs` of watch `w` sees at `t`; `firing`: whether its alert
+/// is firing now (with [`Tuning::sticky`], a firing alert no longer needs
+/// the gate to hold).
 fn assess(
     w: &WatchState,
     rs: &RuleState,
     t: i64,
     tuning: &Tuning,
     windows: &Windows<'_>,
+    firing: bool,
 ) -> Measure {
     let rule = &rs.rule;
     let window = secs(rule.window).max(1);
@@ -1671,21 +1413,14 @@ fn assess(
             let mut holds = false;
             // The count alone, or (negative_surge) the joint test of count
             // and share.
-            let passes = j.p <= rule.significance * tuning.relax(j.expected)
+            let passes = j.p <= rule.significance
                 || (negative
                     && j.p <= rule.significance * tuning.neg_joint_relax
                     && share_improbable(j.counts, usual_share, tuning));
             if tested && passes {
                 m.tail = Some(j.p);
-                holds = share_ok(j.counts) && beats_gate(rs, j.p, tuning);
-            }
-            if !holds
-                && let Some(k) = judge_cusum(w, rs, negative, t, tuning)
-                && share_ok(k.counts)
-            {
-                show(&mut m, &k);
-                m.tail = Some(k.p);
-                holds = true;
+                holds = share_ok(j.counts)
+                    && ((firing && tuning.sticky) || beats_gate(rs, j.p, tuning));
             }
             if negative
                 && !holds
@@ -1769,38 +1504,12 @@ fn share_surge(
 /// than [`GATE_MIN_DAYS`] days are known.
 fn beats_gate(rs: &RuleState, p: f64, tuning: &Tuning) -> bool {
     let score = -p.max(1e-300).log10();
-    if tuning.gate_likelihood {
-        return beats_likelihood(&rs.hourly_max, score, tuning.gate);
-    }
     if rs.daily_max.len() < GATE_MIN_DAYS {
         return true;
     }
     let mut v: Vec<f64> = rs.daily_max.iter().copied().collect();
     v.sort_by(f64::total_cmp);
-    if tuning.gate_spread {
-        let median = quantile_sorted(&v, 0.5);
-        let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
-        dev.sort_by(f64::total_cmp);
-        let sd = (1.4826 * quantile_sorted(&dev, 0.5)).max(1.0);
-        return score >= median + tuning.gate * sd;
-    }
     score >= tuning.gate * quantile_sorted(&v, tuning.gate_quantile)
-}
-
-/// The anomaly likelihood gate (`gate_kind = likelihood`, after HTM's
-/// `AnomalyLikelihood`): a score must lie `z` standard deviations above
-/// the mean of the rule's hourly highest scores over the last
-/// [`Tuning::likelihood_hours`] (a Gaussian tail of about 1e-5 at `z`
-/// 4.26), the standard deviation at least [`LIKELIHOOD_MIN_SD`] decade.
-/// Always true before [`LIKELIHOOD_MIN_HOURS`] hours are known.
-fn beats_likelihood(hourly: &VecDeque<f64>, score: f64, z: f64) -> bool {
-    if hourly.len() < LIKELIHOOD_MIN_HOURS {
-        return true;
-    }
-    let n = hourly.len() as f64;
-    let mean = hourly.iter().sum::<f64>() / n;
-    let var = hourly.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    score >= mean + z * var.sqrt().max(LIKELIHOOD_MIN_SD)
 }
 
 /// The `q` quantile of sorted, non-empty `v` (nearest rank).
