@@ -19,6 +19,11 @@
 //! * **false alarm**: any onset in a quiet scenario, or before the crisis
 //!   start in a crisis scenario. They are counted per watch-week: of quiet
 //!   scenarios (eight weeks each) and separately of crisis histories.
+//!
+//! The crisis start is its onset
+//! ([`Crisis::onset`](super::generator::Crisis::onset)): in the `twowaves`
+//! family ([`super::families`]) the first wave's start, the peak being the
+//! main wave's.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +35,7 @@ use crate::detect::{Detector, Tuning};
 use crate::rules::RuleSet;
 
 use super::SeedSet;
+use super::families::Family;
 use super::generator::{
     FACTOR_CLASSES, Kind, RISE_CLASSES, Scenario, VOLUME_CLASSES, factor_class,
 };
@@ -85,13 +91,13 @@ pub fn replay(rules: &RuleSet, sc: &Scenario) -> Outcome {
 /// [`replay`] with other method parameters (to measure alternatives).
 pub(crate) fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Outcome {
     let mut d = Detector::with_tuning(rules, tuning.clone());
-    let crisis_start = sc.crisis.map(|c| c.start);
+    let crisis_start = sc.crisis.map(|c| c.onset());
     let mut out = Outcome {
         kind: sc.kind,
         volume: sc.volume,
         rise: sc.rise,
         peak_factor: sc.crisis.map_or(0.0, |c| c.peak_factor),
-        rise_secs: sc.crisis.map_or(0, |c| c.peak() - c.start),
+        rise_secs: sc.crisis.map_or(0, |c| c.peak() - c.onset()),
         detected_after_start: None,
         false_alarms: 0,
         watch_weeks: (crisis_start.unwrap_or(sc.end) - sc.start) as f64 / WEEK,
@@ -157,13 +163,22 @@ pub fn run_all(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Outcome> {
-    run_all_with(rules, &Tuning::default(), seeds, cases, threads, progress)
+    run_all_with(
+        rules,
+        &Tuning::default(),
+        Family::Base,
+        seeds,
+        cases,
+        threads,
+        progress,
+    )
 }
 
-/// [`run_all`] with other method parameters.
+/// [`run_all`] with other method parameters, on the scenarios of `family`.
 pub(crate) fn run_all_with(
     rules: &RuleSet,
     tuning: &Tuning,
+    family: Family,
     seeds: SeedSet,
     cases: u64,
     threads: usize,
@@ -181,10 +196,7 @@ pub(crate) fn run_all_with(
                     let Some(&(kind, seed, v, r)) = all.get(i) else {
                         break;
                     };
-                    let sc = match kind {
-                        Kind::Crisis => Scenario::crisis(seed, v, r),
-                        Kind::Quiet => Scenario::quiet(seed, v),
-                    };
+                    let sc = Scenario::of(family, kind, seed, v, r);
                     let o = replay_with(rules, tuning, &sc);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(o);

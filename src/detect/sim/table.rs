@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use super::families::Family;
 use super::generator::{FACTOR_CLASSES, QUIET_WEEKS, RISE_CLASSES, VOLUME_CLASSES};
 use super::oracle::Ceiling;
 use super::protocol::{Report, Stats};
@@ -191,6 +192,62 @@ oracle ceiling by false-alarm budget (before-peak share; FA = its false alarms p
             write!(out, " {:>7}", pct(s.before_peak_share()))?;
         }
         writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Prints the summary of several families ([`super::families`]): per
+/// family and volume class, crises detected before the peak, the median
+/// lead, false alarms per quiet watch-week, and the oracle's before-peak
+/// ceiling on either stream at that family's false-alarm rate.
+pub fn print_families(
+    out: &mut impl Write,
+    runs: &[(Family, Report, Ceiling)],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\nby family (before-peak / median lead in minutes / false alarms per quiet watch-week; oracle: either stream at the family's false-alarm rate)"
+    )?;
+    write!(out, "{:<10} {:<8}", "family", "")?;
+    for vc in &VOLUME_CLASSES {
+        write!(out, " {:>8}", vc.name)?;
+    }
+    writeln!(out, " {:>8}", "all")?;
+    for (family, rep, ceiling) in runs {
+        let rows: [(&str, Box<dyn Fn(usize) -> String>, String); 4] = [
+            (
+                "before",
+                Box::new(|v| pct(rep.by_volume[v].before_peak_share())),
+                pct(rep.crises.before_peak_share()),
+            ),
+            (
+                "lead",
+                Box::new(|v| lead(&rep.by_volume[v])),
+                lead(&rep.crises),
+            ),
+            (
+                "FA/week",
+                Box::new(|v| format!("{:.3}", rep.quiet[v].false_alarms_per_week())),
+                format!("{:.3}", rep.quiet_total.false_alarms_per_week()),
+            ),
+            (
+                "oracle",
+                Box::new(|v| {
+                    ceiling
+                        .by_volume
+                        .get(v)
+                        .map_or("-".to_string(), |s| pct(s.before_peak_share()))
+                }),
+                pct(ceiling.crises.before_peak_share()),
+            ),
+        ];
+        for (name, per_class, all) in rows {
+            write!(out, "{:<10} {name:<8}", family.name())?;
+            for v in 0..VOLUME_CLASSES.len() {
+                write!(out, " {:>8}", per_class(v))?;
+            }
+            writeln!(out, " {all:>8}")?;
+        }
     }
     Ok(())
 }
