@@ -232,6 +232,13 @@ pub struct Tuning {
     /// about the rule's significance.
     pub neg_joint_relax: f64,
     pub neg_joint_share_p: f64,
+    /// An hour without a single mention where the total baseline finds
+    /// none improbable at this probability is a gap in the source (an
+    /// outage), learnt by neither stream (see [`Model::is_gap`]); 0: off.
+    pub outage_p: f64,
+    /// The baseline's day-level dispersion is learnt over about this many
+    /// days (see [`Model::with_day_dispersion`]); 0: off.
+    pub day_phi_days: f64,
 }
 
 impl Tuning {
@@ -274,6 +281,8 @@ impl Default for Tuning {
             neg_share_hours: NEG_SHARE_HOURS,
             neg_joint_relax: NEG_JOINT_RELAX,
             neg_joint_share_p: NEG_JOINT_SHARE_P,
+            outage_p: 1e-3,
+            day_phi_days: 0.0,
         }
     }
 }
@@ -319,6 +328,8 @@ impl Tuning {
             "fallback_p" => self.fallback_p = num(value)?,
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
+            "outage_p" => self.outage_p = num(value)?,
+            "day_phi_days" => self.day_phi_days = num(value)?,
             "phi_floor" => self.phi_floor = num(value)?,
             "cusum_ratios" => {
                 let mut rs = Vec::new();
@@ -350,7 +361,7 @@ impl Tuning {
             "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, likelihood_hours, weekly, neg_share_hours, neg_joint_relax or neg_joint_share_p"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_kind, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, cusum_ratios, cusum_h, cusum_suspect, mid_p, small_mu, small_relax, likelihood_hours, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, outage_p or day_phi_days"
                 ));
             }
         }
@@ -512,6 +523,7 @@ impl Detector {
         )
         .with_phi_floor(self.tuning.phi_floor)
         .with_weekly(self.tuning.weekly)
+        .with_day_dispersion(self.tuning.day_phi_days)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -1079,6 +1091,12 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning, cusum_peak: [f64; 2])
         }
     }
     let c = w.series.hour(h);
+    // A source that was down is not learnt: see `Model::is_gap`.
+    if c.total == 0 && tuning.outage_p > 0.0 && w.model.is_gap(h, tuning.outage_p) {
+        w.model.skip(h);
+        w.negative.skip(h);
+        return;
+    }
     // Both streams are judged before either learns the hour.
     let mut suspicious = [false; 2];
     for negative in [false, true] {
@@ -1549,7 +1567,8 @@ fn judge_fallback(
     let mut best: Option<Judged> = None;
     for &wd in &rs.widths {
         let ws = t - wd;
-        let span = ws + 1 - first;
+        // Hours the source was down are not history (see `Model::is_gap`).
+        let span = ws + 1 - first - w.model.gap_secs(first, ws + 1);
         if span < tuning.fallback_min_span.max(1) {
             continue;
         }
