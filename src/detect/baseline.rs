@@ -493,15 +493,20 @@ impl Model {
 
     /// Whether the unix hour `h`, about to be learnt and without a single
     /// mention, is a gap in the source (an outage) rather than a quiet
-    /// hour: no mention at all is improbable at `p` for the count expected
-    /// (negative binomial with the hour's dispersion), once the level is
-    /// past its first guesses, for at most [`MAX_GAP_HOURS`] in a row.
+    /// hour: no mention at all is improbable at `p` for the count expected,
+    /// after [`GAP_AFTER_HOURS`] learnt, for at most [`MAX_GAP_HOURS`] in a
+    /// row. The count is taken as negative binomial with the dispersion
+    /// *floor*, not the estimate: in the first days the estimate is
+    /// inflated by a daily cycle not yet learnt and would excuse a zero
+    /// that only a source that is down gives; a quiet hour wrongly taken
+    /// for a gap is merely not learnt (the expectation errs high, which
+    /// raises no alarm).
     pub(crate) fn is_gap(&self, h: i64, p: f64) -> bool {
         if self.hours < GAP_AFTER_HOURS || self.gap_run >= MAX_GAP_HOURS {
             return false;
         }
         let mu = self.expected_hour(h);
-        let phi = self.phi(3600);
+        let phi = self.floor(3600);
         let p0 = if phi > 0.0 {
             (-(phi * mu).ln_1p() / phi).exp()
         } else {
