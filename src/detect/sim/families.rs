@@ -277,7 +277,7 @@ pub(crate) fn off_hours_start(r: &mut Rng, week_start: i64) -> i64 {
 pub fn is_off_hours(t: i64) -> bool {
     let h = t.rem_euclid(DAY) / 3600;
     let weekday = (t - EPOCH).div_euclid(DAY).rem_euclid(7);
-    h >= NIGHT_START_HOUR || h < (NIGHT_START_HOUR + NIGHT_HOURS) % 24 || weekday >= 5
+    !((NIGHT_START_HOUR + NIGHT_HOURS) % 24..NIGHT_START_HOUR).contains(&h) || weekday >= 5
 }
 
 /// A first wave: `(hours before the main start, rise hours, share of the

@@ -454,7 +454,7 @@ mod tests {
         let rules = super::super::default_rules();
         let tuning = Tuning::default();
         for seed in SeedSet::Tuning.seeds(cases) {
-            for v in 0..VOLUME_CLASSES.len() {
+            for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
                 let sc = Scenario::quiet_in(family, seed, v);
                 replay_events(&rules, &tuning, &sc, &mut |ev| {
                     if !is_onset(ev) {
@@ -471,7 +471,7 @@ mod tests {
                     let day = (t - super::super::EPOCH).div_euclid(86_400);
                     println!(
                         "seed {seed:>3} {:<6} day {day:>2} wd {} h {:>4.1} {:<8} w {:>5} {:>6} / {:>8.1} level {:.2} outage+{since:.1}h",
-                        VOLUME_CLASSES[v].name,
+                        vc.name,
                         day % 7,
                         (t.rem_euclid(86_400)) as f64 / 3600.0,
                         ev.rule,

@@ -214,37 +214,43 @@ pub fn print_families(
     }
     writeln!(out, " {:>8}", "all")?;
     for (family, rep, ceiling) in runs {
-        let rows: [(&str, Box<dyn Fn(usize) -> String>, String); 4] = [
+        let nv = VOLUME_CLASSES.len();
+        let fa = |s: &Stats| format!("{:.3}", s.false_alarms_per_week());
+        let rows: [(&str, Vec<String>, String); 4] = [
             (
                 "before",
-                Box::new(|v| pct(rep.by_volume[v].before_peak_share())),
+                (0..nv)
+                    .map(|v| pct(rep.by_volume[v].before_peak_share()))
+                    .collect(),
                 pct(rep.crises.before_peak_share()),
             ),
             (
                 "lead",
-                Box::new(|v| lead(&rep.by_volume[v])),
+                (0..nv).map(|v| lead(&rep.by_volume[v])).collect(),
                 lead(&rep.crises),
             ),
             (
                 "FA/week",
-                Box::new(|v| format!("{:.3}", rep.quiet[v].false_alarms_per_week())),
-                format!("{:.3}", rep.quiet_total.false_alarms_per_week()),
+                (0..nv).map(|v| fa(&rep.quiet[v])).collect(),
+                fa(&rep.quiet_total),
             ),
             (
                 "oracle",
-                Box::new(|v| {
-                    ceiling
-                        .by_volume
-                        .get(v)
-                        .map_or("-".to_string(), |s| pct(s.before_peak_share()))
-                }),
+                (0..nv)
+                    .map(|v| {
+                        ceiling
+                            .by_volume
+                            .get(v)
+                            .map_or("-".to_string(), |s| pct(s.before_peak_share()))
+                    })
+                    .collect(),
                 pct(ceiling.crises.before_peak_share()),
             ),
         ];
-        for (name, per_class, all) in rows {
+        for (name, cells, all) in rows {
             write!(out, "{:<10} {name:<8}", family.name())?;
-            for v in 0..VOLUME_CLASSES.len() {
-                write!(out, " {:>8}", per_class(v))?;
+            for c in cells {
+                write!(out, " {c:>8}")?;
             }
             writeln!(out, " {all:>8}")?;
         }
