@@ -190,6 +190,11 @@ pub enum Command {
         /// Worker threads (default: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Scenario family: base (the generator's scenarios), trend,
+        /// daylevel, twopeaks, outage, offhours, twowaves, or all (each in
+        /// turn, then a summary).
+        #[arg(long, default_value = "base")]
+        family: String,
     },
     /// Silence a watch (or one of its rules) for a while; list or expire
     /// silences. Silenced alerts are recorded, not notified.
@@ -402,18 +407,23 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             rules,
             json,
             threads,
-        } => cmd::eval_crisis::run(
-            &cmd::eval_crisis::Options {
-                seeds,
-                cases,
-                overrides: &overrides,
-                rules_dir: rules.as_deref(),
-                json,
-                threads,
-                progress: true,
-            },
-            &mut std::io::stdout().lock(),
-        ),
+            family,
+        } => {
+            let families = cmd::eval_crisis::parse_families(&family)?;
+            cmd::eval_crisis::run(
+                &cmd::eval_crisis::Options {
+                    seeds,
+                    cases,
+                    overrides: &overrides,
+                    rules_dir: rules.as_deref(),
+                    json,
+                    threads,
+                    progress: true,
+                    families: &families,
+                },
+                &mut std::io::stdout().lock(),
+            )
+        }
         Command::Silence { action } => match action {
             SilenceAction::Add {
                 config,

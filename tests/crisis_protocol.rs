@@ -499,3 +499,252 @@ fn eval_crisis_sets_the_detectors_method_parameters() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown detector parameter"), "{err}");
 }
+
+// ---- Scenario families (src/detect/sim/families.rs).
+
+use veilleur::detect::sim::families::{
+    self, DAY_LEVEL_SD, EVENING_HOUR, FAMILIES, FIRST_WAVE_GAP_HOURS, FIRST_WAVE_SHARE, Family,
+    LUNCH_HOUR, OUTAGE_CLEARANCE_SECS, OUTAGE_HOURS, TREND, TWO_PEAKS_NIGHT,
+};
+
+#[test]
+fn the_base_family_is_the_generators_scenarios_unchanged() {
+    for seed in [0, 5, 1_000_003] {
+        for v in 0..VOLUME_CLASSES.len() {
+            let q = Scenario::quiet_in(Family::Base, seed, v);
+            assert_eq!(q, Scenario::quiet(seed, v));
+            assert_eq!(counts(&q), counts(&Scenario::quiet(seed, v)));
+            for r in 0..RISE_CLASSES.len() {
+                let c = Scenario::crisis_in(Family::Base, seed, v, r);
+                assert_eq!(c, Scenario::crisis(seed, v, r));
+            }
+        }
+    }
+    // Same counts for the same seed: the fingerprint of one base scenario,
+    // taken before the families were added (the base figures must not
+    // move).
+    let c = counts(&Scenario::crisis_in(Family::Base, 7, 2, 1));
+    let total: u64 = c.iter().map(|x| x.1).sum();
+    let negative: u64 = c.iter().map(|x| x.2).sum();
+    assert_eq!((total, negative, c.len()), (3955, 581, 3681));
+}
+
+#[test]
+fn each_family_is_deterministic_and_perturbs_the_same_watch() {
+    for &f in &FAMILIES {
+        assert_eq!(f.name().parse::<Family>(), Ok(f));
+        for (v, r) in [(0, 0), (3, 2), (5, 3)] {
+            let a = Scenario::crisis_in(f, 11, v, r);
+            assert_eq!(a, Scenario::crisis_in(f, 11, v, r), "{}", f.name());
+            assert_eq!(counts(&a), counts(&Scenario::crisis_in(f, 11, v, r)));
+            // The same watch as the base scenario: its volume and noise.
+            let base = Scenario::crisis(11, v, r);
+            assert_eq!(a.profile.mean_per_hour, base.profile.mean_per_hour);
+            assert_eq!(a.profile.dispersion, base.profile.dispersion);
+            assert_eq!(a.family, f);
+        }
+        let q = Scenario::quiet_in(f, 4, 2);
+        assert_eq!(counts(&q), counts(&Scenario::quiet_in(f, 4, 2)));
+    }
+    assert!("nope".parse::<Family>().is_err());
+}
+
+#[test]
+fn trend_changes_the_level_steadily_within_its_range_over_four_weeks() {
+    for seed in 0..30 {
+        let sc = Scenario::quiet_in(Family::Trend, seed, 3);
+        let p = &sc.perturbation;
+        let four_weeks = p.level(EPOCH + 28 * DAY);
+        assert!(
+            (TREND.0 - 1e-9..=TREND.1 + 1e-9).contains(&four_weeks),
+            "{four_weeks}"
+        );
+        // Steady: half-way is the geometric mean.
+        let half = p.level(EPOCH + 14 * DAY);
+        assert!((half * half - four_weeks).abs() < 1e-9);
+        // The rate follows it, day cycle aside.
+        let t = EPOCH + 30 * DAY + 15 * 3600;
+        let ratio = sc.rates(t).0 / (sc.profile.seasonal(t) * sc.profile.bump(t));
+        assert!((ratio - p.level(t)).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn day_level_factors_vary_from_day_to_day_with_the_documented_spread() {
+    let mut logs = Vec::new();
+    let mut lag = Vec::new();
+    for seed in 0..40 {
+        let sc = Scenario::quiet_in(Family::DayLevel, seed, 2);
+        let days = &sc.perturbation.days;
+        assert!(days.len() >= 56);
+        // One factor a UTC day.
+        assert_eq!(
+            sc.perturbation.level(EPOCH + 3 * DAY),
+            sc.perturbation.level(EPOCH + 4 * DAY - 1)
+        );
+        let l: Vec<f64> = days.iter().map(|d| d.ln()).collect();
+        for w in l.windows(2) {
+            lag.push((w[0], w[1]));
+        }
+        logs.extend(l);
+    }
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let sd = (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    assert!(
+        sd > DAY_LEVEL_SD.0 * 0.8 && sd < DAY_LEVEL_SD.1 * 1.1,
+        "s.d. {sd}"
+    );
+    let cov = lag
+        .iter()
+        .map(|(a, b)| (a - mean) * (b - mean))
+        .sum::<f64>()
+        / lag.len() as f64;
+    let rho = cov / (sd * sd);
+    assert!(rho > 0.2 && rho < 0.8, "day-to-day correlation {rho}");
+}
+
+#[test]
+fn two_peaked_days_peak_at_lunch_and_in_the_evening_with_quiet_nights() {
+    for seed in 0..20 {
+        let sc = Scenario::quiet_in(Family::TwoPeaks, seed, 4);
+        let p = &sc.profile;
+        let at = |h: f64| p.seasonal(EPOCH + (h * 3600.0) as i64) / p.mean_per_hour;
+        // The day averages the mean (a Monday).
+        let mean = (0..1440).map(|m| at(m as f64 / 60.0)).sum::<f64>() / 1440.0;
+        assert!((mean - 1.0).abs() < 1e-3, "{mean}");
+        let argmax = |lo: f64, hi: f64| {
+            (0..=((hi - lo) * 60.0) as usize)
+                .map(|m| lo + m as f64 / 60.0)
+                .fold((lo, 0.0), |b, h| if at(h) > b.1 { (h, at(h)) } else { b })
+        };
+        let (lunch, lunch_level) = argmax(9.0, 15.5);
+        let (evening, evening_level) = argmax(16.0, 23.0);
+        assert!(
+            (LUNCH_HOUR.0 - 0.5..=LUNCH_HOUR.1 + 0.5).contains(&lunch),
+            "{lunch}"
+        );
+        assert!(
+            (EVENING_HOUR.0 - 0.5..=EVENING_HOUR.1 + 0.5).contains(&evening),
+            "{evening}"
+        );
+        assert!(lunch_level > 1.5 && evening_level > 1.5);
+        let night = at(4.0);
+        assert!(
+            night >= TWO_PEAKS_NIGHT.0 - 1e-9 && night < TWO_PEAKS_NIGHT.1 + 0.02,
+            "{night}"
+        );
+        // Between the peaks the rate dips.
+        assert!(at((lunch + evening) / 2.0) < lunch_level.min(evening_level));
+    }
+}
+
+#[test]
+fn outages_are_silent_once_or_twice_a_week_and_end_before_a_crisis() {
+    let mut per_week = Vec::new();
+    for seed in 0..20 {
+        let sc = Scenario::quiet_in(Family::Outage, seed, 5);
+        let o = &sc.perturbation.outages;
+        per_week.push(o.len() as f64 / QUIET_WEEKS as f64);
+        for &(a, b) in o {
+            let hours = (b - a) as f64 / 3600.0;
+            assert!(
+                (OUTAGE_HOURS.0 - 0.02..=OUTAGE_HOURS.1).contains(&hours),
+                "{hours}"
+            );
+        }
+        // Not a single mention while the source is down, mentions again
+        // after (a ~300/h watch).
+        let c = counts(&sc);
+        for &(a, b) in o {
+            assert!(c.iter().all(|x| x.0 < a || x.0 >= b), "seed {seed}");
+            let down_again = o.iter().any(|&(a2, b2)| a2 <= b && b < b2);
+            assert!(
+                down_again || b >= sc.end - 3600 || c.iter().any(|x| x.0 >= b && x.0 < b + 3600),
+                "seed {seed}: nothing in the hour after {b}"
+            );
+        }
+        for r in 0..RISE_CLASSES.len() {
+            let cr = Scenario::crisis_in(Family::Outage, seed, 3, r);
+            let start = cr.crisis.unwrap().onset();
+            assert!(
+                cr.perturbation
+                    .outages
+                    .iter()
+                    .all(|o| o.1 <= start - OUTAGE_CLEARANCE_SECS)
+            );
+        }
+    }
+    let mean = per_week.iter().sum::<f64>() / per_week.len() as f64;
+    assert!(mean > 1.1 && mean < 1.7, "{mean} outages a week");
+}
+
+#[test]
+fn off_hours_crises_start_at_night_or_on_a_weekend_of_the_fourth_week() {
+    let mut nights = 0;
+    for seed in 0..40 {
+        for r in 0..RISE_CLASSES.len() {
+            let sc = Scenario::crisis_in(Family::OffHours, seed, 1, r);
+            let c = sc.crisis.unwrap();
+            assert!(families::is_off_hours(c.start), "seed {seed}: {}", c.start);
+            assert!(c.start >= EPOCH + HISTORY_DAYS * DAY);
+            assert!(c.start < EPOCH + (HISTORY_DAYS + 8) * DAY);
+            assert!(sc.profile.bumps.iter().all(|b| b.end <= c.start));
+            assert!(sc.end > c.peak());
+            nights += usize::from(!is_weekend(c.start));
+        }
+    }
+    // About half at night on a weekday or a weekend night.
+    assert!(nights > 40 && nights < 140, "{nights}");
+}
+
+#[test]
+fn two_waves_start_with_a_smaller_first_wave_that_counts_as_the_crisis_start() {
+    for seed in 0..20 {
+        let sc = Scenario::crisis_in(Family::TwoWaves, seed, 4, 2);
+        let c = sc.crisis.unwrap();
+        let w = c.first.expect("a first wave");
+        assert_eq!(c.onset(), w.start);
+        let gap = (c.start - w.start) as f64 / 3600.0;
+        assert!(
+            (FIRST_WAVE_GAP_HOURS.0 - 0.02..=FIRST_WAVE_GAP_HOURS.1).contains(&gap),
+            "{gap}"
+        );
+        assert!((FIRST_WAVE_SHARE.0..FIRST_WAVE_SHARE.1).contains(&w.share));
+        // The first wave peaks lower than the main one, before it starts.
+        let first_peak = (w.start..c.start)
+            .step_by(60)
+            .map(|t| c.level(t))
+            .fold(0.0, f64::max);
+        assert!(
+            first_peak > 0.8 * w.share && first_peak < 1.0,
+            "{first_peak}"
+        );
+        assert!(c.level(c.peak()) >= 1.0);
+        assert_eq!(c.level(w.start - 60), 0.0);
+    }
+}
+
+#[test]
+fn eval_crisis_runs_a_family_and_its_json_lines_carry_it() {
+    let out = eval_crisis(&["--cases", "1", "--json", "--family", "outage"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|v| v["family"] == "outage"));
+    let out = eval_crisis(&["--cases", "1", "--family", "trend,twowaves"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("## family trend") && text.contains("## family twowaves"));
+    assert!(text.contains("by family"), "{text}");
+    let out = eval_crisis(&["--cases", "1", "--family", "weekly"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown family `weekly`"));
+}

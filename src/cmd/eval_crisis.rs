@@ -16,7 +16,11 @@
 //! figures beside the oracle ceiling ([`crate::detect::sim::oracle`]: a
 //! detector that knows the true rate, at the same false-alarm budget), and
 //! the oracle's ceiling at several false-alarm budgets, and a total line;
-//! `--json` prints the same as JSON lines, one object per class.
+//! `--json` prints the same as JSON lines, one object per class, each with
+//! its `family`. `--family NAME` runs a scenario family of
+//! [`crate::detect::sim::families`] instead of the base one (`base`, the
+//! default, is the generator's scenarios unchanged); `--family all` runs
+//! each in turn and ends with a summary per family and volume class.
 
 use std::io::Write;
 use std::path::Path;
@@ -24,6 +28,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
+use crate::detect::sim::families::Family;
 use crate::detect::sim::generator::{FACTOR_CLASSES, RISE_CLASSES, VOLUME_CLASSES};
 use crate::detect::sim::oracle::{self, Ceiling, Stream};
 use crate::detect::sim::protocol::{self, Report, Stats};
@@ -48,6 +53,8 @@ pub(crate) struct Options<'a> {
     pub threads: usize,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// The scenario families to run, in order (at least one).
+    pub families: &'a [Family],
 }
 
 fn load_rules(opts: &Options<'_>) -> anyhow::Result<(RuleSet, String)> {
@@ -224,8 +231,37 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
         }
     };
     let tuning = crate::cmd::eval_nab::split_overrides(opts.overrides)?;
-    let outcomes =
-        protocol::run_all_with(&rules, &tuning, opts.seeds, opts.cases, threads, &progress);
+    anyhow::ensure!(!opts.families.is_empty(), "--family names no family");
+    let several = opts.families.len() > 1;
+    let mut summary = Vec::new();
+    for &family in opts.families {
+        if several && !opts.json {
+            writeln!(out, "\n## family {}", family.name())?;
+        }
+        let (rep, ceiling) = run_family(opts, &rules, &tuning, family, threads, &progress, out)?;
+        summary.push((family, rep, ceiling));
+    }
+    if several && !opts.json {
+        table::print_families(out, &summary)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs and prints one family; returns its report and the oracle's ceiling
+/// on either stream at our false-alarm rate.
+fn run_family(
+    opts: &Options<'_>,
+    rules: &RuleSet,
+    tuning: &crate::detect::Tuning,
+    family: Family,
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    out: &mut impl Write,
+) -> anyhow::Result<(Report, Ceiling)> {
+    let started = std::time::Instant::now();
+    let outcomes = protocol::run_all_with(
+        rules, tuning, family, opts.seeds, opts.cases, threads, progress,
+    );
     let secs = started.elapsed().as_secs_f64();
     let rep = protocol::report(&outcomes);
     let widths = if tuning.widths.is_empty() {
@@ -233,7 +269,7 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
     } else {
         tuning.widths.clone()
     };
-    let traces = oracle::trace_all(opts.seeds, opts.cases, &widths, threads);
+    let traces = oracle::trace_family(family, opts.seeds, opts.cases, &widths, threads);
     let streams = [Stream::Total, Stream::Negative, Stream::Either];
     let ceilings: Vec<Ceiling> = streams
         .iter()
@@ -245,20 +281,18 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
         .map(|(s, b)| oracle::ceiling_of(&traces, b, s))
         .collect();
     if opts.json {
-        for line in json_lines(&rep) {
-            writeln!(out, "{line}")?;
-        }
-        for c in &ceilings {
-            for line in oracle_json(c) {
-                writeln!(out, "{line}")?;
-            }
-        }
+        let mut lines = json_lines(&rep);
+        lines.extend(ceilings.iter().flat_map(oracle_json));
         for c in &budgets {
             let mut line = crisis_json("oracle_budget", "all", "all", "all", &c.crises);
             line["theta"] = json!(c.theta);
             line["budget"] = json!(c.budget);
             line["stream"] = json!(c.stream.map_or("total", |s| s.name()));
             line["false_alarms_per_quiet_watch_week"] = json!(c.quiet.false_alarms_per_week());
+            lines.push(line);
+        }
+        for mut line in lines {
+            line["family"] = json!(family.name());
             writeln!(out, "{line}")?;
         }
     } else {
@@ -267,5 +301,20 @@ pub(crate) fn run(opts: &Options<'_>, out: &mut impl Write) -> anyhow::Result<Ex
         table::print_budgets(out, &budgets)?;
         writeln!(out, "\n{}", table::total_line(&rep, secs))?;
     }
-    Ok(ExitCode::SUCCESS)
+    let either = ceilings
+        .into_iter()
+        .find(|c| c.stream == Some(Stream::Either))
+        .unwrap_or_default();
+    Ok((rep, either))
+}
+
+/// The families `--family` names: `all`, or one name or several separated
+/// by commas.
+pub(crate) fn parse_families(s: &str) -> anyhow::Result<Vec<Family>> {
+    if s.trim() == "all" {
+        return Ok(crate::detect::sim::families::FAMILIES.to_vec());
+    }
+    s.split(',')
+        .map(|name| name.trim().parse::<Family>().map_err(anyhow::Error::msg))
+        .collect()
 }

@@ -111,7 +111,36 @@ pub(crate) struct Model {
     /// and the hour-of-day profile's estimates) is carried into the
     /// dispersion (see [`Model::with_carried_variance`]).
     carry: bool,
+    /// Gap hours in a row (see [`Model::is_gap`]).
+    gap_run: u32,
+    /// The latest gap hours (unix hours, at most [`GAPS_KEPT`]).
+    gaps: VecDeque<i64>,
+    /// Day-level dispersion (see [`Model::with_day_dispersion`]): its
+    /// weight for a new day (0: off), estimate, samples, and the UTC day
+    /// being summed with its learnt count, expected count, sum of squared
+    /// expected hours and hours.
+    day_gamma: f64,
+    day_phi: f64,
+    day_n: u32,
+    day_acc: Option<(i64, f64, f64, f64, u32)>,
 }
+
+/// Most hours in a row taken for a gap in the source ([`Model::is_gap`]):
+/// past a day of silence, the silence is learnt (the watch may have gone
+/// quiet for good).
+pub(crate) const MAX_GAP_HOURS: u32 = 24;
+/// Hours learnt before an hour can be a gap: a zero after two hours that
+/// made it improbable is already telling (a wrong guess of the level errs
+/// towards not learning a quiet hour, which raises no alarm).
+const GAP_AFTER_HOURS: u32 = 2;
+/// Gap hours remembered for [`Model::gap_secs`] (a week of them: the
+/// day-one fallback needs them only while a watch warms up).
+const GAPS_KEPT: usize = 168;
+/// Day-level dispersion ([`Model::with_day_dispersion`]): days learnt
+/// before it is estimated (the first levels are guesses), and hours of a
+/// day that must have been learnt for the day to be a sample.
+const DAY_PHI_AFTER_HOURS: u32 = 72;
+const DAY_PHI_MIN_HOURS: u32 = 18;
 
 /// Which weekly profile a model learns (see [`Model::with_weekly`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -294,7 +323,52 @@ impl Model {
             share_var: [0.0; 24],
             share_carried: [0.0; 24],
             carry: false,
+            gap_run: 0,
+            gaps: VecDeque::new(),
+            day_gamma: 0.0,
+            day_phi: 0.0,
+            day_n: 0,
+            day_acc: None,
         }
+    }
+
+    /// The same model with a day-level dispersion learnt over about
+    /// `days` days (0: off): each complete UTC day's learnt count against
+    /// its expected count gives a residual of the whole day, whose
+    /// relative variance beyond Poisson and the hours' own noise is the
+    /// day-to-day variation of the level (news cycles) that a two-day
+    /// level cannot follow. Within a day that variation is shared by every
+    /// hour, so it does not average out over a long window: every width's
+    /// dispersion is at least it ([`Model::phi`]).
+    pub(crate) fn with_day_dispersion(mut self, days: f64) -> Model {
+        self.day_gamma = if days > 0.0 { 1.0 / days.max(1.0) } else { 0.0 };
+        self
+    }
+
+    /// Adds a learnt hour to the day-level sums, closing the previous day
+    /// when `h` starts another.
+    fn add_day(&mut self, h: i64, x: f64, mu: f64) {
+        if self.day_gamma <= 0.0 {
+            return;
+        }
+        let day = h.div_euclid(24);
+        if let Some((d, sx, smu, smu2, n)) = self.day_acc
+            && d != day
+        {
+            self.day_acc = None;
+            if n >= DAY_PHI_MIN_HOURS && self.hours > DAY_PHI_AFTER_HOURS && smu >= 24.0 {
+                let phi1 = self.phi[self.class(3600)].max(self.floor(3600));
+                let r = ((sx - smu).powi(2) - smu - phi1 * smu2) / (smu * smu);
+                self.day_n += 1;
+                let g = self.day_gamma.max(1.0 / f64::from(self.day_n));
+                self.day_phi = (self.day_phi + g * (r - self.day_phi)).clamp(0.0, MAX_PHI);
+            }
+        }
+        let acc = self.day_acc.get_or_insert((day, 0.0, 0.0, 0.0, 0));
+        acc.1 += x;
+        acc.2 += mu;
+        acc.3 += mu * mu;
+        acc.4 += 1;
     }
 
     /// The same model with a weekly profile (`Weekly::Split`): a weekday
@@ -441,7 +515,9 @@ impl Model {
     /// Poisson), from the nearest width class.
     pub(crate) fn phi(&self, width: i64) -> f64 {
         let k = self.class(width);
-        self.phi[k].max(self.floor(self.widths[k]))
+        self.phi[k]
+            .max(self.floor(self.widths[k]))
+            .max(self.day_phi)
     }
 
     /// The dispersion floor of width class `width`: the floor of one hour
@@ -484,6 +560,63 @@ impl Model {
         self.hours >= SUSPECT_AFTER_HOURS && (self.level < MIN_LEVEL || self.days[hod] >= 2)
     }
 
+    /// Whether the unix hour `h`, about to be learnt and without a single
+    /// mention, is a gap in the source (an outage) rather than a quiet
+    /// hour: no mention at all is improbable at `p` for the count expected,
+    /// after [`GAP_AFTER_HOURS`] learnt, for at most [`MAX_GAP_HOURS`] in a
+    /// row. The count is taken as negative binomial with the dispersion
+    /// *floor*, not the estimate: in the first days the estimate is
+    /// inflated by a daily cycle not yet learnt and would excuse a zero
+    /// that only a source that is down gives; a quiet hour wrongly taken
+    /// for a gap is merely not learnt (the expectation errs high, which
+    /// raises no alarm).
+    pub(crate) fn is_gap(&self, h: i64, p: f64) -> bool {
+        if self.hours < GAP_AFTER_HOURS || self.gap_run >= MAX_GAP_HOURS {
+            return false;
+        }
+        let mu = self.expected_hour(h);
+        let phi = self.floor(3600);
+        let p0 = if phi > 0.0 {
+            (-(phi * mu).ln_1p() / phi).exp()
+        } else {
+            (-mu).exp()
+        };
+        p0 <= p
+    }
+
+    /// Records the unix hour `h` as a gap ([`Model::is_gap`]): nothing is
+    /// learnt from it (level, profile, dispersion: windows reaching into
+    /// it are not dispersion samples), and the weekly profile counts it as
+    /// expected — so an outage neither teaches the level down nor makes
+    /// the return look like a rise.
+    pub(crate) fn skip(&mut self, h: i64) {
+        let expected = self.expected_hour(h);
+        self.past.push_back((h, self.level, false));
+        while self.past.len() > PAST_HOURS {
+            self.past.pop_front();
+        }
+        self.next = Some(h + 1);
+        self.gap_run = self.gap_run.saturating_add(1);
+        self.gaps.push_back(h);
+        while self.gaps.len() > GAPS_KEPT {
+            self.gaps.pop_front();
+        }
+        if let Some(w) = self.week.as_mut() {
+            w.add(h, expected);
+        }
+    }
+
+    /// Seconds of `[from, to)` in hours recorded as gaps (the latest
+    /// [`GAPS_KEPT`]): time the source was down, which a rate seen so far
+    /// must not count.
+    pub(crate) fn gap_secs(&self, from: i64, to: i64) -> i64 {
+        self.gaps
+            .iter()
+            .map(|&h| ((h + 1) * 3600).min(to) - (h * 3600).max(from))
+            .filter(|&d| d > 0)
+            .sum()
+    }
+
     /// Learns the count of the completed unix hour `h`. A `suspicious` hour
     /// (see [`Model::judges`]), for at most `freeze_hours` in a row, does
     /// not move the level or count as
@@ -491,6 +624,7 @@ impl Model {
     /// a routine daily burst becomes expected. Returns whether the level
     /// learnt it.
     pub(crate) fn learn(&mut self, h: i64, count: f64, suspicious: bool) -> bool {
+        self.gap_run = 0;
         let skip = suspicious && self.frozen < self.freeze_hours;
         self.past.push_back((h, self.level, !skip));
         while self.past.len() > PAST_HOURS {
@@ -517,6 +651,7 @@ impl Model {
             count
         };
         if !skip {
+            self.add_day(h, x, expected);
             let a = self.alpha.max(1.0 / f64::from(self.hours));
             if self.hours == 1 {
                 self.level = x / prof;

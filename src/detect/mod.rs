@@ -218,6 +218,13 @@ pub struct Tuning {
     /// again: the gate decides when an incident starts, the significance
     /// how long it lasts (one incident, one onset).
     pub sticky: bool,
+    /// An hour without a single mention where the total baseline finds
+    /// none improbable at this probability is a gap in the source (an
+    /// outage), learnt by neither stream (see [`Model::is_gap`]); 0: off.
+    pub outage_p: f64,
+    /// The baseline's day-level dispersion is learnt over about this many
+    /// days (see [`Model::with_day_dispersion`]); 0: off.
+    pub day_phi_days: f64,
 }
 
 impl Default for Tuning {
@@ -242,6 +249,8 @@ impl Default for Tuning {
             neg_joint_share_p: NEG_JOINT_SHARE_P,
             carry_variance: CARRY_VARIANCE,
             sticky: STICKY,
+            outage_p: 1e-3,
+            day_phi_days: 0.0,
         }
     }
 }
@@ -275,6 +284,8 @@ impl Tuning {
             "fallback_p" => self.fallback_p = num(value)?,
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
+            "outage_p" => self.outage_p = num(value)?,
+            "day_phi_days" => self.day_phi_days = num(value)?,
             "phi_floor" => self.phi_floor = num(value)?,
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
             "weekly" => {
@@ -297,7 +308,7 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
                 ));
             }
         }
@@ -463,6 +474,7 @@ impl Detector {
         .with_phi_floor(self.tuning.phi_floor)
         .with_weekly(self.tuning.weekly)
         .with_carried_variance(self.tuning.carry_variance)
+        .with_day_dispersion(self.tuning.day_phi_days)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -1013,6 +1025,12 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
         }
     }
     let c = w.series.hour(h);
+    // A source that was down is not learnt: see `Model::is_gap`.
+    if c.total == 0 && tuning.outage_p > 0.0 && w.model.is_gap(h, tuning.outage_p) {
+        w.model.skip(h);
+        w.negative.skip(h);
+        return;
+    }
     // Both streams are judged before either learns the hour.
     let mut suspicious = [false; 2];
     for negative in [false, true] {
@@ -1287,7 +1305,8 @@ fn judge_fallback(
     let mut best: Option<Judged> = None;
     for &wd in &rs.widths {
         let ws = t - wd;
-        let span = ws + 1 - first;
+        // Hours the source was down are not history (see `Model::is_gap`).
+        let span = ws + 1 - first - w.model.gap_secs(first, ws + 1);
         if span < tuning.fallback_min_span.max(1) {
             continue;
         }

@@ -4,6 +4,111 @@
 use super::*;
 use crate::rules::{Query, Watch};
 
+// Issue 9 part B, scenario families: a source that goes down.
+
+/// `base` an hour with the daily cycle, except in the `outages`
+/// (`[start, end)`), where the source is down and nothing is published.
+fn rate_with_outages(base: f64, outages: &[(i64, i64)], t: i64) -> f64 {
+    if outages.iter().any(|&(a, b)| (a..b).contains(&t)) {
+        0.0
+    } else {
+        base * daily(t)
+    }
+}
+
+#[test]
+fn an_outage_is_a_gap_the_baseline_does_not_learn() {
+    let mut m = baseline::Model::new(&[900, 3600], 48.0, 24).with_phi_floor(PHI_FLOOR);
+    for h in 0..72 {
+        m.learn(h, 30.0, false);
+    }
+    let level = m.level();
+    // No mention at all where 30 are expected: a gap, not learnt.
+    assert!(m.is_gap(72, 1e-3));
+    for h in 72..80 {
+        assert!(m.is_gap(h, 1e-3), "hour {h}");
+        m.skip(h);
+    }
+    assert_eq!(m.level(), level, "the level did not learn the zeros");
+    assert!((m.expected_hour(80 + 24 - 8) - 30.0).abs() < 1e-9);
+    // Windows reaching into the gap are not dispersion samples.
+    assert!(m.skipped_since(79));
+    // After a day of silence, the silence is learnt.
+    let mut g = m.clone();
+    for h in 80..80 + 24 {
+        if !g.is_gap(h, 1e-3) {
+            break;
+        }
+        g.skip(h);
+    }
+    assert!(!g.is_gap(104, 1e-3), "at most a day of gaps in a row");
+    // A learnt hour ends the run.
+    m.learn(80, 30.0, false);
+    assert!(m.is_gap(81, 1e-3));
+    // A zero hour of a one-an-hour watch is no gap: it happens.
+    let mut small = baseline::Model::new(&[3600], 48.0, 24);
+    for h in 0..72 {
+        small.learn(h, 1.0, false);
+    }
+    assert!(!small.is_gap(72, 1e-3));
+}
+
+#[test]
+fn a_watch_whose_source_was_down_eight_hours_stays_quiet_when_it_comes_back() {
+    // A 30-an-hour watch down for eight hours on its first day (while its
+    // daily profile is still being learnt) and again a week later.
+    let outages = [
+        (7 * HOUR, 15 * HOUR),
+        (8 * DAY + 9 * HOUR, 8 * DAY + 17 * HOUR),
+    ];
+    let run = |tuning: Tuning, seed: u64| {
+        let mut d = both_rules(tuning);
+        let mut rng = rng(seed);
+        simulate(
+            &mut d,
+            &mut rng,
+            0,
+            14 * DAY,
+            |t| rate_with_outages(30.0, &outages, t),
+            |_| 0.15,
+        )
+    };
+    let mut off = Tuning::default();
+    off.set("outage_p", "0").unwrap();
+    let mut fired_without = 0;
+    for seed in 0..4 {
+        let onsets = run(Tuning::default(), seed);
+        assert!(onsets.is_empty(), "seed {seed}: {onsets:?}");
+        fired_without += usize::from(!run(off.clone(), seed).is_empty());
+    }
+    // Learning the zeros (the gap test off) teaches the first day's
+    // profile an empty day, and the day-one fallback counts the outage as
+    // a rate of zero: the return or the next day fires.
+    assert!(fired_without > 0, "the scenario must test something");
+}
+
+#[test]
+fn a_crisis_right_after_an_outage_still_fires() {
+    // The gap keeps the expectation where it was: a real rise after the
+    // source comes back is judged against it.
+    let mut d = both_rules(Tuning::default());
+    let mut rng = rng(7);
+    let outage = [(20 * DAY + 2 * HOUR, 20 * DAY + 10 * HOUR)];
+    let start = 20 * DAY + 12 * HOUR;
+    let quiet = simulate(
+        &mut d,
+        &mut rng,
+        0,
+        start,
+        |t| rate_with_outages(30.0, &outage, t),
+        |_| 0.15,
+    );
+    assert!(quiet.is_empty(), "{quiet:?}");
+    let rate = |t: i64| logistic(t, start, 2 * HOUR, 30.0 * daily(t), 300.0);
+    let during = simulate(&mut d, &mut rng, start, start + 2 * HOUR, rate, |_| 0.7);
+    assert!(!during.is_empty(), "a tenfold rise after the outage fires");
+}
+
 // Part B of issue 9: the negative stream of small watches.
 
 /// A watch with the default `volume_spike` and `negative_surge` and the

@@ -43,6 +43,7 @@
 //! `(seed, kind, volume class, rise class)`, its counts from another, so a
 //! parameter added later does not shift the counts of the others.
 
+use super::families::{self, Family, Perturbation};
 use super::{EPOCH, Rng};
 
 /// A class of watch volume: mentions an hour at the weekday daily mean,
@@ -198,7 +199,7 @@ pub struct Profile {
     /// Harmless bumps, by start.
     pub bumps: Vec<Bump>,
     /// The daily profile for each minute of the day (mean 1).
-    daily: Vec<f64>,
+    pub(crate) daily: Vec<f64>,
 }
 
 /// The shape of a crisis's rise.
@@ -228,6 +229,46 @@ pub struct Crisis {
     pub peak_negative_share: f64,
     /// Share of the crisis's own mentions that are negative.
     pub negative_share: f64,
+    /// A first, smaller wave before this one ([`Family::TwoWaves`]).
+    pub first: Option<Wave>,
+}
+
+/// A first wave before the main one: its excess rises with the main
+/// wave's shape to `share` × the main peak excess, then decays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wave {
+    /// Unix second it starts (the crisis's onset).
+    pub start: i64,
+    pub rise_hours: f64,
+    /// Its peak excess, as a share of the main wave's.
+    pub share: f64,
+    pub decay_hours: f64,
+}
+
+/// The rise from 0 to 1 over `x` in [0, 1] of `shape`.
+fn rise_curve(shape: Shape, x: f64) -> f64 {
+    match shape {
+        Shape::Exponential => (0.01f64.ln() * (1.0 - x)).exp(),
+        Shape::Linear => x,
+        Shape::Logistic => {
+            let s = 2.0 * 99.0f64.ln();
+            let sig = |x: f64| 1.0 / (1.0 + (-s * (x - 0.5)).exp());
+            (sig(x) - sig(0.0)) / (sig(1.0) - sig(0.0))
+        }
+    }
+}
+
+/// The level of a wave starting at `start`, rising over `rise_hours` and
+/// decaying with `decay_hours`, at `t` (0 before, 1 at the peak).
+fn wave_level(shape: Shape, start: i64, rise_hours: f64, decay_hours: f64, t: i64) -> f64 {
+    if t < start {
+        return 0.0;
+    }
+    let peak = start + (rise_hours * 3600.0).round() as i64;
+    if t >= peak {
+        return (-((t - peak) as f64) / (decay_hours * 3600.0)).exp();
+    }
+    rise_curve(shape, (t - start) as f64 / (rise_hours * 3600.0))
 }
 
 impl Crisis {
@@ -236,23 +277,19 @@ impl Crisis {
         self.start + (self.rise_hours * 3600.0).round() as i64
     }
 
-    /// The excess rate at `t`, as a fraction of the peak excess.
+    /// When the crisis begins: the first wave's start when there is one,
+    /// else the main wave's. Detections count from here.
+    pub fn onset(&self) -> i64 {
+        self.first.map_or(self.start, |w| w.start)
+    }
+
+    /// The excess rate at `t`, as a fraction of the (main) peak excess.
     pub fn level(&self, t: i64) -> f64 {
-        if t < self.start {
-            return 0.0;
-        }
-        let peak = self.peak();
-        if t >= peak {
-            return (-((t - peak) as f64) / (self.decay_hours * 3600.0)).exp();
-        }
-        let x = (t - self.start) as f64 / (self.rise_hours * 3600.0);
-        match self.shape {
-            Shape::Exponential => (0.01f64.ln() * (1.0 - x)).exp(),
-            Shape::Linear => x,
-            Shape::Logistic => {
-                let s = 2.0 * 99.0f64.ln();
-                let sig = |x: f64| 1.0 / (1.0 + (-s * (x - 0.5)).exp());
-                (sig(x) - sig(0.0)) / (sig(1.0) - sig(0.0))
+        let main = wave_level(self.shape, self.start, self.rise_hours, self.decay_hours, t);
+        match self.first {
+            None => main,
+            Some(w) => {
+                main + w.share * wave_level(self.shape, w.start, w.rise_hours, w.decay_hours, t)
             }
         }
     }
@@ -282,6 +319,13 @@ pub struct Scenario {
     /// the peak plus three decay time constants (at least three hours) for
     /// a crisis.
     pub end: i64,
+    /// The family it belongs to ([`super::families`]).
+    pub family: Family,
+    /// How its usual rate departs from the base watch's.
+    pub perturbation: Perturbation,
+    /// The crisis excess's factor: the family's level at the onset (1 in
+    /// the base family).
+    pub crisis_scale: f64,
 }
 
 impl Profile {
@@ -348,6 +392,17 @@ impl Profile {
         self.mean_per_hour * self.daily[minute] * weekly
     }
 
+    /// Replaces the daily cycle by a two-peaked day
+    /// ([`Family::TwoPeaks`]); `afternoon` becomes the day's highest level
+    /// and `peak_hour` the lunch peak's hour.
+    fn two_peaks(&mut self, r: &mut Rng) {
+        let (daily, night, lunch) = families::two_peaks(r);
+        self.afternoon = daily.iter().copied().fold(0.0, f64::max);
+        self.night = night;
+        self.peak_hour = lunch;
+        self.daily = daily;
+    }
+
     /// The bump factor at `t` (1 outside bumps).
     pub fn bump(&self, t: i64) -> f64 {
         self.bumps
@@ -385,6 +440,7 @@ impl Scenario {
             decay_hours,
             peak_negative_share,
             negative_share: 1.0,
+            first: None,
         };
         // The share of crisis mentions that brings the expected share at
         // the peak to its target: (s0·b + s·e) / (b + e) = target.
@@ -402,6 +458,9 @@ impl Scenario {
             crisis: Some(crisis),
             start: EPOCH,
             end,
+            family: Family::Base,
+            perturbation: Perturbation::default(),
+            crisis_scale: 1.0,
         }
     }
 
@@ -421,16 +480,110 @@ impl Scenario {
             crisis: None,
             start: EPOCH,
             end,
+            family: Family::Base,
+            perturbation: Perturbation::default(),
+            crisis_scale: 1.0,
+        }
+    }
+
+    /// The crisis scenario of `seed` in `family` (see
+    /// [`super::families`]): the base one of the same `(seed, volume,
+    /// rise)`, perturbed.
+    pub fn crisis_in(family: Family, seed: u64, volume: usize, rise: usize) -> Scenario {
+        let mut sc = Scenario::crisis(seed, volume, rise);
+        if family == Family::Base {
+            return sc;
+        }
+        sc.family = family;
+        let mut r = families::stream(family, seed, true, volume, rise);
+        let Some(mut c) = sc.crisis else {
+            return sc;
+        };
+        match family {
+            Family::Base => {}
+            Family::Trend => sc.perturbation.growth = families::trend(&mut r),
+            Family::DayLevel => {
+                let days = (sc.end - sc.start) / 86_400 + 2;
+                sc.perturbation.days = families::day_levels(&mut r, days as usize);
+            }
+            Family::TwoPeaks => sc.profile.two_peaks(&mut r),
+            Family::Outage => {
+                sc.perturbation.outages =
+                    families::outages(&mut r, sc.start, c.start - families::OUTAGE_CLEARANCE_SECS);
+            }
+            Family::OffHours => {
+                c.start = families::off_hours_start(&mut r, EPOCH + HISTORY_DAYS * 86_400);
+            }
+            Family::TwoWaves => {
+                let (gap, rise_hours, share, decay_hours) = families::first_wave(&mut r);
+                c.first = Some(Wave {
+                    start: c.start - (gap * 3600.0) as i64 / 60 * 60,
+                    rise_hours,
+                    share,
+                    decay_hours,
+                });
+            }
+        }
+        // Bumps stop before the crisis, as in the base family.
+        let onset = c.onset();
+        sc.profile.bumps.retain(|b| b.end <= onset);
+        sc.crisis_scale = sc.perturbation.level(onset);
+        let b = sc.profile.seasonal(c.peak()) * sc.perturbation.level(c.peak());
+        let e = (c.peak_factor - 1.0) * sc.profile.mean_per_hour * sc.crisis_scale;
+        c.negative_share =
+            ((c.peak_negative_share * (b + e) - sc.profile.negative_share * b) / e).clamp(0.0, 1.0);
+        sc.end = c.peak() + ((3.0 * c.decay_hours).max(3.0) * 3600.0) as i64;
+        sc.crisis = Some(c);
+        sc
+    }
+
+    /// The quiet scenario of `seed` in `family`: the base one of the same
+    /// `(seed, volume)`, perturbed (the crisis-only families `offhours`
+    /// and `twowaves` have the base quiet weeks).
+    pub fn quiet_in(family: Family, seed: u64, volume: usize) -> Scenario {
+        let mut sc = Scenario::quiet(seed, volume);
+        if family == Family::Base {
+            return sc;
+        }
+        sc.family = family;
+        let mut r = families::stream(family, seed, false, volume, 0);
+        match family {
+            Family::Trend => sc.perturbation.growth = families::trend(&mut r),
+            Family::DayLevel => {
+                let days = (sc.end - sc.start) / 86_400 + 2;
+                sc.perturbation.days = families::day_levels(&mut r, days as usize);
+            }
+            Family::TwoPeaks => sc.profile.two_peaks(&mut r),
+            Family::Outage => {
+                sc.perturbation.outages = families::outages(&mut r, sc.start, sc.end);
+            }
+            Family::Base | Family::OffHours | Family::TwoWaves => {}
+        }
+        sc
+    }
+
+    /// The scenario of `kind` in `family` (`rise` is ignored for quiet
+    /// scenarios).
+    pub fn of(family: Family, kind: Kind, seed: u64, volume: usize, rise: usize) -> Scenario {
+        match kind {
+            Kind::Crisis => Scenario::crisis_in(family, seed, volume, rise),
+            Kind::Quiet => Scenario::quiet_in(family, seed, volume),
         }
     }
 
     /// Expected (noise-free) usual and crisis rates per hour at `t`.
     pub fn rates(&self, t: i64) -> (f64, f64) {
-        let usual = self.profile.seasonal(t) * self.profile.bump(t);
+        let mut usual = self.profile.seasonal(t) * self.profile.bump(t);
+        if !self.perturbation.is_identity() {
+            if self.perturbation.down(t) {
+                return (0.0, 0.0);
+            }
+            usual *= self.perturbation.level(t);
+        }
         let crisis = self.crisis.map_or(0.0, |c| {
             (c.peak_factor - 1.0) * self.profile.mean_per_hour * c.level(t)
         });
-        (usual, crisis)
+        (usual, crisis * self.crisis_scale)
     }
 
     /// The counts, minute by minute: see [`Counts`].

@@ -1,5 +1,7 @@
 //! Simulated watches for measuring detection: a deterministic generator of
-//! mention counts ([`generator`]), the protocol that replays them through
+//! mention counts ([`generator`]) and its perturbed families of situations
+//! ([`families`]: trends, day-level noise, two-peaked days, outages,
+//! off-hours crises, two waves), the protocol that replays them through
 //! the detector's count path and scores it ([`protocol`]), the ceiling of a
 //! detector that knows the true rate ([`oracle`]), and the tables a person
 //! reads ([`table`]).
@@ -15,6 +17,7 @@
 //! the README reports are measured on the reporting seeds, which no default
 //! was chosen on.
 
+pub mod families;
 pub mod generator;
 pub mod oracle;
 pub mod protocol;

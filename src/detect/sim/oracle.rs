@@ -29,6 +29,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::SeedSet;
+use super::families::Family;
 use super::generator::{
     FACTOR_CLASSES, Kind, RISE_CLASSES, Scenario, VOLUME_CLASSES, factor_class,
 };
@@ -149,7 +150,7 @@ pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
     let cv2 = sc.profile.dispersion * sc.profile.dispersion;
     let (from, to) = match sc.crisis {
         Some(c) => (
-            ((c.start - sc.start) / 60) as usize,
+            ((c.onset() - sc.start) / 60) as usize,
             ((c.peak() - sc.start) / 60) as usize,
         ),
         None => (0, minutes),
@@ -195,9 +196,9 @@ pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
         volume: sc.volume,
         rise: sc.rise,
         peak_factor: c.map_or(0.0, |c| c.peak_factor),
-        rise_min: c.map_or(0, |c| (c.peak() - c.start) / 60),
+        rise_min: c.map_or(0, |c| (c.peak() - c.onset()) / 60),
         watch_weeks: match c {
-            Some(c) => (c.start - sc.start) as f64 / (7.0 * 86_400.0),
+            Some(c) => (c.onset() - sc.start) as f64 / (7.0 * 86_400.0),
             None => (sc.end - sc.start) as f64 / (7.0 * 86_400.0),
         },
         scores,
@@ -208,6 +209,18 @@ pub fn trace(sc: &Scenario, widths: &[i64]) -> Trace {
 /// Traces every scenario of a run (in [`scenarios`] order) on `threads`
 /// threads.
 pub fn trace_all(seeds: SeedSet, cases: u64, widths: &[i64], threads: usize) -> Vec<Trace> {
+    trace_family(Family::Base, seeds, cases, widths, threads)
+}
+
+/// [`trace_all`] on the scenarios of `family` (the oracle knows the
+/// family's true usual rate: trend, day levels, outages and all).
+pub fn trace_family(
+    family: Family,
+    seeds: SeedSet,
+    cases: u64,
+    widths: &[i64],
+    threads: usize,
+) -> Vec<Trace> {
     let all = scenarios(seeds, cases);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Trace>>> = Mutex::new(vec![None; all.len()]);
@@ -219,10 +232,7 @@ pub fn trace_all(seeds: SeedSet, cases: u64, widths: &[i64], threads: usize) -> 
                     let Some(&(kind, seed, v, r)) = all.get(i) else {
                         break;
                     };
-                    let sc = match kind {
-                        Kind::Crisis => Scenario::crisis(seed, v, r),
-                        Kind::Quiet => Scenario::quiet(seed, v),
-                    };
+                    let sc = Scenario::of(family, kind, seed, v, r);
                     let tr = trace(&sc, widths);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(tr);

@@ -19,6 +19,11 @@
 //! * **false alarm**: any onset in a quiet scenario, or before the crisis
 //!   start in a crisis scenario. They are counted per watch-week: of quiet
 //!   scenarios (eight weeks each) and separately of crisis histories.
+//!
+//! The crisis start is its onset
+//! ([`Crisis::onset`](super::generator::Crisis::onset)): in the `twowaves`
+//! family ([`super::families`]) the first wave's start, the peak being the
+//! main wave's.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +35,7 @@ use crate::detect::{Detector, Tuning};
 use crate::rules::RuleSet;
 
 use super::SeedSet;
+use super::families::Family;
 use super::generator::{
     FACTOR_CLASSES, Kind, RISE_CLASSES, Scenario, VOLUME_CLASSES, factor_class,
 };
@@ -84,20 +90,19 @@ pub fn replay(rules: &RuleSet, sc: &Scenario) -> Outcome {
 
 /// [`replay`] with other method parameters (to measure alternatives).
 pub(crate) fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Outcome {
-    let mut d = Detector::with_tuning(rules, tuning.clone());
-    let crisis_start = sc.crisis.map(|c| c.start);
+    let crisis_start = sc.crisis.map(|c| c.onset());
     let mut out = Outcome {
         kind: sc.kind,
         volume: sc.volume,
         rise: sc.rise,
         peak_factor: sc.crisis.map_or(0.0, |c| c.peak_factor),
-        rise_secs: sc.crisis.map_or(0, |c| c.peak() - c.start),
+        rise_secs: sc.crisis.map_or(0, |c| c.peak() - c.onset()),
         detected_after_start: None,
         false_alarms: 0,
         watch_weeks: (crisis_start.unwrap_or(sc.end) - sc.start) as f64 / WEEK,
         mentions: 0,
     };
-    let note = |out: &mut Outcome, ev: &AlertEvent| {
+    out.mentions = replay_events(rules, tuning, sc, &mut |ev| {
         if !is_onset(ev) {
             return;
         }
@@ -110,12 +115,25 @@ pub(crate) fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Ou
             }
             _ => out.false_alarms += 1,
         }
-    };
+    });
+    out
+}
+
+/// Replays `sc` through a fresh detector, calling `on_event` with each
+/// event in order; returns the mentions replayed.
+pub(crate) fn replay_events(
+    rules: &RuleSet,
+    tuning: &Tuning,
+    sc: &Scenario,
+    on_event: &mut dyn FnMut(&AlertEvent),
+) -> u64 {
+    let mut d = Detector::with_tuning(rules, tuning.clone());
+    let mut mentions = 0;
     let mut next_prune = sc.start + 86_400;
     for (s, total, negative) in sc.counts() {
-        out.mentions += total;
+        mentions += total;
         for tr in d.ingest_counts(0, s, total, negative) {
-            note(&mut out, &tr.event);
+            on_event(&tr.event);
         }
         if s >= next_prune {
             if let Some(at) = DateTime::from_timestamp(s, 0) {
@@ -126,10 +144,10 @@ pub(crate) fn replay_with(rules: &RuleSet, tuning: &Tuning, sc: &Scenario) -> Ou
     }
     if let Some(end) = DateTime::from_timestamp(sc.end, 0) {
         for tr in d.advance(end) {
-            note(&mut out, &tr.event);
+            on_event(&tr.event);
         }
     }
-    out
+    mentions
 }
 
 /// Every scenario of a run: for each of `seeds`, a crisis per volume × rise
@@ -157,13 +175,22 @@ pub fn run_all(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Outcome> {
-    run_all_with(rules, &Tuning::default(), seeds, cases, threads, progress)
+    run_all_with(
+        rules,
+        &Tuning::default(),
+        Family::Base,
+        seeds,
+        cases,
+        threads,
+        progress,
+    )
 }
 
-/// [`run_all`] with other method parameters.
+/// [`run_all`] with other method parameters, on the scenarios of `family`.
 pub(crate) fn run_all_with(
     rules: &RuleSet,
     tuning: &Tuning,
+    family: Family,
     seeds: SeedSet,
     cases: u64,
     threads: usize,
@@ -181,10 +208,7 @@ pub(crate) fn run_all_with(
                     let Some(&(kind, seed, v, r)) = all.get(i) else {
                         break;
                     };
-                    let sc = match kind {
-                        Kind::Crisis => Scenario::crisis(seed, v, r),
-                        Kind::Quiet => Scenario::quiet(seed, v),
-                    };
+                    let sc = Scenario::of(family, kind, seed, v, r);
                     let o = replay_with(rules, tuning, &sc);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(o);
@@ -409,6 +433,57 @@ pub(crate) fn attribute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The false alarms of a family's quiet weeks, one line each (`cargo
+    /// test --release --lib family_false_alarms -- --ignored --nocapture`;
+    /// `FAMILY` names the family, `FA_CASES` the seeds): volume, weekday,
+    /// hour, rule, width, observed / expected, and for an outage the hours
+    /// since the source came back.
+    #[test]
+    #[ignore = "diagnostic: prints the false alarms of a family"]
+    fn family_false_alarms() {
+        use super::super::families::Family;
+        let family: Family = std::env::var("FAMILY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(Family::Base);
+        let cases: u64 = std::env::var("FA_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10);
+        let rules = super::super::default_rules();
+        let tuning = Tuning::default();
+        for seed in SeedSet::Tuning.seeds(cases) {
+            for (v, vc) in VOLUME_CLASSES.iter().enumerate() {
+                let sc = Scenario::quiet_in(family, seed, v);
+                replay_events(&rules, &tuning, &sc, &mut |ev| {
+                    if !is_onset(ev) {
+                        return;
+                    }
+                    let t = ev.at.timestamp();
+                    let since = sc
+                        .perturbation
+                        .outages
+                        .iter()
+                        .filter(|o| o.1 <= t)
+                        .map(|o| (t - o.1) as f64 / 3600.0)
+                        .fold(f64::NAN, f64::min);
+                    let day = (t - super::super::EPOCH).div_euclid(86_400);
+                    println!(
+                        "seed {seed:>3} {:<6} day {day:>2} wd {} h {:>4.1} {:<8} w {:>5} {:>6} / {:>8.1} level {:.2} outage+{since:.1}h",
+                        vc.name,
+                        day % 7,
+                        (t.rem_euclid(86_400)) as f64 / 3600.0,
+                        ev.rule,
+                        ev.window_secs,
+                        ev.observed,
+                        ev.expected,
+                        sc.perturbation.level(t),
+                    );
+                });
+            }
+        }
+    }
 
     /// The attribution table of the small classes (`cargo test --release
     /// --lib attribution -- --ignored --nocapture`; `ATTRIBUTION_CASES`

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use super::families::Family;
 use super::generator::{FACTOR_CLASSES, QUIET_WEEKS, RISE_CLASSES, VOLUME_CLASSES};
 use super::oracle::Ceiling;
 use super::protocol::{Report, Stats};
@@ -191,6 +192,68 @@ oracle ceiling by false-alarm budget (before-peak share; FA = its false alarms p
             write!(out, " {:>7}", pct(s.before_peak_share()))?;
         }
         writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Prints the summary of several families ([`super::families`]): per
+/// family and volume class, crises detected before the peak, the median
+/// lead, false alarms per quiet watch-week, and the oracle's before-peak
+/// ceiling on either stream at that family's false-alarm rate.
+pub fn print_families(
+    out: &mut impl Write,
+    runs: &[(Family, Report, Ceiling)],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\nby family (before-peak / median lead in minutes / false alarms per quiet watch-week; oracle: either stream at the family's false-alarm rate)"
+    )?;
+    write!(out, "{:<10} {:<8}", "family", "")?;
+    for vc in &VOLUME_CLASSES {
+        write!(out, " {:>8}", vc.name)?;
+    }
+    writeln!(out, " {:>8}", "all")?;
+    for (family, rep, ceiling) in runs {
+        let nv = VOLUME_CLASSES.len();
+        let fa = |s: &Stats| format!("{:.3}", s.false_alarms_per_week());
+        let rows: [(&str, Vec<String>, String); 4] = [
+            (
+                "before",
+                (0..nv)
+                    .map(|v| pct(rep.by_volume[v].before_peak_share()))
+                    .collect(),
+                pct(rep.crises.before_peak_share()),
+            ),
+            (
+                "lead",
+                (0..nv).map(|v| lead(&rep.by_volume[v])).collect(),
+                lead(&rep.crises),
+            ),
+            (
+                "FA/week",
+                (0..nv).map(|v| fa(&rep.quiet[v])).collect(),
+                fa(&rep.quiet_total),
+            ),
+            (
+                "oracle",
+                (0..nv)
+                    .map(|v| {
+                        ceiling
+                            .by_volume
+                            .get(v)
+                            .map_or("-".to_string(), |s| pct(s.before_peak_share()))
+                    })
+                    .collect(),
+                pct(ceiling.crises.before_peak_share()),
+            ),
+        ];
+        for (name, cells, all) in rows {
+            write!(out, "{:<10} {name:<8}", family.name())?;
+            for c in cells {
+                write!(out, " {c:>8}")?;
+            }
+            writeln!(out, " {all:>8}")?;
+        }
     }
     Ok(())
 }
