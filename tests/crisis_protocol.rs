@@ -304,6 +304,19 @@ fn eval_crisis(args: &[&str]) -> std::process::Output {
         .expect("the veilleur binary runs")
 }
 
+/// The JSON lines of a successful `eval-crisis --json` run.
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
 #[test]
 fn eval_crisis_prints_a_table_per_class_and_json_lines() {
     let out = eval_crisis(&["--cases", "1", "--seeds", "reporting"]);
@@ -339,15 +352,7 @@ fn eval_crisis_prints_a_table_per_class_and_json_lines() {
     assert!(total.starts_with("TOTAL: 24 crises,"), "{total}");
 
     let out = eval_crisis(&["--cases", "1", "--json", "--set", "window = \"1h\""]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let lines = json_lines(&out);
     let all = lines
         .iter()
         .find(|j| {
@@ -728,15 +733,7 @@ fn two_waves_start_with_a_smaller_first_wave_that_counts_as_the_crisis_start() {
 #[test]
 fn eval_crisis_runs_a_family_and_its_json_lines_carry_it() {
     let out = eval_crisis(&["--cases", "1", "--json", "--family", "outage"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let lines = json_lines(&out);
     assert!(!lines.is_empty());
     assert!(lines.iter().all(|v| v["family"] == "outage"));
     let out = eval_crisis(&["--cases", "1", "--family", "trend,twowaves"]);

@@ -499,17 +499,9 @@ impl Scenario {
         let Some(mut c) = sc.crisis else {
             return sc;
         };
+        sc.perturb_watch(family, &mut r, c.start - families::OUTAGE_CLEARANCE_SECS);
         match family {
-            Family::Base => {}
-            Family::Trend => sc.perturbation.growth = families::trend(&mut r),
-            Family::DayLevel => {
-                let days = (sc.end - sc.start) / 86_400 + 2;
-                sc.perturbation.days = families::day_levels(&mut r, days as usize);
-            }
-            Family::TwoPeaks => sc.profile.two_peaks(&mut r),
-            Family::Outage => {
-                sc.perturbation.outages =
-                    families::outages(&mut r, sc.start, c.start - families::OUTAGE_CLEARANCE_SECS);
+            Family::Base | Family::Trend | Family::DayLevel | Family::TwoPeaks | Family::Outage => {
             }
             Family::OffHours => {
                 c.start = families::off_hours_start(&mut r, EPOCH + HISTORY_DAYS * 86_400);
@@ -547,19 +539,27 @@ impl Scenario {
         }
         sc.family = family;
         let mut r = families::stream(family, seed, false, volume, 0);
+        let end = sc.end;
+        sc.perturb_watch(family, &mut r, end);
+        sc
+    }
+
+    /// Perturbs the scenario's watch as `family` does, drawing from `r`
+    /// (the crisis-only families `offhours` and `twowaves` leave it as it
+    /// is); outages fall between the start and `outage_end`.
+    fn perturb_watch(&mut self, family: Family, r: &mut Rng, outage_end: i64) {
         match family {
-            Family::Trend => sc.perturbation.growth = families::trend(&mut r),
+            Family::Trend => self.perturbation.growth = families::trend(r),
             Family::DayLevel => {
-                let days = (sc.end - sc.start) / 86_400 + 2;
-                sc.perturbation.days = families::day_levels(&mut r, days as usize);
+                let days = (self.end - self.start) / 86_400 + 2;
+                self.perturbation.days = families::day_levels(r, days as usize);
             }
-            Family::TwoPeaks => sc.profile.two_peaks(&mut r),
+            Family::TwoPeaks => self.profile.two_peaks(r),
             Family::Outage => {
-                sc.perturbation.outages = families::outages(&mut r, sc.start, sc.end);
+                self.perturbation.outages = families::outages(r, self.start, outage_end);
             }
             Family::Base | Family::OffHours | Family::TwoWaves => {}
         }
-        sc
     }
 
     /// The scenario of `kind` in `family` (`rise` is ignored for quiet
