@@ -123,10 +123,6 @@ pub(crate) struct Model {
     day_phi: f64,
     day_n: u32,
     day_acc: Option<(i64, f64, f64, f64, u32)>,
-    /// Windows shorter than this many seconds are expected from the
-    /// profile interpolated within the hour (see
-    /// [`Model::with_interpolation`]); 0: off.
-    interp_below: i64,
 }
 
 /// Most hours in a row taken for a gap in the source ([`Model::is_gap`]):
@@ -333,22 +329,7 @@ impl Model {
             day_phi: 0.0,
             day_n: 0,
             day_acc: None,
-            interp_below: 0,
         }
-    }
-
-    /// The same model expecting windows shorter than `below` seconds from
-    /// a rate interpolated within the hour (0: off): piecewise linear
-    /// between the expected counts of consecutive hours, taken at the
-    /// hours' centres. The hourly profile is a step function; a short
-    /// window on the steep edge of a narrow daily peak would otherwise be
-    /// expected at its hour's average, too low on the rising edge's late
-    /// minutes. Every hour's expected count weighs 1/8, 6/8 and 1/8 in the
-    /// integrals of the hour before, itself and the hour after, so the
-    /// daily total is the same.
-    pub(crate) fn with_interpolation(mut self, below: i64) -> Model {
-        self.interp_below = below.max(0);
-        self
     }
 
     /// The same model with a day-level dispersion learnt over about
@@ -499,41 +480,14 @@ impl Model {
         self.level_at(h) * self.profile[h.rem_euclid(24) as usize] * self.week_at(h)
     }
 
-    /// Expected count of the seconds `(from, to]`: the hours' expected
-    /// counts pro rata, or for a window shorter than the interpolation
-    /// width ([`Model::with_interpolation`]) the interpolated rate.
+    /// Expected count of the seconds `(from, to]`.
     pub(crate) fn expected(&self, from: i64, to: i64) -> f64 {
-        if to - from < self.interp_below {
-            return self.expected_interpolated(from, to);
-        }
         let mut mu = 0.0;
         let mut a = from;
         while a < to {
             let h = a.div_euclid(3600);
             let b = ((h + 1) * 3600).min(to);
             mu += self.expected_hour(h) * (b - a) as f64 / 3600.0;
-            a = b;
-        }
-        mu
-    }
-
-    /// Expected count of the seconds `(from, to]` from a rate piecewise
-    /// linear between the centres of consecutive hours, each at its hour's
-    /// expected count (per hour), integrated by trapezoids.
-    fn expected_interpolated(&self, from: i64, to: i64) -> f64 {
-        // The rate (per second) at second `s`.
-        let rate = |s: i64| {
-            let k = (s - 1800).div_euclid(3600);
-            let c = k * 3600 + 1800;
-            let f = (s - c) as f64 / 3600.0;
-            (self.expected_hour(k) * (1.0 - f) + self.expected_hour(k + 1) * f) / 3600.0
-        };
-        let mut mu = 0.0;
-        let mut a = from;
-        while a < to {
-            // The next hour centre after `a`.
-            let b = ((a - 1800).div_euclid(3600) * 3600 + 1800 + 3600).min(to);
-            mu += (rate(a) + rate(b)) * 0.5 * (b - a) as f64;
             a = b;
         }
         mu

@@ -225,10 +225,6 @@ pub struct Tuning {
     /// The baseline's day-level dispersion is learnt over about this many
     /// days (see [`Model::with_day_dispersion`]); 0: off.
     pub day_phi_days: f64,
-    /// Windows shorter than this many seconds are expected from the
-    /// hour-of-day profile interpolated within the hour (see
-    /// [`Model::with_interpolation`]); 0: off.
-    pub interp_below: i64,
 }
 
 impl Default for Tuning {
@@ -255,7 +251,6 @@ impl Default for Tuning {
             sticky: STICKY,
             outage_p: 1e-3,
             day_phi_days: 0.0,
-            interp_below: 0,
         }
     }
 }
@@ -289,7 +284,6 @@ impl Tuning {
             "fallback_p" => self.fallback_p = num(value)?,
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
-            "interp_below" => self.interp_below = num(value)? as i64,
             "outage_p" => self.outage_p = num(value)?,
             "day_phi_days" => self.day_phi_days = num(value)?,
             "phi_floor" => self.phi_floor = num(value)?,
@@ -314,7 +308,7 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, interp_below, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance or sticky"
                 ));
             }
         }
@@ -481,7 +475,6 @@ impl Detector {
         .with_weekly(self.tuning.weekly)
         .with_carried_variance(self.tuning.carry_variance)
         .with_day_dispersion(self.tuning.day_phi_days)
-        .with_interpolation(self.tuning.interp_below)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
