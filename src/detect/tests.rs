@@ -1184,3 +1184,54 @@ fn a_young_weekend_factor_keeps_its_uncertainty_in_the_dispersion() {
     );
     assert!(carried.phi_at(3600, saturday(9)) > carried.phi(3600));
 }
+
+// Issue 9, scenario families: a steep two-peaked day.
+
+/// A two-peaked day averaging 1: nights at 0.1, Gaussian peaks of s.d. one
+/// hour at 12:00 and (0.8 × as high) at 19:00 UTC.
+fn two_peaks(t: i64) -> f64 {
+    let g = |h: f64, c: f64| (-(h - c).powi(2) / 2.0).exp();
+    let h = t.rem_euclid(DAY) as f64 / 3600.0;
+    // The peaks' daily mean is (1 + 0.8) × √(2π) / 24.
+    let height = 0.9 * 24.0 / (1.8 * std::f64::consts::TAU.sqrt());
+    0.1 + height * (g(h, 12.0) + 0.8 * g(h, 19.0))
+}
+
+#[test]
+fn a_large_watch_with_a_steep_two_peaked_day_stays_quiet_on_its_edges() {
+    // The hour-of-day profile is a step per hour: the last quarter of an
+    // hour on the rising edge is at up to 1.5 × the hour's average. At 300
+    // mentions an hour (the peaks at 1 000 an hour) the dispersion floor
+    // must absorb that once the day is learnt.
+    let mean = (0..24 * 60).map(|m| two_peaks(m * 60)).sum::<f64>() / (24.0 * 60.0);
+    assert!((mean - 1.0).abs() < 0.01, "the day averages {mean}");
+    let quarter = |from: i64| (0..15).map(|m| two_peaks(from + m * 60)).sum::<f64>() / 15.0;
+    let hour = (0..60).map(|m| two_peaks(10 * HOUR + m * 60)).sum::<f64>() / 60.0;
+    assert!(
+        quarter(10 * HOUR + 45 * 60) > 1.3 * hour,
+        "a steep edge: {} against {hour}",
+        quarter(10 * HOUR + 45 * 60)
+    );
+    // The defaults, and without the gate and the dispersion floor: the
+    // dispersion of each width, learnt on residuals against the same step
+    // profile, carries the edge by itself.
+    let mut bare = Tuning::default();
+    bare.set("gate", "0").unwrap();
+    bare.set("phi_floor", "0").unwrap();
+    for (seed, tuning) in [(0, Tuning::default()), (1, Tuning::default()), (2, bare)] {
+        let mut d = both_rules(tuning);
+        let mut r = rng(seed);
+        let onsets = simulate(
+            &mut d,
+            &mut r,
+            0,
+            21 * DAY,
+            |t| 300.0 * two_peaks(t),
+            |_| 0.15,
+        );
+        // Day one belongs to the fallback (a night start sees 0.1 × the
+        // mean): from the third day on, nothing fires.
+        let late: Vec<_> = onsets.iter().filter(|(t, _)| *t >= 2 * DAY).collect();
+        assert!(late.is_empty(), "seed {seed}: {late:?}");
+    }
+}
