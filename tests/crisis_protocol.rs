@@ -474,15 +474,8 @@ fn eval_crisis_takes_the_rules_of_one_watch_from_a_directory() {
 fn before_peak_total(args: &[&str]) -> u64 {
     let mut all = vec!["--cases", "1", "--json"];
     all.extend_from_slice(args);
-    let out = eval_crisis(&all);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON"))
+    json_lines(&eval_crisis(&all))
+        .into_iter()
         .find(|j| {
             j["table"] == "crisis"
                 && j["volume"] == "all"
