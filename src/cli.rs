@@ -142,8 +142,9 @@ pub enum Command {
         #[arg(long, default_value_t = 0.0)]
         source_balance: f32,
         /// Dense (lexicon) feature weights: one set for all languages
-        /// (shared), one per language (language), or both.
-        #[arg(long, default_value = "shared", value_parser = ["shared", "language", "both"])]
+        /// (shared), one per language (language), both, or the shared set
+        /// from English rows only, each language's own from its rows (anchored).
+        #[arg(long, default_value = "shared", value_parser = ["shared", "language", "both", "anchored"])]
         dense: String,
     },
     /// Score the volume_spike defaults on NAB Twitter volume series (a

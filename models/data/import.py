@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerates the third-party training files of this folder (goemotions-en,
-xed-en, xed-fr, tes-en) from the upstream files recorded in ../README.md.
+xed-en, xed-fr, tes-en, smile-en) from the upstream files recorded in ../README.md.
 
     mkdir -p /tmp/src
     # GoEmotions (Apache-2.0 repository; data CC BY 4.0), the split files as in
@@ -13,6 +13,9 @@ xed-en, xed-fr, tes-en) from the upstream files recorded in ../README.md.
     # Twitter Entity Sentiment Analysis (Kaggle, jp797498e; CC0 1.0), one row per
     # tweet id, from the copy in arjund1999learn/DataSets commit 0d09885ec440fbdd01613a8d9d36d27d8eece403
     git -C DataSets show 0d09885:twitter_training.csv > /tmp/src/twitter_training.csv
+    # SMILE Twitter Emotion (Wang et al. 2016, figshare 3187909; annotations CC BY), all
+    # 3,085 rows, from the copy in pitithree/Data commit d3f8bd92ca03bdbfce9532bd8a51d070149d074a
+    git -C Data show d3f8bd9:smile-annotations-final.csv > /tmp/src/smile-annotations-final.csv
     python3 models/data/import.py /tmp/src models/data [HELDOUT_DIR]
 
 The inputs' SHA-256 are checked (a different file is an error). Labels:
@@ -34,6 +37,13 @@ The inputs' SHA-256 are checked (a different file is an error). Labels:
   so that training can leave them out (`--exclude tes-irr:`) or keep them.
   Rows whose normalised text (lower case, letters and digits only) was seen
   before are dropped (retweets and reposts), and so is `<unavailable>`.
+* SMILE (smile-en): tweets to British museums' handles. happy -> pos;
+  angry, disgust, sad (alone or together) -> neg; nocode (no emotion) ->
+  neu; surprise is ignored (happy|surprise -> pos, surprise alone dropped);
+  both polarities (happy|sad) dropped; not-relevant dropped. Ids
+  `smile:<row>` (data row number, from 1); the rows whose number starts
+  with the digit 1 are the held-out rows of round senti2 (`--exclude
+  smile:1`). Duplicate normalised texts dropped, as for tes-en.
 
 Texts: whitespace collapsed, empty and duplicate (text, lang) rows dropped,
 rows shorter than 3 characters dropped; order kept as upstream. Written
@@ -58,6 +68,7 @@ SHA = {
     "fr-projections.tsv": "261c9ed2de974d8e38882699825bd2905ae0482c620dd15200bc5f43055b04b6",
     "pairs-fr.txt": "572fb2f3065fcfa7eabb6e1cb4ea168542acb774e6ee4c16d5c688c21908b7a2",
     "twitter_training.csv": "4034d1271f61556522ab995f59493aaa6bdd7aa1db6a45413501756b48f4178c",
+    "smile-annotations-final.csv": "5938e5e8124454eac61672fe53c61733f7836cfd76b16b8f4ba94986f04a1d39",
 }
 for name, want in SHA.items():
     got = hashlib.sha256((src / name).read_bytes()).hexdigest()
@@ -180,4 +191,29 @@ with open(src / "twitter_training.csv", encoding="utf-8", newline="") as f:
         tes_seen.add(key)
         prefix = "tes-irr" if sentiment == "Irrelevant" else "tes"
         out.row(f"{prefix}:{entity}:{tweet_id}", "en", TES_LABELS[sentiment], text)
+out.close()
+
+out = Out(dst / "smile-en.tsv.gz")
+SMILE_NEG = {"angry", "disgust", "sad"}
+smile_seen = set()
+with open(src / "smile-annotations-final.csv", encoding="utf-8", newline="") as f:
+    rows = csv.reader(f)
+    next(rows)  # id,text,Category
+    for i, parts in enumerate(rows, 1):
+        if len(parts) != 3:
+            continue
+        emotions = set(parts[2].split("|")) - {"surprise"}
+        if emotions == {"happy"}:
+            label = "pos"
+        elif emotions and emotions <= SMILE_NEG:
+            label = "neg"
+        elif emotions == {"nocode"}:
+            label = "neu"
+        else:
+            continue
+        key = re.sub(r"[\W_]+", "", parts[1].lower())
+        if len(key) < 3 or key in smile_seen:
+            continue
+        smile_seen.add(key)
+        out.row(f"smile:{i}", "en", label, parts[1])
 out.close()

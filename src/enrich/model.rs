@@ -43,17 +43,23 @@ pub(crate) enum DenseMode {
     Language,
     /// The shared weights plus a per-language correction.
     Both,
+    /// The shared weights learnt from the first language's rows only
+    /// (English, the large corpora), each language's own block from its
+    /// own rows: French rows move only French's block (and its bias).
+    Anchored,
 }
 
 impl DenseMode {
-    /// Whether dense feature `i` is trained in this mode.
-    fn learns(self, i: usize) -> bool {
+    /// Whether dense feature `i` is trained, in this mode, by a row of
+    /// language `lang` (an index into [`LANGS`]).
+    fn learns(self, i: usize, lang: usize) -> bool {
         let copy = i >= LANGS.len() + DENSE_SHARED;
         let shared = i >= LANGS.len() && !copy;
         match self {
             DenseMode::Shared => !copy,
             DenseMode::Language => !shared,
             DenseMode::Both => true,
+            DenseMode::Anchored => !shared || lang == 0,
         }
     }
 
@@ -63,7 +69,10 @@ impl DenseMode {
             "shared" => Ok(DenseMode::Shared),
             "language" => Ok(DenseMode::Language),
             "both" => Ok(DenseMode::Both),
-            other => anyhow::bail!("--dense must be shared, language or both, got {other:?}"),
+            "anchored" => Ok(DenseMode::Anchored),
+            other => {
+                anyhow::bail!("--dense must be shared, language, both or anchored, got {other:?}")
+            }
         }
     }
 
@@ -73,6 +82,7 @@ impl DenseMode {
             DenseMode::Shared => "shared",
             DenseMode::Language => "language",
             DenseMode::Both => "both",
+            DenseMode::Anchored => "anchored",
         }
     }
 }
@@ -385,7 +395,10 @@ pub(crate) fn train(
     source_balance: f32,
     dense_mode: DenseMode,
 ) -> Model {
-    let learns: Vec<bool> = (0..DENSE).map(|i| dense_mode.learns(i)).collect();
+    // Which dense features each language's rows train.
+    let learns: Vec<Vec<bool>> = (0..LANGS.len())
+        .map(|lang| (0..DENSE).map(|i| dense_mode.learns(i, lang)).collect())
+        .collect();
     let n = 1usize << params.bits;
     let mut dense = vec![0f32; DENSE * 3];
     let mut hashed = vec![0f32; n * 3];
@@ -451,6 +464,7 @@ pub(crate) fn train(
             }
             let p = softmax(z);
             let w = weights[k];
+            let learns = &learns[e.lang];
             for (c, &pc) in p.iter().enumerate() {
                 let target = if c == e.class { 1.0 } else { 0.0 };
                 let err = (pc - target) * w;
@@ -605,9 +619,29 @@ mod tests {
         assert!(!learned(DenseMode::Language, shared));
         assert!(learned(DenseMode::Language, en) && learned(DenseMode::Language, fr));
         assert!(learned(DenseMode::Both, shared) && learned(DenseMode::Both, fr));
+        assert!(learned(DenseMode::Anchored, shared) && learned(DenseMode::Anchored, fr));
+        // Anchored: French rows alone never move the shared block.
+        let french: Vec<Example> = rows.iter().filter(|e| e.lang == 1).cloned().collect();
+        let m = train(&french, params, 0.0, DenseMode::Anchored);
+        assert!(
+            m.dense[shared * 3..shared * 3 + 3]
+                .iter()
+                .all(|&w| w == 0.0)
+        );
+        assert!(m.dense[fr * 3..fr * 3 + 3].iter().any(|&w| w != 0.0));
+        let m = train(&french, params, 0.0, DenseMode::Both);
+        assert!(
+            m.dense[shared * 3..shared * 3 + 3]
+                .iter()
+                .any(|&w| w != 0.0)
+        );
         assert_eq!(
             DenseMode::from_name("language").unwrap(),
             DenseMode::Language
+        );
+        assert_eq!(
+            DenseMode::from_name(DenseMode::Anchored.name()).unwrap(),
+            DenseMode::Anchored
         );
         let e = DenseMode::from_name("all").unwrap_err();
         assert!(format!("{e:#}").contains("--dense must be"), "{e:#}");
