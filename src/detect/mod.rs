@@ -143,12 +143,10 @@ pub(crate) const CARRY_VARIANCE: bool = false;
 pub(crate) const STICKY: bool = true;
 /// Whether spike rules of small streams are judged at a looser
 /// significance so that every volume spends the same false-alarm budget
-/// ([`Tuning::even_budget`]), and by at most how much: chosen on the
-/// crisis tuning seeds (every family: more small-watch crises before the
-/// peak, false alarms up by at most 0.008 a quiet watch-week, every class
-/// that was under 0.1 still under) and neutral on NAB dev and its
-/// leave-one-out (see the README).
-pub(crate) const EVEN_BUDGET: bool = true;
+/// ([`Tuning::even_budget`]), and by at most how much: measured on the
+/// crisis tuning seeds and NAB dev, not adopted (it fails the unit tests
+/// of small watches' quiet weeks; see the README).
+pub(crate) const EVEN_BUDGET: bool = false;
 pub(crate) const EVEN_BUDGET_MAX: f64 = 1000.0;
 /// The even-budget relaxation is recomputed when the stream's mean rate
 /// moved by more than this share since it was last computed.
