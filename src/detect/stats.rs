@@ -215,6 +215,171 @@ pub(crate) fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
     beta_inc(k as f64, (n - k + 1) as f64, p).clamp(0.0, 1.0)
 }
 
+/// P(Z ≥ z) for a standard normal Z, z ≥ 0 (through P(½, z²/2) = erf(z/√2)).
+fn normal_upper(z: f64) -> f64 {
+    if z <= 0.0 {
+        return 0.5;
+    }
+    0.5 * (1.0 - gamma_p(0.5, z * z / 2.0))
+}
+
+/// The z with P(Z ≥ z) = `q` (0 < q ≤ ½), by bisection.
+fn normal_quantile_upper(q: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 40.0_f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if normal_upper(mid) > q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The smallest count `x` whose Poisson mid-p tail (weight `weight`, see
+/// [`nb_tail_mid`]) is at most `alpha`: where a window of mean `mu`
+/// becomes improbable. The tail decreases with `x`: galloping from the
+/// mean, then bisection.
+pub(crate) fn poisson_mid_threshold(mu: f64, alpha: f64, weight: f64) -> u64 {
+    let improbable = |x: u64| nb_tail_mid(x, mu, 0.0, weight) <= alpha;
+    let mut lo = mu.max(0.0).floor() as u64;
+    let mut step = 1u64;
+    let mut hi = lo + step;
+    while !improbable(hi) {
+        lo = hi;
+        step = step.saturating_mul(2);
+        hi = hi.saturating_add(step);
+        if hi >= u64::MAX / 4 {
+            return hi;
+        }
+    }
+    // Invariant: improbable(hi); lo is not, or is at most the mean.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if improbable(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    if improbable(lo) { lo } else { hi }
+}
+
+/// Expected up-crossings, per step, of the count threshold `x` by a
+/// moving-window count: the window holds Poisson(`mu`) and each step
+/// (one minute) adds Poisson(`step`) arrivals and drops as many in
+/// expectation, a Skellam step `D` (taken independent of the window's
+/// count). A crossing needs the window at `x − j` and `D ≥ j`:
+/// Σ_j P(X = x − j)·P(D ≥ j). `d_tail[j − 1]` is P(D ≥ j) (see
+/// [`skellam_tail`]); steps beyond it are taken as impossible.
+pub(crate) fn crossing_rate(x: u64, mu: f64, d_tail: &[f64]) -> f64 {
+    let mut r = 0.0;
+    for (j, pd) in (1u64..).zip(d_tail) {
+        if j > x {
+            break;
+        }
+        r += nb_pmf(x - j, mu, 0.0) * pd;
+    }
+    r
+}
+
+/// P(D ≥ j) for j = 1, 2, … while it exceeds 1e-15, D = A − B with A, B
+/// independent Poisson(`step`) (a Skellam step).
+pub(crate) fn skellam_tail(step: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    if step <= 0.0 {
+        return out;
+    }
+    // Terms of B up to far beyond its mean.
+    let top = (step + 12.0 * step.sqrt() + 12.0).ceil() as u64;
+    let pb: Vec<f64> = (0..=top).map(|b| nb_pmf(b, step, 0.0)).collect();
+    for j in 1u64.. {
+        let p: f64 = (0u64..)
+            .zip(&pb)
+            .map(|(b, pb)| pb * poisson_tail(j + b, step))
+            .sum();
+        if p < 1e-15 || j > 4 * top {
+            break;
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Expected up-crossings per week of the thresholds of a rule testing
+/// `widths` (seconds) at tail probability `alpha` each (already corrected
+/// for the widths), for a stream of `rate` mentions an hour counted as
+/// Poisson, on a one-minute step: the false alarms a significance buys a
+/// watch of that volume under its own null.
+pub(crate) fn weekly_crossings(rate: f64, widths: &[i64], alpha: f64, weight: f64) -> f64 {
+    let step = rate / 60.0;
+    let d_tail = skellam_tail(step);
+    widths
+        .iter()
+        .map(|&w| {
+            let mu = rate * w.max(1) as f64 / 3600.0;
+            let x = poisson_mid_threshold(mu, alpha, weight);
+            crossing_rate(x, mu, &d_tail) * 10_080.0
+        })
+        .sum()
+}
+
+/// The same for counts so large that they are Gaussian: the threshold is
+/// `z` standard deviations up with P(Z ≥ z) = `alpha`, and a window of `m`
+/// steps crosses it φ(z)/√(π·m) times a step whatever the rate.
+pub(crate) fn weekly_crossings_gaussian(widths: &[i64], alpha: f64) -> f64 {
+    let z = normal_quantile_upper(alpha.clamp(1e-300, 0.5));
+    let density = (-z * z / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    widths
+        .iter()
+        .map(|&w| {
+            let m = (w.max(60) as f64 / 60.0).max(1.0);
+            density / (std::f64::consts::PI * m).sqrt() * 10_080.0
+        })
+        .sum()
+}
+
+/// How much looser than `alpha` a stream of `rate` mentions an hour may
+/// be judged so that its count thresholds cross no more often than a
+/// Gaussian stream's at `alpha` (see [`weekly_crossings`]): the largest
+/// 10^(k/10), k = 0, 1, …, at most `max`, whose crossings stay at or under
+/// the reference. 1 for large streams, whose crossings already reach it.
+/// `alpha` is a rule's tail probability after the correction for its
+/// widths (`significance / widths`).
+pub(crate) fn even_budget_relax(
+    rate: f64,
+    widths: &[i64],
+    alpha: f64,
+    weight: f64,
+    max: f64,
+) -> f64 {
+    if rate <= 0.0 || widths.is_empty() || alpha <= 0.0 || max <= 1.0 {
+        return 1.0;
+    }
+    let reference = weekly_crossings_gaussian(widths, alpha);
+    let fits = |k: u32| {
+        let a = (alpha * 10f64.powf(f64::from(k) / 10.0)).min(0.5);
+        weekly_crossings(rate, widths, a, weight) <= reference
+    };
+    let top = (10.0 * max.log10()).floor().max(0.0) as u32;
+    if !fits(0) {
+        return 1.0;
+    }
+    // Crossings grow with the level: the largest k that fits, by bisection
+    // (invariant: fits(lo); hi does not, or is past the top).
+    let (mut lo, mut hi) = (0u32, top + 1);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    10f64.powf(f64::from(lo) / 10.0)
+}
+
 /// The smallest count `x` with `nb_tail(x, mu, phi) <= alpha`: the count at
 /// which a window becomes improbable. Binary search, about 40 tail
 /// evaluations; detection caches it per hour.
@@ -294,6 +459,63 @@ mod tests {
         let plain = nb_tail(5_400, 5_000.0, 0.001);
         let mid = nb_tail_mid(5_400, 5_000.0, 0.001, 0.5);
         assert!(mid < plain && mid > 0.9 * plain, "{plain:e} {mid:e}");
+    }
+
+    #[test]
+    fn crossings_of_a_sparse_stream_are_arrivals_one_below_the_threshold() {
+        // At a mention an hour, a step is almost always 0 or 1 arrival:
+        // crossings per step ≈ P(arrival) · P(X = x − 1).
+        let step = 1.0 / 60.0;
+        let d = skellam_tail(step);
+        let p1 = d.first().copied().unwrap_or(0.0);
+        // P(D ≥ 1) = step · e^(−2·step) · (1 + O(step)): a few per cent
+        // under the arrival probability.
+        assert!((p1 - step).abs() < 0.05 * step, "{p1}");
+        let mu = 0.25;
+        let x = poisson_mid_threshold(mu, 1e-8, 0.5);
+        assert!(nb_tail_mid(x, mu, 0.0, 0.5) <= 1e-8);
+        assert!(nb_tail_mid(x - 1, mu, 0.0, 0.5) > 1e-8);
+        let r = crossing_rate(x, mu, &d);
+        // The first term dominates; two arrivals in a minute from x − 2
+        // (24 × likelier a window, about 1e-4 as likely a step) add ~20 %.
+        let first = p1 * nb_pmf(x - 1, mu, 0.0);
+        let two = first + d[1] * nb_pmf(x - 2, mu, 0.0);
+        assert!(r >= first && r < 1.3 * first, "{r:e} {first:e}");
+        check(r, two, 0.05);
+    }
+
+    #[test]
+    fn a_large_stream_crosses_about_as_often_as_a_gaussian_one() {
+        let widths = [900, 3600, 28_800];
+        let reference = weekly_crossings_gaussian(&widths, 1e-8);
+        let large = weekly_crossings(20_000.0, &widths, 1e-8, 0.5);
+        // A large discrete stream crosses at least as often as the
+        // Gaussian reference (measured: about 4.8 × at 20,000 an hour), so
+        // it is never loosened.
+        assert!(large >= reference, "{large:e} {reference:e}");
+        // A small stream crosses far less often at the same level.
+        let small = weekly_crossings(1.0, &widths, 1e-8, 0.5);
+        assert!(small < 0.6 * reference, "{small:e} {reference:e}");
+        // The normal quantile inverts the normal tail.
+        check(normal_upper(normal_quantile_upper(1e-8)), 1e-8, 1e-6);
+    }
+
+    #[test]
+    fn the_even_budget_loosens_small_streams_only() {
+        let widths = [900, 1800, 3600, 7200, 14_400, 28_800];
+        let alpha = 1e-7 / 6.0;
+        let small = even_budget_relax(0.3, &widths, alpha, 0.5, 1000.0);
+        let large = even_budget_relax(300.0, &widths, alpha, 0.5, 1000.0);
+        assert!(small > 1.0, "{small}");
+        assert_eq!(large, 1.0);
+        // Capped, and 1 when off or without a rate.
+        assert!(even_budget_relax(0.3, &widths, alpha, 0.5, 2.0) <= 2.0);
+        assert_eq!(even_budget_relax(0.3, &widths, alpha, 0.5, 1.0), 1.0);
+        assert_eq!(even_budget_relax(0.0, &widths, alpha, 0.5, 1000.0), 1.0);
+        // Whatever it loosens to, the small stream's crossings stay at or
+        // under the reference.
+        let reference = weekly_crossings_gaussian(&widths, alpha);
+        assert!(weekly_crossings(0.3, &widths, alpha * small, 0.5) <= reference);
     }
 
     #[test]

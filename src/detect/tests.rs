@@ -1235,3 +1235,30 @@ fn a_large_watch_with_a_steep_two_peaked_day_stays_quiet_on_its_edges() {
         assert!(late.is_empty(), "seed {seed}: {late:?}");
     }
 }
+
+// Issue 9, small watches: spending the false-alarm budget evenly.
+
+#[test]
+fn the_even_budget_loosens_a_small_watch_and_leaves_a_large_one() {
+    let run = |base: f64, on: bool| {
+        let mut t = Tuning::default();
+        t.set("even_budget", if on { "on" } else { "off" }).unwrap();
+        let mut d = both_rules(t);
+        let mut rng = rng(7);
+        let onsets = simulate(&mut d, &mut rng, 0, 4 * DAY, |t| base * daily(t), |_| 0.15);
+        let relax: Vec<f64> = d.watches[0].rules.iter().map(|r| r.relax).collect();
+        (onsets, relax)
+    };
+    let (_, small) = run(1.0, true);
+    assert!(small.iter().all(|&r| r > 1.0), "{small:?}");
+    let (_, large) = run(300.0, true);
+    assert_eq!(large, vec![1.0, 1.0]);
+    let (_, off) = run(1.0, false);
+    assert_eq!(off, vec![1.0, 1.0]);
+    let mut t = Tuning::default();
+    assert!(t.set("even_budget", "maybe").is_err());
+    t.set("even_budget_max", "10").unwrap();
+    assert_eq!(t.even_budget_max, 10.0);
+    let err = t.set("nonsense", "1").unwrap_err();
+    assert!(err.contains("even_budget_max"), "{err}");
+}
