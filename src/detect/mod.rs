@@ -251,7 +251,7 @@ impl Default for Tuning {
             level_hours: 48.0,
             suspect_p: 1e-3,
             freeze_hours: 24,
-            gate: 4.5,
+            gate: 6.0,
             gate_quantile: 0.5,
             gate_days: GATE_DAYS,
             gate_factor: 0.0,
