@@ -242,14 +242,18 @@ fn normal_quantile_upper(q: f64) -> f64 {
 /// becomes improbable. The tail decreases with `x`: galloping from the
 /// mean, then bisection.
 pub(crate) fn poisson_mid_threshold(mu: f64, alpha: f64, weight: f64) -> u64 {
-    let improbable = |x: u64| nb_tail_mid(x, mu, 0.0, weight) <= alpha;
+    first_improbable(mu, |x| nb_tail_mid(x, mu, 0.0, weight) <= alpha)
+}
+
+/// The smallest count from the mean of `mu` on at which `improbable`
+/// (true from some count on, never false again) holds: galloping from the
+/// mean, then bisection. Shared by the count thresholds.
+fn first_improbable(mu: f64, improbable: impl Fn(u64) -> bool) -> u64 {
     let mut lo = mu.max(0.0).floor() as u64;
-    let mut step = 1u64;
-    let mut hi = lo + step;
+    let mut hi = lo.max(1);
     while !improbable(hi) {
         lo = hi;
-        step = step.saturating_mul(2);
-        hi = hi.saturating_add(step);
+        hi = hi.saturating_mul(2);
         if hi >= u64::MAX / 4 {
             return hi;
         }
@@ -334,7 +338,7 @@ pub(crate) fn weekly_crossings_gaussian(widths: &[i64], alpha: f64) -> f64 {
     widths
         .iter()
         .map(|&w| {
-            let m = (w.max(60) as f64 / 60.0).max(1.0);
+            let m = w.max(60) as f64 / 60.0;
             density / (std::f64::consts::PI * m).sqrt() * 10_080.0
         })
         .sum()
@@ -385,29 +389,7 @@ pub(crate) fn even_budget_relax(
 /// evaluations; detection caches it per hour.
 #[cfg(test)]
 pub(crate) fn nb_threshold(mu: f64, phi: f64, alpha: f64) -> u64 {
-    let mut lo = mu.max(0.0).floor() as u64;
-    let mut hi = lo.max(1);
-    while nb_tail(hi, mu, phi) > alpha {
-        lo = hi;
-        hi = hi.saturating_mul(2);
-        if hi >= u64::MAX / 4 {
-            return hi;
-        }
-    }
-    // Invariant: tail(hi) <= alpha; tail(lo) > alpha or lo is below the mean.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if nb_tail(mid, mu, phi) <= alpha {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    if nb_tail(lo, mu, phi) <= alpha {
-        lo
-    } else {
-        hi
-    }
+    first_improbable(mu, |x| nb_tail(x, mu, phi) <= alpha)
 }
 
 #[cfg(test)]
