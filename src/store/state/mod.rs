@@ -43,7 +43,7 @@ pub mod outbox;
 pub mod silences;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -81,11 +81,15 @@ pub enum StateError {
     Corrupt(#[from] serde_json::Error),
 }
 
-/// Set when an operation failed with an I/O error or redb's latched
+/// Counts the operations that failed with an I/O error or redb's latched
 /// `PreviousIo` (which can come from a commit or a table operation, not
-/// only from beginning a transaction): the next transaction begun through
-/// a [`Db`] reopens the file first.
-static LATCHED: AtomicBool = AtomicBool::new(false);
+/// only from beginning a transaction). The error conversions below cannot
+/// tell which [`Db`] failed, so each `Db` remembers the count it last saw
+/// and the next transaction it begins after the count moved reopens the
+/// file first. A daemon has one store; where a process holds several (the
+/// tests), a healthy one reopens once too, which costs an integrity check
+/// and loses nothing, and no store can consume another's latch.
+static LATCHES: AtomicU64 = AtomicU64::new(0);
 
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
@@ -93,7 +97,7 @@ macro_rules! from_redb {
             fn from(e: $t) -> Self {
                 let e: redb::Error = e.into();
                 if matches!(e, redb::Error::PreviousIo | redb::Error::Io(_)) {
-                    LATCHED.store(true, Ordering::Relaxed);
+                    LATCHES.fetch_add(1, Ordering::Relaxed);
                 }
                 StateError::Store(e)
             }
@@ -143,6 +147,8 @@ pub(crate) struct Db {
     slot: Mutex<Option<Arc<Database>>>,
     /// How many times the file was reopened after a latched error.
     reopened: AtomicU64,
+    /// The value of [`LATCHES`] this database was last checked against.
+    latches_seen: AtomicU64,
 }
 
 impl std::fmt::Debug for Db {
@@ -169,7 +175,8 @@ impl Db {
         &self,
         f: impl Fn(&Database) -> Result<T, TransactionError>,
     ) -> Result<T, TransactionError> {
-        if LATCHED.swap(false, Ordering::Relaxed) {
+        let latches = LATCHES.load(Ordering::Relaxed);
+        if self.latches_seen.swap(latches, Ordering::Relaxed) != latches {
             let db = self.current()?;
             self.discard(&db);
         }
@@ -293,6 +300,7 @@ impl StateStore {
                 path: path.to_path_buf(),
                 slot: Mutex::new(Some(Arc::new(db))),
                 reopened: AtomicU64::new(0),
+                latches_seen: AtomicU64::new(LATCHES.load(Ordering::Relaxed)),
             },
         })
     }
@@ -432,6 +440,40 @@ mod tests {
         assert_eq!(s.ledger().cursor("src").unwrap().unwrap(), b"etag");
         assert_eq!(s.buckets().prune(11).unwrap(), 1);
         assert!(s.buckets().since(0).unwrap().is_empty());
+    }
+
+    /// A latch recorded by one store's failed operation reaches every open
+    /// store: the one that begins first cannot consume it for the others
+    /// (it once was one process-wide flag that the first `begin` cleared).
+    #[test]
+    fn a_latch_makes_every_open_store_reopen_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = StateStore::open(&dir.path().join("a")).unwrap();
+        let b = StateStore::open(&dir.path().join("b")).unwrap();
+        let reopened = |s: &StateStore| s.db.reopened.load(Ordering::Relaxed);
+        // What the error conversions do when redb reports an I/O failure.
+        LATCHES.fetch_add(1, Ordering::Relaxed);
+        drop(a.db.begin_read().unwrap());
+        assert!(reopened(&a) >= 1, "the first store reopens");
+        drop(b.db.begin_read().unwrap());
+        assert!(reopened(&b) >= 1, "the second store reopens too");
+        // Seen: no reopen without a new latch (other tests of this process
+        // may add one; wait for a quiet count before asserting).
+        let (ra, rb) = (reopened(&a), reopened(&b));
+        let latches = LATCHES.load(Ordering::Relaxed);
+        drop(a.db.begin_write().unwrap());
+        drop(b.db.begin_read().unwrap());
+        if LATCHES.load(Ordering::Relaxed) == latches {
+            assert_eq!((reopened(&a), reopened(&b)), (ra, rb));
+        }
+        // Both still hold their data after the reopen.
+        a.commit_ingest(&IngestCommit {
+            buckets: vec![("w".into(), 1, 1, 0)],
+            ..IngestCommit::default()
+        })
+        .unwrap();
+        assert_eq!(a.buckets().since(0).unwrap(), vec![("w".into(), 1, 1, 0)]);
+        assert!(b.buckets().since(0).unwrap().is_empty());
     }
 
     #[test]
