@@ -253,6 +253,9 @@ pub struct Tuning {
     pub today_trim: u32,
     pub today_z: f64,
     pub today_learnt: bool,
+    /// Whether the gate's daily highest scores are taken against today's
+    /// level too (the same statistic as the scores it gates).
+    pub today_gate: bool,
 }
 
 impl Default for Tuning {
@@ -286,6 +289,7 @@ impl Default for Tuning {
             today_trim: 2,
             today_z: 1.0,
             today_learnt: false,
+            today_gate: true,
         }
     }
 }
@@ -346,6 +350,7 @@ impl Tuning {
             "today_trim" => self.today_trim = num(value)?.max(0.0) as u32,
             "today_z" => self.today_z = num(value)?.max(0.0),
             "today_learnt" => self.today_learnt = on_off(key, value)?,
+            "today_gate" => self.today_gate = on_off(key, value)?,
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
             | "small_relax" | "likelihood_hours") => {
                 return Err(format!(
@@ -354,7 +359,7 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance, sticky, even_budget, even_budget_max, today_hours, today_below, today_trim, today_z or today_learnt"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance, sticky, even_budget, even_budget_max, today_hours, today_below, today_trim, today_z, today_learnt or today_gate"
                 ));
             }
         }
@@ -1061,7 +1066,10 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
                     let Some(x) = window_count(&w.series, end - wd, end, negative) else {
                         continue;
                     };
-                    let mu = stream_mu(w, negative, end - wd, end);
+                    let mut mu = stream_mu(w, negative, end - wd, end);
+                    if tuning.today_gate {
+                        mu *= today(w, negative, wd, end, tuning);
+                    }
                     let phi = stream_phi(w, negative, wd, end);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
