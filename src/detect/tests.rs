@@ -1275,7 +1275,11 @@ fn today_tuning() -> Tuning {
 
 /// A day of news: the whole UTC day `day` at `factor` × the usual rate.
 fn news_day(base: f64, day: i64, factor: f64, t: i64) -> f64 {
-    let f = if t.div_euclid(DAY) == day { factor } else { 1.0 };
+    let f = if t.div_euclid(DAY) == day {
+        factor
+    } else {
+        1.0
+    };
     base * daily(t) * f
 }
 
@@ -1313,40 +1317,69 @@ fn todays_level_follows_a_news_day_but_not_a_burst() {
     assert_eq!(off.today(80 * HOUR), 1.0);
 }
 
+/// Whether an onset fired on a window of at most an hour (today's level
+/// applies to those, see [`today_tuning`]).
+fn short_window(onset: &str) -> bool {
+    ["(window 900 s", "(window 1800 s", "(window 3600 s"]
+        .iter()
+        .any(|w| onset.contains(w))
+}
+
 #[test]
-fn a_large_watch_on_a_news_day_stays_quiet_with_todays_level() {
+fn a_large_watch_on_a_news_day_fires_no_short_window_with_todays_level() {
     // A 300-an-hour watch whose ninth day runs at 2 × (news), with a
-    // harmless × 2 bump of an hour that afternoon.
+    // harmless × 2 bump of an hour that afternoon. Today's level covers
+    // the windows of up to an hour: they stay quiet; the longer ones still
+    // judge the day against the two-day level (and may fire: measured,
+    // see the README).
     let bump = (8 * DAY + 15 * HOUR, 8 * DAY + 16 * HOUR);
     let rate = |t: i64| {
-        let b = if (bump.0..bump.1).contains(&t) { 2.0 } else { 1.0 };
+        let b = if (bump.0..bump.1).contains(&t) {
+            2.0
+        } else {
+            1.0
+        };
         news_day(300.0, 8, 2.0, t) * b
     };
-    let mut fired_without = 0;
+    let mut short_without = 0;
     for seed in 0..3 {
         let mut d = both_rules(today_tuning());
         let mut r = rng(seed);
         let onsets = simulate(&mut d, &mut r, 0, 10 * DAY, rate, |_| 0.15);
-        let late: Vec<_> = onsets.iter().filter(|(t, _)| *t >= 2 * DAY).collect();
-        assert!(late.is_empty(), "seed {seed}: {late:?}");
+        let short: Vec<_> = onsets
+            .iter()
+            .filter(|(t, s)| *t >= 2 * DAY && short_window(s))
+            .collect();
+        assert!(short.is_empty(), "seed {seed}: {short:?}");
         let mut d = both_rules(Tuning::default());
         let mut r = rng(seed);
         let onsets = simulate(&mut d, &mut r, 0, 10 * DAY, rate, |_| 0.15);
-        fired_without += onsets.iter().filter(|(t, _)| *t >= 8 * DAY).count();
+        short_without += onsets
+            .iter()
+            .filter(|(t, s)| *t >= 8 * DAY && short_window(s))
+            .count();
     }
-    // The scenario is one the two-day level alone takes for a crisis.
-    assert!(fired_without > 0, "the news day is not hard enough");
+    // The scenario is one the two-day level alone takes for a crisis on
+    // its short windows.
+    assert!(short_without > 0, "the news day is not hard enough");
 }
 
 #[test]
 fn a_twelve_hour_slow_burn_of_a_large_watch_is_still_caught_before_its_peak() {
+    // Long windows keep the two-day level, so the slow burn is still caught
+    // before its peak — but later than by the two-day level alone, whose
+    // short windows see it first (seed 4: 50 min before the peak against
+    // 2 h 2 min; see the README).
     for seed in [4, 5] {
         let mut d = tuned(today_tuning());
         let (quiet, first) = slow_burn(&mut d, seed, 300.0, 1200.0, 12 * HOUR);
         let late: Vec<_> = quiet.iter().filter(|(t, _)| *t >= 2 * DAY).collect();
         assert!(late.is_empty(), "seed {seed}: {late:?}");
         let (lead, what) = first.unwrap_or_else(|| panic!("seed {seed}: not detected"));
-        assert!(lead < -2 * HOUR, "seed {seed}: {lead} s from the peak: {what}");
+        assert!(
+            lead < -HOUR / 2,
+            "seed {seed}: {lead} s from the peak: {what}"
+        );
     }
 }
 
@@ -1358,7 +1391,14 @@ fn a_flash_crisis_on_a_news_day_is_still_caught() {
     for seed in [1, 2] {
         let mut d = both_rules(today_tuning());
         let mut r = rng(seed);
-        let quiet = simulate(&mut d, &mut r, 0, start, |t| news_day(300.0, 8, 2.0, t), |_| 0.15);
+        let quiet = simulate(
+            &mut d,
+            &mut r,
+            0,
+            start,
+            |t| news_day(300.0, 8, 2.0, t),
+            |_| 0.15,
+        );
         let late: Vec<_> = quiet.iter().filter(|(t, _)| *t >= 2 * DAY).collect();
         assert!(late.is_empty(), "seed {seed}: {late:?}");
         let rate = |t: i64| {
@@ -1366,6 +1406,9 @@ fn a_flash_crisis_on_a_news_day_is_still_caught() {
             logistic(t, start, HOUR, usual, 10.0 * usual)
         };
         let during = simulate(&mut d, &mut r, start, start + HOUR, rate, |_| 0.5);
-        assert!(!during.is_empty(), "seed {seed}: not caught before the peak");
+        assert!(
+            !during.is_empty(),
+            "seed {seed}: not caught before the peak"
+        );
     }
 }
