@@ -795,7 +795,7 @@ impl Model {
         };
         // Hours are learnt in order: a jump back (a rebuilt model) starts
         // over.
-        if self.today.at.back().is_some_and(|&(p, _)| p >= h + 1) {
+        if self.today.at.back().is_some_and(|&(p, _)| p > h) {
             self.today.at.clear();
         }
         self.today.at.push_back((h + 1, f));
