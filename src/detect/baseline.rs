@@ -123,8 +123,6 @@ pub(crate) struct Model {
     day_phi: f64,
     day_n: u32,
     day_acc: Option<(i64, f64, f64, f64, u32)>,
-    /// Today's level (see [`Model::with_today`]).
-    today: Today,
 }
 
 /// Most hours in a row taken for a gap in the source ([`Model::is_gap`]):
@@ -331,7 +329,6 @@ impl Model {
             day_phi: 0.0,
             day_n: 0,
             day_acc: None,
-            today: Today::default(),
         }
     }
 
@@ -607,7 +604,6 @@ impl Model {
         if let Some(w) = self.week.as_mut() {
             w.add(h, expected);
         }
-        self.note_today(h, None);
     }
 
     /// Seconds of `[from, to)` in hours recorded as gaps (the latest
@@ -692,144 +688,7 @@ impl Model {
             // What the level learnt: a skipped hour counts as expected.
             w.add(h, if skip { expected } else { x });
         }
-        self.note_today(h, Some((x, expected, !skip)));
         !skip
-    }
-}
-
-/// Today's level ([`Model::with_today`]): how a window of the last hours
-/// runs against what the model expected of them, for judging short widths.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TodayCfg {
-    /// Hours looked back (0: off).
-    pub hours: u32,
-    /// Highest hourly ratios left out (a burst, a crisis's first hours).
-    pub trim: u32,
-    /// Standard deviations of the ratio's own noise taken off it.
-    pub z: f64,
-    /// Only hours the level learnt (not suspicious) count.
-    pub learnt_only: bool,
-}
-
-/// The state behind [`Model::today`]: the latest hours' clipped counts and
-/// expected counts, and the factor that applies to windows starting in
-/// each recent hour.
-#[derive(Debug, Clone, Default)]
-struct Today {
-    cfg: TodayCfg,
-    /// `(unix hour, clipped count, expected count, learnt)`, oldest first;
-    /// gap hours are left out.
-    recent: VecDeque<(i64, f64, f64, bool)>,
-    /// `(unix hour, factor)`: the factor for windows starting in that hour,
-    /// from the hours before it, oldest first.
-    at: VecDeque<(i64, f64)>,
-}
-
-/// Hours a model must have learnt before today's level applies (the same
-/// as suspicion: before it, the profile is still a guess).
-const TODAY_AFTER_HOURS: u32 = SUSPECT_AFTER_HOURS;
-/// Largest factor today's level applies (the learning clip).
-const TODAY_MAX: f64 = CLIP;
-
-impl Model {
-    /// The same model with **today's level**: for a window starting in
-    /// hour `s`, the ratio of the counts of the `cfg.hours` hours before
-    /// `s` to what was expected of them (the `cfg.trim` highest hourly
-    /// ratios left out; with `cfg.learnt_only`, suspicious hours too), less
-    /// `cfg.z` standard deviations of that ratio under the model's own
-    /// noise (Poisson and the hourly dispersion), and never below 1: a
-    /// short window is then judged against the day it is in when that day
-    /// clearly runs above the two-day level (news), never as more
-    /// surprising. The detector applies it to short widths only, so that
-    /// long ones still judge a slow burn against the two-day level.
-    pub(crate) fn with_today(mut self, cfg: TodayCfg) -> Model {
-        self.today.cfg = cfg;
-        self
-    }
-
-    /// Today's factor for a window starting at second `start` (1 when off,
-    /// unknown or not above the level).
-    pub(crate) fn today(&self, start: i64) -> f64 {
-        if self.today.cfg.hours == 0 {
-            return 1.0;
-        }
-        let s = start.div_euclid(3600);
-        match self.today.at.back() {
-            // Windows starting in an hour not learnt yet: the latest.
-            Some(&(h, f)) if s >= h => f,
-            Some(&(h, _)) => {
-                let back = usize::try_from(h - s).unwrap_or(usize::MAX);
-                let n = self.today.at.len();
-                match n.checked_sub(1 + back).and_then(|i| self.today.at.get(i)) {
-                    Some(&(hh, f)) if hh == s => f,
-                    _ => 1.0,
-                }
-            }
-            None => 1.0,
-        }
-    }
-
-    /// Records hour `h` (`None`: a gap) and the factor for windows
-    /// starting in the next hour.
-    fn note_today(&mut self, h: i64, hour: Option<(f64, f64, bool)>) {
-        let cfg = &self.today.cfg;
-        if cfg.hours == 0 {
-            return;
-        }
-        let keep = i64::from(cfg.hours);
-        if let Some((x, mu, learnt)) = hour {
-            self.today.recent.push_back((h, x, mu, learnt));
-        }
-        while self
-            .today
-            .recent
-            .front()
-            .is_some_and(|&(p, ..)| p <= h - keep)
-        {
-            self.today.recent.pop_front();
-        }
-        let f = if self.hours >= TODAY_AFTER_HOURS {
-            self.today_factor()
-        } else {
-            1.0
-        };
-        // Hours are learnt in order: a jump back (a rebuilt model) starts
-        // over.
-        if self.today.at.back().is_some_and(|&(p, _)| p > h) {
-            self.today.at.clear();
-        }
-        self.today.at.push_back((h + 1, f));
-        while self.today.at.len() > PAST_HOURS {
-            self.today.at.pop_front();
-        }
-    }
-
-    /// The factor of the recent hours (see [`Model::with_today`]).
-    fn today_factor(&self) -> f64 {
-        let cfg = &self.today.cfg;
-        let mut hours: Vec<(f64, f64)> = self
-            .today
-            .recent
-            .iter()
-            .filter(|&&(_, _, mu, learnt)| mu > 0.0 && (learnt || !cfg.learnt_only))
-            .map(|&(_, x, mu, _)| (x, mu))
-            .collect();
-        let trim = usize::try_from(cfg.trim).unwrap_or(usize::MAX);
-        if hours.len() <= trim {
-            return 1.0;
-        }
-        // The highest ratios first, then dropped.
-        hours.sort_by(|a, b| (b.0 / b.1).total_cmp(&(a.0 / a.1)));
-        let kept = &hours[trim..];
-        let (x, mu, mu2) = kept.iter().fold((0.0, 0.0, 0.0), |(x, m, m2), &(xi, mi)| {
-            (x + xi, m + mi, m2 + mi * mi)
-        });
-        if mu < MIN_LEVEL {
-            return 1.0;
-        }
-        let phi = self.phi(3600);
-        let sd = (mu + phi * mu2).sqrt() / mu;
-        (x / mu - cfg.z * sd).clamp(1.0, TODAY_MAX)
     }
 }
 

@@ -242,20 +242,6 @@ pub struct Tuning {
     /// (see [`stats::even_budget_relax`]), at most `even_budget_max` ×.
     pub even_budget: bool,
     pub even_budget_max: f64,
-    /// Today's level for short widths (see [`Model::with_today`]): a
-    /// width of at most `today_below` seconds is expected at the ratio of
-    /// the last `today_hours` hours (0: off) to what was expected of them,
-    /// the `today_trim` highest hourly ratios left out (only learnt hours
-    /// with `today_learnt`), less `today_z` standard deviations of its own
-    /// noise, never below 1.
-    pub today_hours: u32,
-    pub today_below: i64,
-    pub today_trim: u32,
-    pub today_z: f64,
-    pub today_learnt: bool,
-    /// Whether the gate's daily highest scores are taken against today's
-    /// level too (the same statistic as the scores it gates).
-    pub today_gate: bool,
 }
 
 impl Default for Tuning {
@@ -284,12 +270,6 @@ impl Default for Tuning {
             day_phi_days: 0.0,
             even_budget: EVEN_BUDGET,
             even_budget_max: EVEN_BUDGET_MAX,
-            today_hours: 0,
-            today_below: 3600,
-            today_trim: 2,
-            today_z: 1.0,
-            today_learnt: false,
-            today_gate: true,
         }
     }
 }
@@ -341,25 +321,16 @@ impl Tuning {
             "sticky" => self.sticky = on_off(key, value)?,
             "even_budget" => self.even_budget = on_off(key, value)?,
             "even_budget_max" => self.even_budget_max = num(value)?.max(1.0),
-            "today_hours" => self.today_hours = num(value)?.max(0.0) as u32,
-            "today_below" => {
-                let d = crate::duration::parse_duration(value.trim())
-                    .map_err(|e| format!("today_below: {e}"))?;
-                self.today_below = secs(d);
-            }
-            "today_trim" => self.today_trim = num(value)?.max(0.0) as u32,
-            "today_z" => self.today_z = num(value)?.max(0.0),
-            "today_learnt" => self.today_learnt = on_off(key, value)?,
-            "today_gate" => self.today_gate = on_off(key, value)?,
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
-            | "small_relax" | "likelihood_hours") => {
+            | "small_relax" | "likelihood_hours" | "today_hours" | "today_below"
+            | "today_trim" | "today_z" | "today_learnt" | "today_gate") => {
                 return Err(format!(
                     "detector parameter `{removed}` was removed (measured and not adopted, see the README's detection section for the commit that last had it)"
                 ));
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance, sticky, even_budget, even_budget_max, today_hours, today_below, today_trim, today_z, today_learnt or today_gate"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance, sticky, even_budget or even_budget_max"
                 ));
             }
         }
@@ -533,12 +504,6 @@ impl Detector {
         .with_weekly(self.tuning.weekly)
         .with_carried_variance(self.tuning.carry_variance)
         .with_day_dispersion(self.tuning.day_phi_days)
-        .with_today(baseline::TodayCfg {
-            hours: self.tuning.today_hours,
-            trim: self.tuning.today_trim,
-            z: self.tuning.today_z,
-            learnt_only: self.tuning.today_learnt,
-        })
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -889,7 +854,7 @@ impl Detector {
         let w = self.watches.get_mut(watch)?;
         Self::learn(w, t, &self.tuning);
         let rs = w.rules.get(rule)?;
-        expectation(w, false, secs(rs.rule.window), t, &self.tuning).map(|(mu, _)| mu)
+        expectation(w, false, secs(rs.rule.window), t).map(|(mu, _)| mu)
     }
 }
 
@@ -931,7 +896,7 @@ impl Detector {
         rs.widths
             .iter()
             .filter_map(|&wd| {
-                let (mu, phi) = expectation(w, negative, wd, t, &self.tuning)?;
+                let (mu, phi) = expectation(w, negative, wd, t)?;
                 let c = w.series.window(t - wd, t);
                 let x = if negative { c.negative } else { c.total };
                 let p = (stats::nb_tail_mid(x, mu, phi, self.tuning.mid_p) * n).min(1.0);
@@ -1066,10 +1031,7 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
                     let Some(x) = window_count(&w.series, end - wd, end, negative) else {
                         continue;
                     };
-                    let mut mu = stream_mu(w, negative, end - wd, end);
-                    if tuning.today_gate {
-                        mu *= today(w, negative, wd, end, tuning);
-                    }
+                    let mu = stream_mu(w, negative, end - wd, end);
                     let phi = stream_phi(w, negative, wd, end);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
@@ -1272,13 +1234,7 @@ fn stream_phi(w: &WatchState, negative: bool, width: i64, t: i64) -> f64 {
 /// Expected count (and dispersion) of `model`'s series in `(t − window, t]`:
 /// from the baseline once an hour is learnt, else from the mean rate of
 /// history before the window (Poisson). `None` without history.
-fn expectation(
-    w: &WatchState,
-    negative: bool,
-    window: i64,
-    t: i64,
-    tuning: &Tuning,
-) -> Option<(f64, f64)> {
+fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f64, f64)> {
     let first = w.series.first()?;
     let ws = t - window;
     let model = if negative { &w.negative } else { &w.model };
@@ -1292,23 +1248,9 @@ fn expectation(
         return Some((count as f64 * window as f64 / span as f64, 0.0));
     }
     Some((
-        stream_mu(w, negative, ws, t) * today(w, negative, window, t, tuning),
+        stream_mu(w, negative, ws, t),
         stream_phi(w, negative, window, t),
     ))
-}
-
-/// Today's factor for a window of `window` seconds ending at `t` (see
-/// [`Tuning::today_hours`]): 1 for widths above `today_below`; the
-/// negatives expected from the total's share follow the total's.
-fn today(w: &WatchState, negative: bool, window: i64, t: i64, tuning: &Tuning) -> f64 {
-    if tuning.today_hours == 0 || window > tuning.today_below {
-        return 1.0;
-    }
-    if negative && w.share.share().is_none() {
-        w.negative.today(t - window)
-    } else {
-        w.model.today(t - window)
-    }
 }
 
 /// What a rule sees at `t`, with the numbers its event explains.
@@ -1353,7 +1295,7 @@ fn judge(
     let mut best: Option<Judged> = None;
     let mut shown: Option<(f64, Judged)> = None;
     for &wd in &rs.widths {
-        let Some((mu, phi)) = expectation(w, negative, wd, t, tuning) else {
+        let Some((mu, phi)) = expectation(w, negative, wd, t) else {
             continue;
         };
         let c = windows.of(wd);
@@ -1541,7 +1483,7 @@ fn assess(
                 let c = w.series.window(t - window, t);
                 m.window = c;
                 m.observed = if negative { c.negative } else { c.total };
-                if let Some((mu, _)) = expectation(w, negative, window, t, tuning) {
+                if let Some((mu, _)) = expectation(w, negative, window, t) {
                     m.expected = mu;
                 }
                 if let Some(j) = judge_fallback(w, rs, negative, t, tuning)
@@ -1580,7 +1522,7 @@ fn assess(
             }
             if negative
                 && !holds
-                && let Some((k, p)) = share_surge(w, rs, usual_share, t, windows, tuning)
+                && let Some((k, p)) = share_surge(w, rs, usual_share, t, windows)
             {
                 show(&mut m, &k);
                 m.tail = Some(p);
@@ -1588,7 +1530,7 @@ fn assess(
             }
             let early = !holds
                 && rule.early_warning
-                && accelerating(w, rule, negative, window, t, tuning)
+                && accelerating(w, rule, negative, window, t)
                 && share_ok(w.series.window(t - window, t));
             m.signal = Signal {
                 holds,
@@ -1622,7 +1564,6 @@ fn share_surge(
     usual: f64,
     t: i64,
     windows: &Windows<'_>,
-    tuning: &Tuning,
 ) -> Option<(Judged, f64)> {
     let rule = &rs.rule;
     let need = rule
@@ -1640,7 +1581,7 @@ fn share_surge(
         }
         let p = (stats::binomial_tail(c.negative, c.total, usual.max(0.01)) * n).min(1.0);
         if p <= rule.significance && best.is_none_or(|(_, b)| p < b) {
-            let mu = expectation(w, true, wd, t, tuning).map_or(0.0, |e| e.0);
+            let mu = expectation(w, true, wd, t).map_or(0.0, |e| e.0);
             best = Some((
                 Judged {
                     width: wd,
@@ -1678,14 +1619,7 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
 /// Early warning: the last three quarter-windows each grew by at least
 /// [`ACCELERATION`], and the last one is already improbable at a looser
 /// significance, with a quarter of `min_mentions` and of `factor`.
-fn accelerating(
-    w: &WatchState,
-    rule: &AlertRule,
-    negative: bool,
-    window: i64,
-    t: i64,
-    tuning: &Tuning,
-) -> bool {
+fn accelerating(w: &WatchState, rule: &AlertRule, negative: bool, window: i64, t: i64) -> bool {
     let q = (window / 4).max(1);
     let pick = |c: Counts| if negative { c.negative } else { c.total };
     let q3 = pick(w.series.window(t - q, t));
@@ -1697,7 +1631,7 @@ fn accelerating(
     if (q3 as f64) < ACCELERATION * q2 as f64 || (q2 as f64) < ACCELERATION * q1 as f64 || q1 == 0 {
         return false;
     }
-    let Some((mu, phi)) = expectation(w, negative, q, t, tuning) else {
+    let Some((mu, phi)) = expectation(w, negative, q, t) else {
         return false;
     };
     let need = (rule.factor * mu).ceil();
