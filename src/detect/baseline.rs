@@ -102,27 +102,10 @@ pub(crate) struct Model {
     phi_floor: f64,
     /// The weekly profile (see [`Model::with_weekly`]); `None`: off.
     week: Option<Box<Week>>,
-    /// Per hour of day: the variance of one day's share around the
-    /// profile, and the share of it the profile estimate carries (see
-    /// [`Model::with_carried_variance`]).
-    share_var: [f64; 24],
-    share_carried: [f64; 24],
-    /// Whether the expected count's own uncertainty (the weekly factor's
-    /// and the hour-of-day profile's estimates) is carried into the
-    /// dispersion (see [`Model::with_carried_variance`]).
-    carry: bool,
     /// Gap hours in a row (see [`Model::is_gap`]).
     gap_run: u32,
     /// The latest gap hours (unix hours, at most [`GAPS_KEPT`]).
     gaps: VecDeque<i64>,
-    /// Day-level dispersion (see [`Model::with_day_dispersion`]): its
-    /// weight for a new day (0: off), estimate, samples, and the UTC day
-    /// being summed with its learnt count, expected count, sum of squared
-    /// expected hours and hours.
-    day_gamma: f64,
-    day_phi: f64,
-    day_n: u32,
-    day_acc: Option<(i64, f64, f64, f64, u32)>,
 }
 
 /// Most hours in a row taken for a gap in the source ([`Model::is_gap`]):
@@ -136,11 +119,6 @@ const GAP_AFTER_HOURS: u32 = 2;
 /// Gap hours remembered for [`Model::gap_secs`] (a week of them: the
 /// day-one fallback needs them only while a watch warms up).
 const GAPS_KEPT: usize = 168;
-/// Day-level dispersion ([`Model::with_day_dispersion`]): days learnt
-/// before it is estimated (the first levels are guesses), and hours of a
-/// day that must have been learnt for the day to be a sample.
-const DAY_PHI_AFTER_HOURS: u32 = 72;
-const DAY_PHI_MIN_HOURS: u32 = 18;
 
 /// Which weekly profile a model learns (see [`Model::with_weekly`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -166,13 +144,6 @@ struct Week {
     factor: [f64; 2],
     /// Ratios learnt per class.
     n: [u32; 2],
-    /// Per class: the variance of one day's ratio around the factor
-    /// (from the deviations of each new ratio from the factor before it),
-    /// and the share of it the factor estimate carries (Σ of each ratio's
-    /// squared weight in the running / exponentially weighted mean): the
-    /// factor's own variance is their product.
-    ratio_var: [f64; 2],
-    carried: [f64; 2],
     /// The unix day being summed, its total so far and its hours.
     day: Option<i64>,
     total: f64,
@@ -192,8 +163,6 @@ impl Week {
             on: false,
             factor: [1.0; 2],
             n: [0; 2],
-            ratio_var: [0.0; 2],
-            carried: [0.0; 2],
             day: None,
             total: 0.0,
             hours: 0,
@@ -222,16 +191,6 @@ impl Week {
         } else {
             1.0
         }
-    }
-
-    /// The relative variance of the factor estimate of unix hour `h` (0
-    /// until it applies).
-    fn rel_var(&self, h: i64) -> f64 {
-        if !self.on {
-            return 0.0;
-        }
-        let k = Week::class(h.div_euclid(24));
-        self.carried[k] * self.ratio_var[k] / (self.factor[k] * self.factor[k])
     }
 
     /// Adds the learnt count of unix hour `h`; closes the day on its last
@@ -265,14 +224,6 @@ impl Week {
                 let per_week = [5.0, 2.0][k];
                 let b = (WEEK_BETA / per_week).max(1.0 / f64::from(self.n[k]));
                 let r = (self.total / mean).clamp(WEEK_MIN, WEEK_MAX);
-                if self.n[k] >= 2 {
-                    // The deviation from the factor before it has the
-                    // ratio's variance plus the factor's.
-                    let d2 = (r - self.factor[k]).powi(2) / (1.0 + self.carried[k]);
-                    let c = (WEEK_BETA / per_week).max(1.0 / f64::from(self.n[k] - 1));
-                    self.ratio_var[k] += c * (d2 - self.ratio_var[k]);
-                }
-                self.carried[k] = (1.0 - b).powi(2) * self.carried[k] + b * b;
                 self.factor[k] += b * (r - self.factor[k]);
                 let m = (5.0 * self.factor[0] + 2.0 * self.factor[1]) / 7.0;
                 for f in &mut self.factor {
@@ -320,55 +271,9 @@ impl Model {
             freeze_hours,
             phi_floor: 0.0,
             week: None,
-            share_var: [0.0; 24],
-            share_carried: [0.0; 24],
-            carry: false,
             gap_run: 0,
             gaps: VecDeque::new(),
-            day_gamma: 0.0,
-            day_phi: 0.0,
-            day_n: 0,
-            day_acc: None,
         }
-    }
-
-    /// The same model with a day-level dispersion learnt over about
-    /// `days` days (0: off): each complete UTC day's learnt count against
-    /// its expected count gives a residual of the whole day, whose
-    /// relative variance beyond Poisson and the hours' own noise is the
-    /// day-to-day variation of the level (news cycles) that a two-day
-    /// level cannot follow. Within a day that variation is shared by every
-    /// hour, so it does not average out over a long window: every width's
-    /// dispersion is at least it ([`Model::phi`]).
-    pub(crate) fn with_day_dispersion(mut self, days: f64) -> Model {
-        self.day_gamma = if days > 0.0 { 1.0 / days.max(1.0) } else { 0.0 };
-        self
-    }
-
-    /// Adds a learnt hour to the day-level sums, closing the previous day
-    /// when `h` starts another.
-    fn add_day(&mut self, h: i64, x: f64, mu: f64) {
-        if self.day_gamma <= 0.0 {
-            return;
-        }
-        let day = h.div_euclid(24);
-        if let Some((d, sx, smu, smu2, n)) = self.day_acc
-            && d != day
-        {
-            self.day_acc = None;
-            if n >= DAY_PHI_MIN_HOURS && self.hours > DAY_PHI_AFTER_HOURS && smu >= 24.0 {
-                let phi1 = self.phi[self.class(3600)].max(self.floor(3600));
-                let r = ((sx - smu).powi(2) - smu - phi1 * smu2) / (smu * smu);
-                self.day_n += 1;
-                let g = self.day_gamma.max(1.0 / f64::from(self.day_n));
-                self.day_phi = (self.day_phi + g * (r - self.day_phi)).clamp(0.0, MAX_PHI);
-            }
-        }
-        let acc = self.day_acc.get_or_insert((day, 0.0, 0.0, 0.0, 0));
-        acc.1 += x;
-        acc.2 += mu;
-        acc.3 += mu * mu;
-        acc.4 += 1;
     }
 
     /// The same model with a weekly profile (`Weekly::Split`): a weekday
@@ -384,43 +289,12 @@ impl Model {
         self
     }
 
-    /// The same model carrying the uncertainty of its own estimates into
-    /// the dispersion: the relative variance of the weekly factor (learnt
-    /// from a few weeks of daily ratios) and of the hour-of-day share
-    /// (from a few days) of an hour is taken off each residual before the
-    /// over-dispersion learns it, and added back to the dispersion a
-    /// window is judged with ([`Model::phi_at`]). The residuals a
-    /// dispersion learns from are those of the hours the estimates fit
-    /// well, on average; a window judged where an estimate is young or
-    /// noisy (a weekend after two weeks) is then judged with that
-    /// estimate's uncertainty rather than the average one's.
-    pub(crate) fn with_carried_variance(mut self, carry: bool) -> Model {
-        self.carry = carry;
-        self
-    }
-
-    /// The relative variance of the expected count of a window of `width`
-    /// seconds ending at second `t` that comes from the estimates of the
-    /// weekly factor and of the hour-of-day profile (0 unless carried):
-    /// the factor's error is shared by the window's hours, the profile's
-    /// errors of different hours average out as `1 / hours`.
-    pub(crate) fn model_var(&self, width: i64, t: i64) -> f64 {
-        if !self.carry {
-            return 0.0;
-        }
-        let h = (t - 1).div_euclid(3600);
-        let hod = h.rem_euclid(24) as usize;
-        let p = self.profile[hod];
-        let prof = self.share_carried[hod] * self.share_var[hod] / (p * p);
-        let week = self.week.as_ref().map_or(0.0, |w| w.rel_var(h));
-        week + prof * (3600.0 / width.max(1) as f64).min(1.0)
-    }
-
     /// The over-dispersion of a window of `width` seconds ending at second
-    /// `t`: [`Model::phi`], plus the uncertainty of the expected count's
-    /// estimates when carried ([`Model::model_var`]).
-    pub(crate) fn phi_at(&self, width: i64, t: i64) -> f64 {
-        (self.phi(width) + self.model_var(width, t)).min(MAX_PHI)
+    /// `_t`: [`Model::phi`] (the end no longer matters since the variant
+    /// that carried the estimates' own variance was removed after commit
+    /// `4124bae`; the signature is kept so callers need not change).
+    pub(crate) fn phi_at(&self, width: i64, _t: i64) -> f64 {
+        self.phi(width)
     }
 
     /// The day-of-week factor of unix hour `h` (1 without a weekly
@@ -515,9 +389,7 @@ impl Model {
     /// Poisson), from the nearest width class.
     pub(crate) fn phi(&self, width: i64) -> f64 {
         let k = self.class(width);
-        self.phi[k]
-            .max(self.floor(self.widths[k]))
-            .max(self.day_phi)
+        self.phi[k].max(self.floor(self.widths[k]))
     }
 
     /// The dispersion floor of width class `width`: the floor of one hour
@@ -534,18 +406,16 @@ impl Model {
 
     /// Learns one residual of width class `width`: `x` counted where `mu`
     /// was expected (before the hour it ends in was learnt) in the window
-    /// ending at second `end`. With the estimates' variance carried
-    /// ([`Model::with_carried_variance`]), their share of the residual is
-    /// taken off.
-    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64, end: i64) {
+    /// ending at second `_end` (unused since the carried variance was
+    /// removed after commit `4124bae`).
+    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64, _end: i64) {
         if mu < MIN_LEVEL || self.hours <= UNCLIPPED_HOURS {
             return;
         }
         let k = self.class(width);
-        let v = self.model_var(width, end);
-        let sd = (mu + (self.phi[k].max(self.floor(self.widths[k])) + v) * mu * mu).sqrt();
+        let sd = (mu + self.phi[k].max(self.floor(self.widths[k])) * mu * mu).sqrt();
         let x = x.clamp(mu - WINSOR * sd, mu + WINSOR * sd);
-        let r = ((x - mu).powi(2) - mu) / (mu * mu) - v;
+        let r = ((x - mu).powi(2) - mu) / (mu * mu);
         self.phi_n[k] += 1;
         let g = GAMMA.max(1.0 / f64::from(self.phi_n[k]));
         self.phi[k] = (self.phi[k] + g * (r - self.phi[k])).clamp(0.0, MAX_PHI);
@@ -651,7 +521,6 @@ impl Model {
             count
         };
         if !skip {
-            self.add_day(h, x, expected);
             let a = self.alpha.max(1.0 / f64::from(self.hours));
             if self.hours == 1 {
                 self.level = x / prof;
@@ -668,14 +537,6 @@ impl Model {
                 BETA.max(1.0 / f64::from(self.days[hod]))
             };
             let share = (x / (self.level * wk)).min(CLIP * prof / wk + 1.0);
-            if !skip && self.days[hod] >= 2 {
-                // The deviation from the share before it has the day's
-                // variance plus the estimate's.
-                let d2 = (share - self.profile[hod]).powi(2) / (1.0 + self.share_carried[hod]);
-                let c = BETA.max(1.0 / f64::from(self.days[hod] - 1));
-                self.share_var[hod] += c * (d2 - self.share_var[hod]);
-            }
-            self.share_carried[hod] = (1.0 - b).powi(2) * self.share_carried[hod] + b * b;
             self.profile[hod] += b * (share - self.profile[hod]);
             let mean = self.profile.iter().sum::<f64>() / 24.0;
             if mean > 0.0 {

@@ -131,10 +131,6 @@ pub(crate) const MID_P: f64 = 0.5;
 pub(crate) const NEG_SHARE_HOURS: f64 = 336.0;
 pub(crate) const NEG_JOINT_RELAX: f64 = 100.0;
 pub(crate) const NEG_JOINT_SHARE_P: f64 = 1e-3;
-/// Whether the baseline carries its estimates' uncertainty into the
-/// dispersion ([`Tuning::carry_variance`]): measured and not adopted (see
-/// the README).
-pub(crate) const CARRY_VARIANCE: bool = false;
 /// Whether a firing alert lasts while its window stays improbable at the
 /// rule's `significance` without beating the gate again
 /// ([`Tuning::sticky`]): chosen on NAB dev and its leave-one-out (fewer
@@ -144,9 +140,12 @@ pub(crate) const STICKY: bool = true;
 /// Whether spike rules of small streams are judged at a looser
 /// significance so that every volume spends the same false-alarm budget
 /// ([`Tuning::even_budget`]), and by at most how much: measured on the
-/// crisis tuning seeds and NAB dev, not adopted (it fails the unit tests
-/// of small watches' quiet weeks; see the README).
-pub(crate) const EVEN_BUDGET: bool = false;
+/// crisis tuning seeds and NAB dev (see the README), adopted for
+/// `volume_spike` only ([`Tuning::even_budget_negative`] off: loosening
+/// `negative_surge` too fires on a few negative mentions in quiet weeks
+/// of small watches).
+pub(crate) const EVEN_BUDGET: bool = true;
+pub(crate) const EVEN_BUDGET_NEGATIVE: bool = false;
 pub(crate) const EVEN_BUDGET_MAX: f64 = 1000.0;
 /// The even-budget relaxation is recomputed when the stream's mean rate
 /// moved by more than this share since it was last computed.
@@ -219,10 +218,6 @@ pub struct Tuning {
     /// about the rule's significance.
     pub neg_joint_relax: f64,
     pub neg_joint_share_p: f64,
-    /// Whether the baseline carries the uncertainty of its weekly factor
-    /// and hour-of-day profile estimates into the dispersion (see
-    /// [`Model::with_carried_variance`]).
-    pub carry_variance: bool,
     /// Whether a firing alert keeps firing while its window stays
     /// improbable at the rule's `significance`, without beating the gate
     /// again: the gate decides when an incident starts, the significance
@@ -232,9 +227,6 @@ pub struct Tuning {
     /// none improbable at this probability is a gap in the source (an
     /// outage), learnt by neither stream (see [`Model::is_gap`]); 0: off.
     pub outage_p: f64,
-    /// The baseline's day-level dispersion is learnt over about this many
-    /// days (see [`Model::with_day_dispersion`]); 0: off.
-    pub day_phi_days: f64,
     /// Spend the false-alarm budget evenly across volumes: a spike rule
     /// of a watch whose stream is so small that its discrete counts cross
     /// their thresholds less often than a Gaussian stream's is judged at
@@ -242,6 +234,9 @@ pub struct Tuning {
     /// (see [`stats::even_budget_relax`]), at most `even_budget_max` ×.
     pub even_budget: bool,
     pub even_budget_max: f64,
+    /// Whether the even budget loosens `negative_surge` too (off: only
+    /// `volume_spike`, the negative stream's rule keeps its significance).
+    pub even_budget_negative: bool,
 }
 
 impl Default for Tuning {
@@ -264,12 +259,11 @@ impl Default for Tuning {
             neg_share_hours: NEG_SHARE_HOURS,
             neg_joint_relax: NEG_JOINT_RELAX,
             neg_joint_share_p: NEG_JOINT_SHARE_P,
-            carry_variance: CARRY_VARIANCE,
             sticky: STICKY,
             outage_p: 1e-3,
-            day_phi_days: 0.0,
             even_budget: EVEN_BUDGET,
             even_budget_max: EVEN_BUDGET_MAX,
+            even_budget_negative: EVEN_BUDGET_NEGATIVE,
         }
     }
 }
@@ -304,7 +298,6 @@ impl Tuning {
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
             "outage_p" => self.outage_p = num(value)?,
-            "day_phi_days" => self.day_phi_days = num(value)?,
             "phi_floor" => self.phi_floor = num(value)?,
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
             "weekly" => {
@@ -317,20 +310,21 @@ impl Tuning {
             "neg_share_hours" => self.neg_share_hours = num(value)?.max(0.0),
             "neg_joint_relax" => self.neg_joint_relax = num(value)?.max(1.0),
             "neg_joint_share_p" => self.neg_joint_share_p = num(value)?.clamp(0.0, 1.0),
-            "carry_variance" => self.carry_variance = on_off(key, value)?,
             "sticky" => self.sticky = on_off(key, value)?,
             "even_budget" => self.even_budget = on_off(key, value)?,
             "even_budget_max" => self.even_budget_max = num(value)?.max(1.0),
+            "even_budget_negative" => self.even_budget_negative = on_off(key, value)?,
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
-            | "small_relax" | "likelihood_hours" | "today_hours" | "today_below"
-            | "today_trim" | "today_z" | "today_learnt" | "today_gate") => {
+            | "small_relax" | "likelihood_hours" | "day_phi_days" | "carry_variance"
+            | "today_hours" | "today_below" | "today_trim" | "today_z"
+            | "today_learnt" | "today_gate") => {
                 return Err(format!(
                     "detector parameter `{removed}` was removed (measured and not adopted, see the README's detection section for the commit that last had it)"
                 ));
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, day_phi_days, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, carry_variance, sticky, even_budget or even_budget_max"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, sticky, even_budget, even_budget_max or even_budget_negative"
                 ));
             }
         }
@@ -502,8 +496,6 @@ impl Detector {
         )
         .with_phi_floor(self.tuning.phi_floor)
         .with_weekly(self.tuning.weekly)
-        .with_carried_variance(self.tuning.carry_variance)
-        .with_day_dispersion(self.tuning.day_phi_days)
     }
 
     /// Adopts a new rule set; series, baselines and records of watches that
@@ -1389,10 +1381,11 @@ fn stream_rate(w: &WatchState, negative: bool) -> f64 {
 fn calibrate(w: &mut WatchState, tuning: &Tuning) {
     for i in 0..w.rules.len() {
         let rs = &w.rules[i];
-        if !rs.rule.kind.is_spike() {
+        let negative = rs.rule.kind == AlertKind::NegativeSurge;
+        if !rs.rule.kind.is_spike() || (negative && !tuning.even_budget_negative) {
             continue;
         }
-        let rate = stream_rate(w, rs.rule.kind == AlertKind::NegativeSurge);
+        let rate = stream_rate(w, negative);
         let moved = (rate - rs.relax_rate).abs() > EVEN_BUDGET_RATE_STEP * rs.relax_rate;
         if !moved {
             continue;
@@ -1506,14 +1499,14 @@ fn assess(
             };
             show(&mut m, &j);
             let mut holds = false;
-            // The rule's significance, loosened for a small stream
-            // (`Tuning::even_budget`; `relax` stays 1 when off).
-            let significance = rule.significance * rs.relax;
-            // The count alone, or (negative_surge) the joint test of count
-            // and share.
-            let passes = j.p <= significance
+            // The count alone, at the rule's significance loosened for a
+            // small stream (`Tuning::even_budget`; `relax` stays 1 when
+            // off), or (negative_surge) the joint test of count and share,
+            // at the rule's own significance: loosening it too let quiet
+            // weeks of small watches fire on a few negative mentions.
+            let passes = j.p <= rule.significance * rs.relax
                 || (negative
-                    && j.p <= significance * tuning.neg_joint_relax
+                    && j.p <= rule.significance * tuning.neg_joint_relax
                     && share_improbable(j.counts, usual_share, tuning));
             if tested && passes {
                 m.tail = Some(j.p);
