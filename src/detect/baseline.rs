@@ -289,14 +289,6 @@ impl Model {
         self
     }
 
-    /// The over-dispersion of a window of `width` seconds ending at second
-    /// `_t`: [`Model::phi`] (the end no longer matters since the variant
-    /// that carried the estimates' own variance was removed after commit
-    /// `4124bae`; the signature is kept so callers need not change).
-    pub(crate) fn phi_at(&self, width: i64, _t: i64) -> f64 {
-        self.phi(width)
-    }
-
     /// The day-of-week factor of unix hour `h` (1 without a weekly
     /// profile, or before it applies).
     fn week_at(&self, h: i64) -> f64 {
@@ -405,10 +397,8 @@ impl Model {
     }
 
     /// Learns one residual of width class `width`: `x` counted where `mu`
-    /// was expected (before the hour it ends in was learnt) in the window
-    /// ending at second `_end` (unused since the carried variance was
-    /// removed after commit `4124bae`).
-    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64, _end: i64) {
+    /// was expected (before the hour it ends in was learnt).
+    pub(crate) fn learn_dispersion(&mut self, width: i64, x: f64, mu: f64) {
         if mu < MIN_LEVEL || self.hours <= UNCLIPPED_HOURS {
             return;
         }
@@ -575,7 +565,7 @@ mod tests {
             } else {
                 10.0
             };
-            m.learn_dispersion(3600, c, m.expected_hour(h), (h + 1) * 3600);
+            m.learn_dispersion(3600, c, m.expected_hour(h));
             m.learn(h, c, false);
         }
         check(&m, 24 * 14 + 10, 30.0, 3.0);
@@ -630,8 +620,8 @@ mod tests {
         for h in 0..24 * 5 {
             for m in [&mut plain, &mut floored] {
                 let mu = m.expected_hour(h);
-                m.learn_dispersion(3600, 50.0, mu, (h + 1) * 3600);
-                m.learn_dispersion(900, 12.5, mu / 4.0, (h + 1) * 3600);
+                m.learn_dispersion(3600, 50.0, mu);
+                m.learn_dispersion(900, 12.5, mu / 4.0);
                 m.learn(h, 50.0, false);
             }
         }
@@ -647,7 +637,7 @@ mod tests {
         for h in 24 * 5..24 * 15 {
             let mu = floored.expected_hour(h);
             let x = if h % 2 == 0 { 25.0 } else { 75.0 };
-            floored.learn_dispersion(3600, x, mu, (h + 1) * 3600);
+            floored.learn_dispersion(3600, x, mu);
             floored.learn(h, 50.0, false);
         }
         assert!(floored.phi(3600) > 0.15, "{}", floored.phi(3600));
@@ -670,10 +660,10 @@ mod tests {
             // Poisson at 15 minutes.
             let mu = m.expected_hour(h + 1);
             let x = mu * (1.0 + 0.3 * (2.0 * uniform() - 1.0) * 3f64.sqrt());
-            m.learn_dispersion(3600, x, mu, (h + 2) * 3600);
+            m.learn_dispersion(3600, x, mu);
             // Binomial(50, 0.5): variance 12.5 for a mean of 25 (under-dispersed).
             let q = (0..50).filter(|_| uniform() < 0.5).count() as f64;
-            m.learn_dispersion(900, q, 25.0, (h + 2) * 3600);
+            m.learn_dispersion(900, q, 25.0);
         }
         assert!((m.phi(3600) - 0.09).abs() < 0.04, "{}", m.phi(3600));
         assert!(m.phi(900) < 0.02, "{}", m.phi(900));

@@ -1024,7 +1024,7 @@ fn learn_hour(w: &mut WatchState, h: i64, tuning: &Tuning) {
                         continue;
                     };
                     let mu = stream_mu(w, negative, end - wd, end);
-                    let phi = stream_phi(w, negative, wd, end);
+                    let phi = stream_phi(w, negative, wd);
                     let factor = if tuning.gate_factor > 0.0 {
                         tuning.gate_factor
                     } else {
@@ -1108,7 +1108,7 @@ fn hour_suspicious(w: &WatchState, negative: bool, h: i64, first: i64, tuning: &
                 continue;
             };
             let mu = stream_mu(w, negative, end - wd, end);
-            let phi = stream_phi(w, negative, wd, end);
+            let phi = stream_phi(w, negative, wd);
             if candidate(x, mu, phi, SUSPECT_MIN, SUSPECT_FACTOR)
                 && stats::nb_tail_mid(x, mu, phi, tuning.mid_p) <= tuning.suspect_p
             {
@@ -1139,7 +1139,7 @@ fn learn_dispersion(s: &Series, model: &mut Model, negative: bool, h: i64, first
                 continue;
             };
             let mu = model.expected(e - wd, e);
-            model.learn_dispersion(wd, x as f64, mu, e);
+            model.learn_dispersion(wd, x as f64, mu);
         }
     }
 }
@@ -1210,16 +1210,16 @@ fn stream_mu(w: &WatchState, negative: bool, from: i64, to: i64) -> f64 {
     }
 }
 
-/// The over-dispersion of a stream's counts over the `width` seconds
-/// ending at `t` (see [`stream_mu`]): the negatives thin the same noisy counts, so they share
+/// The over-dispersion of a stream's counts over windows of `width` seconds
+/// (see [`stream_mu`]): the negatives thin the same noisy counts, so they share
 /// the total's, plus the share estimate's own relative variance.
-fn stream_phi(w: &WatchState, negative: bool, width: i64, t: i64) -> f64 {
+fn stream_phi(w: &WatchState, negative: bool, width: i64) -> f64 {
     if !negative {
-        return w.model.phi_at(width, t);
+        return w.model.phi(width);
     }
     match w.share.share() {
-        Some((_, v)) => w.model.phi_at(width, t) + v,
-        None => w.negative.phi_at(width, t),
+        Some((_, v)) => w.model.phi(width) + v,
+        None => w.negative.phi(width),
     }
 }
 
@@ -1241,7 +1241,7 @@ fn expectation(w: &WatchState, negative: bool, window: i64, t: i64) -> Option<(f
     }
     Some((
         stream_mu(w, negative, ws, t),
-        stream_phi(w, negative, window, t),
+        stream_phi(w, negative, window),
     ))
 }
 
