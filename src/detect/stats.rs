@@ -519,6 +519,39 @@ mod tests {
     }
 
     #[test]
+    fn a_weekly_target_raises_the_even_budgets_reference() {
+        let widths = [900, 1800, 3600, 7200, 14_400, 28_800];
+        let alpha = 1e-7 / 6.0;
+        let reference = weekly_crossings_gaussian(&widths, alpha);
+        for rate in [0.1, 0.3, 1.0, 3.0, 10.0, 300.0] {
+            let nominal = even_budget_relax(rate, &widths, alpha, 0.5, 1000.0);
+            // Target 0, or one under the Gaussian reference: the nominal
+            // even budget exactly.
+            for target in [0.0, 0.5 * reference] {
+                let r = even_budget_relax_to(rate, &widths, alpha, 0.5, 1000.0, target);
+                assert_eq!(r, nominal, "{rate} {target}");
+            }
+            // A target above it: at least as loose, its crossings at or
+            // under the target, and one step looser would cross it.
+            for target in [0.005, 0.02] {
+                let r = even_budget_relax_to(rate, &widths, alpha, 0.5, 1000.0, target);
+                assert!(r >= nominal, "{rate} {target} {r} {nominal}");
+                assert!(weekly_crossings(rate, &widths, alpha * r, 0.5) <= target);
+                let next = alpha * r * 10f64.powf(0.1);
+                assert!(
+                    weekly_crossings(rate, &widths, next, 0.5) > target,
+                    "{rate} {target} {r}"
+                );
+            }
+        }
+        // One an hour: × 3.2 nominal, far looser with a target.
+        let one = even_budget_relax_to(1.0, &widths, alpha, 0.5, 1000.0, 0.02);
+        assert!(one >= 100.0, "{one}");
+        // Still capped by `max`.
+        assert!(even_budget_relax_to(1.0, &widths, alpha, 0.5, 10.0, 0.02) <= 10.0);
+    }
+
+    #[test]
     fn threshold_is_the_first_improbable_count() {
         for (mu, phi) in [(0.05, 0.0), (3.0, 0.0), (40.0, 0.3), (5_000.0, 0.05)] {
             let x = nb_threshold(mu, phi, 1e-6);
