@@ -1288,7 +1288,10 @@ fn a_weekly_target_loosens_a_small_watch_beyond_the_nominal_budget() {
     // under any target), but far less than the small watch.
     assert_eq!(run(300.0, "0"), vec![1.0, 1.0]);
     let large = run(300.0, "0.02");
-    assert!(large[0] > 1.0 && large[0] < small[0] / 2.0, "{large:?} {small:?}");
+    assert!(
+        large[0] > 1.0 && large[0] < small[0] / 2.0,
+        "{large:?} {small:?}"
+    );
     // Capped by `even_budget_max`.
     let mut t = Tuning::default();
     t.set("even_budget_target", "0.02").unwrap();
