@@ -147,11 +147,6 @@ pub(crate) const STICKY: bool = true;
 pub(crate) const EVEN_BUDGET: bool = true;
 pub(crate) const EVEN_BUDGET_NEGATIVE: bool = false;
 pub(crate) const EVEN_BUDGET_MAX: f64 = 1000.0;
-/// Expected false alarms per watch-week under the stream's own Poisson
-/// null that the even budget lets a spike rule spend
-/// ([`Tuning::even_budget_target`]): 0, the Gaussian reference alone
-/// (measured on the crisis tuning seeds and NAB dev, see the README).
-pub(crate) const EVEN_BUDGET_TARGET: f64 = 0.0;
 /// The even-budget relaxation is recomputed when the stream's mean rate
 /// moved by more than this share since it was last computed.
 const EVEN_BUDGET_RATE_STEP: f64 = 0.1;
@@ -236,18 +231,12 @@ pub struct Tuning {
     /// of a watch whose stream is so small that its discrete counts cross
     /// their thresholds less often than a Gaussian stream's is judged at
     /// a looser significance, keyed on the stream's learnt mean rate
-    /// (see [`stats::even_budget_relax_to`]), at most `even_budget_max` ×.
+    /// (see [`stats::even_budget_relax`]), at most `even_budget_max` ×.
     pub even_budget: bool,
     pub even_budget_max: f64,
     /// Whether the even budget loosens `negative_surge` too (off: only
     /// `volume_spike`, the negative stream's rule keeps its significance).
     pub even_budget_negative: bool,
-    /// A weekly false-alarm target for the even budget: a spike rule may
-    /// spend up to this many expected threshold crossings a week under its
-    /// stream's Poisson null (the reference becomes the larger of the
-    /// Gaussian stream's and this; see [`stats::even_budget_relax_to`]);
-    /// 0: the Gaussian reference alone.
-    pub even_budget_target: f64,
 }
 
 impl Default for Tuning {
@@ -275,7 +264,6 @@ impl Default for Tuning {
             even_budget: EVEN_BUDGET,
             even_budget_max: EVEN_BUDGET_MAX,
             even_budget_negative: EVEN_BUDGET_NEGATIVE,
-            even_budget_target: EVEN_BUDGET_TARGET,
         }
     }
 }
@@ -326,18 +314,17 @@ impl Tuning {
             "even_budget" => self.even_budget = on_off(key, value)?,
             "even_budget_max" => self.even_budget_max = num(value)?.max(1.0),
             "even_budget_negative" => self.even_budget_negative = on_off(key, value)?,
-            "even_budget_target" => self.even_budget_target = num(value)?.max(0.0),
             removed @ ("gate_kind" | "cusum_ratios" | "cusum_h" | "cusum_suspect" | "small_mu"
             | "small_relax" | "likelihood_hours" | "day_phi_days" | "carry_variance"
             | "today_hours" | "today_below" | "today_trim" | "today_z"
-            | "today_learnt" | "today_gate") => {
+            | "today_learnt" | "today_gate" | "even_budget_target") => {
                 return Err(format!(
                     "detector parameter `{removed}` was removed (measured and not adopted, see the README's detection section for the commit that last had it)"
                 ));
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, sticky, even_budget, even_budget_max, even_budget_negative or even_budget_target"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, sticky, even_budget, even_budget_max or even_budget_negative"
                 ));
             }
         }
@@ -1404,13 +1391,12 @@ fn calibrate(w: &mut WatchState, tuning: &Tuning) {
             continue;
         }
         let n = rs.widths.len().max(1) as f64;
-        let relax = stats::even_budget_relax_to(
+        let relax = stats::even_budget_relax(
             rate,
             &rs.widths,
             rs.rule.significance / n,
             tuning.mid_p,
             tuning.even_budget_max,
-            tuning.even_budget_target,
         );
         let rs = &mut w.rules[i];
         rs.relax = relax;

@@ -344,9 +344,13 @@ pub(crate) fn weekly_crossings_gaussian(widths: &[i64], alpha: f64) -> f64 {
         .sum()
 }
 
-/// [`even_budget_relax_to`] without a weekly target (the Gaussian
-/// reference alone).
-#[cfg(test)]
+/// How much looser than `alpha` a stream of `rate` mentions an hour may
+/// be judged so that its count thresholds cross no more often than a
+/// Gaussian stream's at `alpha` (see [`weekly_crossings`]): the largest
+/// 10^(k/10), k = 0, 1, …, at most `max`, whose crossings stay at or under
+/// the reference. 1 for large streams, whose crossings already reach it.
+/// `alpha` is a rule's tail probability after the correction for its
+/// widths (`significance / widths`).
 pub(crate) fn even_budget_relax(
     rate: f64,
     widths: &[i64],
@@ -354,32 +358,10 @@ pub(crate) fn even_budget_relax(
     weight: f64,
     max: f64,
 ) -> f64 {
-    even_budget_relax_to(rate, widths, alpha, weight, max, 0.0)
-}
-
-/// How much looser than `alpha` a stream of `rate` mentions an hour may
-/// be judged so that its count thresholds cross no more often than a
-/// Gaussian stream's at `alpha` (see [`weekly_crossings`]): the largest
-/// 10^(k/10), k = 0, 1, …, at most `max`, whose crossings stay at or under
-/// the reference. 1 for large streams, whose crossings already reach it.
-/// `alpha` is a rule's tail probability after the correction for its
-/// widths (`significance / widths`). With a weekly `target` > 0 the
-/// reference is the larger of the Gaussian stream's crossings and
-/// `target` expected crossings a week (summed over the widths, as
-/// [`weekly_crossings`] counts them) under the stream's own Poisson null;
-/// `target` 0: the Gaussian reference alone.
-pub(crate) fn even_budget_relax_to(
-    rate: f64,
-    widths: &[i64],
-    alpha: f64,
-    weight: f64,
-    max: f64,
-    target: f64,
-) -> f64 {
     if rate <= 0.0 || widths.is_empty() || alpha <= 0.0 || max <= 1.0 {
         return 1.0;
     }
-    let reference = weekly_crossings_gaussian(widths, alpha).max(target);
+    let reference = weekly_crossings_gaussian(widths, alpha);
     let fits = |k: u32| {
         let a = (alpha * 10f64.powf(f64::from(k) / 10.0)).min(0.5);
         weekly_crossings(rate, widths, a, weight) <= reference
@@ -516,39 +498,6 @@ mod tests {
         // under the reference.
         let reference = weekly_crossings_gaussian(&widths, alpha);
         assert!(weekly_crossings(0.3, &widths, alpha * small, 0.5) <= reference);
-    }
-
-    #[test]
-    fn a_weekly_target_raises_the_even_budgets_reference() {
-        let widths = [900, 1800, 3600, 7200, 14_400, 28_800];
-        let alpha = 1e-7 / 6.0;
-        let reference = weekly_crossings_gaussian(&widths, alpha);
-        for rate in [0.1, 0.3, 1.0, 3.0, 10.0, 300.0] {
-            let nominal = even_budget_relax(rate, &widths, alpha, 0.5, 1000.0);
-            // Target 0, or one under the Gaussian reference: the nominal
-            // even budget exactly.
-            for target in [0.0, 0.5 * reference] {
-                let r = even_budget_relax_to(rate, &widths, alpha, 0.5, 1000.0, target);
-                assert_eq!(r, nominal, "{rate} {target}");
-            }
-            // A target above it: at least as loose, its crossings at or
-            // under the target, and one step looser would cross it.
-            for target in [0.005, 0.02] {
-                let r = even_budget_relax_to(rate, &widths, alpha, 0.5, 1000.0, target);
-                assert!(r >= nominal, "{rate} {target} {r} {nominal}");
-                assert!(weekly_crossings(rate, &widths, alpha * r, 0.5) <= target);
-                let next = alpha * r * 10f64.powf(0.1);
-                assert!(
-                    weekly_crossings(rate, &widths, next, 0.5) > target,
-                    "{rate} {target} {r}"
-                );
-            }
-        }
-        // One an hour: × 3.2 nominal, far looser with a target.
-        let one = even_budget_relax_to(1.0, &widths, alpha, 0.5, 1000.0, 0.02);
-        assert!(one >= 100.0, "{one}");
-        // Still capped by `max`.
-        assert!(even_budget_relax_to(1.0, &widths, alpha, 0.5, 10.0, 0.02) <= 10.0);
     }
 
     #[test]
