@@ -5,7 +5,7 @@
 //!
 //! Each is skipped, with a message saying so, where its tool is missing:
 //! `cargo deb` (`cargo install cargo-deb`; `.ci/run` installs it), a
-//! running docker or podman engine. Both build a release binary, which
+//! running docker or podman engine. Both can build a release binary, which
 //! takes minutes: they are `#[ignore]`d in a plain `cargo test` and run by
 //! `.ci/run` (`cargo test --test deb_package -- --ignored`).
 //!
@@ -33,7 +33,7 @@ fn cargo() -> String {
 }
 
 #[test]
-#[ignore = "builds a release binary (minutes): .ci/run runs it with --ignored"]
+#[ignore = "builds a release binary unless VEILLEUR_DEB_PROFILE names another (minutes): .ci/run runs it with --ignored"]
 fn cargo_deb_builds_a_package_with_the_unit_config_and_a_stripped_binary() {
     if !succeeds(Command::new(cargo()).args(["deb", "--version"])) {
         println!(
