@@ -1,6 +1,7 @@
 //! The lifecycle of one alert rule of one watch, as in Alertmanager:
 //! inactive → pending (optional `for`) → firing → resolved, with a cooldown
-//! after firing, re-notification after `repeat_interval`, escalation when a
+//! after firing (a spike kind's return at twice the volume last notified
+//! fires through it), re-notification after `repeat_interval`, escalation when a
 //! firing alert's volume doubles again, and an early warning (severity
 //! `warning`) that escalates to the rule's severity when the threshold is
 //! crossed.
@@ -153,7 +154,12 @@ pub(crate) fn step(
         return (r, None);
     }
     let in_cooldown = r.fired_at.is_some_and(|f| now < f + dur(rule.cooldown));
-    if in_cooldown {
+    // A spike that comes back at twice the volume last notified is a bigger
+    // wave, not the same story: the cooldown does not hide it.
+    let bigger_wave = rule.kind.is_spike()
+        && sig.holds
+        && sig.observed >= r.notified_observed.saturating_mul(2).max(1);
+    if in_cooldown && !bigger_wave {
         r.pending_since = None;
         return (r, None);
     }
@@ -297,6 +303,41 @@ mod tests {
                 (0, Firing, Stage::Threshold),
                 (700, Resolved, Stage::Threshold),
                 (3600, Firing, Stage::Threshold),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_bigger_wave_fires_through_a_spike_cooldown_and_a_like_one_does_not() {
+        // Notified at 30, resolved; within the hour of cooldown a return at
+        // 59 stays silent, one at 60 (twice 30) fires.
+        let steps = [
+            (0, sig(true, false, 30)),
+            (60, sig(false, false, 5)),
+            (700, sig(false, false, 5)),
+            (1000, sig(true, false, 59)),
+            (1060, sig(false, true, 500)),
+            (1120, sig(true, false, 60)),
+        ];
+        let rec = check(
+            &rule(),
+            &steps,
+            &[
+                (0, Firing, Stage::Threshold),
+                (700, Resolved, Stage::Threshold),
+                (1120, Firing, Stage::Threshold),
+            ],
+        );
+        assert_eq!(rec.notified_observed, 60, "the next wave must double 60");
+        // A keyword rule's cooldown is a rate limit: twice the matches wait.
+        let mut kw = rule();
+        kw.kind = AlertKind::Keyword;
+        check(
+            &kw,
+            &steps,
+            &[
+                (0, Firing, Stage::Threshold),
+                (700, Resolved, Stage::Threshold),
             ],
         );
     }

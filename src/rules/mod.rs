@@ -108,6 +108,15 @@ impl AlertKind {
             AlertKind::Keyword | AlertKind::Influencer => 1,
         }
     }
+
+    /// The default `cooldown` of the kind.
+    pub(crate) fn default_cooldown(self) -> Duration {
+        if self.is_spike() {
+            DEFAULT_SPIKE_COOLDOWN
+        } else {
+            DEFAULT_COOLDOWN
+        }
+    }
 }
 
 /// One alert rule of a watch. Every field but `name` and `kind` has a default.
@@ -174,7 +183,7 @@ impl AlertRule {
             severity: DEFAULT_SEVERITY.to_string(),
             notify: Vec::new(),
             notify_resolved: false,
-            cooldown: DEFAULT_COOLDOWN,
+            cooldown: kind.default_cooldown(),
             significance: DEFAULT_SIGNIFICANCE,
             pending_for: Duration::ZERO,
             resolve_after: DEFAULT_RESOLVE_AFTER,
@@ -210,7 +219,13 @@ pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 60);
 pub(crate) const DEFAULT_MIN_MENTIONS: u64 = 5;
 pub(crate) const DEFAULT_FACTOR: f64 = 3.0;
 pub(crate) const DEFAULT_SEVERITY: &str = "warning";
+/// `keyword` and `influencer`: a rate limit.
 pub(crate) const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2 * 3600);
+/// `volume_spike` and `negative_surge`: an incident that resolves and comes
+/// back within half a day is the same story (measured on the crisis tuning
+/// seeds and NAB dev, see the README's `## Detection`); a bigger return
+/// still fires ([`crate::detect::lifecycle`]).
+pub(crate) const DEFAULT_SPIKE_COOLDOWN: Duration = Duration::from_secs(12 * 3600);
 /// `negative_surge`'s default `min_mentions`.
 pub(crate) const DEFAULT_MIN_NEGATIVE: u64 = 4;
 /// Chosen on the crisis tuning seeds with the mid-p tail (see the README's
@@ -414,7 +429,10 @@ pub(crate) fn parse_rule_file(
             }
         }
         let window = c.duration(&a.window, DEFAULT_WINDOW);
-        let cooldown = c.duration(&a.cooldown, DEFAULT_COOLDOWN);
+        let cooldown = c.duration(
+            &a.cooldown,
+            kind.map_or(DEFAULT_COOLDOWN, AlertKind::default_cooldown),
+        );
         let resolve_after = c.duration(&a.resolve_after, DEFAULT_RESOLVE_AFTER);
         let repeat_interval = c.duration(&a.repeat_interval, DEFAULT_REPEAT_INTERVAL);
         let pending_for = match &a.pending_for {
@@ -713,9 +731,24 @@ cooldown = "2h"
         assert_eq!(a.window, DEFAULT_WINDOW);
         assert_eq!(a.min_mentions, DEFAULT_MIN_MENTIONS);
         assert_eq!(a.factor, DEFAULT_FACTOR);
-        assert_eq!(a.cooldown, DEFAULT_COOLDOWN);
+        assert_eq!(a.cooldown, DEFAULT_SPIKE_COOLDOWN);
         assert_eq!(a.severity, DEFAULT_SEVERITY);
         assert!(a.notify.is_empty());
+    }
+
+    #[test]
+    fn the_default_cooldown_depends_on_the_kind() {
+        let w = check(
+            "[watch]\nname='a'\nquery='acme'\n[[alert]]\nname='s'\nkind='negative_surge'\n\
+             [[alert]]\nname='k'\nkind='keyword'\nquery='boycott'\n",
+        )
+        .unwrap();
+        assert_eq!(w.alerts[0].cooldown, Duration::from_secs(12 * 3600));
+        assert_eq!(w.alerts[1].cooldown, Duration::from_secs(2 * 3600));
+        for kind in AlertKind::ALL {
+            let r = AlertRule::with_defaults("r", kind);
+            assert_eq!(r.cooldown, kind.default_cooldown(), "{kind:?}");
+        }
     }
 
     /// One bad file per validation rule, with the line:col it must report.
