@@ -185,6 +185,11 @@ pub struct Tuning {
     pub fallback_factor: f64,
     /// …and the history seen before the window, seconds.
     pub fallback_min_span: i64,
+    /// The fallback tests only widths of up to an hour, each against the
+    /// larger of the rate seen so far and the rate of the hour just before
+    /// it: on day one only a sudden jump is overwhelming evidence, not a
+    /// daily climb (nor, the cost, a slow burn).
+    pub fallback_recent: bool,
     /// Least over-dispersion the baseline believes (see
     /// [`Model::with_phi_floor`]).
     pub phi_floor: f64,
@@ -253,6 +258,7 @@ impl Default for Tuning {
             fallback_p: 1e-8,
             fallback_factor: 10.0,
             fallback_min_span: 3600,
+            fallback_recent: true,
             phi_floor: PHI_FLOOR,
             mid_p: MID_P,
             weekly: baseline::Weekly::Split,
@@ -297,6 +303,7 @@ impl Tuning {
             "fallback_p" => self.fallback_p = num(value)?,
             "fallback_factor" => self.fallback_factor = num(value)?,
             "fallback_min_span" => self.fallback_min_span = num(value)? as i64,
+            "fallback_recent" => self.fallback_recent = on_off(key, value)?,
             "outage_p" => self.outage_p = num(value)?,
             "phi_floor" => self.phi_floor = num(value)?,
             "mid_p" => self.mid_p = num(value)?.clamp(0.0, 1.0),
@@ -324,7 +331,7 @@ impl Tuning {
             }
             other => {
                 return Err(format!(
-                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, phi_floor, outage_p, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, sticky, even_budget, even_budget_max or even_budget_negative"
+                    "unknown detector parameter `{other}`: expected widths, level_hours, suspect_p, freeze_hours, gate, gate_quantile, gate_days, gate_factor, fallback_p, fallback_factor, fallback_min_span, fallback_recent, phi_floor, outage_p, mid_p, weekly, neg_share_hours, neg_joint_relax, neg_joint_share_p, sticky, even_budget, even_budget_max or even_budget_negative"
                 ));
             }
         }
@@ -1335,12 +1342,31 @@ fn judge_fallback(
         if span < tuning.fallback_min_span.max(1) {
             continue;
         }
-        let h = w.series.range(first, ws + 1);
-        let seen = if negative { h.negative } else { h.total };
         // Gamma(seen + ½, span) posterior on the rate (Jeffreys): the
         // predictive count is negative binomial with this mean and phi.
-        let shape = seen as f64 + 0.5;
-        let mu = shape * wd as f64 / span as f64;
+        let rate_since = |from: i64| {
+            let h = w.series.range(from, ws + 1);
+            let seen = if negative { h.negative } else { h.total };
+            let span = ws + 1 - from - w.model.gap_secs(from, ws + 1);
+            let shape = seen as f64 + 0.5;
+            (shape * wd as f64 / span.max(1) as f64, shape, span)
+        };
+        let (mut mu, mut shape, _) = rate_since(first);
+        if tuning.fallback_recent {
+            // A sudden jump shows within an hour: longer widths would see
+            // the daily climb itself.
+            if wd > 3600 {
+                continue;
+            }
+            // The hour just before the window, when the source was up for
+            // at least half of it.
+            if ws + 1 - 3600 > first {
+                let (r_mu, r_shape, r_span) = rate_since(ws + 1 - 3600);
+                if r_span >= 1800 && r_mu > mu {
+                    (mu, shape) = (r_mu, r_shape);
+                }
+            }
+        }
         let c = w.series.window(ws, t);
         let x = if negative { c.negative } else { c.total };
         if (x as f64) < tuning.fallback_factor * mu || x < rs.rule.min_mentions.max(1) {

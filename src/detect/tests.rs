@@ -870,6 +870,54 @@ fn an_unwarmed_watch_is_silent_on_ordinary_variation() {
 }
 
 #[test]
+fn an_unwarmed_watch_first_seen_at_night_is_silent_through_a_two_peaked_day() {
+    // Nights at 0.1 × the mean, lunch near 3 ×: the morning climbs to 10 ×
+    // and more of the rate seen so far, but never 10 × the hour before.
+    for (seed, base) in [(30, 3.0), (31, 30.0), (32, 300.0)] {
+        let mut d = defaults(&[AlertKind::VolumeSpike, AlertKind::NegativeSurge]);
+        let mut rng = rng(seed);
+        let onsets = simulate(&mut d, &mut rng, 0, DAY, |t| base * two_peaks(t), |_| 0.15);
+        assert!(onsets.is_empty(), "base {base}: {onsets:?}");
+    }
+    // The same day judged against the rate seen so far alone fires.
+    let mut t = Tuning::default();
+    t.set("fallback_recent", "off").unwrap();
+    let mut d = both_rules(t);
+    let onsets = simulate(
+        &mut d,
+        &mut rng(32),
+        0,
+        DAY,
+        |t| 300.0 * two_peaks(t),
+        |_| 0.15,
+    );
+    assert!(
+        !onsets.is_empty(),
+        "the climb alone fires without the hour before"
+    );
+}
+
+#[test]
+fn an_unwarmed_watch_leaves_a_slow_burn_to_the_warm_baseline() {
+    // The cost of judging against the hour before: three quiet hours at 10
+    // an hour, then a rise to 20 × over eight hours. Each hour is at most
+    // about twice the one before, so the fallback does not fire on day one;
+    // against the rate seen so far alone, it does.
+    let rate = |t: i64| logistic(t, 3 * HOUR, 8 * HOUR, 10.0, 200.0);
+    let run = |recent: &str| {
+        let mut t = Tuning::default();
+        t.set("fallback_recent", recent).unwrap();
+        let mut d = both_rules(t);
+        simulate(&mut d, &mut rng(33), 0, 11 * HOUR, rate, |_| 0.5)
+    };
+    assert!(run("on").is_empty(), "{:?}", run("on"));
+    assert!(
+        !run("off").is_empty(),
+        "the rate seen so far alone catches it"
+    );
+}
+
+#[test]
 fn warmup_status_says_which_rules_warm_up_and_until_when() {
     let mut kw = AlertRule::with_defaults("words", AlertKind::Keyword);
     kw.query = Some(crate::rules::query::parse("boycott").unwrap());
