@@ -84,6 +84,12 @@ fn dur(d: std::time::Duration) -> ChronoDuration {
     ChronoDuration::from_std(d).unwrap_or(ChronoDuration::MAX)
 }
 
+/// The condition holds at twice the volume last notified (at least 1): an
+/// escalation while firing, a bigger wave through a spike's cooldown.
+fn doubles_the_notified(r: &AlertRecord, sig: Signal) -> bool {
+    sig.holds && sig.observed >= r.notified_observed.saturating_mul(2).max(1)
+}
+
 /// One step of the lifecycle. Returns the new record and the change to
 /// notify (`None`: nothing to tell; the record may still have changed, e.g.
 /// pending).
@@ -119,8 +125,7 @@ pub(crate) fn step(
         let stage = if r.early && sig.holds {
             r.early = false;
             Some(Stage::Threshold)
-        } else if sig.holds
-            && sig.observed >= r.notified_observed.saturating_mul(2).max(1)
+        } else if doubles_the_notified(&r, sig)
             && r.notified_at.is_none_or(|n| now - n >= dur(rule.window))
         {
             // "Doubles again": against the window last notified, once it has
@@ -156,9 +161,7 @@ pub(crate) fn step(
     let in_cooldown = r.fired_at.is_some_and(|f| now < f + dur(rule.cooldown));
     // A spike that comes back at twice the volume last notified is a bigger
     // wave, not the same story: the cooldown does not hide it.
-    let bigger_wave = rule.kind.is_spike()
-        && sig.holds
-        && sig.observed >= r.notified_observed.saturating_mul(2).max(1);
+    let bigger_wave = rule.kind.is_spike() && doubles_the_notified(&r, sig);
     if in_cooldown && !bigger_wave {
         r.pending_since = None;
         return (r, None);

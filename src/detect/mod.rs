@@ -1324,6 +1324,10 @@ fn judge(
     }
 }
 
+/// With [`Tuning::fallback_recent`]: the longest width the day-one fallback
+/// tests, and the stretch before the window it also judges against.
+const FALLBACK_RECENT_SECS: i64 = 3600;
+
 /// The day-one fallback: each width against the rate seen before it.
 fn judge_fallback(
     w: &WatchState,
@@ -1336,33 +1340,36 @@ fn judge_fallback(
     let n = rs.widths.len() as f64;
     let mut best: Option<Judged> = None;
     for &wd in &rs.widths {
+        // With `fallback_recent`, a sudden jump shows within an hour: longer
+        // widths would see the daily climb itself.
+        if tuning.fallback_recent && wd > FALLBACK_RECENT_SECS {
+            continue;
+        }
         let ws = t - wd;
-        // Hours the source was down are not history (see `Model::is_gap`).
-        let span = ws + 1 - first - w.model.gap_secs(first, ws + 1);
+        // Seconds of `[from, ws]` the source was up: hours it was down are
+        // not history (see `Model::is_gap`).
+        let up_since = |from: i64| ws + 1 - from - w.model.gap_secs(from, ws + 1);
+        let span = up_since(first);
         if span < tuning.fallback_min_span.max(1) {
             continue;
         }
         // Gamma(seen + ½, span) posterior on the rate (Jeffreys): the
         // predictive count is negative binomial with this mean and phi.
-        let rate_since = |from: i64| {
+        let rate_since = |from: i64, span: i64| {
             let h = w.series.range(from, ws + 1);
             let seen = if negative { h.negative } else { h.total };
-            let span = ws + 1 - from - w.model.gap_secs(from, ws + 1);
             let shape = seen as f64 + 0.5;
-            (shape * wd as f64 / span.max(1) as f64, shape, span)
+            (shape * wd as f64 / span as f64, shape)
         };
-        let (mut mu, mut shape, _) = rate_since(first);
-        if tuning.fallback_recent {
-            // A sudden jump shows within an hour: longer widths would see
-            // the daily climb itself.
-            if wd > 3600 {
-                continue;
-            }
-            // The hour just before the window, when the source was up for
-            // at least half of it.
-            if ws + 1 - 3600 > first {
-                let (r_mu, r_shape, r_span) = rate_since(ws + 1 - 3600);
-                if r_span >= 1800 && r_mu > mu {
+        let (mut mu, mut shape) = rate_since(first, span);
+        // The hour just before the window, when the source was up for at
+        // least half of it.
+        let recent = ws + 1 - FALLBACK_RECENT_SECS;
+        if tuning.fallback_recent && recent > first {
+            let r_span = up_since(recent);
+            if r_span >= FALLBACK_RECENT_SECS / 2 {
+                let (r_mu, r_shape) = rate_since(recent, r_span);
+                if r_mu > mu {
                     (mu, shape) = (r_mu, r_shape);
                 }
             }

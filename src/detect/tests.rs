@@ -910,7 +910,8 @@ fn an_unwarmed_watch_leaves_a_slow_burn_to_the_warm_baseline() {
         let mut d = both_rules(t);
         simulate(&mut d, &mut rng(33), 0, 11 * HOUR, rate, |_| 0.5)
     };
-    assert!(run("on").is_empty(), "{:?}", run("on"));
+    let on = run("on");
+    assert!(on.is_empty(), "{on:?}");
     assert!(
         !run("off").is_empty(),
         "the rate seen so far alone catches it"
